@@ -1,0 +1,3 @@
+//! prow-core: the kube-free domain of prow-rs (ProwJob types, Prow config, job selection, events).
+
+pub mod events;
