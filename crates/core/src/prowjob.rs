@@ -4,6 +4,7 @@
 //! ProwJob written by Go Prow reads back unchanged and Go Prow can read ours.
 
 mod builder;
+mod defaults;
 mod duration;
 
 use std::collections::BTreeMap;
@@ -17,6 +18,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use builder::ProwJobBuilder;
+pub use defaults::{DecorationConfigError, GcsConfigurationError};
 pub use duration::{DurationError, GoDuration};
 
 /// `apiVersion` of every ProwJob.
