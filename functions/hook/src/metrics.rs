@@ -1,0 +1,137 @@
+//! Prometheus metrics of hook: deliveries by event and outcome, handling latency, publish attempts.
+
+use std::fmt::Write as _;
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// What became of one delivery.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
+pub enum Outcome {
+    Accepted,
+    RejectedSignature,
+    BadRequest,
+    PublishFailed,
+    /// The secret file could not be read: our fault, not the sender's.
+    InternalError,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Accepted => "accepted",
+            Outcome::RejectedSignature => "rejected_signature",
+            Outcome::BadRequest => "bad_request",
+            Outcome::PublishFailed => "publish_failed",
+            Outcome::InternalError => "internal_error",
+        }
+    }
+}
+
+impl EncodeLabelValue for Outcome {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        encoder.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WebhookLabels {
+    /// The `X-GitHub-Event` name once the signature holds; `unverified` before, so that
+    /// unauthenticated senders cannot mint label values.
+    event: String,
+    outcome: Outcome,
+}
+
+/// Label value for requests whose event name was not (yet) authenticated.
+pub const UNVERIFIED: &str = "unverified";
+
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    webhooks: Family<WebhookLabels, Counter>,
+    latency: Histogram,
+    publish_attempts: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let webhooks = Family::<WebhookLabels, Counter>::default();
+        registry.register(
+            "hook_webhooks",
+            "GitHub webhook deliveries by event and outcome",
+            webhooks.clone(),
+        );
+        let latency = Histogram::new(exponential_buckets(0.001, 2.0, 15));
+        registry.register(
+            "hook_request_duration_seconds",
+            "Time from request to response for webhook deliveries",
+            latency.clone(),
+        );
+        let publish_attempts = Counter::default();
+        registry.register(
+            "hook_publish_attempts",
+            "HTTP attempts to deliver CloudEvents to the sink",
+            publish_attempts.clone(),
+        );
+        Self {
+            registry,
+            webhooks,
+            latency,
+            publish_attempts,
+        }
+    }
+}
+
+impl Metrics {
+    pub fn observe(&self, event: &str, outcome: Outcome, seconds: f64) {
+        self.webhooks
+            .get_or_create(&WebhookLabels {
+                event: event.to_owned(),
+                outcome,
+            })
+            .inc();
+        self.latency.observe(seconds);
+    }
+
+    pub fn publish_attempts(&self, attempts: u32) {
+        self.publish_attempts.inc_by(u64::from(attempts));
+    }
+
+    /// OpenMetrics text exposition.
+    pub fn render(&self) -> Result<String, std::fmt::Error> {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
+        Ok(text)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rendered_text_names_events_outcomes_and_attempts() {
+        let metrics = Metrics::default();
+        metrics.observe("push", Outcome::Accepted, 0.01);
+        metrics.observe("push", Outcome::Accepted, 0.02);
+        metrics.observe(UNVERIFIED, Outcome::RejectedSignature, 0.001);
+        metrics.publish_attempts(3);
+        let text = metrics.render().unwrap();
+        assert!(
+            text.contains(r#"hook_webhooks_total{event="push",outcome="accepted"} 2"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"hook_webhooks_total{event="unverified",outcome="rejected_signature"} 1"#
+            )
+        );
+        assert!(text.contains("hook_publish_attempts_total 3"));
+        assert!(text.contains("hook_request_duration_seconds_count 3"));
+    }
+}
