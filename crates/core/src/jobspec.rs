@@ -63,6 +63,9 @@ pub enum JobSpecError {
 }
 
 /// The `JOB_SPEC` document (Go's `downwardapi.JobSpec`): field order and omitted empties as Go writes them.
+///
+/// One known difference remains: resource quantities are written as stored, where Go
+/// re-emits them in canonical form (`1024Mi` -> `1Gi`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct JobSpec {
     #[serde(rename = "type")]

@@ -6,6 +6,7 @@
 mod builder;
 mod defaults;
 mod duration;
+mod go_order;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -401,13 +402,29 @@ pub struct UtilityImages {
 /// Resource requests and limits of the utility containers.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct Resources {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "go_order::serialize"
+    )]
     pub clonerefs: Option<ResourceRequirements>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "go_order::serialize"
+    )]
     pub initupload: Option<ResourceRequirements>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "go_order::serialize"
+    )]
     pub place_entrypoint: Option<ResourceRequirements>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "go_order::serialize"
+    )]
     pub sidecar: Option<ResourceRequirements>,
 }
 
@@ -469,9 +486,17 @@ pub struct CensoringOptions {
 /// Pod scheduling settings applied unless the pod spec sets them.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct SchedulingOptions {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "go_order::serialize"
+    )]
     pub affinity: Option<Affinity>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        serialize_with = "go_order::serialize"
+    )]
     pub tolerations: Vec<Toleration>,
 }
 
