@@ -1,5 +1,9 @@
 //! prow-core: the kube-free domain of prow-rs (ProwJob types, Prow config, job selection, events).
 
+pub mod config;
+pub mod cron;
+pub mod duration;
 pub mod events;
-pub mod prowjob;
 pub mod jobspec;
+pub mod prowjob;
+pub mod selection;

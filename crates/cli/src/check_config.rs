@@ -1,0 +1,68 @@
+//! `prow check-config`: load and validate a Prow configuration, print findings as `file:line:column: field: message`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use prow_core::config::{self, LoadOptions};
+
+#[derive(Debug, Args)]
+pub struct CheckConfigArgs {
+    /// Prow's config.yaml.
+    #[arg(long, env = "CONFIG_PATH")]
+    config_path: PathBuf,
+    /// Job config file or directory (searched recursively for *.yaml / *.yml).
+    #[arg(long, env = "JOB_CONFIG_PATH")]
+    job_config_path: Option<PathBuf>,
+    /// Prow's plugins.yaml.
+    #[arg(long, alias = "plugin-config-path", env = "PLUGIN_CONFIG")]
+    plugin_config: Option<PathBuf>,
+    /// Treat warnings (e.g. unknown fields) as errors.
+    #[arg(long)]
+    strict: bool,
+    /// Do not print warnings.
+    #[arg(long)]
+    quiet: bool,
+}
+
+pub fn run(args: CheckConfigArgs) -> ExitCode {
+    let options = LoadOptions {
+        config_path: args.config_path,
+        job_config_path: args.job_config_path,
+        plugin_config_path: args.plugin_config,
+    };
+    match config::load(&options) {
+        Ok(loaded) => {
+            if !args.quiet {
+                for w in &loaded.warnings {
+                    println!("{w}");
+                }
+            }
+            let s = loaded.config.summary();
+            println!(
+                "config OK: {} presubmits, {} postsubmits, {} periodics across {} repos ({} warnings)",
+                s.presubmits,
+                s.postsubmits,
+                s.periodics,
+                s.repos,
+                loaded.warnings.len()
+            );
+            if args.strict && !loaded.warnings.is_empty() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(err) => {
+            for d in err
+                .diagnostics
+                .iter()
+                .filter(|d| d.is_error() || !args.quiet)
+            {
+                println!("{d}");
+            }
+            eprintln!("config invalid: {} error(s)", err.errors().count());
+            ExitCode::FAILURE
+        }
+    }
+}

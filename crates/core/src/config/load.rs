@@ -1,0 +1,881 @@
+//! Reads config.yaml, the job config tree and plugins.yaml; defaults and validates every job the
+//! way Prow does; reports problems as diagnostics with file, line, column and field.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+
+use super::Config;
+use super::diagnostic::{Diagnostic, FileReporter, Severity, field_name, locate_nearest};
+use super::jobs::{
+    Brancher, ChangeMatcher, JobBase, JobSource, Periodic, Postsubmit, Presubmit, RawJob,
+    RawJobConfig, UtilityConfig, default_rerun_command_for, default_trigger_for,
+};
+use super::locate::Seg;
+use super::plugins::PluginsConfig;
+use super::prow::{DefaultDecorationConfigEntry, ProwConfig};
+use super::validate::{self, Finding, Kind};
+use crate::prowjob::DecorationConfig;
+
+/// Where the configuration lives.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// `config.yaml`.
+    pub config_path: PathBuf,
+    /// A job config file or a directory searched recursively for `*.yaml`/`*.yml`.
+    pub job_config_path: Option<PathBuf>,
+    /// `plugins.yaml`.
+    pub plugin_config_path: Option<PathBuf>,
+}
+
+/// A configuration that loaded without errors, with the warnings found on the way.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub config: Config,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// The configuration has errors; `diagnostics` holds them and any warnings, in file order.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{} error(s) in Prow configuration{}", self.error_count(), self.first_error())]
+pub struct LoadError {
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl LoadError {
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics.iter().filter(|d| d.is_error())
+    }
+
+    fn error_count(&self) -> usize {
+        self.errors().count()
+    }
+
+    fn first_error(&self) -> String {
+        self.errors()
+            .next()
+            .map(|d| format!(", first: {d}"))
+            .unwrap_or_default()
+    }
+}
+
+/// Loads, defaults and validates a Prow configuration.
+pub fn load(options: &LoadOptions) -> Result<Loaded, LoadError> {
+    let mut loader = Loader::default();
+    let prow = loader.load_prow_config(&options.config_path);
+    if let Some(path) = &options.job_config_path {
+        loader.load_job_tree(path);
+    }
+    let plugins = options
+        .plugin_config_path
+        .as_deref()
+        .map(|p| loader.load_plugins(p))
+        .unwrap_or_default();
+    let config = loader.finalize(prow.unwrap_or_default(), plugins);
+    let mut diagnostics = loader.diagnostics;
+    diagnostics.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+    if diagnostics.iter().any(Diagnostic::is_error) {
+        return Err(LoadError { diagnostics });
+    }
+    Ok(Loaded {
+        config,
+        warnings: diagnostics,
+    })
+}
+
+/// Keys of a job config file; in config.yaml they sit beside the ProwConfig keys.
+const JOB_CONFIG_KEYS: [&str; 6] = [
+    "presets",
+    "presubmits",
+    "postsubmits",
+    "periodics",
+    "decorate_all_jobs",
+    "prow_ignored",
+];
+
+/// A job as read, before defaulting: where it came from and its raw fields.
+struct Pending {
+    file: usize,
+    path: Vec<Seg>,
+    raw: RawJob,
+}
+
+#[derive(Default)]
+struct Loader {
+    /// Every file read, kept for locating diagnostics.
+    files: Vec<(Arc<str>, PathBuf, String)>,
+    diagnostics: Vec<Diagnostic>,
+    presets: Vec<(usize, usize, super::jobs::Preset)>,
+    presubmits: BTreeMap<String, Vec<Pending>>,
+    postsubmits: BTreeMap<String, Vec<Pending>>,
+    periodics: Vec<Pending>,
+    decorate_all_jobs: bool,
+}
+
+impl Loader {
+    fn read(&mut self, path: &Path) -> Option<usize> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                self.files.push((
+                    Arc::from(path.display().to_string()),
+                    path.to_path_buf(),
+                    text,
+                ));
+                Some(self.files.len() - 1)
+            }
+            Err(e) => {
+                self.diagnostics.push(Diagnostic {
+                    severity: Severity::Error,
+                    file: path.to_path_buf(),
+                    line: 0,
+                    column: 0,
+                    field: String::new(),
+                    message: format!("cannot read: {e}"),
+                });
+                None
+            }
+        }
+    }
+
+    fn reporter(&mut self, file: usize) -> FileReporter<'_> {
+        let (_, path, text) = &self.files[file];
+        FileReporter::new(path, text, &mut self.diagnostics)
+    }
+
+    /// Deserializes one file; unknown fields become warnings unless `known_elsewhere` claims them.
+    fn parse<T: DeserializeOwned + Default>(
+        &mut self,
+        file: usize,
+        known_elsewhere: &dyn Fn(&[Seg]) -> bool,
+    ) -> Option<T> {
+        let text = &self.files[file].2;
+        if is_empty_document(text) {
+            return Some(T::default());
+        }
+        let text = yaml11_octal_modes(text);
+        let mut unknown = Vec::new();
+        let result: Result<T, _> =
+            serde_ignored::deserialize(serde_norway::Deserializer::from_str(&text), |p| {
+                unknown.push(segments(&p))
+            });
+        match result {
+            Ok(value) => {
+                for path in unknown.into_iter().filter(|p| !known_elsewhere(p)) {
+                    let last =
+                        field_name(path.last().map(std::slice::from_ref).unwrap_or_default());
+                    self.reporter(file)
+                        .warning(&path, format!("unknown field {last:?} (ignored)"));
+                }
+                Some(value)
+            }
+            Err(err) => {
+                self.report_parse_error::<T>(file, err);
+                None
+            }
+        }
+    }
+
+    /// Re-reads a file that failed to deserialize to name the field that broke it.
+    fn report_parse_error<T: DeserializeOwned>(&mut self, file: usize, err: serde_norway::Error) {
+        let (_, path, text) = &self.files[file];
+        let text = yaml11_octal_modes(text);
+        let field_path = match serde_path_to_error::deserialize::<_, T>(
+            serde_norway::Deserializer::from_str(&text),
+        ) {
+            Err(e) => path_to_error_segments(e.path()),
+            Ok(_) => Vec::new(),
+        };
+        let (line, column) = match err.location() {
+            Some(loc) => (loc.line(), loc.column()),
+            None => {
+                let pos = locate_nearest(&text, &field_path);
+                (pos.line, pos.column)
+            }
+        };
+        let message = err.to_string();
+        // serde_norway appends " at line L column C"; the position is already in front.
+        let message = message
+            .split(" at line ")
+            .next()
+            .unwrap_or(&message)
+            .to_string();
+        self.diagnostics.push(Diagnostic {
+            severity: Severity::Error,
+            file: path.clone(),
+            line,
+            column,
+            field: field_name(&field_path),
+            message,
+        });
+    }
+
+    fn load_prow_config(&mut self, path: &Path) -> Option<ProwConfig> {
+        let file = self.read(path)?;
+        let is_job_key = |p: &[Seg]| matches!(p.first(), Some(Seg::Key(k)) if JOB_CONFIG_KEYS.contains(&k.as_str()));
+        let prow: ProwConfig = self.parse(file, &is_job_key)?;
+        // The same file may hold jobs; its top-level non-job keys were judged by the pass above.
+        let top_level_only = |p: &[Seg]| p.len() == 1;
+        if let Some(jobs) = self.parse::<RawJobConfig>(file, &top_level_only) {
+            self.decorate_all_jobs = jobs.decorate_all_jobs;
+            self.add_jobs(file, jobs);
+        }
+        Some(prow)
+    }
+
+    fn load_job_tree(&mut self, root: &Path) {
+        let mut paths = Vec::new();
+        if root.is_dir() {
+            if let Err(e) = collect_yaml_files(root, &mut paths) {
+                self.diagnostics.push(Diagnostic {
+                    severity: Severity::Error,
+                    file: root.to_path_buf(),
+                    line: 0,
+                    column: 0,
+                    field: String::new(),
+                    message: format!("cannot walk job config directory: {e}"),
+                });
+            }
+        } else {
+            paths.push(root.to_path_buf());
+        }
+        paths.sort();
+        let mut basenames: HashMap<String, PathBuf> = HashMap::new();
+        for path in paths {
+            let base = path
+                .file_name()
+                .map(|b| b.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if let Some(first) = basenames.get(&base) {
+                self.diagnostics.push(Diagnostic {
+                    severity: Severity::Error,
+                    file: path.clone(),
+                    line: 1,
+                    column: 1,
+                    field: String::new(),
+                    message: format!(
+                        "duplicated basename is not allowed: {base} (also {})",
+                        first.display()
+                    ),
+                });
+                continue;
+            }
+            basenames.insert(base, path.clone());
+            let Some(file) = self.read(&path) else {
+                continue;
+            };
+            if let Some(jobs) = self.parse::<RawJobConfig>(file, &|_| false) {
+                self.add_jobs(file, jobs);
+            }
+        }
+    }
+
+    fn load_plugins(&mut self, path: &Path) -> PluginsConfig {
+        self.read(path)
+            .and_then(|file| self.parse(file, &|_| false))
+            .unwrap_or_default()
+    }
+
+    fn add_jobs(&mut self, file: usize, jobs: RawJobConfig) {
+        for (i, preset) in jobs.presets.into_iter().enumerate() {
+            self.presets.push((file, i, preset));
+        }
+        for (repo, list) in jobs.presubmits.into_iter().flatten() {
+            let pending = self.presubmits.entry(repo.clone()).or_default();
+            for (i, raw) in list.into_iter().flatten().enumerate() {
+                pending.push(Pending {
+                    file,
+                    path: vec![
+                        Seg::from("presubmits"),
+                        Seg::Key(repo.clone()),
+                        Seg::Index(i),
+                    ],
+                    raw,
+                });
+            }
+        }
+        for (repo, list) in jobs.postsubmits.into_iter().flatten() {
+            let pending = self.postsubmits.entry(repo.clone()).or_default();
+            for (i, raw) in list.into_iter().flatten().enumerate() {
+                pending.push(Pending {
+                    file,
+                    path: vec![
+                        Seg::from("postsubmits"),
+                        Seg::Key(repo.clone()),
+                        Seg::Index(i),
+                    ],
+                    raw,
+                });
+            }
+        }
+        for (i, raw) in jobs.periodics.into_iter().flatten().enumerate() {
+            self.periodics.push(Pending {
+                file,
+                path: vec![Seg::from("periodics"), Seg::Index(i)],
+                raw,
+            });
+        }
+    }
+
+    fn report_findings(&mut self, file: usize, job_path: &[Seg], findings: Vec<Finding>) {
+        for f in findings {
+            let mut path = job_path.to_vec();
+            path.extend(f.field);
+            self.reporter(file).error(&path, f.message);
+        }
+    }
+
+    fn finalize(&mut self, prow: ProwConfig, plugins: PluginsConfig) -> Config {
+        let mut prow = prow;
+        if prow.pod_namespace.is_empty() {
+            prow.pod_namespace = "default".into();
+        }
+        if prow.prowjob_namespace.is_empty() {
+            prow.prowjob_namespace = "default".into();
+        }
+        let presets = self.check_presets();
+        let decoration = DecorationDefaults::new(prow.plank.decoration_entries());
+
+        let mut config = Config {
+            presets: presets.clone(),
+            plugins,
+            ..Config::default()
+        };
+        for (repo, pending) in std::mem::take(&mut self.presubmits) {
+            let mut jobs = Vec::with_capacity(pending.len());
+            let mut paths = Vec::with_capacity(pending.len());
+            for p in pending {
+                let ps = self.finalize_presubmit(
+                    &prow,
+                    &presets,
+                    &decoration,
+                    &repo,
+                    p.file,
+                    &p.path,
+                    p.raw,
+                );
+                paths.push((p.file, p.path));
+                jobs.push(ps);
+            }
+            let dupes = validate::duplicates(
+                jobs.iter()
+                    .map(|j| (j.name(), j.context.as_str(), &j.brancher)),
+                "presubmit",
+            );
+            for (i, f) in dupes {
+                self.report_findings(paths[i].0, &paths[i].1, vec![f]);
+            }
+            config.presubmits.insert(repo, jobs);
+        }
+        for (repo, pending) in std::mem::take(&mut self.postsubmits) {
+            let mut jobs = Vec::with_capacity(pending.len());
+            let mut paths = Vec::with_capacity(pending.len());
+            for p in pending {
+                let ps = self.finalize_postsubmit(
+                    &prow,
+                    &presets,
+                    &decoration,
+                    &repo,
+                    p.file,
+                    &p.path,
+                    p.raw,
+                );
+                paths.push((p.file, p.path));
+                jobs.push(ps);
+            }
+            let dupes = validate::duplicates(
+                jobs.iter()
+                    .map(|j| (j.name(), j.context.as_str(), &j.brancher)),
+                "postsubmit",
+            );
+            for (i, f) in dupes {
+                self.report_findings(paths[i].0, &paths[i].1, vec![f]);
+            }
+            config.postsubmits.insert(repo, jobs);
+        }
+        let mut seen_periodics: HashMap<String, ()> = HashMap::new();
+        for p in std::mem::take(&mut self.periodics) {
+            let periodic =
+                self.finalize_periodic(&prow, &presets, &decoration, p.file, &p.path, p.raw);
+            if seen_periodics
+                .insert(periodic.base.name.clone(), ())
+                .is_some()
+            {
+                let msg = format!("duplicated periodic job: {}", periodic.base.name);
+                self.report_findings(
+                    p.file,
+                    &p.path,
+                    vec![Finding {
+                        field: vec![Seg::from("name")],
+                        message: msg,
+                    }],
+                );
+            }
+            config.periodics.push(periodic);
+        }
+        config.prow = prow;
+        config
+    }
+
+    /// Presets in load order; a `label:value` pair claimed by two presets is an error, as in Prow.
+    fn check_presets(&mut self) -> Vec<super::jobs::Preset> {
+        let mut seen: HashMap<String, ()> = HashMap::new();
+        let presets = std::mem::take(&mut self.presets);
+        let mut out = Vec::with_capacity(presets.len());
+        for (file, i, preset) in presets {
+            for (k, v) in &preset.labels {
+                if seen.insert(format!("{k}:{v}"), ()).is_some() {
+                    let path = [
+                        Seg::from("presets"),
+                        Seg::Index(i),
+                        Seg::from("labels"),
+                        Seg::Key(k.clone()),
+                    ];
+                    self.reporter(file).error(
+                        &path,
+                        format!("duplicated preset 'label:value' pair: {k}:{v}"),
+                    );
+                }
+            }
+            out.push(preset);
+        }
+        out
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn finalize_base(
+        &mut self,
+        prow: &ProwConfig,
+        presets: &[super::jobs::Preset],
+        decoration: &DecorationDefaults,
+        repo: &str,
+        file: usize,
+        path: &[Seg],
+        raw: &mut RawJob,
+    ) -> JobBase {
+        let decorate = raw.decorate.unwrap_or(self.decorate_all_jobs);
+        let cluster = if raw.cluster.is_empty() {
+            "default".to_string()
+        } else {
+            std::mem::take(&mut raw.cluster)
+        };
+        let decoration_config =
+            decorate.then(|| decoration.merged(repo, &cluster, raw.decoration_config.take()));
+        let mut spec = raw.spec.take();
+        if let Some(spec) = spec.as_mut() {
+            for preset in presets.iter().filter(|p| p.applies_to(&raw.labels)) {
+                if let Err(msg) = preset.merge_into(spec) {
+                    let message = format!(
+                        "job {} failed to merge presets for podspec: {msg}",
+                        raw.name
+                    );
+                    let mut at = path.to_vec();
+                    at.push(Seg::from("labels"));
+                    self.reporter(file).error(&at, message);
+                }
+            }
+        }
+        JobBase {
+            name: std::mem::take(&mut raw.name),
+            labels: std::mem::take(&mut raw.labels),
+            annotations: std::mem::take(&mut raw.annotations),
+            max_concurrency: u32::try_from(raw.max_concurrency).unwrap_or(0),
+            agent: if raw.agent.is_empty() {
+                "kubernetes".into()
+            } else {
+                std::mem::take(&mut raw.agent)
+            },
+            cluster,
+            namespace: raw
+                .namespace
+                .take()
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| prow.pod_namespace.clone()),
+            error_on_eviction: raw.error_on_eviction,
+            spec,
+            pipeline_run_spec: raw
+                .pipeline_run_spec
+                .take()
+                .or_else(|| raw.tekton_pipeline_run_spec.take()),
+            reporter_config: raw.reporter_config.take(),
+            rerun_auth_config: raw.rerun_auth_config.take(),
+            hidden: raw.hidden,
+            prowjob_defaults: raw.prowjob_defaults.take(),
+            job_queue_name: std::mem::take(&mut raw.job_queue_name),
+            utility: UtilityConfig {
+                decorate,
+                path_alias: std::mem::take(&mut raw.path_alias),
+                clone_uri: std::mem::take(&mut raw.clone_uri),
+                skip_submodules: raw.skip_submodules,
+                clone_depth: raw.clone_depth,
+                skip_fetch_head: raw.skip_fetch_head,
+                extra_refs: std::mem::take(&mut raw.extra_refs),
+                decoration_config,
+            },
+            source: JobSource {
+                file: self.files[file].0.clone(),
+            },
+        }
+    }
+
+    /// Fields set on a job that its type does not have: warned about, as Prow would silently drop them.
+    fn warn_foreign_fields(&mut self, file: usize, path: &[Seg], raw: &RawJob, kind: Kind) {
+        let periodic_only = [
+            ("interval", !raw.interval.is_empty()),
+            ("minimum_interval", !raw.minimum_interval.is_empty()),
+            ("cron", !raw.cron.is_empty()),
+            ("tags", !raw.tags.is_empty()),
+            ("retry", raw.retry.is_some()),
+        ];
+        let repo_job_only = [
+            ("branches", !raw.branches.is_empty()),
+            ("skip_branches", !raw.skip_branches.is_empty()),
+            ("run_if_changed", !raw.run_if_changed.is_empty()),
+            ("skip_if_only_changed", !raw.skip_if_only_changed.is_empty()),
+            ("context", !raw.context.is_empty()),
+            ("skip_report", raw.skip_report),
+            ("always_run", raw.always_run.is_some()),
+            ("jenkins_spec", raw.jenkins_spec.is_some()),
+        ];
+        let presubmit_only = [
+            ("optional", raw.optional),
+            ("trigger", !raw.trigger.is_empty()),
+            ("rerun_command", !raw.rerun_command.is_empty()),
+            ("run_before_merge", raw.run_before_merge),
+        ];
+        let foreign: Vec<&str> = match kind {
+            Kind::Presubmit => periodic_only.iter().filter(|f| f.1).map(|f| f.0).collect(),
+            Kind::Postsubmit => periodic_only
+                .iter()
+                .chain(&presubmit_only)
+                .filter(|f| f.1)
+                .map(|f| f.0)
+                .collect(),
+            Kind::Periodic => repo_job_only
+                .iter()
+                .chain(&presubmit_only)
+                .filter(|f| f.1)
+                .map(|f| f.0)
+                .collect(),
+        };
+        let kind_name = match kind {
+            Kind::Presubmit => "presubmit",
+            Kind::Postsubmit => "postsubmit",
+            Kind::Periodic => "periodic",
+        };
+        for field in foreign {
+            let mut at = path.to_vec();
+            at.push(Seg::from(field));
+            self.reporter(file).warning(
+                &at,
+                format!("unknown field {field:?} for a {kind_name} (ignored)"),
+            );
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn finalize_presubmit(
+        &mut self,
+        prow: &ProwConfig,
+        presets: &[super::jobs::Preset],
+        decoration: &DecorationDefaults,
+        repo: &str,
+        file: usize,
+        path: &[Seg],
+        mut raw: RawJob,
+    ) -> Presubmit {
+        self.warn_foreign_fields(file, path, &raw, Kind::Presubmit);
+        let raw_max_concurrency = raw.max_concurrency;
+        let (trigger_set, rerun_set) = (!raw.trigger.is_empty(), !raw.rerun_command.is_empty());
+        let base = self.finalize_base(prow, presets, decoration, repo, file, path, &mut raw);
+        let mut ps = Presubmit {
+            context: if raw.context.is_empty() {
+                base.name.clone()
+            } else {
+                raw.context
+            },
+            brancher: Brancher::new(raw.branches, raw.skip_branches),
+            changes: ChangeMatcher::new(raw.run_if_changed, raw.skip_if_only_changed),
+            skip_report: raw.skip_report,
+            always_run: raw.always_run.unwrap_or(false),
+            optional: raw.optional,
+            run_before_merge: raw.run_before_merge,
+            ..Presubmit::default()
+        };
+        let (trigger, rerun) = if !trigger_set && !rerun_set {
+            (
+                default_trigger_for(&base.name),
+                default_rerun_command_for(&base.name),
+            )
+        } else {
+            (raw.trigger, raw.rerun_command)
+        };
+        ps.set_trigger(trigger, rerun);
+        ps.base = base;
+        let mut findings =
+            validate::validate_base(&ps.base, Kind::Presubmit, prow, raw_max_concurrency);
+        findings.extend(validate::validate_presubmit(&ps, trigger_set, rerun_set));
+        if ps
+            .base
+            .utility
+            .extra_refs
+            .iter()
+            .any(|r| format!("{}/{}", r.org, r.repo) == repo)
+        {
+            findings.push(Finding {
+                field: vec![Seg::from("extra_refs")],
+                message: format!("invalid job {} on repo {repo}: the following refs specified more than once: {repo}", ps.name()),
+            });
+        }
+        self.report_findings(file, path, findings);
+        ps
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn finalize_postsubmit(
+        &mut self,
+        prow: &ProwConfig,
+        presets: &[super::jobs::Preset],
+        decoration: &DecorationDefaults,
+        repo: &str,
+        file: usize,
+        path: &[Seg],
+        mut raw: RawJob,
+    ) -> Postsubmit {
+        self.warn_foreign_fields(file, path, &raw, Kind::Postsubmit);
+        let raw_max_concurrency = raw.max_concurrency;
+        let base = self.finalize_base(prow, presets, decoration, repo, file, path, &mut raw);
+        let ps = Postsubmit {
+            context: if raw.context.is_empty() {
+                base.name.clone()
+            } else {
+                raw.context
+            },
+            base,
+            brancher: Brancher::new(raw.branches, raw.skip_branches),
+            changes: ChangeMatcher::new(raw.run_if_changed, raw.skip_if_only_changed),
+            skip_report: raw.skip_report,
+            always_run: raw.always_run,
+        };
+        let mut findings =
+            validate::validate_base(&ps.base, Kind::Postsubmit, prow, raw_max_concurrency);
+        findings.extend(validate::validate_postsubmit(&ps));
+        self.report_findings(file, path, findings);
+        ps
+    }
+
+    fn finalize_periodic(
+        &mut self,
+        prow: &ProwConfig,
+        presets: &[super::jobs::Preset],
+        decoration: &DecorationDefaults,
+        file: usize,
+        path: &[Seg],
+        mut raw: RawJob,
+    ) -> Periodic {
+        self.warn_foreign_fields(file, path, &raw, Kind::Periodic);
+        let raw_max_concurrency = raw.max_concurrency;
+        // A periodic's decoration defaults follow its first extra ref, as in Prow.
+        let repo = raw
+            .extra_refs
+            .first()
+            .map(|r| format!("{}/{}", r.org, r.repo))
+            .unwrap_or_default();
+        let base = self.finalize_base(prow, presets, decoration, &repo, file, path, &mut raw);
+        let periodic = Periodic {
+            base,
+            interval: raw.interval,
+            minimum_interval: raw.minimum_interval,
+            cron: raw.cron,
+            tags: raw.tags,
+            retry: raw.retry,
+        };
+        let mut findings =
+            validate::validate_base(&periodic.base, Kind::Periodic, prow, raw_max_concurrency);
+        findings.extend(validate::validate_periodic(&periodic));
+        self.report_findings(file, path, findings);
+        periodic
+    }
+}
+
+/// `plank.default_decoration_config_entries` applied in order under the job's own config, memoized
+/// per (repo, cluster) because thousands of jobs share a handful of combinations.
+struct DecorationDefaults {
+    entries: Vec<DefaultDecorationConfigEntry>,
+    entry_values: Vec<serde_json::Value>,
+    cache: std::cell::RefCell<HashMap<Vec<usize>, serde_json::Value>>,
+}
+
+impl DecorationDefaults {
+    fn new(entries: Vec<DefaultDecorationConfigEntry>) -> Self {
+        let entry_values = entries
+            .iter()
+            .map(|e| serde_json::to_value(&e.config).unwrap_or_default())
+            .collect();
+        Self {
+            entries,
+            entry_values,
+            cache: Default::default(),
+        }
+    }
+
+    fn merged(&self, repo: &str, cluster: &str, job: Option<DecorationConfig>) -> DecorationConfig {
+        let matching: Vec<usize> = (0..self.entries.len())
+            .filter(|&i| self.entries[i].matches(repo, cluster))
+            .collect();
+        let mut base = self
+            .cache
+            .borrow_mut()
+            .entry(matching.clone())
+            .or_insert_with(|| {
+                let mut acc = serde_json::Value::Object(Default::default());
+                for &i in &matching {
+                    merge_json(&mut acc, &self.entry_values[i]);
+                }
+                acc
+            })
+            .clone();
+        if let Some(job) = job {
+            merge_json(&mut base, &serde_json::to_value(job).unwrap_or_default());
+        }
+        serde_json::from_value(base).unwrap_or_default()
+    }
+}
+
+/// Overlays `top` onto `base`: objects merge key by key, anything else set in `top` replaces.
+fn merge_json(base: &mut serde_json::Value, top: &serde_json::Value) {
+    match (base, top) {
+        (serde_json::Value::Object(b), serde_json::Value::Object(t)) => {
+            for (k, v) in t {
+                if v.is_null() {
+                    continue;
+                }
+                match b.get_mut(k) {
+                    Some(existing) if existing.is_object() && v.is_object() => {
+                        merge_json(existing, v)
+                    }
+                    _ => {
+                        b.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (b, t) if !t.is_null() => *b = t.clone(),
+        _ => {}
+    }
+}
+
+fn collect_yaml_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        // Kubernetes ConfigMap volumes carry `..data` links; Prow skips them too.
+        if name.to_string_lossy().starts_with("..") {
+            continue;
+        }
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
+            collect_yaml_files(&path, out)?;
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        ) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Kubernetes users write file modes as YAML 1.1 octal (`defaultMode: 0400`), which Prow's Go YAML
+/// reads as 256 but a YAML 1.2 parser reads as a string. Rewrites exactly those plain scalars of
+/// the `mode`/`defaultMode` keys to decimal; lines and therefore diagnostics keep their positions.
+fn yaml11_octal_modes(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains("ode: 0") {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let body = line.trim_end_matches(['\n', '\r']);
+        let converted = ["defaultMode: ", "mode: "].iter().find_map(|key| {
+            let (head, value) = body.split_once(key)?;
+            let head_ok = head.trim_start_matches([' ', '-']).is_empty();
+            let digits = value.trim_end();
+            let octal = digits.len() > 1
+                && digits.starts_with('0')
+                && digits.bytes().all(|b| (b'0'..=b'7').contains(&b));
+            let n = u32::from_str_radix(digits, 8)
+                .ok()
+                .filter(|_| head_ok && octal)?;
+            Some(format!("{head}{key}{n}"))
+        });
+        match converted {
+            Some(line_out) => {
+                out.push_str(&line_out);
+                out.push_str(&line[body.len()..]);
+            }
+            None => out.push_str(line),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+fn is_empty_document(text: &str) -> bool {
+    text.lines()
+        .map(str::trim)
+        .all(|l| l.is_empty() || l.starts_with('#') || l == "---")
+}
+
+fn segments(path: &serde_ignored::Path<'_>) -> Vec<Seg> {
+    use serde_ignored::Path as P;
+    let mut out = Vec::new();
+    fn walk(p: &P<'_>, out: &mut Vec<Seg>) {
+        match p {
+            P::Root => {}
+            P::Seq { parent, index } => {
+                walk(parent, out);
+                out.push(Seg::Index(*index));
+            }
+            P::Map { parent, key } => {
+                walk(parent, out);
+                out.push(Seg::Key(key.clone()));
+            }
+            P::Some { parent } | P::NewtypeStruct { parent } | P::NewtypeVariant { parent } => {
+                walk(parent, out)
+            }
+        }
+    }
+    walk(path, &mut out);
+    out
+}
+
+fn path_to_error_segments(path: &serde_path_to_error::Path) -> Vec<Seg> {
+    path.iter()
+        .filter_map(|seg| match seg {
+            serde_path_to_error::Segment::Seq { index } => Some(Seg::Index(*index)),
+            serde_path_to_error::Segment::Map { key } => Some(Seg::Key(key.clone())),
+            serde_path_to_error::Segment::Enum { .. } | serde_path_to_error::Segment::Unknown => {
+                None
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn octal_modes_are_read_as_go_does() {
+        let text = "volumes:\n- secret:\n    defaultMode: 0400\n    name: '0400'\n  items:\n  - mode: 0644\n";
+        let out = yaml11_octal_modes(text);
+        assert!(out.contains("defaultMode: 256\n"), "{out}");
+        assert!(out.contains("- mode: 420\n"), "{out}");
+        assert!(out.contains("name: '0400'"), "{out}");
+        assert_eq!(out.lines().count(), text.lines().count());
+        assert!(matches!(
+            yaml11_octal_modes("a: 1\n"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
+}

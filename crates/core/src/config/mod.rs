@@ -1,0 +1,77 @@
+//! Prow configuration: `config.yaml`, the `job_config_path` tree and `plugins.yaml`, loaded,
+//! defaulted and validated as Prow does, with every problem pinned to `file:line:column`.
+
+mod diagnostic;
+mod jobs;
+mod load;
+mod locate;
+mod plugins;
+mod prow;
+mod validate;
+
+use std::collections::BTreeMap;
+
+pub use diagnostic::{Diagnostic, Severity};
+pub use jobs::{
+    Brancher, ChangeMatcher, JobBase, JobSource, Periodic, Postsubmit, Preset, Presubmit, Retry,
+    UtilityConfig, default_rerun_command_for, default_trigger_for,
+};
+pub use load::{LoadError, LoadOptions, Loaded, load};
+pub use locate::{Position, Seg, locate};
+pub use plugins::{ExternalPlugin, OrgPlugins, PluginsConfig, TriggerConfig};
+pub use prow::{
+    Deck, DefaultDecorationConfigEntry, DefaultRerunAuthConfigEntry, GitHubReporter, Horologium,
+    Plank, ProwConfig, Sinker,
+};
+
+/// A loaded, defaulted and validated Prow configuration.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Config {
+    pub prow: ProwConfig,
+    pub presets: Vec<Preset>,
+    /// `org/repo` -> presubmits.
+    pub presubmits: BTreeMap<String, Vec<Presubmit>>,
+    /// `org/repo` -> postsubmits.
+    pub postsubmits: BTreeMap<String, Vec<Postsubmit>>,
+    pub periodics: Vec<Periodic>,
+    pub plugins: PluginsConfig,
+}
+
+/// Counts for `check-config`'s summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    pub presubmits: usize,
+    pub postsubmits: usize,
+    pub periodics: usize,
+    pub repos: usize,
+}
+
+impl Config {
+    pub fn summary(&self) -> Summary {
+        let repos: std::collections::BTreeSet<&String> = self
+            .presubmits
+            .keys()
+            .chain(self.postsubmits.keys())
+            .collect();
+        Summary {
+            presubmits: self.presubmits.values().map(Vec::len).sum(),
+            postsubmits: self.postsubmits.values().map(Vec::len).sum(),
+            periodics: self.periodics.len(),
+            repos: repos.len(),
+        }
+    }
+
+    /// Presubmits configured for `org/repo` (empty when none).
+    pub fn presubmits_for(&self, org_repo: &str) -> &[Presubmit] {
+        self.presubmits.get(org_repo).map_or(&[], Vec::as_slice)
+    }
+
+    /// Postsubmits configured for `org/repo` (empty when none).
+    pub fn postsubmits_for(&self, org_repo: &str) -> &[Postsubmit] {
+        self.postsubmits.get(org_repo).map_or(&[], Vec::as_slice)
+    }
+
+    pub fn periodic(&self, name: &str) -> Option<&Periodic> {
+        self.periodics.iter().find(|p| p.base.name == name)
+    }
+}

@@ -1,0 +1,569 @@
+//! Which jobs run: Prow's presubmit filters (`/test <name>`, `/test all`, `/retest`,
+//! `/retest-required`, `/test-manual-required`, `/ok-to-test`) and postsubmit selection for pushes,
+//! as pure functions. Changed files are passed in by the caller, who fetches them only when
+//! [`needs_changed_files`] says a decision depends on them.
+
+use std::collections::BTreeSet;
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::config::{Postsubmit, Presubmit};
+
+#[allow(clippy::expect_used)]
+fn re(pattern: &str) -> Regex {
+    Regex::new(pattern).expect("built-in command regex compiles")
+}
+
+static TEST_ALL: LazyLock<Regex> = LazyLock::new(|| re(r"(?m)^/test all,?($|\s.*)"));
+static RETEST: LazyLock<Regex> = LazyLock::new(|| re(r"(?m)^/retest\s*$"));
+static RETEST_REQUIRED: LazyLock<Regex> = LazyLock::new(|| re(r"(?m)^/retest-required\s*$"));
+static TEST_MANUAL_REQUIRED: LazyLock<Regex> =
+    LazyLock::new(|| re(r"(?m)^/test-manual-required\s*$"));
+static OK_TO_TEST: LazyLock<Regex> = LazyLock::new(|| re(r"(?m)^/ok-to-test\s*$"));
+static OK_TO_TEST_CANCEL: LazyLock<Regex> = LazyLock::new(|| re(r"(?m)^/ok-to-test\s+cancel\s*$"));
+static TEST_HELP: LazyLock<Regex> = LazyLock::new(|| re(r"(?m)^/test[ \t]*\?\s*$"));
+static BARE_TEST: LazyLock<Regex> = LazyLock::new(|| re(r"(?m)^/test\s*$"));
+static RETEST_WITH_ARGS: LazyLock<Regex> = LazyLock::new(|| re(r"(?m)^/retest[ \t]+\S"));
+static TEST_NAMES: LazyLock<Regex> = LazyLock::new(|| re(r"(?m)^/test[ \t]+(.+)$"));
+
+/// Removes what GitHub renders as code or quotes (fenced blocks, indented blocks, `>` lines), so a
+/// command quoted from someone else's comment does not run again.
+pub fn strip_non_commands(body: &str) -> String {
+    let mut out = String::with_capacity(body.len());
+    let mut fence: Option<&str> = None;
+    for line in body.lines() {
+        let trimmed = line.trim_start();
+        if let Some(marker) = fence {
+            if trimmed.starts_with(marker) {
+                fence = None;
+            }
+            continue;
+        }
+        if trimmed.starts_with("```") {
+            fence = Some("```");
+            continue;
+        }
+        if trimmed.starts_with("~~~") {
+            fence = Some("~~~");
+            continue;
+        }
+        if trimmed.starts_with('>') || line.starts_with("    ") || line.starts_with('\t') {
+            continue;
+        }
+        out.push_str(line.trim_end_matches('\r'));
+        out.push('\n');
+    }
+    out
+}
+
+/// The trigger commands found in a comment (already passed through [`strip_non_commands`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Commands {
+    pub test_all: bool,
+    pub retest: bool,
+    pub retest_required: bool,
+    pub test_manual_required: bool,
+    pub ok_to_test: bool,
+    pub ok_to_test_cancel: bool,
+    /// `/test ?`, a bare `/test`, or `/retest <something>`: the user wants the list of jobs.
+    pub help: bool,
+    /// Names after `/test` that are not `all` (used to tell the user about unknown ones).
+    pub test_names: Vec<String>,
+}
+
+impl Commands {
+    pub fn parse(body: &str) -> Self {
+        let test_names = TEST_NAMES
+            .captures_iter(body)
+            .flat_map(|c| c.get(1).map(|m| m.as_str().to_string()))
+            .flat_map(|args| {
+                args.split(|ch: char| ch.is_whitespace() || ch == ',')
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+            .filter(|n| !n.is_empty() && n != "all" && n != "?")
+            .collect();
+        Commands {
+            test_all: TEST_ALL.is_match(body),
+            retest: RETEST.is_match(body),
+            retest_required: RETEST_REQUIRED.is_match(body),
+            test_manual_required: TEST_MANUAL_REQUIRED.is_match(body),
+            ok_to_test: OK_TO_TEST.is_match(body),
+            ok_to_test_cancel: OK_TO_TEST_CANCEL.is_match(body),
+            help: TEST_HELP.is_match(body)
+                || BARE_TEST.is_match(body)
+                || RETEST_WITH_ARGS.is_match(body),
+            test_names,
+        }
+    }
+
+    /// Whether anything here asks for jobs to run.
+    pub fn wants_jobs(&self) -> bool {
+        self.test_all
+            || self.retest
+            || self.retest_required
+            || self.test_manual_required
+            || self.ok_to_test
+    }
+}
+
+/// The status contexts on the PR's head commit, for `/retest`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Contexts {
+    /// Contexts in state `failure` or `error`.
+    pub failed: BTreeSet<String>,
+    /// Every context that has a status.
+    pub all: BTreeSet<String>,
+}
+
+/// One of Prow's presubmit filters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Filter {
+    /// Jobs whose trigger regex matches the comment body (forced: file filters ignored).
+    Command(String),
+    /// `/test all`, `/ok-to-test`, and new or updated PRs: every job that is not manual.
+    TestAll,
+    /// `/retest`: failed jobs, plus automatic jobs that never reported.
+    Retest(Contexts),
+    /// `/retest-required`: as `/retest`, without optional jobs.
+    RetestRequired(Contexts),
+    /// `/test-manual-required`: required manual jobs.
+    TestManualRequired,
+}
+
+/// What a filter says about a job: whether it applies, whether it forces the run (ignoring file
+/// filters), and the default when no file filter decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Verdict {
+    pub matches: bool,
+    pub forced: bool,
+    pub default: bool,
+}
+
+impl Filter {
+    pub fn verdict(&self, p: &Presubmit) -> Verdict {
+        match self {
+            Filter::Command(body) => {
+                let hit = p.triggered_by(body);
+                Verdict {
+                    matches: hit,
+                    forced: hit,
+                    default: true,
+                }
+            }
+            Filter::TestAll => Verdict {
+                matches: !p.is_manual(),
+                ..Verdict::default()
+            },
+            Filter::Retest(ctx) => retest_verdict(p, ctx),
+            Filter::RetestRequired(ctx) if p.optional => {
+                let _ = ctx;
+                Verdict::default()
+            }
+            Filter::RetestRequired(ctx) => retest_verdict(p, ctx),
+            Filter::TestManualRequired => {
+                let hit = !p.optional && p.is_manual();
+                Verdict {
+                    matches: hit,
+                    forced: hit,
+                    default: false,
+                }
+            }
+        }
+    }
+}
+
+fn retest_verdict(p: &Presubmit, ctx: &Contexts) -> Verdict {
+    let failed = ctx.failed.contains(&p.context);
+    Verdict {
+        matches: failed || (!p.is_manual() && !ctx.all.contains(&p.context)),
+        forced: false,
+        default: failed,
+    }
+}
+
+/// The filters a comment asks for, in Prow's order (the first one that matches a job decides).
+/// `honor_ok_to_test` is false when the trigger plugin ignores `/ok-to-test`.
+pub fn filters_for_comment(
+    commands: &Commands,
+    body: &str,
+    contexts: &Contexts,
+    honor_ok_to_test: bool,
+) -> Vec<Filter> {
+    let mut filters = vec![Filter::Command(body.to_string())];
+    if commands.retest {
+        filters.push(Filter::Retest(contexts.clone()));
+    }
+    if commands.retest_required {
+        filters.push(Filter::RetestRequired(contexts.clone()));
+    }
+    if commands.test_manual_required {
+        filters.push(Filter::TestManualRequired);
+    }
+    if (honor_ok_to_test && commands.ok_to_test) || commands.test_all {
+        filters.push(Filter::TestAll);
+    }
+    filters
+}
+
+fn aggregate(filters: &[Filter], p: &Presubmit) -> Verdict {
+    filters
+        .iter()
+        .map(|f| f.verdict(p))
+        .find(|v| v.matches)
+        .unwrap_or_default()
+}
+
+/// Whether deciding `filters` over `presubmits` on `branch` needs the PR's changed files; lets the
+/// caller skip the GitHub call when no file filter is consulted.
+pub fn needs_changed_files(filters: &[Filter], branch: &str, presubmits: &[Presubmit]) -> bool {
+    presubmits.iter().any(|p| {
+        let v = aggregate(filters, p);
+        v.matches
+            && !v.forced
+            && !p.always_run
+            && p.changes.could_run()
+            && p.brancher.should_run(branch)
+    })
+}
+
+/// Prow's FilterPresubmits: the presubmits to run. `changed_files` must be `Some` whenever
+/// [`needs_changed_files`] is true; with `None`, jobs that depend on them do not run.
+pub fn select_presubmits<'a>(
+    filters: &[Filter],
+    branch: &str,
+    changed_files: Option<&[String]>,
+    presubmits: &'a [Presubmit],
+) -> Vec<&'a Presubmit> {
+    presubmits
+        .iter()
+        .filter(|p| {
+            let v = aggregate(filters, p);
+            v.matches && presubmit_should_run(p, branch, changed_files, v.forced, v.default)
+        })
+        .collect()
+}
+
+/// Prow's Presubmit.ShouldRun.
+fn presubmit_should_run(
+    p: &Presubmit,
+    branch: &str,
+    changed: Option<&[String]>,
+    forced: bool,
+    default: bool,
+) -> bool {
+    if !p.brancher.should_run(branch) {
+        return false;
+    }
+    if p.always_run || forced {
+        return true;
+    }
+    if p.changes.could_run() {
+        return changed.is_some_and(|files| p.changes.runs_against_changes(files));
+    }
+    default
+}
+
+/// The branch (or tag) name a push ref names: `refs/heads/main` -> `main`, `refs/tags/v1` -> `v1`.
+pub fn branch_of_ref(git_ref: &str) -> &str {
+    git_ref
+        .strip_prefix("refs/heads/")
+        .or_else(|| git_ref.strip_prefix("refs/tags/"))
+        .unwrap_or(git_ref)
+}
+
+/// Prow's Postsubmit.ShouldRun over a push: branch filter, then file filters, then `always_run`
+/// (true when unset).
+pub fn select_postsubmits<'a>(
+    git_ref: &str,
+    changed_files: &[String],
+    postsubmits: &'a [Postsubmit],
+) -> Vec<&'a Postsubmit> {
+    let branch = branch_of_ref(git_ref);
+    postsubmits
+        .iter()
+        .filter(|p| {
+            if !p.brancher.should_run(branch) {
+                return false;
+            }
+            if p.changes.could_run() {
+                return p.changes.runs_against_changes(changed_files);
+            }
+            p.always_run.unwrap_or(true)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{
+        Brancher, ChangeMatcher, JobBase, default_rerun_command_for, default_trigger_for,
+    };
+
+    fn job(name: &str) -> Presubmit {
+        let mut p = Presubmit {
+            base: JobBase {
+                name: name.into(),
+                ..Default::default()
+            },
+            context: name.into(),
+            ..Default::default()
+        };
+        p.set_trigger(default_trigger_for(name), default_rerun_command_for(name));
+        p
+    }
+
+    fn fixture() -> Vec<Presubmit> {
+        let always = Presubmit {
+            always_run: true,
+            ..job("unit")
+        };
+        let docs = Presubmit {
+            changes: ChangeMatcher::new("^docs/".into(), String::new()),
+            ..job("docs")
+        };
+        let not_md = Presubmit {
+            changes: ChangeMatcher::new(String::new(), r"\.md$".into()),
+            ..job("build")
+        };
+        let manual = job("e2e-manual");
+        let optional_manual = Presubmit {
+            optional: true,
+            ..job("bench")
+        };
+        let release_only = Presubmit {
+            always_run: true,
+            brancher: Brancher::new(vec!["^release-".into()], vec![]),
+            ..job("release-verify")
+        };
+        let optional_auto = Presubmit {
+            always_run: true,
+            optional: true,
+            ..job("lint")
+        };
+        vec![
+            always,
+            docs,
+            not_md,
+            manual,
+            optional_manual,
+            release_only,
+            optional_auto,
+        ]
+    }
+
+    fn names(selected: Vec<&Presubmit>) -> Vec<&str> {
+        selected.into_iter().map(Presubmit::name).collect()
+    }
+
+    fn files(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn comment(body: &str, contexts: &Contexts) -> Vec<Filter> {
+        let clean = strip_non_commands(body);
+        filters_for_comment(&Commands::parse(&clean), &clean, contexts, true)
+    }
+
+    #[test]
+    fn presubmit_selection_follows_prow() {
+        let jobs = fixture();
+        let none = Contexts::default();
+        let retest_ctx = Contexts {
+            failed: ["docs".to_string(), "bench".to_string()].into(),
+            all: ["docs", "bench", "unit"].map(String::from).into(),
+        };
+        // (case, filters, branch, changed files, expected jobs)
+        // (case, filters, branch, changed files, expected jobs)
+        type Case<'a> = (&'a str, Vec<Filter>, &'a str, Vec<String>, Vec<&'a str>);
+        let cases: Vec<Case> = vec![
+            (
+                "new PR runs automatic jobs whose file filters match",
+                vec![Filter::TestAll],
+                "main",
+                files(&["docs/a.md"]),
+                vec!["unit", "docs", "lint"],
+            ),
+            (
+                "skip_if_only_changed runs when a file outside the filter changed",
+                vec![Filter::TestAll],
+                "main",
+                files(&["a.go", "README.md"]),
+                vec!["unit", "build", "lint"],
+            ),
+            (
+                "branch filter applies to /test all",
+                vec![Filter::TestAll],
+                "release-1.0",
+                files(&["a.go"]),
+                vec!["unit", "build", "release-verify", "lint"],
+            ),
+            (
+                "/test <name> forces a manual job",
+                comment("/test e2e-manual", &none),
+                "main",
+                files(&[]),
+                vec!["e2e-manual"],
+            ),
+            (
+                "/test <name> ignores file filters",
+                comment("/test docs", &none),
+                "main",
+                files(&["a.go"]),
+                vec!["docs"],
+            ),
+            (
+                "/test <name> still honours branches",
+                comment("/test release-verify", &none),
+                "main",
+                files(&[]),
+                vec![],
+            ),
+            (
+                "/test all skips manual jobs",
+                comment("/test all", &none),
+                "main",
+                files(&["a.go"]),
+                vec!["unit", "build", "lint"],
+            ),
+            (
+                "two jobs on one line",
+                comment("/test e2e-manual bench", &none),
+                "main",
+                files(&[]),
+                vec!["e2e-manual", "bench"],
+            ),
+            (
+                "/retest reruns failed jobs and never-run automatic ones",
+                comment("/retest", &retest_ctx),
+                "main",
+                files(&["docs/a.md"]),
+                vec!["docs", "bench", "lint"],
+            ),
+            // As in Prow's code, a failed job's file filter still applies (it is not forced).
+            (
+                "/retest keeps file filters of failed jobs",
+                comment("/retest", &retest_ctx),
+                "main",
+                files(&["README.md"]),
+                vec!["bench", "lint"],
+            ),
+            (
+                "/retest-required skips optional jobs",
+                comment("/retest-required", &retest_ctx),
+                "main",
+                files(&["docs/a.md"]),
+                vec!["docs"],
+            ),
+            (
+                "/test-manual-required runs required manual jobs",
+                comment("/test-manual-required", &none),
+                "main",
+                files(&[]),
+                vec!["e2e-manual"],
+            ),
+            (
+                "/ok-to-test acts as /test all",
+                comment("/ok-to-test", &none),
+                "main",
+                files(&["docs/x"]),
+                vec!["unit", "docs", "build", "lint"],
+            ),
+            (
+                "quoted commands are ignored",
+                comment("> /test all\nthanks", &none),
+                "main",
+                files(&["a.go"]),
+                vec![],
+            ),
+            (
+                "commands in code blocks are ignored",
+                comment("```\n/test e2e-manual\n```", &none),
+                "main",
+                files(&[]),
+                vec![],
+            ),
+            (
+                "commands must start the line",
+                comment("please /test e2e-manual", &none),
+                "main",
+                files(&[]),
+                vec![],
+            ),
+        ];
+        for (case, filters, branch, changed, want) in cases {
+            let got = names(select_presubmits(&filters, branch, Some(&changed), &jobs));
+            assert_eq!(got, want, "{case}");
+        }
+    }
+
+    #[test]
+    fn changed_files_are_needed_only_for_file_filters() {
+        let jobs = fixture();
+        assert!(needs_changed_files(&[Filter::TestAll], "main", &jobs));
+        let forced = comment("/test docs", &Contexts::default());
+        assert!(!needs_changed_files(&forced, "main", &jobs));
+        // Without the files, filtered jobs do not run but the rest do.
+        assert_eq!(
+            names(select_presubmits(&[Filter::TestAll], "main", None, &jobs)),
+            vec!["unit", "lint"]
+        );
+    }
+
+    #[test]
+    fn commands_are_recognised() {
+        let c = Commands::parse("/retest\n/test foo bar\n/test ?");
+        assert!(c.retest && c.help && !c.test_all);
+        assert_eq!(c.test_names, vec!["foo", "bar"]);
+        assert!(Commands::parse("/ok-to-test cancel").ok_to_test_cancel);
+        assert!(!Commands::parse("/ok-to-test cancel").ok_to_test);
+        assert!(Commands::parse("/test").help);
+        assert!(Commands::parse("/retest foo").help);
+        assert!(!Commands::parse("/retest").help);
+        assert!(Commands::parse("/test all,").test_all);
+    }
+
+    fn post(
+        name: &str,
+        branches: &[&str],
+        run_if_changed: &str,
+        always_run: Option<bool>,
+    ) -> Postsubmit {
+        Postsubmit {
+            base: JobBase {
+                name: name.into(),
+                ..Default::default()
+            },
+            brancher: Brancher::new(branches.iter().map(|s| s.to_string()).collect(), vec![]),
+            changes: ChangeMatcher::new(run_if_changed.into(), String::new()),
+            always_run,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn postsubmit_selection_follows_prow() {
+        let jobs = vec![
+            post("build", &["^main$"], "", None),
+            post("docs", &[], "^docs/", None),
+            post("release", &["^v.*"], "", None),
+            post("disabled", &[], "", Some(false)),
+        ];
+        let pick = |r: &str, f: &[&str]| -> Vec<String> {
+            select_postsubmits(r, &files(f), &jobs)
+                .into_iter()
+                .map(|p| p.name().to_string())
+                .collect()
+        };
+        assert_eq!(pick("refs/heads/main", &["a.go"]), vec!["build"]);
+        assert_eq!(
+            pick("refs/heads/main", &["docs/x.md"]),
+            vec!["build", "docs"]
+        );
+        assert_eq!(pick("refs/tags/v1.2.0", &[]), vec!["release"]);
+        assert_eq!(pick("refs/heads/dev", &["a.go"]), Vec::<String>::new());
+        assert_eq!(branch_of_ref("refs/heads/release/1.0"), "release/1.0");
+    }
+}

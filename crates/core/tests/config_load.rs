@@ -1,0 +1,359 @@
+//! Loads real Prow configurations (Kubernetes' own, Prow's integration config) and broken ones,
+//! checking counts, defaults, diagnostics with exact positions, and that garbage never panics.
+
+use std::path::{Path, PathBuf};
+
+use proptest::prelude::*;
+use prow_core::config::{self, Config, Diagnostic, LoadOptions};
+
+fn corpus() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/prow")
+}
+
+fn test_infra_options() -> LoadOptions {
+    let root = corpus().join("test-infra/config");
+    LoadOptions {
+        config_path: root.join("prow/config.yaml"),
+        job_config_path: Some(root.join("jobs")),
+        plugin_config_path: Some(root.join("prow/plugins.yaml")),
+    }
+}
+
+fn load_ok(options: &LoadOptions) -> (Config, Vec<Diagnostic>) {
+    match config::load(options) {
+        Ok(loaded) => (loaded.config, loaded.warnings),
+        Err(e) => panic!(
+            "expected a valid config, got:\n{}",
+            e.diagnostics
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+    }
+}
+
+#[test]
+fn kubernetes_test_infra_config_loads_without_errors() {
+    let (config, warnings) = load_ok(&test_infra_options());
+    let summary = config.summary();
+    assert_eq!(
+        (
+            summary.presubmits,
+            summary.postsubmits,
+            summary.periodics,
+            summary.repos
+        ),
+        (2261, 253, 1335, 185)
+    );
+
+    // The only warnings are real oddities in the corpus: a non-job YAML file in the jobs tree and
+    // an env var spelled `NAME:`.
+    assert_eq!(warnings.len(), 12, "{warnings:#?}");
+    assert!(
+        warnings
+            .iter()
+            .all(|w| !w.is_error() && w.message.starts_with("unknown field"))
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.field.ends_with("env[2].NAME") && w.line == 196)
+    );
+
+    // Prow's defaults were applied.
+    let k8s = config.presubmits_for("kubernetes/kubernetes");
+    assert!(!k8s.is_empty());
+    for ps in k8s {
+        assert!(!ps.context.is_empty());
+        assert!(
+            ps.triggered_by(&ps.rerun_command),
+            "{} rerun command must match its trigger",
+            ps.name()
+        );
+        assert_eq!(ps.base.agent, "kubernetes");
+    }
+    // Decorated jobs get the default decoration config merged under their own.
+    let decorated = k8s
+        .iter()
+        .find(|p| p.base.utility.decorate)
+        .expect("a decorated job");
+    let dc = serde_json::to_value(
+        decorated
+            .base
+            .utility
+            .decoration_config
+            .as_ref()
+            .expect("merged"),
+    )
+    .expect("json");
+    assert_eq!(dc["gcs_configuration"]["bucket"], "kubernetes-ci-logs");
+    assert!(
+        dc["utility_images"]["sidecar"]
+            .as_str()
+            .is_some_and(|s| s.contains("sidecar"))
+    );
+    // Presets are merged by label.
+    let with_preset = config
+        .periodics
+        .iter()
+        .find(|p| {
+            p.base
+                .labels
+                .get("preset-service-account")
+                .map(String::as_str)
+                == Some("true")
+        })
+        .expect("a periodic using preset-service-account");
+    let env = with_preset.base.spec.as_ref().expect("spec").containers[0]
+        .env
+        .as_ref()
+        .expect("env");
+    assert!(
+        env.iter()
+            .any(|e| e.name == "GOOGLE_APPLICATION_CREDENTIALS"),
+        "{env:?}"
+    );
+    // plugins.yaml
+    assert!(
+        config
+            .plugins
+            .plugins_for("kubernetes", "kubernetes")
+            .contains(&"trigger".to_string())
+    );
+}
+
+#[test]
+fn prow_integration_config_loads() {
+    let root = corpus().join("examples/integration-minimal");
+    let (config, warnings) = load_ok(&LoadOptions {
+        config_path: root.join("config.yaml"),
+        job_config_path: Some(root.join("jobs")),
+        plugin_config_path: Some(root.join("plugins.yaml")),
+    });
+    assert!(warnings.is_empty(), "{warnings:#?}");
+    assert_eq!(config.summary().presubmits, 6);
+}
+
+struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new(files: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("config.yaml"), "pod_namespace: test-pods\n")
+            .expect("write");
+        for (name, text) in files {
+            let path = dir.path().join("jobs").join(name);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(path, text).expect("write");
+        }
+        Fixture { dir }
+    }
+
+    fn options(&self) -> LoadOptions {
+        LoadOptions {
+            config_path: self.dir.path().join("config.yaml"),
+            job_config_path: Some(self.dir.path().join("jobs")),
+            plugin_config_path: None,
+        }
+    }
+
+    fn errors(&self) -> Vec<String> {
+        let err = config::load(&self.options()).expect_err("config should be rejected");
+        let root = format!("{}/", self.dir.path().display());
+        err.errors()
+            .map(|d| d.to_string().replace(&root, ""))
+            .collect()
+    }
+}
+
+const GOOD_JOB: &str =
+    "    spec:\n      containers:\n      - image: alpine\n        command: [\"true\"]\n";
+
+#[test]
+fn bad_regex_is_named_with_file_line_and_field() {
+    let text = format!(
+        "presubmits:\n  acme/foo:\n  - name: ok\n{GOOD_JOB}  - name: broken\n    run_if_changed: '^(docs/'\n{GOOD_JOB}"
+    );
+    let f = Fixture::new(&[("acme/foo.yaml", &text)]);
+    let errors = f.errors();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(
+        errors[0].starts_with(
+            "jobs/acme/foo.yaml:9:5: presubmits.acme/foo[1].run_if_changed: invalid regex"
+        ),
+        "{}",
+        errors[0]
+    );
+}
+
+#[test]
+fn duplicate_jobs_are_reported_where_the_second_one_is_defined() {
+    let a = format!("presubmits:\n  acme/foo:\n  - name: unit\n{GOOD_JOB}");
+    let b = format!(
+        "# another file\npresubmits:\n  acme/foo:\n  - name: unit\n    branches: [main]\n{GOOD_JOB}"
+    );
+    let f = Fixture::new(&[("a.yaml", &a), ("sub/b.yaml", &b)]);
+    let errors = f.errors();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(
+        errors[0].starts_with(
+            "jobs/sub/b.yaml:4:5: presubmits.acme/foo[0].name: duplicated presubmit job unit"
+        ),
+        "{}",
+        errors[0]
+    );
+}
+
+#[test]
+fn prow_validation_rules_are_enforced() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "periodics:\n- name: p\n  cron: '61 * * * *'\n  spec: {containers: [{image: a}]}\n",
+            "periodics[0].cron: invalid cron string",
+        ),
+        (
+            "periodics:\n- name: p\n  spec: {containers: [{image: a}]}\n",
+            "at least one of cron, interval, or minimum_interval",
+        ),
+        (
+            "periodics:\n- name: p\n  interval: 1h\n  cron: '@daily'\n  spec: {containers: [{image: a}]}\n",
+            "mutually exclusive",
+        ),
+        (
+            "periodics:\n- name: p\n  interval: 1d\n  spec: {containers: [{image: a}]}\n",
+            "cannot parse duration",
+        ),
+        (
+            "periodics:\n- name: p\n  interval: 1h\n  spec: {containers: []}\n",
+            "at least 1 container",
+        ),
+        (
+            "periodics:\n- name: p\n  interval: 1h\n",
+            "kubernetes jobs require a spec",
+        ),
+        (
+            "periodics:\n- name: 'bad name!'\n  interval: 1h\n  spec: {containers: [{image: a}]}\n",
+            "must match regex",
+        ),
+        (
+            "presubmits:\n  a/b:\n  - name: p\n    always_run: true\n    run_if_changed: x\n    spec: {containers: [{image: a}]}\n",
+            "mutually exclusive",
+        ),
+        (
+            "presubmits:\n  a/b:\n  - name: p\n    run_if_changed: x\n    skip_if_only_changed: y\n    spec: {containers: [{image: a}]}\n",
+            "mutually exclusive",
+        ),
+        (
+            "presubmits:\n  a/b:\n  - name: p\n    trigger: '/go'\n    spec: {containers: [{image: a}]}\n",
+            "both of trigger and rerun_command",
+        ),
+        (
+            "presubmits:\n  a/b:\n  - name: p\n    trigger: '(?m)^/go$'\n    rerun_command: '/run'\n    spec: {containers: [{image: a}]}\n",
+            "does not match trigger",
+        ),
+        (
+            "presubmits:\n  a/b:\n  - name: p\n    branches: ['[']\n    spec: {containers: [{image: a}]}\n",
+            "branches: invalid regex",
+        ),
+        (
+            "presubmits:\n  a/b:\n  - name: p\n    max_concurrency: -1\n    spec: {containers: [{image: a}]}\n",
+            "non-negative",
+        ),
+        (
+            "presubmits:\n  a/b:\n  - name: p\n    labels: {created-by-prow: 'true'}\n    spec: {containers: [{image: a}]}\n",
+            "reserved",
+        ),
+        (
+            "presubmits:\n  a/b:\n  - name: p\n    spec: {containers: [{image: a, env: [{name: JOB_NAME, value: x}]}]}\n",
+            "env JOB_NAME is reserved",
+        ),
+        (
+            "presubmits:\n  a/b:\n  - name: p\n    decorate: true\n    spec: {containers: [{image: a}]}\n",
+            "utility image config is not specified",
+        ),
+        (
+            "presubmits:\n  a/b:\n  - name: p\n  - name: q\n    context: p\n    spec: {containers: [{image: a}]}\n",
+            "same GitHub context",
+        ),
+        (
+            "presubmits:\n  a/b:\n  - name: p\n    job_queue_name: nope\n    spec: {containers: [{image: a}]}\n",
+            "invalid job queue name",
+        ),
+        (
+            "presets:\n- labels: {a: b}\n- labels: {a: b}\n",
+            "duplicated preset",
+        ),
+        (
+            "presubmits:\n  a/b:\n  - name: p\n    always_run: maybe\n",
+            "invalid type",
+        ),
+    ];
+    for (text, expected) in cases {
+        let f = Fixture::new(&[("jobs.yaml", text)]);
+        let errors = f.errors();
+        assert!(
+            errors.iter().any(|e| e.contains(expected)),
+            "expected {expected:?} for\n{text}\ngot {errors:#?}"
+        );
+        assert!(
+            errors
+                .iter()
+                .all(|e| e.starts_with("jobs/jobs.yaml:") && !e.starts_with("jobs/jobs.yaml:0:")),
+            "{errors:#?}"
+        );
+    }
+}
+
+#[test]
+fn unknown_fields_are_named_warnings_not_errors() {
+    let text = format!(
+        "presubmits:\n  acme/foo:\n  - name: unit\n    alwyas_run: true\n    cron: '@daily'\n{GOOD_JOB}"
+    );
+    let f = Fixture::new(&[("jobs.yaml", &text)]);
+    let loaded = config::load(&f.options()).expect("warnings only");
+    let got: Vec<(usize, String)> = loaded
+        .warnings
+        .iter()
+        .map(|w| (w.line, w.field.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (4, "presubmits.acme/foo[0].alwyas_run".into()),
+            (5, "presubmits.acme/foo[0].cron".into())
+        ]
+    );
+}
+
+#[test]
+fn duplicated_basenames_are_rejected_like_prow() {
+    let job = format!("presubmits:\n  acme/foo:\n  - name: unit\n{GOOD_JOB}");
+    let other = format!("presubmits:\n  acme/bar:\n  - name: unit\n{GOOD_JOB}");
+    let f = Fixture::new(&[("a/jobs.yaml", &job), ("b/jobs.yaml", &other)]);
+    assert!(f.errors().iter().any(|e| e.contains("duplicated basename")));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Truncated or garbled real job files give diagnostics, never a panic.
+    #[test]
+    fn garbled_yaml_never_panics(cut in 0usize..4000, flip in 0usize..4000, byte in any::<u8>()) {
+        let source = corpus().join("test-infra/config/jobs/etcd/etcd-postsubmits.yaml");
+        let mut bytes = std::fs::read(source).expect("corpus file");
+        bytes.truncate(cut.min(bytes.len()));
+        if !bytes.is_empty() {
+            let i = flip % bytes.len();
+            bytes[i] = byte;
+        }
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let f = Fixture::new(&[("garbled.yaml", &text)]);
+        match config::load(&f.options()) {
+            Ok(_) => {}
+            Err(e) => prop_assert!(e.errors().count() > 0),
+        }
+    }
+}
