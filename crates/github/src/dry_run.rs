@@ -1,0 +1,647 @@
+//! A GitHub that touches nothing: records every call (for `prow up` without a token, `--dry-run`, and other crates' tests) and answers reads from memory.
+//!
+//! Answers, chosen so a dry run never trusts or invents more than it was told:
+//! - `bot_login`: `prow-dry-run` unless set with [`DryRunGitHub::with_bot_login`].
+//! - membership (org, collaborator, team): true only for users given to
+//!   [`DryRunGitHub::trust`] (and, as for the real client, a user in the org of the same name).
+//!   Everyone else is untrusted, so `/ok-to-test`-style gates behave as for a stranger.
+//! - `get_pull_request`, `get_ref`: what was seeded, else [`GitHubError::DryRunUnknown`]
+//!   (a SHA or a pull request cannot be made up).
+//! - `pull_request_changes`: what was seeded, else no files (only `always_run` jobs match).
+//! - comments, labels, statuses: start empty (labels from a seeded pull request) and follow
+//!   the writes made through this instance, so "edit my earlier comment" logic works.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use crate::GitHub;
+use crate::error::{GitHubError, Result};
+use crate::types::{
+    IssueComment, Label, NewStatus, PullRequest, PullRequestChange, Status, User,
+    truncate_description,
+};
+
+/// One call made to a [`DryRunGitHub`], with its arguments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "call", rename_all = "snake_case")]
+pub enum Call {
+    BotLogin,
+    GetPullRequest {
+        org: String,
+        repo: String,
+        number: u64,
+    },
+    PullRequestChanges {
+        org: String,
+        repo: String,
+        number: u64,
+    },
+    IsOrgMember {
+        org: String,
+        user: String,
+    },
+    IsCollaborator {
+        org: String,
+        repo: String,
+        user: String,
+    },
+    IsTeamMember {
+        org: String,
+        team_slug: String,
+        user: String,
+    },
+    IsTeamMemberById {
+        org_id: u64,
+        team_id: u64,
+        user: String,
+    },
+    GetRef {
+        org: String,
+        repo: String,
+        git_ref: String,
+    },
+    CombinedStatus {
+        org: String,
+        repo: String,
+        sha: String,
+    },
+    CreateStatus {
+        org: String,
+        repo: String,
+        sha: String,
+        status: NewStatus,
+    },
+    ListIssueComments {
+        org: String,
+        repo: String,
+        number: u64,
+    },
+    CreateComment {
+        org: String,
+        repo: String,
+        number: u64,
+        body: String,
+    },
+    EditComment {
+        org: String,
+        repo: String,
+        comment_id: u64,
+        body: String,
+    },
+    DeleteComment {
+        org: String,
+        repo: String,
+        comment_id: u64,
+    },
+    AddLabel {
+        org: String,
+        repo: String,
+        number: u64,
+        label: String,
+    },
+    RemoveLabel {
+        org: String,
+        repo: String,
+        number: u64,
+        label: String,
+    },
+    GetIssueLabels {
+        org: String,
+        repo: String,
+        number: u64,
+    },
+}
+
+impl Call {
+    /// True for calls that would change something on GitHub.
+    pub fn is_write(&self) -> bool {
+        matches!(
+            self,
+            Call::CreateStatus { .. }
+                | Call::CreateComment { .. }
+                | Call::EditComment { .. }
+                | Call::DeleteComment { .. }
+                | Call::AddLabel { .. }
+                | Call::RemoveLabel { .. }
+        )
+    }
+}
+
+type IssueKey = (String, String, u64);
+
+fn issue_key(org: &str, repo: &str, number: u64) -> IssueKey {
+    (org.to_owned(), repo.to_owned(), number)
+}
+
+#[derive(Debug, Default)]
+struct State {
+    calls: Vec<Call>,
+    pulls: HashMap<IssueKey, PullRequest>,
+    changes: HashMap<IssueKey, Vec<PullRequestChange>>,
+    refs: HashMap<(String, String, String), String>,
+    statuses: HashMap<(String, String, String), Vec<Status>>,
+    comments: HashMap<IssueKey, Vec<IssueComment>>,
+    labels: HashMap<IssueKey, Vec<Label>>,
+    last_comment_id: u64,
+}
+
+/// [`GitHub`] that records calls instead of making them; see the module docs for its answers.
+#[derive(Debug)]
+pub struct DryRunGitHub {
+    bot_login: String,
+    /// Lower-cased logins answered as members/collaborators.
+    trusted: BTreeSet<String>,
+    state: Mutex<State>,
+}
+
+impl Default for DryRunGitHub {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl DryRunGitHub {
+    pub fn new() -> Self {
+        DryRunGitHub {
+            bot_login: "prow-dry-run".to_owned(),
+            trusted: BTreeSet::new(),
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    pub fn with_bot_login(mut self, login: impl Into<String>) -> Self {
+        self.bot_login = login.into();
+        self
+    }
+
+    /// Users answered as org members, collaborators and team members.
+    pub fn trust<I, S>(mut self, users: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.trusted
+            .extend(users.into_iter().map(|u| u.as_ref().to_ascii_lowercase()));
+        self
+    }
+
+    /// Makes `get_pull_request` (and the issue's labels) answer with `pr`.
+    pub fn with_pull_request(self, org: &str, repo: &str, pr: PullRequest) -> Self {
+        {
+            let mut state = self.lock();
+            state.pulls.insert(issue_key(org, repo, pr.number), pr);
+        }
+        self
+    }
+
+    pub fn with_changes(
+        self,
+        org: &str,
+        repo: &str,
+        number: u64,
+        changes: Vec<PullRequestChange>,
+    ) -> Self {
+        self.lock()
+            .changes
+            .insert(issue_key(org, repo, number), changes);
+        self
+    }
+
+    /// Makes `get_ref(org, repo, git_ref)` answer `sha`; `git_ref` as passed, e.g. `heads/main`.
+    pub fn with_ref(self, org: &str, repo: &str, git_ref: &str, sha: &str) -> Self {
+        self.lock().refs.insert(
+            (org.to_owned(), repo.to_owned(), git_ref.to_owned()),
+            sha.to_owned(),
+        );
+        self
+    }
+
+    /// Every call so far, in order.
+    pub fn calls(&self) -> Vec<Call> {
+        self.lock().calls.clone()
+    }
+
+    /// The calls so far that would have changed GitHub.
+    pub fn writes(&self) -> Vec<Call> {
+        self.lock()
+            .calls
+            .iter()
+            .filter(|c| c.is_write())
+            .cloned()
+            .collect()
+    }
+
+    /// Returns the calls so far and forgets them.
+    pub fn take_calls(&self) -> Vec<Call> {
+        std::mem::take(&mut self.lock().calls)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves plain data behind; keep using it.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records `call` (logging writes) and returns the state for answering it.
+    fn record(&self, call: Call) -> MutexGuard<'_, State> {
+        if call.is_write() {
+            tracing::info!(?call, "dry-run: GitHub call not made");
+        } else {
+            tracing::debug!(?call, "dry-run: GitHub read answered from memory");
+        }
+        let mut state = self.lock();
+        state.calls.push(call);
+        state
+    }
+
+    fn note(&self, call: Call) {
+        drop(self.record(call));
+    }
+
+    fn trusts(&self, user: &str) -> bool {
+        self.trusted.contains(&user.to_ascii_lowercase())
+    }
+}
+
+impl State {
+    fn labels_mut(&mut self, key: &IssueKey) -> &mut Vec<Label> {
+        let seeded = self
+            .pulls
+            .get(key)
+            .map(|pr| pr.labels.clone())
+            .unwrap_or_default();
+        self.labels.entry(key.clone()).or_insert(seeded)
+    }
+}
+
+#[async_trait]
+impl GitHub for DryRunGitHub {
+    async fn bot_login(&self) -> Result<String> {
+        self.note(Call::BotLogin);
+        Ok(self.bot_login.clone())
+    }
+
+    async fn get_pull_request(&self, org: &str, repo: &str, number: u64) -> Result<PullRequest> {
+        let state = self.record(Call::GetPullRequest {
+            org: org.to_owned(),
+            repo: repo.to_owned(),
+            number,
+        });
+        state
+            .pulls
+            .get(&issue_key(org, repo, number))
+            .cloned()
+            .ok_or_else(|| GitHubError::DryRunUnknown {
+                call: format!("get_pull_request {org}/{repo}#{number}"),
+            })
+    }
+
+    async fn pull_request_changes(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+    ) -> Result<Vec<PullRequestChange>> {
+        let state = self.record(Call::PullRequestChanges {
+            org: org.to_owned(),
+            repo: repo.to_owned(),
+            number,
+        });
+        Ok(state
+            .changes
+            .get(&issue_key(org, repo, number))
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn is_org_member(&self, org: &str, user: &str) -> Result<bool> {
+        self.note(Call::IsOrgMember {
+            org: org.to_owned(),
+            user: user.to_owned(),
+        });
+        Ok(org.eq_ignore_ascii_case(user) || self.trusts(user))
+    }
+
+    async fn is_collaborator(&self, org: &str, repo: &str, user: &str) -> Result<bool> {
+        self.note(Call::IsCollaborator {
+            org: org.to_owned(),
+            repo: repo.to_owned(),
+            user: user.to_owned(),
+        });
+        Ok(self.trusts(user))
+    }
+
+    async fn is_team_member(&self, org: &str, team_slug: &str, user: &str) -> Result<bool> {
+        self.note(Call::IsTeamMember {
+            org: org.to_owned(),
+            team_slug: team_slug.to_owned(),
+            user: user.to_owned(),
+        });
+        Ok(self.trusts(user))
+    }
+
+    async fn is_team_member_by_id(&self, org_id: u64, team_id: u64, user: &str) -> Result<bool> {
+        self.note(Call::IsTeamMemberById {
+            org_id,
+            team_id,
+            user: user.to_owned(),
+        });
+        Ok(self.trusts(user))
+    }
+
+    async fn get_ref(&self, org: &str, repo: &str, git_ref: &str) -> Result<String> {
+        let state = self.record(Call::GetRef {
+            org: org.to_owned(),
+            repo: repo.to_owned(),
+            git_ref: git_ref.to_owned(),
+        });
+        state
+            .refs
+            .get(&(org.to_owned(), repo.to_owned(), git_ref.to_owned()))
+            .cloned()
+            .ok_or_else(|| GitHubError::DryRunUnknown {
+                call: format!("get_ref {org}/{repo} {git_ref}"),
+            })
+    }
+
+    async fn combined_status(&self, org: &str, repo: &str, sha: &str) -> Result<Vec<Status>> {
+        let state = self.record(Call::CombinedStatus {
+            org: org.to_owned(),
+            repo: repo.to_owned(),
+            sha: sha.to_owned(),
+        });
+        Ok(state
+            .statuses
+            .get(&(org.to_owned(), repo.to_owned(), sha.to_owned()))
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn create_status(
+        &self,
+        org: &str,
+        repo: &str,
+        sha: &str,
+        status: &NewStatus,
+    ) -> Result<()> {
+        let mut state = self.record(Call::CreateStatus {
+            org: org.to_owned(),
+            repo: repo.to_owned(),
+            sha: sha.to_owned(),
+            status: status.clone(),
+        });
+        let statuses = state
+            .statuses
+            .entry((org.to_owned(), repo.to_owned(), sha.to_owned()))
+            .or_default();
+        statuses.retain(|s| s.context != status.context);
+        statuses.push(Status {
+            context: status.context.clone(),
+            state: status.state,
+            description: status.description.as_deref().map(truncate_description),
+            target_url: status.target_url.clone(),
+        });
+        Ok(())
+    }
+
+    async fn list_issue_comments(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+    ) -> Result<Vec<IssueComment>> {
+        let state = self.record(Call::ListIssueComments {
+            org: org.to_owned(),
+            repo: repo.to_owned(),
+            number,
+        });
+        Ok(state
+            .comments
+            .get(&issue_key(org, repo, number))
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn create_comment(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+        body: &str,
+    ) -> Result<IssueComment> {
+        let mut state = self.record(Call::CreateComment {
+            org: org.to_owned(),
+            repo: repo.to_owned(),
+            number,
+            body: body.to_owned(),
+        });
+        state.last_comment_id += 1;
+        let comment = IssueComment {
+            id: state.last_comment_id,
+            user: User {
+                login: self.bot_login.clone(),
+                ..User::default()
+            },
+            body: body.to_owned(),
+            ..IssueComment::default()
+        };
+        state
+            .comments
+            .entry(issue_key(org, repo, number))
+            .or_default()
+            .push(comment.clone());
+        Ok(comment)
+    }
+
+    async fn edit_comment(&self, org: &str, repo: &str, comment_id: u64, body: &str) -> Result<()> {
+        let mut state = self.record(Call::EditComment {
+            org: org.to_owned(),
+            repo: repo.to_owned(),
+            comment_id,
+            body: body.to_owned(),
+        });
+        for ((o, r, _), comments) in state.comments.iter_mut() {
+            if o == org && r == repo {
+                for comment in comments.iter_mut().filter(|c| c.id == comment_id) {
+                    comment.body = body.to_owned();
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete_comment(&self, org: &str, repo: &str, comment_id: u64) -> Result<()> {
+        let mut state = self.record(Call::DeleteComment {
+            org: org.to_owned(),
+            repo: repo.to_owned(),
+            comment_id,
+        });
+        for ((o, r, _), comments) in state.comments.iter_mut() {
+            if o == org && r == repo {
+                comments.retain(|c| c.id != comment_id);
+            }
+        }
+        Ok(())
+    }
+
+    async fn add_label(&self, org: &str, repo: &str, number: u64, label: &str) -> Result<()> {
+        let mut state = self.record(Call::AddLabel {
+            org: org.to_owned(),
+            repo: repo.to_owned(),
+            number,
+            label: label.to_owned(),
+        });
+        let labels = state.labels_mut(&issue_key(org, repo, number));
+        if !labels.iter().any(|l| l.name == label) {
+            labels.push(Label {
+                name: label.to_owned(),
+                ..Label::default()
+            });
+        }
+        Ok(())
+    }
+
+    async fn remove_label(&self, org: &str, repo: &str, number: u64, label: &str) -> Result<()> {
+        let mut state = self.record(Call::RemoveLabel {
+            org: org.to_owned(),
+            repo: repo.to_owned(),
+            number,
+            label: label.to_owned(),
+        });
+        state
+            .labels_mut(&issue_key(org, repo, number))
+            .retain(|l| l.name != label);
+        Ok(())
+    }
+
+    async fn get_issue_labels(&self, org: &str, repo: &str, number: u64) -> Result<Vec<Label>> {
+        let mut state = self.record(Call::GetIssueLabels {
+            org: org.to_owned(),
+            repo: repo.to_owned(),
+            number,
+        });
+        Ok(state.labels_mut(&issue_key(org, repo, number)).clone())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::types::StatusState;
+
+    #[tokio::test]
+    async fn only_trusted_users_and_the_orgs_namesake_are_members() {
+        let gh = DryRunGitHub::new().trust(["Alice"]);
+        let cases = [
+            ("acme", "alice", true),
+            ("acme", "ALICE", true),
+            ("acme", "mallory", false),
+            ("bob", "bob", true),
+        ];
+        for (org, user, want) in cases {
+            assert_eq!(
+                gh.is_org_member(org, user).await.unwrap(),
+                want,
+                "{org} {user}"
+            );
+        }
+        assert!(gh.is_collaborator("acme", "foo", "alice").await.unwrap());
+        assert!(!gh.is_collaborator("acme", "foo", "bob").await.unwrap());
+        assert!(!gh.is_team_member("acme", "admins", "bob").await.unwrap());
+        assert!(gh.writes().is_empty());
+        assert_eq!(gh.calls().len(), 7);
+    }
+
+    #[tokio::test]
+    async fn unknown_pull_requests_and_refs_are_not_made_up() {
+        let gh = DryRunGitHub::new().with_ref("acme", "foo", "heads/main", "abc");
+        let err = gh.get_pull_request("acme", "foo", 1).await.unwrap_err();
+        assert!(err.is_not_found());
+        assert!(err.to_string().contains("acme/foo#1"), "{err}");
+        assert_eq!(
+            gh.get_ref("acme", "foo", "heads/main").await.unwrap(),
+            "abc"
+        );
+        assert!(gh.get_ref("acme", "foo", "heads/dev").await.is_err());
+        assert!(
+            gh.pull_request_changed_files("acme", "foo", 1)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn writes_are_recorded_and_reflected_in_later_reads() {
+        let pr = PullRequest {
+            number: 5,
+            labels: vec![Label {
+                name: "lgtm".to_owned(),
+                ..Label::default()
+            }],
+            ..PullRequest::default()
+        };
+        let gh = DryRunGitHub::new()
+            .with_bot_login("k8s-ci-robot")
+            .with_pull_request("acme", "foo", pr);
+        let status =
+            NewStatus::new("pull-foo-unit", StatusState::Pending).description("Job triggered.");
+        gh.create_status("acme", "foo", "sha1", &status)
+            .await
+            .unwrap();
+        gh.create_status(
+            "acme",
+            "foo",
+            "sha1",
+            &NewStatus::new("pull-foo-unit", StatusState::Success),
+        )
+        .await
+        .unwrap();
+        let statuses = gh.combined_status("acme", "foo", "sha1").await.unwrap();
+        assert_eq!(statuses.len(), 1);
+        assert_eq!(statuses[0].state, StatusState::Success);
+
+        let first = gh.create_comment("acme", "foo", 5, "hello").await.unwrap();
+        let second = gh.create_comment("acme", "foo", 5, "again").await.unwrap();
+        assert_ne!(first.id, second.id);
+        assert_eq!(first.user.login, "k8s-ci-robot");
+        gh.edit_comment("acme", "foo", first.id, "edited")
+            .await
+            .unwrap();
+        gh.delete_comment("acme", "foo", second.id).await.unwrap();
+        let comments = gh.list_issue_comments("acme", "foo", 5).await.unwrap();
+        assert_eq!(comments.len(), 1);
+        assert_eq!(comments[0].body, "edited");
+
+        gh.add_label("acme", "foo", 5, "approved").await.unwrap();
+        gh.remove_label("acme", "foo", 5, "lgtm").await.unwrap();
+        gh.remove_label("acme", "foo", 5, "never-there")
+            .await
+            .unwrap();
+        let labels: Vec<String> = gh
+            .get_issue_labels("acme", "foo", 5)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|l| l.name)
+            .collect();
+        assert_eq!(labels, vec!["approved"]);
+
+        let writes = gh.writes();
+        assert_eq!(writes.len(), 9);
+        assert_eq!(
+            writes[0],
+            Call::CreateStatus {
+                org: "acme".to_owned(),
+                repo: "foo".to_owned(),
+                sha: "sha1".to_owned(),
+                status,
+            }
+        );
+        assert_eq!(gh.take_calls().len(), 12);
+        assert!(gh.calls().is_empty());
+    }
+}

@@ -1,0 +1,167 @@
+//! GitHub port of prow-rs: the `GitHub` trait trigger, crier, plugins and deck call, with an octocrab backend and a dry-run recorder.
+//!
+//! - [`GitHub`]: object-safe async trait (`Arc<dyn GitHub>`) speaking plain domain types.
+//! - [`OctocrabGitHub`]: the real client, with Prow's retries and rate-limit handling.
+//! - [`DryRunGitHub`]: answers reads from what it was told and records every call.
+//! - [`connect`]: picks one of them from [`Settings`].
+
+mod dry_run;
+mod error;
+mod octocrab_client;
+mod retry;
+mod types;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+pub use dry_run::{Call, DryRunGitHub};
+pub use error::{GitHubError, Result};
+pub use octocrab_client::{Credentials, DEFAULT_ENDPOINT, OctocrabGitHub, OctocrabGitHubBuilder};
+pub use retry::{RetryPolicy, RetryReason, Sleeper, TokioSleeper, Verdict, decide};
+pub use types::{
+    IssueComment, IssueState, Label, MAX_STATUS_DESCRIPTION_CHARS, NewStatus, PullRequest,
+    PullRequestBranch, PullRequestChange, Repository, Status, StatusState, User, changed_filenames,
+    truncate_description,
+};
+
+/// What Prow's functions ask of GitHub. `org`/`repo` name the repository; `number` is an
+/// issue or pull request number.
+#[async_trait]
+pub trait GitHub: Send + Sync {
+    /// The login of the account we act as (cached after the first call).
+    async fn bot_login(&self) -> Result<String>;
+
+    async fn get_pull_request(&self, org: &str, repo: &str, number: u64) -> Result<PullRequest>;
+
+    /// Every file of the pull request's diff (all pages).
+    async fn pull_request_changes(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+    ) -> Result<Vec<PullRequestChange>>;
+
+    /// The paths the pull request touches, renamed files under both names (see
+    /// [`changed_filenames`]); what `run_if_changed` matches against.
+    async fn pull_request_changed_files(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+    ) -> Result<Vec<String>> {
+        let changes = self.pull_request_changes(org, repo, number).await?;
+        Ok(changed_filenames(&changes))
+    }
+
+    /// Whether `user` belongs to `org`. A user "belongs" to the org of the same name, so
+    /// personal repositories trust their owner (as Prow does).
+    async fn is_org_member(&self, org: &str, user: &str) -> Result<bool>;
+
+    async fn is_collaborator(&self, org: &str, repo: &str, user: &str) -> Result<bool>;
+
+    /// Whether `user` is an active (not merely invited) member of the team.
+    async fn is_team_member(&self, org: &str, team_slug: &str, user: &str) -> Result<bool>;
+
+    /// As [`GitHub::is_team_member`], naming the org and team by their numeric ids.
+    async fn is_team_member_by_id(&self, org_id: u64, team_id: u64, user: &str) -> Result<bool>;
+
+    /// The SHA a ref points at; `git_ref` is e.g. `heads/main` or `tags/v1.0`.
+    async fn get_ref(&self, org: &str, repo: &str, git_ref: &str) -> Result<String>;
+
+    /// Every status context set on a commit (all pages of the combined status).
+    async fn combined_status(&self, org: &str, repo: &str, sha: &str) -> Result<Vec<Status>>;
+
+    async fn create_status(
+        &self,
+        org: &str,
+        repo: &str,
+        sha: &str,
+        status: &NewStatus,
+    ) -> Result<()>;
+
+    /// Every comment of an issue or pull request conversation (all pages), oldest first.
+    async fn list_issue_comments(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+    ) -> Result<Vec<IssueComment>>;
+
+    async fn create_comment(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+        body: &str,
+    ) -> Result<IssueComment>;
+
+    async fn edit_comment(&self, org: &str, repo: &str, comment_id: u64, body: &str) -> Result<()>;
+
+    /// Deletes a comment; one that is already gone counts as deleted (redelivered events).
+    async fn delete_comment(&self, org: &str, repo: &str, comment_id: u64) -> Result<()>;
+
+    async fn add_label(&self, org: &str, repo: &str, number: u64, label: &str) -> Result<()>;
+
+    /// Removes a label; a label that is not there counts as removed.
+    async fn remove_label(&self, org: &str, repo: &str, number: u64, label: &str) -> Result<()>;
+
+    async fn get_issue_labels(&self, org: &str, repo: &str, number: u64) -> Result<Vec<Label>>;
+}
+
+/// How a function reaches GitHub; binaries fill it from flags/env.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// API base URI; empty means [`DEFAULT_ENDPOINT`]. GitHub Enterprise: `https://host/api/v3`.
+    pub endpoint: String,
+    /// File holding a personal access token.
+    pub token_path: Option<PathBuf>,
+    /// GitHub App id, with `app_private_key_path` and `app_installation_id`.
+    pub app_id: Option<u64>,
+    pub app_private_key_path: Option<PathBuf>,
+    pub app_installation_id: Option<u64>,
+    /// Record calls instead of making them. Also chosen when no credentials are given.
+    pub dry_run: bool,
+    /// Dry run only: users answered as org members/collaborators.
+    pub dry_run_trusted_users: Vec<String>,
+}
+
+/// Builds the client `settings` ask for: dry-run when asked or when there are no
+/// credentials, else octocrab with the token or the GitHub App.
+pub fn connect(settings: &Settings) -> Result<Arc<dyn GitHub>> {
+    let credentials = match (
+        &settings.token_path,
+        settings.app_id,
+        &settings.app_private_key_path,
+        settings.app_installation_id,
+    ) {
+        (Some(path), None, None, None) => Some(Credentials::token_from_file(path)?),
+        (None, Some(app_id), Some(key_path), Some(installation_id)) => Some(
+            Credentials::app_from_file(app_id, key_path, installation_id)?,
+        ),
+        (None, None, None, None) => None,
+        _ => {
+            return Err(GitHubError::Setup(
+                "give either a token file or all of app id, app private key and installation id"
+                    .to_owned(),
+            ));
+        }
+    };
+    match credentials {
+        Some(credentials) if !settings.dry_run => {
+            let endpoint = if settings.endpoint.is_empty() {
+                DEFAULT_ENDPOINT
+            } else {
+                settings.endpoint.as_str()
+            };
+            let client = OctocrabGitHub::builder(endpoint)
+                .credentials(credentials)
+                .build()?;
+            Ok(Arc::new(client))
+        }
+        _ => Ok(Arc::new(
+            DryRunGitHub::new().trust(settings.dry_run_trusted_users.iter().cloned()),
+        )),
+    }
+}

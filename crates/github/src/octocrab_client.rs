@@ -1,0 +1,783 @@
+//! The real GitHub client: octocrab for transport and auth, one request helper for retries, rate limits and pagination.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use http::{HeaderMap, Method, StatusCode, Uri};
+use http_body_util::BodyExt;
+use octocrab::Octocrab;
+use octocrab::models::{AppId, InstallationId};
+use octocrab::service::middleware::retry::RetryConfig;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+use tokio::sync::OnceCell;
+
+use crate::error::{GitHubError, Result};
+use crate::retry::{RetryPolicy, Sleeper, TokioSleeper, Verdict, decide};
+use crate::types::{IssueComment, Label, NewStatus, PullRequest, PullRequestChange, Status};
+use crate::{GitHub, truncate_description};
+
+/// github.com's REST API.
+pub const DEFAULT_ENDPOINT: &str = "https://api.github.com";
+
+/// Page size asked of list endpoints (GitHub's maximum).
+const PER_PAGE: u32 = 100;
+
+/// How we authenticate. `Debug` never shows the secret.
+#[derive(Clone)]
+pub enum Credentials {
+    /// A personal access token (classic or fine-grained).
+    Token(String),
+    /// A GitHub App acting through one installation.
+    App {
+        app_id: u64,
+        private_key_pem: String,
+        installation_id: u64,
+    },
+}
+
+impl Credentials {
+    /// Reads a token from a mounted secret file, trimming the trailing newline.
+    pub fn token_from_file(path: &Path) -> Result<Self> {
+        let token = std::fs::read_to_string(path).map_err(|e| {
+            GitHubError::Setup(format!("reading token file {}: {e}", path.display()))
+        })?;
+        let token = token.trim();
+        if token.is_empty() {
+            return Err(GitHubError::Setup(format!(
+                "token file {} is empty",
+                path.display()
+            )));
+        }
+        Ok(Credentials::Token(token.to_owned()))
+    }
+
+    /// Reads a GitHub App's private key (PEM) from a mounted secret file.
+    pub fn app_from_file(
+        app_id: u64,
+        private_key_path: &Path,
+        installation_id: u64,
+    ) -> Result<Self> {
+        let private_key_pem = std::fs::read_to_string(private_key_path).map_err(|e| {
+            GitHubError::Setup(format!(
+                "reading app private key {}: {e}",
+                private_key_path.display()
+            ))
+        })?;
+        Ok(Credentials::App {
+            app_id,
+            private_key_pem,
+            installation_id,
+        })
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Credentials::Token(_) => f.write_str("Token(<redacted>)"),
+            Credentials::App {
+                app_id,
+                installation_id,
+                ..
+            } => f
+                .debug_struct("App")
+                .field("app_id", app_id)
+                .field("private_key_pem", &"<redacted>")
+                .field("installation_id", installation_id)
+                .finish(),
+        }
+    }
+}
+
+/// Configures an [`OctocrabGitHub`].
+#[derive(Debug)]
+pub struct OctocrabGitHubBuilder {
+    endpoint: String,
+    credentials: Option<Credentials>,
+    policy: RetryPolicy,
+    sleeper: Arc<dyn Sleeper>,
+    connect_timeout: Duration,
+    read_timeout: Duration,
+}
+
+impl OctocrabGitHubBuilder {
+    pub fn credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Replaces the timer used between attempts (tests record waits instead of sleeping).
+    pub fn sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
+        self.sleeper = sleeper;
+        self
+    }
+
+    pub fn timeouts(mut self, connect: Duration, read: Duration) -> Self {
+        self.connect_timeout = connect;
+        self.read_timeout = read;
+        self
+    }
+
+    pub fn build(self) -> Result<OctocrabGitHub> {
+        let base = || -> Result<octocrab::OctocrabBuilder<_, _, _, _>> {
+            Octocrab::builder()
+                // Our request helper owns retries; octocrab's would multiply them.
+                .add_retry_config(RetryConfig::None)
+                .set_connect_timeout(Some(self.connect_timeout))
+                .set_read_timeout(Some(self.read_timeout))
+                .base_uri(self.endpoint.as_str())
+                .map_err(|e| {
+                    GitHubError::Setup(format!("invalid GitHub endpoint {:?}: {e}", self.endpoint))
+                })
+        };
+        let setup = |e: octocrab::Error| GitHubError::Setup(e.to_string());
+        let (crab, app_crab) = match &self.credentials {
+            None => (base()?.build().map_err(setup)?, None),
+            Some(Credentials::Token(token)) => (
+                base()?
+                    .personal_token(token.clone())
+                    .build()
+                    .map_err(setup)?,
+                None,
+            ),
+            Some(Credentials::App {
+                app_id,
+                private_key_pem,
+                installation_id,
+            }) => {
+                let app = base()?
+                    .app_from_rsa_pem(AppId(*app_id), private_key_pem.as_bytes())
+                    .map_err(|e| {
+                        GitHubError::Setup(format!("GitHub App {app_id} private key: {e}"))
+                    })?
+                    .build()
+                    .map_err(setup)?;
+                let installation = app
+                    .installation(InstallationId(*installation_id))
+                    .map_err(setup)?;
+                (installation, Some(app))
+            }
+        };
+        Ok(OctocrabGitHub {
+            crab,
+            app_crab,
+            policy: self.policy,
+            sleeper: self.sleeper,
+            bot_login: OnceCell::new(),
+        })
+    }
+}
+
+/// [`GitHub`] over octocrab. Every call goes through one helper that retries 5xx and
+/// connection errors with exponential backoff, waits out secondary rate limits
+/// (`Retry-After`, capped) and a spent primary limit (until `X-RateLimit-Reset`, capped,
+/// else [`GitHubError::RateLimited`]), and follows `Link: rel="next"` pages.
+pub struct OctocrabGitHub {
+    /// Acts as the token's user or the app installation.
+    crab: Octocrab,
+    /// Acts as the GitHub App itself (JWT); only for `GET /app`.
+    app_crab: Option<Octocrab>,
+    policy: RetryPolicy,
+    sleeper: Arc<dyn Sleeper>,
+    bot_login: OnceCell<String>,
+}
+
+impl fmt::Debug for OctocrabGitHub {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OctocrabGitHub")
+            .field("app", &self.app_crab.is_some())
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An HTTP answer, read completely.
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Answer {
+    fn json<T: DeserializeOwned>(&self, call: &str) -> Result<T> {
+        serde_json::from_slice(&self.body).map_err(|source| GitHubError::Decode {
+            call: call.to_owned(),
+            source,
+        })
+    }
+
+    /// Fails unless the status is one of `accepted`.
+    fn expect(self, call: &str, accepted: &[u16]) -> Result<Self> {
+        if accepted.contains(&self.status.as_u16()) {
+            Ok(self)
+        } else {
+            Err(GitHubError::Status {
+                call: call.to_owned(),
+                status: self.status.as_u16(),
+                message: error_message(&self.body),
+            })
+        }
+    }
+}
+
+/// GitHub's `{"message": ...}` from an error body, or the start of the body.
+fn error_message(body: &[u8]) -> String {
+    #[derive(serde::Deserialize)]
+    struct ErrorBody {
+        message: String,
+    }
+    match serde_json::from_slice::<ErrorBody>(body) {
+        Ok(parsed) => parsed.message,
+        Err(_) => String::from_utf8_lossy(body).chars().take(200).collect(),
+    }
+}
+
+/// Percent-encodes one path segment (org, repo, user, label, ...): labels contain spaces,
+/// colons and slashes that must not change the route.
+fn seg(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for byte in segment.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// Encodes each `/`-separated part of a git ref, keeping the slashes (`heads/release/1.0`).
+fn ref_path(git_ref: &str) -> String {
+    git_ref
+        .trim_start_matches("refs/")
+        .split('/')
+        .map(seg)
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The path and query of the `rel="next"` target in a `Link` header. Only the path is
+/// kept: the host GitHub names may not be the one we talk to (ghproxy, GitHub Enterprise,
+/// a test server), and octocrab only authenticates host-less requests.
+pub(crate) fn next_page(link: &str) -> Option<String> {
+    link.split(',').find_map(|part| {
+        let (target, params) = part.trim().split_once(';')?;
+        let is_next = params.split(';').any(|p| {
+            let p = p.trim();
+            p == "rel=\"next\"" || p == "rel=next"
+        });
+        if !is_next {
+            return None;
+        }
+        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+        let uri: Uri = target.parse().ok()?;
+        uri.path_and_query().map(|pq| pq.as_str().to_owned())
+    })
+}
+
+fn now_epoch_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn with_per_page(path: &str) -> String {
+    let separator = if path.contains('?') { '&' } else { '?' };
+    format!("{path}{separator}per_page={PER_PAGE}")
+}
+
+impl OctocrabGitHub {
+    /// Starts configuring a client for the API at `endpoint` (e.g. [`DEFAULT_ENDPOINT`],
+    /// `https://ghe.example.com/api/v3`, a ghproxy or a test server).
+    pub fn builder(endpoint: impl Into<String>) -> OctocrabGitHubBuilder {
+        OctocrabGitHubBuilder {
+            endpoint: endpoint.into(),
+            credentials: None,
+            policy: RetryPolicy::default(),
+            sleeper: Arc::new(TokioSleeper),
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(60),
+        }
+    }
+
+    /// Sends one request, retrying as the policy says, and returns the final answer
+    /// whatever its status (callers decide which statuses they accept).
+    async fn request(
+        &self,
+        crab: &Octocrab,
+        call: &str,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Answer> {
+        let uri: Uri = path.parse().map_err(|e| {
+            GitHubError::Setup(format!("{call}: invalid request path {path:?}: {e}"))
+        })?;
+        let max_attempts = self.policy.max_attempts.max(1);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let builder = http::Request::builder()
+                .method(method.clone())
+                .uri(uri.clone())
+                .header(http::header::ACCEPT, "application/vnd.github+json");
+            let request = crab
+                .build_request(builder, body)
+                .map_err(|e| GitHubError::Setup(format!("{call}: building request: {e}")))?;
+            let sent = match crab.execute(request).await {
+                Ok(response) => {
+                    let (parts, body) = response.into_parts();
+                    body.collect()
+                        .await
+                        .map(|collected| (parts, collected.to_bytes()))
+                }
+                Err(e) => Err(e),
+            };
+            let (parts, bytes) = match sent {
+                Ok(answer) => answer,
+                Err(source) => {
+                    if attempt >= max_attempts {
+                        return Err(GitHubError::Transport {
+                            call: call.to_owned(),
+                            attempts: attempt,
+                            source: Box::new(source),
+                        });
+                    }
+                    let wait = self.policy.backoff(attempt);
+                    tracing::warn!(%call, attempt, ?wait, error = %source, "GitHub request failed; retrying");
+                    self.sleeper.sleep(wait).await;
+                    continue;
+                }
+            };
+            let text = String::from_utf8_lossy(&bytes);
+            match decide(
+                parts.status.as_u16(),
+                &parts.headers,
+                &text,
+                attempt,
+                now_epoch_secs(),
+                &self.policy,
+            ) {
+                Verdict::Accept => {
+                    return Ok(Answer {
+                        status: parts.status,
+                        headers: parts.headers,
+                        body: bytes,
+                    });
+                }
+                Verdict::RateLimited { reset_in } => {
+                    return Err(GitHubError::RateLimited {
+                        call: call.to_owned(),
+                        reset_in,
+                        max_wait: self.policy.max_rate_limit_wait,
+                    });
+                }
+                Verdict::Retry { after, reason } => {
+                    if attempt >= max_attempts {
+                        return Err(GitHubError::RetriesExhausted {
+                            call: call.to_owned(),
+                            attempts: attempt,
+                            last_status: parts.status.as_u16(),
+                            message: error_message(&bytes),
+                        });
+                    }
+                    tracing::warn!(%call, attempt, status = parts.status.as_u16(), %reason, wait = ?after, "GitHub asked us to retry");
+                    self.sleeper.sleep(after).await;
+                }
+            }
+        }
+    }
+
+    async fn get_json<T: DeserializeOwned>(&self, call: &str, path: &str) -> Result<T> {
+        self.request(&self.crab, call, Method::GET, path, None)
+            .await?
+            .expect(call, &[200])?
+            .json(call)
+    }
+
+    /// Every page of a list endpoint, each decoded as `P`.
+    async fn get_pages<P: DeserializeOwned>(&self, call: &str, path: &str) -> Result<Vec<P>> {
+        let mut pages = Vec::new();
+        let mut next = Some(with_per_page(path));
+        while let Some(path) = next.take() {
+            let answer = self
+                .request(&self.crab, call, Method::GET, &path, None)
+                .await?
+                .expect(call, &[200])?;
+            pages.push(answer.json(call)?);
+            next = answer
+                .headers
+                .get(http::header::LINK)
+                .and_then(|v| v.to_str().ok())
+                .and_then(next_page);
+        }
+        Ok(pages)
+    }
+
+    async fn get_all<T: DeserializeOwned>(&self, call: &str, path: &str) -> Result<Vec<T>> {
+        let pages: Vec<Vec<T>> = self.get_pages(call, path).await?;
+        Ok(pages.into_iter().flatten().collect())
+    }
+
+    /// A yes/no question GitHub answers with 204 (yes) or 404 (no).
+    async fn membership(&self, call: &str, path: &str, no: &[u16]) -> Result<bool> {
+        let answer = self
+            .request(&self.crab, call, Method::GET, path, None)
+            .await?;
+        let status = answer.status.as_u16();
+        if no.contains(&status) {
+            return Ok(false);
+        }
+        answer.expect(call, &[204])?;
+        Ok(true)
+    }
+
+    async fn team_membership(&self, call: &str, path: &str) -> Result<bool> {
+        #[derive(serde::Deserialize)]
+        struct Membership {
+            state: String,
+        }
+        let answer = self
+            .request(&self.crab, call, Method::GET, path, None)
+            .await?;
+        if answer.status == StatusCode::NOT_FOUND {
+            return Ok(false);
+        }
+        let membership: Membership = answer.expect(call, &[200])?.json(call)?;
+        Ok(membership.state == "active")
+    }
+
+    async fn fetch_bot_login(&self) -> Result<String> {
+        #[derive(serde::Deserialize)]
+        struct Login {
+            login: String,
+        }
+        #[derive(serde::Deserialize)]
+        struct App {
+            slug: String,
+        }
+        match &self.app_crab {
+            // Installation tokens cannot read /user; an app acts as `<slug>[bot]`.
+            Some(app_crab) => {
+                let call = "bot_login (GET /app)";
+                let app: App = self
+                    .request(app_crab, call, Method::GET, "/app", None)
+                    .await?
+                    .expect(call, &[200])?
+                    .json(call)?;
+                Ok(format!("{}[bot]", app.slug))
+            }
+            None => {
+                let user: Login = self.get_json("bot_login (GET /user)", "/user").await?;
+                Ok(user.login)
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl GitHub for OctocrabGitHub {
+    async fn bot_login(&self) -> Result<String> {
+        self.bot_login
+            .get_or_try_init(|| self.fetch_bot_login())
+            .await
+            .cloned()
+    }
+
+    async fn get_pull_request(&self, org: &str, repo: &str, number: u64) -> Result<PullRequest> {
+        let call = format!("get_pull_request {org}/{repo}#{number}");
+        let path = format!("/repos/{}/{}/pulls/{number}", seg(org), seg(repo));
+        self.get_json(&call, &path).await
+    }
+
+    async fn pull_request_changes(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+    ) -> Result<Vec<PullRequestChange>> {
+        let call = format!("pull_request_changes {org}/{repo}#{number}");
+        let path = format!("/repos/{}/{}/pulls/{number}/files", seg(org), seg(repo));
+        self.get_all(&call, &path).await
+    }
+
+    async fn is_org_member(&self, org: &str, user: &str) -> Result<bool> {
+        if org.eq_ignore_ascii_case(user) {
+            return Ok(true);
+        }
+        let call = format!("is_org_member {org} {user}");
+        let path = format!("/orgs/{}/members/{}", seg(org), seg(user));
+        // 302: we may not see the org's private members, so the user is not one for us.
+        self.membership(&call, &path, &[404, 302]).await
+    }
+
+    async fn is_collaborator(&self, org: &str, repo: &str, user: &str) -> Result<bool> {
+        let call = format!("is_collaborator {org}/{repo} {user}");
+        let path = format!(
+            "/repos/{}/{}/collaborators/{}",
+            seg(org),
+            seg(repo),
+            seg(user)
+        );
+        self.membership(&call, &path, &[404]).await
+    }
+
+    async fn is_team_member(&self, org: &str, team_slug: &str, user: &str) -> Result<bool> {
+        let call = format!("is_team_member {org}/{team_slug} {user}");
+        let path = format!(
+            "/orgs/{}/teams/{}/memberships/{}",
+            seg(org),
+            seg(team_slug),
+            seg(user)
+        );
+        self.team_membership(&call, &path).await
+    }
+
+    async fn is_team_member_by_id(&self, org_id: u64, team_id: u64, user: &str) -> Result<bool> {
+        let call = format!("is_team_member_by_id org {org_id} team {team_id} {user}");
+        let path = format!(
+            "/organizations/{org_id}/team/{team_id}/memberships/{}",
+            seg(user)
+        );
+        self.team_membership(&call, &path).await
+    }
+
+    async fn get_ref(&self, org: &str, repo: &str, git_ref: &str) -> Result<String> {
+        #[derive(serde::Deserialize)]
+        struct Object {
+            sha: String,
+        }
+        #[derive(serde::Deserialize)]
+        struct Ref {
+            object: Object,
+        }
+        let call = format!("get_ref {org}/{repo} {git_ref}");
+        let path = format!(
+            "/repos/{}/{}/git/ref/{}",
+            seg(org),
+            seg(repo),
+            ref_path(git_ref)
+        );
+        let found: Ref = self.get_json(&call, &path).await?;
+        Ok(found.object.sha)
+    }
+
+    async fn combined_status(&self, org: &str, repo: &str, sha: &str) -> Result<Vec<Status>> {
+        #[derive(serde::Deserialize)]
+        struct CombinedStatus {
+            statuses: Vec<Status>,
+        }
+        let call = format!("combined_status {org}/{repo}@{sha}");
+        let path = format!(
+            "/repos/{}/{}/commits/{}/status",
+            seg(org),
+            seg(repo),
+            seg(sha)
+        );
+        let pages: Vec<CombinedStatus> = self.get_pages(&call, &path).await?;
+        Ok(pages.into_iter().flat_map(|p| p.statuses).collect())
+    }
+
+    async fn create_status(
+        &self,
+        org: &str,
+        repo: &str,
+        sha: &str,
+        status: &NewStatus,
+    ) -> Result<()> {
+        let call = format!("create_status {org}/{repo}@{sha} {}", status.context);
+        let path = format!("/repos/{}/{}/statuses/{}", seg(org), seg(repo), seg(sha));
+        let mut status = status.clone();
+        status.description = status.description.as_deref().map(truncate_description);
+        let body = serde_json::to_value(&status).map_err(|source| GitHubError::Decode {
+            call: call.clone(),
+            source,
+        })?;
+        self.request(&self.crab, &call, Method::POST, &path, Some(&body))
+            .await?
+            .expect(&call, &[201])?;
+        Ok(())
+    }
+
+    async fn list_issue_comments(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+    ) -> Result<Vec<IssueComment>> {
+        let call = format!("list_issue_comments {org}/{repo}#{number}");
+        let path = format!("/repos/{}/{}/issues/{number}/comments", seg(org), seg(repo));
+        self.get_all(&call, &path).await
+    }
+
+    async fn create_comment(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+        body: &str,
+    ) -> Result<IssueComment> {
+        let call = format!("create_comment {org}/{repo}#{number}");
+        let path = format!("/repos/{}/{}/issues/{number}/comments", seg(org), seg(repo));
+        self.request(
+            &self.crab,
+            &call,
+            Method::POST,
+            &path,
+            Some(&json!({ "body": body })),
+        )
+        .await?
+        .expect(&call, &[201])?
+        .json(&call)
+    }
+
+    async fn edit_comment(&self, org: &str, repo: &str, comment_id: u64, body: &str) -> Result<()> {
+        let call = format!("edit_comment {org}/{repo} comment {comment_id}");
+        let path = format!(
+            "/repos/{}/{}/issues/comments/{comment_id}",
+            seg(org),
+            seg(repo)
+        );
+        self.request(
+            &self.crab,
+            &call,
+            Method::PATCH,
+            &path,
+            Some(&json!({ "body": body })),
+        )
+        .await?
+        .expect(&call, &[200])?;
+        Ok(())
+    }
+
+    async fn delete_comment(&self, org: &str, repo: &str, comment_id: u64) -> Result<()> {
+        let call = format!("delete_comment {org}/{repo} comment {comment_id}");
+        let path = format!(
+            "/repos/{}/{}/issues/comments/{comment_id}",
+            seg(org),
+            seg(repo)
+        );
+        self.request(&self.crab, &call, Method::DELETE, &path, None)
+            .await?
+            .expect(&call, &[204, 404])?;
+        Ok(())
+    }
+
+    async fn add_label(&self, org: &str, repo: &str, number: u64, label: &str) -> Result<()> {
+        let call = format!("add_label {org}/{repo}#{number} {label}");
+        let path = format!("/repos/{}/{}/issues/{number}/labels", seg(org), seg(repo));
+        self.request(
+            &self.crab,
+            &call,
+            Method::POST,
+            &path,
+            Some(&json!({ "labels": [label] })),
+        )
+        .await?
+        .expect(&call, &[200])?;
+        Ok(())
+    }
+
+    async fn remove_label(&self, org: &str, repo: &str, number: u64, label: &str) -> Result<()> {
+        let call = format!("remove_label {org}/{repo}#{number} {label}");
+        let path = format!(
+            "/repos/{}/{}/issues/{number}/labels/{}",
+            seg(org),
+            seg(repo),
+            seg(label)
+        );
+        self.request(&self.crab, &call, Method::DELETE, &path, None)
+            .await?
+            .expect(&call, &[200, 204, 404])?;
+        Ok(())
+    }
+
+    async fn get_issue_labels(&self, org: &str, repo: &str, number: u64) -> Result<Vec<Label>> {
+        let call = format!("get_issue_labels {org}/{repo}#{number}");
+        let path = format!("/repos/{}/{}/issues/{number}/labels", seg(org), seg(repo));
+        self.get_all(&call, &path).await
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_page_is_the_path_of_the_rel_next_link() {
+        let cases: &[(&str, Option<&str>)] = &[
+            ("", None),
+            (
+                r#"<https://api.github.com/repositories/1/pulls/2/files?per_page=100&page=2>; rel="next", <https://api.github.com/repositories/1/pulls/2/files?per_page=100&page=3>; rel="last""#,
+                Some("/repositories/1/pulls/2/files?per_page=100&page=2"),
+            ),
+            (
+                r#"<https://api.github.com/x?page=1>; rel="prev", <https://api.github.com/x?page=1>; rel="first""#,
+                None,
+            ),
+            (
+                r#"<https://api.github.com/x?page=1>; rel="prev", <https://ghe.corp/api/v3/x?page=3>; rel="next""#,
+                Some("/api/v3/x?page=3"),
+            ),
+            ("garbage", None),
+        ];
+        for (link, want) in cases {
+            assert_eq!(next_page(link).as_deref(), *want, "link {link:?}");
+        }
+    }
+
+    #[test]
+    fn path_segments_are_percent_encoded() {
+        let cases = [
+            ("kubernetes", "kubernetes"),
+            ("do-not-merge/hold", "do-not-merge%2Fhold"),
+            ("kind/bug fix", "kind%2Fbug%20fix"),
+            ("área:x", "%C3%A1rea%3Ax"),
+            ("user.name_1~", "user.name_1~"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(seg(input), want);
+        }
+        assert_eq!(ref_path("heads/release/1.0"), "heads/release/1.0");
+        assert_eq!(ref_path("refs/heads/main"), "heads/main");
+        assert_eq!(ref_path("heads/a b"), "heads/a%20b");
+    }
+
+    #[test]
+    fn error_messages_come_from_githubs_message_field() {
+        assert_eq!(
+            error_message(br#"{"message":"Not Found","documentation_url":"x"}"#),
+            "Not Found"
+        );
+        assert_eq!(
+            error_message(b"<html>bad gateway</html>"),
+            "<html>bad gateway</html>"
+        );
+    }
+
+    #[test]
+    fn credentials_debug_hides_secrets() {
+        let token = Credentials::Token("ghp_supersecret".to_owned());
+        let app = Credentials::App {
+            app_id: 7,
+            private_key_pem: "-----BEGIN RSA PRIVATE KEY-----secret".to_owned(),
+            installation_id: 9,
+        };
+        assert_eq!(format!("{token:?}"), "Token(<redacted>)");
+        let shown = format!("{app:?}");
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(shown.contains("app_id: 7"), "{shown}");
+    }
+}

@@ -1,0 +1,277 @@
+//! Plain GitHub domain types: what Prow reads from and writes to GitHub, independent of octocrab.
+//!
+//! They deserialize from GitHub's REST shapes (and from the same objects inside webhook
+//! payloads), ignoring fields Prow does not use.
+
+use serde::{Deserialize, Serialize};
+
+/// A GitHub account (user, bot or organization) as it appears nested in other objects.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct User {
+    pub login: String,
+    #[serde(default)]
+    pub id: u64,
+    /// `User`, `Bot` or `Organization`.
+    #[serde(default, rename = "type")]
+    pub kind: String,
+}
+
+/// A label on an issue or pull request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Label {
+    pub name: String,
+    #[serde(default)]
+    pub color: String,
+}
+
+/// Whether an issue or pull request is open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum IssueState {
+    #[default]
+    Open,
+    Closed,
+}
+
+/// The repository a pull request branch lives in (a fork for head, the target for base).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Repository {
+    pub name: String,
+    pub full_name: String,
+    pub owner: User,
+    #[serde(default)]
+    pub html_url: String,
+    #[serde(default)]
+    pub clone_url: String,
+    #[serde(default)]
+    pub default_branch: String,
+    #[serde(default)]
+    pub private: bool,
+}
+
+/// One side (head or base) of a pull request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct PullRequestBranch {
+    /// Branch name, e.g. `main` (GitHub's `ref`).
+    #[serde(rename = "ref")]
+    pub git_ref: String,
+    pub sha: String,
+    /// Null when the fork behind a head branch was deleted.
+    #[serde(default)]
+    pub repo: Option<Repository>,
+}
+
+/// The pull request fields trigger, crier and the plugins decide on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct PullRequest {
+    pub number: u64,
+    pub state: IssueState,
+    #[serde(default)]
+    pub draft: bool,
+    #[serde(default)]
+    pub merged: bool,
+    /// `None` while GitHub is still computing mergeability.
+    #[serde(default)]
+    pub mergeable: Option<bool>,
+    pub title: String,
+    #[serde(default)]
+    pub body: Option<String>,
+    pub user: User,
+    pub head: PullRequestBranch,
+    pub base: PullRequestBranch,
+    pub html_url: String,
+    #[serde(default)]
+    pub labels: Vec<Label>,
+    #[serde(default)]
+    pub merge_commit_sha: Option<String>,
+}
+
+/// One file of a pull request's diff (`GET /repos/{o}/{r}/pulls/{n}/files`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct PullRequestChange {
+    pub filename: String,
+    /// Set for renames: the path before the change.
+    #[serde(default)]
+    pub previous_filename: Option<String>,
+    /// `added`, `removed`, `modified`, `renamed`, `copied`, `changed` or `unchanged`.
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub additions: u64,
+    #[serde(default)]
+    pub deletions: u64,
+    #[serde(default)]
+    pub changes: u64,
+}
+
+/// The paths a pull request touches, as Prow's `run_if_changed` sees them: every filename,
+/// plus the old name of each renamed file (so moving a file out of a directory still counts
+/// as a change in it).
+pub fn changed_filenames(changes: &[PullRequestChange]) -> Vec<String> {
+    let mut files = Vec::with_capacity(changes.len());
+    for change in changes {
+        files.push(change.filename.clone());
+        if let Some(previous) = change
+            .previous_filename
+            .as_deref()
+            .filter(|p| !p.is_empty())
+        {
+            files.push(previous.to_owned());
+        }
+    }
+    files
+}
+
+/// State of a commit status context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StatusState {
+    Pending,
+    Success,
+    Failure,
+    Error,
+}
+
+impl StatusState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatusState::Pending => "pending",
+            StatusState::Success => "success",
+            StatusState::Failure => "failure",
+            StatusState::Error => "error",
+        }
+    }
+}
+
+/// One context of a commit's combined status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    pub context: String,
+    pub state: StatusState,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub target_url: Option<String>,
+}
+
+/// GitHub refuses status descriptions longer than this many characters.
+pub const MAX_STATUS_DESCRIPTION_CHARS: usize = 140;
+
+/// A status to set on a commit (`POST /repos/{o}/{r}/statuses/{sha}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewStatus {
+    pub state: StatusState,
+    pub context: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_url: Option<String>,
+}
+
+impl NewStatus {
+    pub fn new(context: impl Into<String>, state: StatusState) -> Self {
+        NewStatus {
+            state,
+            context: context.into(),
+            description: None,
+            target_url: None,
+        }
+    }
+
+    /// Sets the description, shortened to what GitHub accepts.
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(truncate_description(&description.into()));
+        self
+    }
+
+    pub fn target_url(mut self, url: impl Into<String>) -> Self {
+        self.target_url = Some(url.into());
+        self
+    }
+}
+
+/// Shortens a status description to GitHub's limit, marking the cut with `...` like Prow's crier.
+pub fn truncate_description(description: &str) -> String {
+    if description.chars().count() <= MAX_STATUS_DESCRIPTION_CHARS {
+        return description.to_owned();
+    }
+    let mut cut: String = description
+        .chars()
+        .take(MAX_STATUS_DESCRIPTION_CHARS - 3)
+        .collect();
+    cut.push_str("...");
+    cut
+}
+
+/// A comment on an issue or pull request conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct IssueComment {
+    pub id: u64,
+    pub user: User,
+    #[serde(default)]
+    pub body: String,
+    #[serde(default)]
+    pub html_url: String,
+    #[serde(default)]
+    pub created_at: String,
+    #[serde(default)]
+    pub updated_at: String,
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changed_filenames_include_the_old_name_of_renamed_files() {
+        type Case<'a> = (&'a [(&'a str, Option<&'a str>)], &'a [&'a str]);
+        let cases: &[Case] = &[
+            (&[], &[]),
+            (&[("a.go", None)], &["a.go"]),
+            (&[("new/a.go", Some("old/a.go"))], &["new/a.go", "old/a.go"]),
+            (&[("a.go", Some(""))], &["a.go"]),
+            (&[("x", None), ("y/z", Some("w/z"))], &["x", "y/z", "w/z"]),
+        ];
+        for (input, want) in cases {
+            let changes: Vec<PullRequestChange> = input
+                .iter()
+                .map(|(f, p)| PullRequestChange {
+                    filename: (*f).to_owned(),
+                    previous_filename: p.map(str::to_owned),
+                    ..Default::default()
+                })
+                .collect();
+            assert_eq!(changed_filenames(&changes), *want, "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn descriptions_longer_than_github_allows_are_cut_with_an_ellipsis() {
+        let exact = "x".repeat(140);
+        let long = "é".repeat(200);
+        let cases = [
+            ("", "".to_owned()),
+            ("Job succeeded.", "Job succeeded.".to_owned()),
+            (exact.as_str(), exact.clone()),
+            (long.as_str(), format!("{}...", "é".repeat(137))),
+        ];
+        for (input, want) in cases {
+            let got = truncate_description(input);
+            assert_eq!(got, want);
+            assert!(got.chars().count() <= MAX_STATUS_DESCRIPTION_CHARS);
+        }
+    }
+
+    #[test]
+    fn a_webhook_pull_request_object_parses() {
+        let payload: serde_json::Value =
+            serde_json::from_str(include_str!("../tests/fixtures/pull_request.opened.json"))
+                .unwrap();
+        let pr: PullRequest = serde_json::from_value(payload["pull_request"].clone()).unwrap();
+        assert!(pr.number > 0);
+        assert!(!pr.head.sha.is_empty());
+        assert!(!pr.base.git_ref.is_empty());
+        assert!(!pr.user.login.is_empty());
+    }
+}

@@ -1,0 +1,919 @@
+//! Black-box tests of `OctocrabGitHub` against a wiremock server answering with GitHub's REST shapes.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use prow_github::{
+    Credentials, GitHub, GitHubError, NewStatus, OctocrabGitHub, RetryPolicy, Settings, Sleeper,
+    StatusState,
+};
+use serde_json::{Value, json};
+use wiremock::matchers::{body_json, header, method, path, query_param, query_param_is_missing};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+const TOKEN: &str = "ghp_test-token-never-shown";
+
+/// Short waits so retry tests run fast; still real sleeps on the tokio timer.
+fn fast_policy() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 4,
+        initial_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(50),
+        max_retry_after: Duration::from_secs(5),
+        max_rate_limit_wait: Duration::from_secs(5),
+    }
+}
+
+fn client(server: &MockServer) -> OctocrabGitHub {
+    OctocrabGitHub::builder(server.uri())
+        .credentials(Credentials::Token(TOKEN.to_owned()))
+        .retry_policy(fast_policy())
+        .build()
+        .unwrap()
+}
+
+/// Records the waits asked for instead of sleeping.
+#[derive(Debug, Default)]
+struct RecordingSleeper {
+    waits: Mutex<Vec<Duration>>,
+}
+
+#[async_trait]
+impl Sleeper for RecordingSleeper {
+    async fn sleep(&self, duration: Duration) {
+        self.waits.lock().unwrap().push(duration);
+    }
+}
+
+/// Answers with `responses` in turn (repeating the last) and notes when each request came.
+struct Sequence {
+    responses: Vec<ResponseTemplate>,
+    seen: Arc<Mutex<Vec<Instant>>>,
+}
+
+impl Respond for Sequence {
+    fn respond(&self, _request: &Request) -> ResponseTemplate {
+        let mut seen = self.seen.lock().unwrap();
+        seen.push(Instant::now());
+        let index = (seen.len() - 1).min(self.responses.len() - 1);
+        self.responses[index].clone()
+    }
+}
+
+fn pull_request_json() -> Value {
+    let payload: Value =
+        serde_json::from_str(include_str!("fixtures/pull_request.opened.json")).unwrap();
+    payload["pull_request"].clone()
+}
+
+fn epoch_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+#[tokio::test]
+async fn get_pull_request_reads_the_fields_trigger_needs() {
+    let server = MockServer::start().await;
+    let mut pr = pull_request_json();
+    pr["labels"] = json!([{"id": 1, "name": "lgtm", "color": "15dd18", "default": false}]);
+    pr["mergeable"] = json!(true);
+    Mock::given(method("GET"))
+        .and(path("/repos/Codertocat/Hello-World/pulls/2"))
+        .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+        .and(header("accept", "application/vnd.github+json"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(&pr))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let got = client(&server)
+        .get_pull_request("Codertocat", "Hello-World", 2)
+        .await
+        .unwrap();
+    assert_eq!(got.number, 2);
+    assert_eq!(got.state, prow_github::IssueState::Open);
+    assert!(!got.draft);
+    assert!(!got.merged);
+    assert_eq!(got.mergeable, Some(true));
+    assert_eq!(got.title, "Update the README with new information.");
+    assert_eq!(got.user.login, "Codertocat");
+    assert_eq!(got.head.git_ref, "changes");
+    assert_eq!(got.head.sha, "ec26c3e57ca3a959ca5aad62de7213c562f8c821");
+    assert_eq!(got.base.git_ref, "master");
+    assert_eq!(got.base.sha, pr["base"]["sha"].as_str().unwrap());
+    assert_eq!(
+        got.html_url,
+        "https://github.com/Codertocat/Hello-World/pull/2"
+    );
+    assert_eq!(got.labels[0].name, "lgtm");
+}
+
+#[tokio::test]
+async fn a_missing_pull_request_is_a_not_found_error_naming_it() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/foo/pulls/9"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({
+            "message": "Not Found",
+            "documentation_url": "https://docs.github.com/rest/pulls/pulls#get-a-pull-request"
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let err = client(&server)
+        .get_pull_request("acme", "foo", 9)
+        .await
+        .unwrap_err();
+    assert!(err.is_not_found(), "{err:?}");
+    let shown = err.to_string();
+    assert!(shown.contains("acme/foo#9"), "{shown}");
+    assert!(shown.contains("Not Found"), "{shown}");
+}
+
+#[tokio::test]
+async fn changed_files_follow_link_pages_and_include_renamed_files_old_names() {
+    let server = MockServer::start().await;
+    let next = format!(
+        "<{}/repositories/1296269/pulls/7/files?per_page=100&page=2>; rel=\"next\", <{}/repositories/1296269/pulls/7/files?per_page=100&page=2>; rel=\"last\"",
+        server.uri(),
+        server.uri()
+    );
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/foo/pulls/7/files"))
+        .and(query_param("per_page", "100"))
+        .and(query_param_is_missing("page"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("link", next.as_str())
+                .set_body_json(json!([
+                    {"sha": "bbcd538c8e72b8c175046e27cc8f907076331401", "filename": "docs/README.md",
+                     "status": "modified", "additions": 10, "deletions": 2, "changes": 12},
+                    {"sha": "0d1e3b3c", "filename": "pkg/new/name.go", "previous_filename": "pkg/old/name.go",
+                     "status": "renamed", "additions": 0, "deletions": 0, "changes": 0}
+                ])),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repositories/1296269/pulls/7/files"))
+        .and(query_param("page", "2"))
+        .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            {"sha": "aa", "filename": "Makefile", "status": "added", "additions": 3, "deletions": 0, "changes": 3}
+        ])))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let files = client(&server)
+        .pull_request_changed_files("acme", "foo", 7)
+        .await
+        .unwrap();
+    assert_eq!(
+        files,
+        vec![
+            "docs/README.md",
+            "pkg/new/name.go",
+            "pkg/old/name.go",
+            "Makefile"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn membership_questions_read_204_as_yes_and_404_or_302_as_no() {
+    let server = MockServer::start().await;
+    let answers = [
+        ("/orgs/acme/members/alice", 204),
+        ("/orgs/acme/members/bob", 404),
+        ("/orgs/acme/members/carol", 302),
+        ("/repos/acme/foo/collaborators/alice", 204),
+        ("/repos/acme/foo/collaborators/bob", 404),
+    ];
+    for (route, status) in answers {
+        let mut template = ResponseTemplate::new(status);
+        if status == 302 {
+            template = template.insert_header(
+                "location",
+                format!("{}/orgs/acme/public_members/carol", server.uri()).as_str(),
+            );
+        }
+        Mock::given(method("GET"))
+            .and(path(route))
+            .respond_with(template)
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    let team = |state: &str| {
+        ResponseTemplate::new(200).set_body_json(json!({
+            "url": "https://api.github.com/teams/1/memberships/x", "role": "member", "state": state
+        }))
+    };
+    Mock::given(method("GET"))
+        .and(path("/orgs/acme/teams/release-managers/memberships/alice"))
+        .respond_with(team("active"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/orgs/acme/teams/release-managers/memberships/bob"))
+        .respond_with(team("pending"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/orgs/acme/teams/release-managers/memberships/carol"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/organizations/42/team/7/memberships/alice"))
+        .respond_with(team("active"))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let gh = client(&server);
+    assert!(gh.is_org_member("acme", "alice").await.unwrap());
+    assert!(!gh.is_org_member("acme", "bob").await.unwrap());
+    assert!(!gh.is_org_member("acme", "carol").await.unwrap());
+    // A user owns the "org" of their personal repositories; no request is needed.
+    assert!(gh.is_org_member("dave", "dave").await.unwrap());
+    assert!(gh.is_collaborator("acme", "foo", "alice").await.unwrap());
+    assert!(!gh.is_collaborator("acme", "foo", "bob").await.unwrap());
+    assert!(
+        gh.is_team_member("acme", "release-managers", "alice")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !gh.is_team_member("acme", "release-managers", "bob")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !gh.is_team_member("acme", "release-managers", "carol")
+            .await
+            .unwrap()
+    );
+    assert!(gh.is_team_member_by_id(42, 7, "alice").await.unwrap());
+}
+
+#[tokio::test]
+async fn an_unexpected_membership_answer_is_an_error() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/orgs/acme/members/alice"))
+        .respond_with(
+            ResponseTemplate::new(403).set_body_json(json!({"message": "Must have admin rights"})),
+        )
+        .mount(&server)
+        .await;
+    let err = client(&server)
+        .is_org_member("acme", "alice")
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(403));
+    assert!(err.to_string().contains("Must have admin rights"), "{err}");
+}
+
+#[tokio::test]
+async fn get_ref_returns_the_sha_the_branch_points_at() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/foo/git/ref/heads/release-1.30"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "ref": "refs/heads/release-1.30",
+            "node_id": "MDM6UmVmcmVmcy9oZWFkcy9mZWF0dXJlQQ==",
+            "url": "https://api.github.com/repos/acme/foo/git/refs/heads/release-1.30",
+            "object": {"type": "commit", "sha": "aa218f56b14c9653891f9e74264a383fa43fefbd",
+                       "url": "https://api.github.com/repos/acme/foo/git/commits/aa218f56b14c9653891f9e74264a383fa43fefbd"}
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let sha = client(&server)
+        .get_ref("acme", "foo", "heads/release-1.30")
+        .await
+        .unwrap();
+    assert_eq!(sha, "aa218f56b14c9653891f9e74264a383fa43fefbd");
+}
+
+#[tokio::test]
+async fn combined_status_collects_contexts_from_every_page() {
+    let server = MockServer::start().await;
+    let sha = "6dcb09b5b57875f334f61aebed695e2e4193db5e";
+    let status_path = format!("/repos/acme/foo/commits/{sha}/status");
+    let page = |statuses: Value| {
+        json!({"state": "pending", "sha": sha, "total_count": 3, "statuses": statuses,
+               "repository": {"id": 1, "name": "foo", "full_name": "acme/foo"}})
+    };
+    Mock::given(method("GET"))
+        .and(path(status_path.as_str()))
+        .and(query_param_is_missing("page"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header(
+                    "link",
+                    format!(
+                        "<{}{status_path}?per_page=100&page=2>; rel=\"next\"",
+                        server.uri()
+                    )
+                    .as_str(),
+                )
+                .set_body_json(page(json!([
+                    {"id": 1, "state": "success", "context": "pull-foo-unit", "description": "Job succeeded.",
+                     "target_url": "https://prow.example.com/view/1", "created_at": "2024-01-01T00:00:00Z"},
+                    {"id": 2, "state": "pending", "context": "pull-foo-e2e", "description": null, "target_url": null}
+                ]))),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(status_path.as_str()))
+        .and(query_param("page", "2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(page(json!([
+            {"id": 3, "state": "failure", "context": "tide", "description": "Not mergeable."}
+        ]))))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let statuses = client(&server)
+        .combined_status("acme", "foo", sha)
+        .await
+        .unwrap();
+    let got: Vec<(&str, StatusState)> = statuses
+        .iter()
+        .map(|s| (s.context.as_str(), s.state))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("pull-foo-unit", StatusState::Success),
+            ("pull-foo-e2e", StatusState::Pending),
+            ("tide", StatusState::Failure),
+        ]
+    );
+    assert_eq!(
+        statuses[0].target_url.as_deref(),
+        Some("https://prow.example.com/view/1")
+    );
+}
+
+#[tokio::test]
+async fn create_status_posts_state_context_description_and_target_url() {
+    let server = MockServer::start().await;
+    let long = "x".repeat(300);
+    Mock::given(method("POST"))
+        .and(path("/repos/acme/foo/statuses/abc123"))
+        .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+        .and(body_json(json!({
+            "state": "pending",
+            "context": "pull-foo-unit",
+            "description": format!("{}...", "x".repeat(137)),
+            "target_url": "https://prow.example.com/view/gs/bucket/1"
+        })))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({
+            "id": 1, "state": "pending", "context": "pull-foo-unit"
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let status = NewStatus::new("pull-foo-unit", StatusState::Pending)
+        .description(long)
+        .target_url("https://prow.example.com/view/gs/bucket/1");
+    client(&server)
+        .create_status("acme", "foo", "abc123", &status)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn comments_are_listed_created_edited_and_deleted() {
+    let server = MockServer::start().await;
+    let comment = |id: u64, login: &str, body: &str| {
+        json!({"id": id, "node_id": "MDEyOklzc3VlQ29tbWVudDE=", "body": body,
+               "user": {"login": login, "id": 1, "type": "User"},
+               "html_url": format!("https://github.com/acme/foo/issues/5#issuecomment-{id}"),
+               "created_at": "2011-04-14T16:00:49Z", "updated_at": "2011-04-14T16:00:49Z",
+               "author_association": "MEMBER"})
+    };
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/foo/issues/5/comments"))
+        .and(query_param_is_missing("page"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header(
+                    "link",
+                    format!(
+                        "<{}/repos/acme/foo/issues/5/comments?per_page=100&page=2>; rel=\"next\"",
+                        server.uri()
+                    )
+                    .as_str(),
+                )
+                .set_body_json(json!([comment(1, "alice", "/test all")])),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/foo/issues/5/comments"))
+        .and(query_param("page", "2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([comment(
+            2,
+            "k8s-ci-robot",
+            "old"
+        )])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/repos/acme/foo/issues/5/comments"))
+        .and(body_json(json!({"body": "Jobs failed: pull-foo-unit"})))
+        .respond_with(ResponseTemplate::new(201).set_body_json(comment(
+            3,
+            "k8s-ci-robot",
+            "Jobs failed: pull-foo-unit",
+        )))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path("/repos/acme/foo/issues/comments/2"))
+        .and(body_json(json!({"body": "updated"})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(comment(
+            2,
+            "k8s-ci-robot",
+            "updated",
+        )))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path("/repos/acme/foo/issues/comments/1"))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let gh = client(&server);
+    let comments = gh.list_issue_comments("acme", "foo", 5).await.unwrap();
+    let got: Vec<(u64, &str, &str)> = comments
+        .iter()
+        .map(|c| (c.id, c.user.login.as_str(), c.body.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![(1, "alice", "/test all"), (2, "k8s-ci-robot", "old")]
+    );
+    let created = gh
+        .create_comment("acme", "foo", 5, "Jobs failed: pull-foo-unit")
+        .await
+        .unwrap();
+    assert_eq!(created.id, 3);
+    gh.edit_comment("acme", "foo", 2, "updated").await.unwrap();
+    gh.delete_comment("acme", "foo", 1).await.unwrap();
+}
+
+#[tokio::test]
+async fn labels_are_added_read_and_removed_and_removing_a_missing_one_is_ok() {
+    let server = MockServer::start().await;
+    let labels = json!([
+        {"id": 208045946, "node_id": "MDU6TGFiZWwyMDgwNDU5NDY=", "url": "https://api.github.com/repos/acme/foo/labels/lgtm",
+         "name": "lgtm", "description": "Looks good", "color": "15dd18", "default": false},
+        {"id": 208045947, "name": "do-not-merge/hold", "color": "e11d21", "default": false}
+    ]);
+    Mock::given(method("POST"))
+        .and(path("/repos/acme/foo/issues/5/labels"))
+        .and(body_json(json!({"labels": ["lgtm"]})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(&labels))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/foo/issues/5/labels"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(&labels))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path("/repos/acme/foo/issues/5/labels/do-not-merge%2Fhold"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([labels[0]])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path("/repos/acme/foo/issues/5/labels/needs-rebase"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({
+            "message": "Label does not exist",
+            "documentation_url": "https://docs.github.com/rest/issues/labels#remove-a-label-from-an-issue"
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let gh = client(&server);
+    gh.add_label("acme", "foo", 5, "lgtm").await.unwrap();
+    let names: Vec<String> = gh
+        .get_issue_labels("acme", "foo", 5)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.name)
+        .collect();
+    assert_eq!(names, vec!["lgtm", "do-not-merge/hold"]);
+    gh.remove_label("acme", "foo", 5, "do-not-merge/hold")
+        .await
+        .unwrap();
+    gh.remove_label("acme", "foo", 5, "needs-rebase")
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn bot_login_is_fetched_once() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/user"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "login": "k8s-ci-robot", "id": 20407524, "type": "User", "site_admin": false
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let gh = client(&server);
+    assert_eq!(gh.bot_login().await.unwrap(), "k8s-ci-robot");
+    assert_eq!(gh.bot_login().await.unwrap(), "k8s-ci-robot");
+}
+
+#[tokio::test]
+async fn a_502_is_retried_once_and_the_retry_succeeds() {
+    let server = MockServer::start().await;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/foo/pulls/2"))
+        .respond_with(Sequence {
+            responses: vec![
+                ResponseTemplate::new(502).set_body_string("<html>Bad Gateway</html>"),
+                ResponseTemplate::new(200).set_body_json(pull_request_json()),
+            ],
+            seen: seen.clone(),
+        })
+        .expect(2)
+        .mount(&server)
+        .await;
+    let pr = client(&server)
+        .get_pull_request("acme", "foo", 2)
+        .await
+        .unwrap();
+    assert_eq!(pr.number, 2);
+    assert_eq!(seen.lock().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn server_errors_give_up_after_the_attempt_limit() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/foo/pulls/2"))
+        .respond_with(
+            ResponseTemplate::new(503).set_body_json(json!({"message": "Service Unavailable"})),
+        )
+        .expect(4)
+        .mount(&server)
+        .await;
+    let sleeper = Arc::new(RecordingSleeper::default());
+    let gh = OctocrabGitHub::builder(server.uri())
+        .credentials(Credentials::Token(TOKEN.to_owned()))
+        .retry_policy(RetryPolicy {
+            max_attempts: 4,
+            initial_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(3),
+            ..RetryPolicy::default()
+        })
+        .sleeper(sleeper.clone())
+        .build()
+        .unwrap();
+    let err = gh.get_pull_request("acme", "foo", 2).await.unwrap_err();
+    match &err {
+        GitHubError::RetriesExhausted {
+            attempts,
+            last_status,
+            ..
+        } => {
+            assert_eq!(*attempts, 4);
+            assert_eq!(*last_status, 503);
+        }
+        other => panic!("unexpected error {other:?}"),
+    }
+    assert!(err.to_string().contains("acme/foo#2"), "{err}");
+    let waits = sleeper.waits.lock().unwrap().clone();
+    assert_eq!(
+        waits,
+        vec![
+            Duration::from_secs(1),
+            Duration::from_secs(2),
+            Duration::from_secs(3)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_secondary_rate_limit_waits_for_retry_after_before_retrying() {
+    let server = MockServer::start().await;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    Mock::given(method("POST"))
+        .and(path("/repos/acme/foo/issues/5/comments"))
+        .respond_with(Sequence {
+            responses: vec![
+                ResponseTemplate::new(403)
+                    .insert_header("retry-after", "1")
+                    .set_body_json(json!({
+                        "message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+                        "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"
+                    })),
+                ResponseTemplate::new(201).set_body_json(json!({
+                    "id": 11, "body": "hi", "user": {"login": "k8s-ci-robot", "id": 1, "type": "User"}
+                })),
+            ],
+            seen: seen.clone(),
+        })
+        .expect(2)
+        .mount(&server)
+        .await;
+    let comment = client(&server)
+        .create_comment("acme", "foo", 5, "hi")
+        .await
+        .unwrap();
+    assert_eq!(comment.id, 11);
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2);
+    let gap = seen[1] - seen[0];
+    // Lower bound only: a loaded machine may be slower, never faster.
+    assert!(gap >= Duration::from_millis(950), "retried after {gap:?}");
+}
+
+#[tokio::test]
+async fn a_spent_rate_limit_waits_for_a_near_reset() {
+    let server = MockServer::start().await;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let reset = (epoch_now() + 2).to_string();
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/foo/issues/5/labels"))
+        .respond_with(Sequence {
+            responses: vec![
+                ResponseTemplate::new(403)
+                    .insert_header("x-ratelimit-limit", "5000")
+                    .insert_header("x-ratelimit-remaining", "0")
+                    .insert_header("x-ratelimit-reset", reset.as_str())
+                    .set_body_json(json!({"message": "API rate limit exceeded for user ID 1."})),
+                ResponseTemplate::new(200)
+                    .set_body_json(json!([{"name": "lgtm", "color": "15dd18"}])),
+            ],
+            seen: seen.clone(),
+        })
+        .expect(2)
+        .mount(&server)
+        .await;
+    let sleeper = Arc::new(RecordingSleeper::default());
+    let gh = OctocrabGitHub::builder(server.uri())
+        .credentials(Credentials::Token(TOKEN.to_owned()))
+        .retry_policy(RetryPolicy {
+            max_rate_limit_wait: Duration::from_secs(60),
+            ..fast_policy()
+        })
+        .sleeper(sleeper.clone())
+        .build()
+        .unwrap();
+    let labels = gh.get_issue_labels("acme", "foo", 5).await.unwrap();
+    assert_eq!(labels[0].name, "lgtm");
+    let waits = sleeper.waits.lock().unwrap().clone();
+    assert_eq!(waits.len(), 1);
+    // reset is now+2 s, plus one second for truncation; the clock may have ticked since.
+    assert!(
+        waits[0] >= Duration::from_secs(1) && waits[0] <= Duration::from_secs(3),
+        "{waits:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_spent_rate_limit_that_resets_too_late_fails_without_retrying() {
+    let server = MockServer::start().await;
+    let reset = (epoch_now() + 3600).to_string();
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/foo/pulls/2"))
+        .respond_with(
+            ResponseTemplate::new(403)
+                .insert_header("x-ratelimit-remaining", "0")
+                .insert_header("x-ratelimit-reset", reset.as_str())
+                .set_body_json(json!({"message": "API rate limit exceeded"})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let err = client(&server)
+        .get_pull_request("acme", "foo", 2)
+        .await
+        .unwrap_err();
+    match err {
+        GitHubError::RateLimited {
+            reset_in, max_wait, ..
+        } => {
+            assert!(reset_in > Duration::from_secs(3000), "{reset_in:?}");
+            assert_eq!(max_wait, Duration::from_secs(5));
+        }
+        other => panic!("unexpected error {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn connection_errors_are_retried_then_reported() {
+    // A port nobody listens on: bind, note it, close.
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let sleeper = Arc::new(RecordingSleeper::default());
+    let gh = OctocrabGitHub::builder(format!("http://127.0.0.1:{port}"))
+        .credentials(Credentials::Token(TOKEN.to_owned()))
+        .retry_policy(RetryPolicy {
+            max_attempts: 3,
+            ..fast_policy()
+        })
+        .sleeper(sleeper.clone())
+        .build()
+        .unwrap();
+    let err = gh.get_ref("acme", "foo", "heads/main").await.unwrap_err();
+    match &err {
+        GitHubError::Transport { attempts, .. } => assert_eq!(*attempts, 3),
+        other => panic!("unexpected error {other:?}"),
+    }
+    assert!(err.to_string().contains("acme/foo heads/main"), "{err}");
+    assert_eq!(sleeper.waits.lock().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn an_enterprise_base_path_prefixes_every_request_and_page() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v3/repos/acme/foo/issues/5/labels"))
+        .and(query_param_is_missing("page"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header(
+                    "link",
+                    format!(
+                        "<{}/api/v3/repos/acme/foo/issues/5/labels?per_page=100&page=2>; rel=\"next\"",
+                        server.uri()
+                    )
+                    .as_str(),
+                )
+                .set_body_json(json!([{"name": "a"}])),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v3/repos/acme/foo/issues/5/labels"))
+        .and(query_param("page", "2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"name": "b"}])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let gh = OctocrabGitHub::builder(format!("{}/api/v3", server.uri()))
+        .credentials(Credentials::Token(TOKEN.to_owned()))
+        .build()
+        .unwrap();
+    let names: Vec<String> = gh
+        .get_issue_labels("acme", "foo", 5)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.name)
+        .collect();
+    assert_eq!(names, vec!["a", "b"]);
+}
+
+#[tokio::test]
+async fn the_token_never_appears_in_debug_output_or_errors() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/user"))
+        .respond_with(
+            ResponseTemplate::new(401).set_body_json(json!({"message": "Bad credentials"})),
+        )
+        .mount(&server)
+        .await;
+    let credentials = Credentials::Token(TOKEN.to_owned());
+    let gh = OctocrabGitHub::builder(server.uri())
+        .credentials(credentials.clone())
+        .build()
+        .unwrap();
+    let err = gh.bot_login().await.unwrap_err();
+    for shown in [
+        format!("{credentials:?}"),
+        format!("{gh:?}"),
+        format!("{err:?}"),
+        err.to_string(),
+    ] {
+        assert!(!shown.contains(TOKEN), "{shown}");
+        assert!(!shown.contains("test-token"), "{shown}");
+    }
+    assert_eq!(err.status(), Some(401));
+}
+
+#[tokio::test]
+async fn connect_reads_the_token_file_and_talks_to_the_endpoint() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/user"))
+        .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"login": "prow-bot"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let token_path = dir.path().join("token");
+    std::fs::write(&token_path, format!("{TOKEN}\n")).unwrap();
+    let gh = prow_github::connect(&Settings {
+        endpoint: server.uri(),
+        token_path: Some(token_path),
+        ..Settings::default()
+    })
+    .unwrap();
+    assert_eq!(gh.bot_login().await.unwrap(), "prow-bot");
+}
+
+#[tokio::test]
+async fn connect_without_credentials_records_instead_of_calling() {
+    let server = MockServer::start().await;
+    let gh = prow_github::connect(&Settings {
+        endpoint: server.uri(),
+        dry_run_trusted_users: vec!["alice".to_owned()],
+        ..Settings::default()
+    })
+    .unwrap();
+    gh.create_comment("acme", "foo", 1, "hello").await.unwrap();
+    assert!(gh.is_org_member("acme", "alice").await.unwrap());
+    assert!(!gh.is_org_member("acme", "mallory").await.unwrap());
+    assert!(server.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_github_app_mints_an_installation_token_and_uses_it() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/app/installations/99/access_tokens"))
+        .and(wiremock::matchers::header_regex(
+            "authorization",
+            r"^Bearer [A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$",
+        ))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({
+            "token": "ghs_installation-token",
+            "expires_at": "2099-01-01T00:00:00Z",
+            "permissions": {"issues": "write", "statuses": "write"},
+            "repository_selection": "all"
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/app"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": 12, "slug": "my-prow", "name": "My Prow", "owner": {"login": "acme"}
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/repos/acme/foo/issues/5/labels"))
+        .and(header("authorization", "Bearer ghs_installation-token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"name": "lgtm"}])))
+        .expect(2)
+        .mount(&server)
+        .await;
+
+    let key_path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/test-app-key.pem"
+    );
+    let credentials = Credentials::app_from_file(12, std::path::Path::new(key_path), 99).unwrap();
+    assert!(!format!("{credentials:?}").contains("PRIVATE KEY"));
+    let gh = OctocrabGitHub::builder(server.uri())
+        .credentials(credentials)
+        .retry_policy(fast_policy())
+        .build()
+        .unwrap();
+    assert_eq!(gh.bot_login().await.unwrap(), "my-prow[bot]");
+    gh.add_label("acme", "foo", 5, "lgtm").await.unwrap();
+    // The minted token is cached: one token request for both calls.
+    gh.add_label("acme", "foo", 5, "lgtm").await.unwrap();
+}
