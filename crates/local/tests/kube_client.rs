@@ -451,6 +451,36 @@ async fn kube_runtime_watcher_follows_the_server() {
 }
 
 #[tokio::test]
+async fn kube_runtime_watcher_supports_streaming_lists() {
+    let srv = Running::start().await;
+    let api = prowjobs(&srv.client(), "default");
+    api.create(&PostParams::default(), &prowjob("existing").dynamic())
+        .await
+        .unwrap();
+    let config = kube::runtime::watcher::Config::default().streaming_lists();
+    let mut events = kube::runtime::watcher(api.clone(), config).boxed();
+    let mut initial = Vec::new();
+    loop {
+        match events.try_next().await.unwrap().unwrap() {
+            kube::runtime::watcher::Event::Init => {}
+            kube::runtime::watcher::Event::InitApply(o) => initial.push(o.metadata.name.unwrap()),
+            kube::runtime::watcher::Event::InitDone => break,
+            other => panic!("unexpected {other:?} before InitDone"),
+        }
+    }
+    assert_eq!(initial, vec!["existing"]);
+    api.create(&PostParams::default(), &prowjob("later").dynamic())
+        .await
+        .unwrap();
+    match events.try_next().await.unwrap().unwrap() {
+        kube::runtime::watcher::Event::Apply(o) => {
+            assert_eq!(o.metadata.name.as_deref(), Some("later"))
+        }
+        other => panic!("expected Apply(later), got {other:?}"),
+    }
+}
+
+#[tokio::test]
 async fn typed_pods_start_pending_and_serve_logs_from_the_log_source() {
     let logs = MemoryLogs::new();
     let srv = Running::start_with_logs(Arc::new(logs.clone())).await;
