@@ -43,8 +43,8 @@ pub trait GitHub: Send + Sync {
         number: u64,
     ) -> Result<Vec<PullRequestChange>>;
 
-    /// The paths the pull request touches, renamed files under both names (see
-    /// [`changed_filenames`]); what `run_if_changed` matches against.
+    /// The paths the pull request touches, as Prow's `run_if_changed` matches them (current
+    /// names; see [`changed_filenames`]).
     async fn pull_request_changed_files(
         &self,
         org: &str,

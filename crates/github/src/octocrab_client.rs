@@ -155,6 +155,10 @@ impl OctocrabGitHubBuilder {
                 private_key_pem,
                 installation_id,
             }) => {
+                // Err means a provider is already installed, which is all we need.
+                let _ = jsonwebtoken::crypto::CryptoProvider::install_default(
+                    &jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER,
+                );
                 let app = base()?
                     .app_from_rsa_pem(AppId(*app_id), private_key_pem.as_bytes())
                     .map_err(|e| {

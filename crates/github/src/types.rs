@@ -104,22 +104,12 @@ pub struct PullRequestChange {
     pub changes: u64,
 }
 
-/// The paths a pull request touches, as Prow's `run_if_changed` sees them: every filename,
-/// plus the old name of each renamed file (so moving a file out of a directory still counts
-/// as a change in it).
+/// The paths a pull request touches, as Prow's `run_if_changed`/`skip_if_only_changed` see
+/// them: each file's current name only. Prow (`NewGitHubDeferredChangedFilesProvider`) ignores
+/// `previous_filename`, so moving a file out of a directory does not count as a change there;
+/// callers wanting both names have them in [`PullRequestChange`].
 pub fn changed_filenames(changes: &[PullRequestChange]) -> Vec<String> {
-    let mut files = Vec::with_capacity(changes.len());
-    for change in changes {
-        files.push(change.filename.clone());
-        if let Some(previous) = change
-            .previous_filename
-            .as_deref()
-            .filter(|p| !p.is_empty())
-        {
-            files.push(previous.to_owned());
-        }
-    }
-    files
+    changes.iter().map(|c| c.filename.clone()).collect()
 }
 
 /// State of a commit status context.
@@ -224,14 +214,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn changed_filenames_include_the_old_name_of_renamed_files() {
+    fn changed_filenames_are_current_names_only_as_in_prow() {
         type Case<'a> = (&'a [(&'a str, Option<&'a str>)], &'a [&'a str]);
         let cases: &[Case] = &[
             (&[], &[]),
             (&[("a.go", None)], &["a.go"]),
-            (&[("new/a.go", Some("old/a.go"))], &["new/a.go", "old/a.go"]),
-            (&[("a.go", Some(""))], &["a.go"]),
-            (&[("x", None), ("y/z", Some("w/z"))], &["x", "y/z", "w/z"]),
+            (&[("new/a.go", Some("old/a.go"))], &["new/a.go"]),
+            (&[("x", None), ("y/z", Some("w/z"))], &["x", "y/z"]),
         ];
         for (input, want) in cases {
             let changes: Vec<PullRequestChange> = input

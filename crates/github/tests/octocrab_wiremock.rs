@@ -135,7 +135,7 @@ async fn a_missing_pull_request_is_a_not_found_error_naming_it() {
 }
 
 #[tokio::test]
-async fn changed_files_follow_link_pages_and_include_renamed_files_old_names() {
+async fn changed_files_follow_link_pages() {
     let server = MockServer::start().await;
     let next = format!(
         "<{}/repositories/1296269/pulls/7/files?per_page=100&page=2>; rel=\"next\", <{}/repositories/1296269/pulls/7/files?per_page=100&page=2>; rel=\"last\"",
@@ -170,19 +170,17 @@ async fn changed_files_follow_link_pages_and_include_renamed_files_old_names() {
         .mount(&server)
         .await;
 
-    let files = client(&server)
-        .pull_request_changed_files("acme", "foo", 7)
-        .await
-        .unwrap();
+    let gh = client(&server);
+    let changes = gh.pull_request_changes("acme", "foo", 7).await.unwrap();
+    assert_eq!(changes.len(), 3);
+    assert_eq!(changes[0].additions, 10);
+    assert_eq!(changes[1].status, "renamed");
     assert_eq!(
-        files,
-        vec![
-            "docs/README.md",
-            "pkg/new/name.go",
-            "pkg/old/name.go",
-            "Makefile"
-        ]
+        changes[1].previous_filename.as_deref(),
+        Some("pkg/old/name.go")
     );
+    let files = prow_github::changed_filenames(&changes);
+    assert_eq!(files, vec!["docs/README.md", "pkg/new/name.go", "Makefile"]);
 }
 
 #[tokio::test]
