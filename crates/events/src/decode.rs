@@ -195,7 +195,7 @@ mod tests {
             (
                 &[
                     ("ce-specversion", "1.0"),
-                    ("ce-id", "1%ZZ"),
+                    ("ce-id", "1%FF"),
                     ("ce-type", "t"),
                     ("ce-source", "/s"),
                 ],
@@ -216,11 +216,16 @@ mod tests {
         pairs.push(("ce-action", "opened"));
         pairs.push(("ce-note", "caf%C3%A9"));
         pairs.push(("ce-time", "2018-04-05T03%3A56%3A24Z"));
+        pairs.push(("ce-unescaped", "100% sure"));
         let event = decode(&headers(&pairs), b"").unwrap();
         assert_eq!(event.source(), "/my source");
         assert_eq!(event.subject(), Some("Hello, 🌎!"));
         assert_eq!(event.extension("action").unwrap().to_string(), "opened");
         assert_eq!(event.extension("note").unwrap().to_string(), "café");
+        assert_eq!(
+            event.extension("unescaped").unwrap().to_string(),
+            "100% sure"
+        );
         assert_eq!(
             event.time().unwrap().to_rfc3339(),
             "2018-04-05T03:56:24+00:00"

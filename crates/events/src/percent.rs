@@ -24,13 +24,12 @@ pub(crate) fn encode(value: &str) -> String {
 /// Why a header value could not be percent-decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PercentError {
-    #[error("truncated or non-hex percent escape at byte {0}")]
-    BadEscape(usize),
     #[error("percent-decoded value is not UTF-8")]
     NotUtf8,
 }
 
-/// Decodes `%XX` escapes; any other byte is kept as is.
+/// Decodes `%XX` escapes; any other byte is kept as is. A `%` that starts no valid escape
+/// stays literal: senders that never encode (`ce-note: 100%`) are still understood.
 pub(crate) fn decode(value: &[u8]) -> Result<String, PercentError> {
     let mut out = Vec::with_capacity(value.len());
     let mut i = 0;
@@ -38,11 +37,13 @@ pub(crate) fn decode(value: &[u8]) -> Result<String, PercentError> {
         if value[i] == b'%' {
             let hi = value.get(i + 1).and_then(|b| hex_digit(*b));
             let lo = value.get(i + 2).and_then(|b| hex_digit(*b));
-            match (hi, lo) {
-                (Some(hi), Some(lo)) => out.push(hi << 4 | lo),
-                _ => return Err(PercentError::BadEscape(i)),
+            if let (Some(hi), Some(lo)) = (hi, lo) {
+                out.push(hi << 4 | lo);
+                i += 3;
+                continue;
             }
-            i += 3;
+            out.push(b'%');
+            i += 1;
         } else {
             out.push(value[i]);
             i += 1;
@@ -102,10 +103,11 @@ mod tests {
     }
 
     #[test]
-    fn decoding_rejects_broken_escapes_and_invalid_utf8() {
-        assert_eq!(decode(b"50%"), Err(PercentError::BadEscape(2)));
-        assert_eq!(decode(b"%4"), Err(PercentError::BadEscape(0)));
-        assert_eq!(decode(b"%zz"), Err(PercentError::BadEscape(0)));
+    fn decoding_keeps_stray_percent_signs_and_rejects_invalid_utf8() {
+        assert_eq!(decode(b"50%").as_deref(), Ok("50%"));
+        assert_eq!(decode(b"%4").as_deref(), Ok("%4"));
+        assert_eq!(decode(b"%zz%41").as_deref(), Ok("%zzA"));
+        assert_eq!(decode(b"100% sure").as_deref(), Ok("100% sure"));
         assert_eq!(decode(b"%FF%FE"), Err(PercentError::NotUtf8));
     }
 }
