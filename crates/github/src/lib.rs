@@ -3,11 +3,18 @@
 //! - [`GitHub`]: object-safe async trait (`Arc<dyn GitHub>`) speaking plain domain types.
 //! - [`OctocrabGitHub`]: the real client, with Prow's retries and rate-limit handling.
 //! - [`DryRunGitHub`]: answers reads from what it was told and records every call.
+//! - [`ReadOnlyGitHub`]: reads from a real GitHub, records writes (Prow's `--dry-run`).
 //! - [`connect`]: picks one of them from [`Settings`].
+//!
+//! TLS and crypto: octocrab is built without its default features, so there is one rustls
+//! backend (ring, which octocrab selects explicitly when no process default is installed, so
+//! there is no "no CryptoProvider" panic) and GitHub App JWTs are signed with pure-Rust RSA;
+//! aws-lc-rs is not built. Redirects are not followed (org membership answers 302).
 
 mod dry_run;
 mod error;
 mod octocrab_client;
+mod read_only;
 mod retry;
 mod types;
 
@@ -19,6 +26,7 @@ use async_trait::async_trait;
 pub use dry_run::{Call, DryRunGitHub};
 pub use error::{GitHubError, Result};
 pub use octocrab_client::{Credentials, DEFAULT_ENDPOINT, OctocrabGitHub, OctocrabGitHubBuilder};
+pub use read_only::ReadOnlyGitHub;
 pub use retry::{RetryPolicy, RetryReason, Sleeper, TokioSleeper, Verdict, decide};
 pub use types::{
     IssueComment, IssueState, Label, MAX_STATUS_DESCRIPTION_CHARS, NewStatus, PullRequest,
@@ -29,7 +37,7 @@ pub use types::{
 /// What Prow's functions ask of GitHub. `org`/`repo` name the repository; `number` is an
 /// issue or pull request number.
 #[async_trait]
-pub trait GitHub: Send + Sync {
+pub trait GitHub: Send + Sync + std::fmt::Debug {
     /// The login of the account we act as (cached after the first call).
     async fn bot_login(&self) -> Result<String>;
 
@@ -121,14 +129,16 @@ pub struct Settings {
     pub app_id: Option<u64>,
     pub app_private_key_path: Option<PathBuf>,
     pub app_installation_id: Option<u64>,
-    /// Record calls instead of making them. Also chosen when no credentials are given.
+    /// Make no writes. With credentials, reads still go to GitHub ([`ReadOnlyGitHub`], Prow's
+    /// `--dry-run`); without, nothing is called ([`DryRunGitHub`], also the choice whenever
+    /// no credentials are given).
     pub dry_run: bool,
     /// Dry run only: users answered as org members/collaborators.
     pub dry_run_trusted_users: Vec<String>,
 }
 
-/// Builds the client `settings` ask for: dry-run when asked or when there are no
-/// credentials, else octocrab with the token or the GitHub App.
+/// Builds the client `settings` ask for: [`DryRunGitHub`] without credentials, else
+/// octocrab with the token or the GitHub App, wrapped in [`ReadOnlyGitHub`] for a dry run.
 pub fn connect(settings: &Settings) -> Result<Arc<dyn GitHub>> {
     let credentials = match (
         &settings.token_path,
@@ -148,20 +158,24 @@ pub fn connect(settings: &Settings) -> Result<Arc<dyn GitHub>> {
             ));
         }
     };
-    match credentials {
-        Some(credentials) if !settings.dry_run => {
-            let endpoint = if settings.endpoint.is_empty() {
-                DEFAULT_ENDPOINT
-            } else {
-                settings.endpoint.as_str()
-            };
-            let client = OctocrabGitHub::builder(endpoint)
-                .credentials(credentials)
-                .build()?;
-            Ok(Arc::new(client))
-        }
-        _ => Ok(Arc::new(
+    let Some(credentials) = credentials else {
+        return Ok(Arc::new(
             DryRunGitHub::new().trust(settings.dry_run_trusted_users.iter().cloned()),
-        )),
+        ));
+    };
+    let endpoint = if settings.endpoint.is_empty() {
+        DEFAULT_ENDPOINT
+    } else {
+        settings.endpoint.as_str()
+    };
+    let client: Arc<dyn GitHub> = Arc::new(
+        OctocrabGitHub::builder(endpoint)
+            .credentials(credentials)
+            .build()?,
+    );
+    if settings.dry_run {
+        Ok(Arc::new(ReadOnlyGitHub::new(client)))
+    } else {
+        Ok(client)
     }
 }

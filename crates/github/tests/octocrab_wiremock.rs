@@ -915,3 +915,92 @@ async fn a_github_app_mints_an_installation_token_and_uses_it() {
     // The minted token is cached: one token request for both calls.
     gh.add_label("acme", "foo", 5, "lgtm").await.unwrap();
 }
+
+#[tokio::test]
+async fn a_dry_run_with_a_token_reads_github_but_writes_nothing() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/foo/pulls/2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(pull_request_json()))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/user"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"login": "prow-bot"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let token_path = dir.path().join("token");
+    std::fs::write(&token_path, TOKEN).unwrap();
+    let reads: Arc<dyn GitHub> = Arc::new(
+        OctocrabGitHub::builder(server.uri())
+            .credentials(Credentials::token_from_file(&token_path).unwrap())
+            .build()
+            .unwrap(),
+    );
+    let gh = prow_github::ReadOnlyGitHub::new(reads);
+    assert_eq!(
+        gh.get_pull_request("acme", "foo", 2).await.unwrap().number,
+        2
+    );
+    let status = NewStatus::new("pull-foo-unit", StatusState::Pending);
+    gh.create_status("acme", "foo", "abc", &status)
+        .await
+        .unwrap();
+    let comment = gh.create_comment("acme", "foo", 2, "hi").await.unwrap();
+    assert_eq!(comment.user.login, "prow-bot");
+    gh.add_label("acme", "foo", 2, "lgtm").await.unwrap();
+
+    let methods: Vec<String> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.method.to_string())
+        .collect();
+    assert_eq!(methods, vec!["GET", "GET"]);
+    let writes = gh.writes();
+    assert_eq!(writes.len(), 3);
+    assert!(matches!(&writes[0], prow_github::Call::CreateStatus { sha, .. } if sha == "abc"));
+
+    // connect() picks the same wrapper for a dry run with credentials.
+    let connected = prow_github::connect(&Settings {
+        endpoint: server.uri(),
+        token_path: Some(token_path),
+        dry_run: true,
+        ..Settings::default()
+    })
+    .unwrap();
+    connected
+        .remove_label("acme", "foo", 2, "lgtm")
+        .await
+        .unwrap();
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn deleting_a_comment_that_is_already_gone_is_ok() {
+    let server = MockServer::start().await;
+    Mock::given(method("DELETE"))
+        .and(path("/repos/acme/foo/issues/comments/77"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    client(&server)
+        .delete_comment("acme", "foo", 77)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn half_given_app_credentials_are_a_setup_error() {
+    let err = prow_github::connect(&Settings {
+        app_id: Some(1),
+        ..Settings::default()
+    })
+    .unwrap_err();
+    assert!(matches!(err, GitHubError::Setup(_)), "{err:?}");
+}
