@@ -103,3 +103,29 @@ async fn metrics_count_deliveries_by_event_and_outcome() {
         assert!(text.contains(line), "missing {line:?} in\n{text}");
     }
 }
+
+#[tokio::test]
+async fn payloads_over_githubs_25_mb_limit_are_refused_before_the_signature_check() {
+    let body = vec![b' '; 25 * 1024 * 1024 + 1];
+    let request = Request::post("/hook")
+        .header("x-github-event", "push")
+        .header("x-github-delivery", "d-1")
+        .header("x-hub-signature-256", sign(b"t0ken", &body))
+        .header("content-type", "application/json")
+        .body(Body::from(body))
+        .unwrap();
+    let (status, text) = send(&state(), request).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(text.starts_with("413"), "{text}");
+
+    let at_limit = vec![b' '; 25 * 1024 * 1024];
+    let request = Request::post("/hook")
+        .header("x-github-event", "push")
+        .header("x-github-delivery", "d-1")
+        .header("x-hub-signature-256", sign(b"t0ken", &at_limit))
+        .header("content-type", "application/json")
+        .body(Body::from(at_limit))
+        .unwrap();
+    // Exactly 25 MB is read, then found to be (blank, hence invalid) JSON.
+    assert_eq!(send(&state(), request).await.0, StatusCode::BAD_REQUEST);
+}
