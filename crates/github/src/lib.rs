@@ -10,6 +10,20 @@
 //! backend (ring, which octocrab selects explicitly when no process default is installed, so
 //! there is no "no CryptoProvider" panic) and GitHub App JWTs are signed with pure-Rust RSA;
 //! aws-lc-rs is not built. Redirects are not followed (org membership answers 302).
+//!
+//! ```
+//! use std::sync::Arc;
+//! use prow_github::{Call, DryRunGitHub, GitHub, NewStatus, StatusState};
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let dry = Arc::new(DryRunGitHub::new().trust(["alice"]));
+//! let github: Arc<dyn GitHub> = dry.clone();
+//! assert!(github.is_org_member("acme", "alice").await.unwrap());
+//! let status = NewStatus::new("pull-foo-unit", StatusState::Pending).description("Job triggered.");
+//! github.create_status("acme", "foo", "deadbeef", &status).await.unwrap();
+//! assert!(matches!(&dry.writes()[..], [Call::CreateStatus { sha, .. }] if sha == "deadbeef"));
+//! # });
+//! ```
 
 mod dry_run;
 mod error;

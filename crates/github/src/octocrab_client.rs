@@ -374,6 +374,7 @@ impl OctocrabGitHub {
                 &self.policy,
             ) {
                 Verdict::Accept => {
+                    tracing::debug!(%call, attempt, status = parts.status.as_u16(), "GitHub answered");
                     return Ok(Answer {
                         status: parts.status,
                         headers: parts.headers,

@@ -35,6 +35,17 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// Millisecond waits and few attempts, for tests against a local mock server.
+    pub fn for_tests() -> Self {
+        RetryPolicy {
+            max_attempts: 3,
+            initial_backoff: Duration::from_millis(5),
+            max_backoff: Duration::from_millis(20),
+            max_retry_after: Duration::from_secs(2),
+            max_rate_limit_wait: Duration::from_secs(2),
+        }
+    }
+
     /// The wait after failed attempt number `attempt` (1-based): initial, 2x, 4x, ... capped.
     pub fn backoff(&self, attempt: u32) -> Duration {
         let doublings = attempt.saturating_sub(1).min(31);

@@ -19,10 +19,9 @@ const TOKEN: &str = "ghp_test-token-never-shown";
 fn fast_policy() -> RetryPolicy {
     RetryPolicy {
         max_attempts: 4,
-        initial_backoff: Duration::from_millis(10),
-        max_backoff: Duration::from_millis(50),
         max_retry_after: Duration::from_secs(5),
         max_rate_limit_wait: Duration::from_secs(5),
+        ..RetryPolicy::for_tests()
     }
 }
 
