@@ -44,6 +44,9 @@ pub enum GitHubError {
         #[source]
         source: serde_json::Error,
     },
+    /// A list kept announcing a next page past our limit.
+    #[error("{call}: still more pages after {pages}; giving up")]
+    TooManyPages { call: String, pages: usize },
     /// A dry run was asked for something it has not been told.
     #[error("{call}: not known to the dry-run GitHub")]
     DryRunUnknown { call: String },

@@ -27,6 +27,10 @@ pub const DEFAULT_ENDPOINT: &str = "https://api.github.com";
 /// Page size asked of list endpoints (GitHub's maximum).
 const PER_PAGE: u32 = 100;
 
+/// Pages followed before giving up on a list, so a server whose `next` link never ends
+/// cannot keep a function busy forever (100,000 items is far beyond any Prow list).
+const MAX_PAGES: usize = 1000;
+
 /// How we authenticate. `Debug` never shows the secret.
 #[derive(Clone)]
 pub enum Credentials {
@@ -416,6 +420,12 @@ impl OctocrabGitHub {
         let mut pages = Vec::new();
         let mut next = Some(with_per_page(path));
         while let Some(path) = next.take() {
+            if pages.len() >= MAX_PAGES {
+                return Err(GitHubError::TooManyPages {
+                    call: call.to_owned(),
+                    pages: MAX_PAGES,
+                });
+            }
             let answer = self
                 .request(&self.crab, call, Method::GET, &path, None)
                 .await?

@@ -1003,3 +1003,32 @@ async fn half_given_app_credentials_are_a_setup_error() {
     .unwrap_err();
     assert!(matches!(err, GitHubError::Setup(_)), "{err:?}");
 }
+
+#[tokio::test]
+async fn a_next_link_that_never_ends_is_an_error_not_a_hang() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/foo/issues/5/labels"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header(
+                    "link",
+                    format!(
+                        "<{}/repos/acme/foo/issues/5/labels?per_page=100&page=2>; rel=\"next\"",
+                        server.uri()
+                    )
+                    .as_str(),
+                )
+                .set_body_json(json!([])),
+        )
+        .mount(&server)
+        .await;
+    let err = client(&server)
+        .get_issue_labels("acme", "foo", 5)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, GitHubError::TooManyPages { pages: 1000, .. }),
+        "{err:?}"
+    );
+}
