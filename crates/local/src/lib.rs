@@ -10,6 +10,7 @@ pub mod discovery;
 pub mod error;
 pub mod events;
 pub mod http;
+pub mod kubelet;
 pub mod logs;
 pub mod object;
 pub mod patch;

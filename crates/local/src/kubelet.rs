@@ -1,0 +1,654 @@
+//! Local kubelet: runs Pending pods as host processes, feeds their output to `pods/log` and reports pod status.
+//!
+//! Images are not pulled: each container's `command` + `args` run directly on this machine (in
+//! their own process group, with the container's `env` and `workingDir`). Init containers run in
+//! order, then all containers together; with `restartPolicy: Never` semantics the pod succeeds
+//! when every container exits 0. Deleting a pod kills its processes.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::Command;
+use tokio::sync::{broadcast, watch};
+
+use crate::error::ApiError;
+use crate::events::EventType;
+use crate::logs::{LogTarget, MemoryLogs};
+use crate::object::timestamp;
+use crate::patch::PatchKind;
+use crate::resources::PODS;
+use crate::server::{ApiServer, Filter, WriteOptions};
+
+/// Settings for [`Kubelet`].
+#[derive(Debug, Clone)]
+pub struct KubeletConfig {
+    /// Pods with an empty `spec.nodeName` or this name run here.
+    pub node_name: String,
+    /// Parent of each pod's default working directory (`<work_dir>/<namespace>/<pod>`).
+    pub work_dir: PathBuf,
+    /// How long a deleted pod's processes get after SIGTERM before SIGKILL.
+    pub grace_period: Duration,
+}
+
+impl KubeletConfig {
+    pub fn new(work_dir: PathBuf) -> KubeletConfig {
+        KubeletConfig {
+            node_name: "prow-local".into(),
+            work_dir,
+            grace_period: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What the kubelet does about one pod.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Start,
+    Stop,
+    /// The pod was running under a previous kubelet whose processes are gone.
+    MarkLost,
+    Nothing,
+}
+
+/// Decides what to do about `pod` after `event` (`None` = seen in the start-up list).
+pub fn decide(pod: &Value, event: Option<EventType>, running_here: bool, node: &str) -> Action {
+    let node_ok = pod["spec"]["nodeName"]
+        .as_str()
+        .is_none_or(|n| n.is_empty() || n == node);
+    let deleting =
+        event == Some(EventType::Deleted) || pod["metadata"].get("deletionTimestamp").is_some();
+    let phase = pod["status"]["phase"].as_str().unwrap_or("Pending");
+    match (deleting, running_here, phase) {
+        (true, true, _) => Action::Stop,
+        (true, false, _) => Action::Nothing,
+        (false, false, "Pending") if node_ok => Action::Start,
+        (false, false, "Running") if node_ok && event.is_none() => Action::MarkLost,
+        _ => Action::Nothing,
+    }
+}
+
+/// How one container ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Terminated {
+    pub exit_code: i32,
+    pub reason: String,
+    pub message: Option<String>,
+    pub started_at: String,
+    pub finished_at: String,
+}
+
+impl Terminated {
+    fn state(&self) -> Value {
+        let mut t = json!({
+            "exitCode": self.exit_code, "reason": self.reason,
+            "startedAt": self.started_at, "finishedAt": self.finished_at,
+        });
+        if let Some(m) = &self.message {
+            t["message"] = json!(m);
+        }
+        json!({"terminated": t})
+    }
+}
+
+/// The program and arguments a container runs: `command` followed by `args`.
+pub fn argv(container: &Value) -> Result<Vec<String>, String> {
+    let strings = |key: &str| -> Vec<String> {
+        container[key]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let command = strings("command");
+    if command.is_empty() {
+        return Err(format!(
+            "container {:?} has no command: the local kubelet runs commands on the host and does not run image entrypoints",
+            container["name"].as_str().unwrap_or("")
+        ));
+    }
+    Ok(command.into_iter().chain(strings("args")).collect())
+}
+
+/// The container's environment: literal values and the downward-API fields Prow uses.
+pub fn environment(container: &Value, pod: &Value) -> Vec<(String, String)> {
+    let Some(env) = container["env"].as_array() else {
+        return Vec::new();
+    };
+    env.iter()
+        .filter_map(|e| {
+            let name = e["name"].as_str()?.to_string();
+            let value = match (
+                e["value"].as_str(),
+                e["valueFrom"]["fieldRef"]["fieldPath"].as_str(),
+            ) {
+                (Some(v), _) => v.to_string(),
+                (None, Some(path)) => {
+                    let v = path.split('.').fold(pod, |v, seg| &v[seg]);
+                    v.as_str().unwrap_or("").to_string()
+                }
+                (None, None) => String::new(),
+            };
+            Some((name, value))
+        })
+        .collect()
+}
+
+/// Pod phase once every container ended: Succeeded if all exited 0.
+pub fn final_phase(results: &[Terminated]) -> &'static str {
+    if results.iter().all(|t| t.exit_code == 0) {
+        "Succeeded"
+    } else {
+        "Failed"
+    }
+}
+
+type PodKey = (String, String, String);
+
+/// Resolves once `cancelled` turns true (or its sender is gone).
+async fn wait_cancelled(cancelled: &mut watch::Receiver<bool>) {
+    // The guard `wait_for` returns is not Send; drop it here.
+    let _ = cancelled.wait_for(|c| *c).await.map(|_| ());
+}
+
+fn pod_key(pod: &Value) -> PodKey {
+    let meta = &pod["metadata"];
+    let s = |k: &str| meta[k].as_str().unwrap_or("").to_string();
+    (s("namespace"), s("name"), s("uid"))
+}
+
+/// Runs pods from `server` on this machine. See the module docs.
+#[derive(Clone)]
+pub struct Kubelet {
+    server: ApiServer,
+    logs: MemoryLogs,
+    config: Arc<KubeletConfig>,
+    running: Arc<Mutex<HashMap<PodKey, watch::Sender<bool>>>>,
+}
+
+impl std::fmt::Debug for Kubelet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kubelet")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Kubelet {
+    /// `logs` must be the source the server answers `pods/log` from.
+    pub fn new(server: ApiServer, logs: MemoryLogs, config: KubeletConfig) -> Kubelet {
+        Kubelet {
+            server,
+            logs,
+            config: Arc::new(config),
+            running: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    fn is_running(&self, key: &PodKey) -> bool {
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(key)
+    }
+
+    /// Watches pods until `shutdown` resolves, then kills what it started.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ApiError> {
+        // Subscribe before listing so nothing committed in between is missed.
+        let mut changes = self.server.changes();
+        self.resync(true).await?;
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                change = changes.recv() => match change {
+                    Ok(event) if std::ptr::eq(event.resource, &PODS) => {
+                        self.handle(&event.object, Some(event.kind)).await;
+                    }
+                    Ok(_) => {}
+                    Err(broadcast::error::RecvError::Lagged(_)) => self.resync(false).await?,
+                    Err(broadcast::error::RecvError::Closed) => break,
+                },
+                _ = &mut shutdown => break,
+            }
+        }
+        self.stop_all();
+        Ok(())
+    }
+
+    async fn resync(&self, startup: bool) -> Result<(), ApiError> {
+        let (pods, _) = self.server.list(&PODS, None, &Filter::default()).await?;
+        for pod in pods {
+            self.handle(
+                &pod,
+                if startup {
+                    None
+                } else {
+                    Some(EventType::Modified)
+                },
+            )
+            .await;
+        }
+        Ok(())
+    }
+
+    async fn handle(&self, pod: &Value, event: Option<EventType>) {
+        let key = pod_key(pod);
+        match decide(pod, event, self.is_running(&key), &self.config.node_name) {
+            Action::Start => self.start(pod.clone(), key),
+            Action::Stop => self.stop(&key),
+            Action::MarkLost => {
+                let status = json!({"phase": "Failed", "reason": "NodeLost",
+                    "message": "the local kubelet restarted while this pod was running"});
+                self.write_status(&key, status).await;
+            }
+            Action::Nothing => {}
+        }
+    }
+
+    fn stop(&self, key: &PodKey) {
+        if let Some(cancel) = self
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key)
+        {
+            cancel.send_replace(true);
+        }
+    }
+
+    fn stop_all(&self) {
+        for (_, cancel) in self
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain()
+        {
+            cancel.send_replace(true);
+        }
+    }
+
+    fn start(&self, pod: Value, key: PodKey) {
+        let (cancel, cancelled) = watch::channel(false);
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.clone(), cancel);
+        let this = self.clone();
+        tokio::spawn(async move {
+            this.run_pod(&pod, &key, cancelled).await;
+            this.running
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&key);
+        });
+    }
+
+    async fn write_status(&self, key: &PodKey, status: Value) {
+        let (ns, name, uid) = key;
+        // Guard against a same-named replacement pod: only touch the pod we ran.
+        match self.server.get(&PODS, ns, name).await {
+            Ok(current) if current["metadata"]["uid"].as_str() == Some(uid.as_str()) => {}
+            _ => return,
+        }
+        let patch = json!({"status": status});
+        if let Err(err) = self
+            .server
+            .patch(
+                &PODS,
+                ns,
+                name,
+                PatchKind::Merge,
+                patch,
+                true,
+                WriteOptions::default(),
+            )
+            .await
+        {
+            tracing::warn!(pod = %name, namespace = %ns, error = %err, "could not update pod status");
+        }
+    }
+
+    async fn run_pod(&self, pod: &Value, key: &PodKey, cancelled: watch::Receiver<bool>) {
+        let (ns, name, _) = key;
+        let dir = self.config.work_dir.join(ns).join(name);
+        let started = timestamp(Utc::now());
+        let containers = pod["spec"]["containers"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let running: Vec<Value> = containers
+            .iter()
+            .map(|c| {
+                json!({"name": c["name"], "ready": true, "restartCount": 0, "image": c["image"],
+                            "started": true, "state": {"running": {"startedAt": started}}})
+            })
+            .collect();
+        self.write_status(
+            key,
+            json!({"phase": "Running", "startTime": started, "hostIP": "127.0.0.1", "podIP": "127.0.0.1",
+                   "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": started}],
+                   "containerStatuses": running}),
+        )
+        .await;
+
+        let deadline = pod["spec"]["activeDeadlineSeconds"]
+            .as_u64()
+            .map(Duration::from_secs);
+        let (deadline_cancel, deadline_rx) = watch::channel(false);
+        let mut merged = cancelled.clone();
+        let watchdog = tokio::spawn(async move {
+            let timer = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = timer => { deadline_cancel.send_replace(true); }
+                _ = wait_cancelled(&mut merged) => { deadline_cancel.send_replace(true); }
+            }
+        });
+
+        let mut init_results = Vec::new();
+        for c in pod["spec"]["initContainers"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+        {
+            let result = self.run_container(&c, pod, &dir, deadline_rx.clone()).await;
+            let failed = result.exit_code != 0;
+            init_results.push((c["name"].clone(), result));
+            if failed {
+                break;
+            }
+        }
+        let init_ok = init_results.iter().all(|(_, r)| r.exit_code == 0);
+        let results: Vec<Terminated> = if init_ok {
+            let runs = containers
+                .iter()
+                .map(|c| self.run_container(c, pod, &dir, deadline_rx.clone()));
+            futures::future::join_all(runs).await
+        } else {
+            Vec::new()
+        };
+        watchdog.abort();
+        if *cancelled.borrow() {
+            return; // deleted: nobody reads this pod's status any more
+        }
+        let timed_out = *deadline_rx.borrow();
+        let statuses = |names: Vec<Value>, results: &[Terminated]| -> Vec<Value> {
+            names
+                .into_iter()
+                .zip(results)
+                .map(|(n, r)| json!({"name": n, "ready": false, "restartCount": 0, "started": false, "state": r.state()}))
+                .collect()
+        };
+        let all: Vec<Terminated> = init_results
+            .iter()
+            .map(|(_, r)| r.clone())
+            .chain(results.iter().cloned())
+            .collect();
+        let mut status = json!({
+            "phase": if init_ok { final_phase(&all) } else { "Failed" },
+            "conditions": [{"type": "Ready", "status": "False", "lastTransitionTime": timestamp(Utc::now())}],
+            "initContainerStatuses": statuses(init_results.iter().map(|(n, _)| n.clone()).collect(), &init_results.iter().map(|(_, r)| r.clone()).collect::<Vec<_>>()),
+            "containerStatuses": statuses(containers.iter().map(|c| c["name"].clone()).collect(), &results),
+        });
+        if timed_out {
+            status["phase"] = json!("Failed");
+            status["reason"] = json!("DeadlineExceeded");
+            status["message"] =
+                json!("Pod was active on the node longer than the specified deadline");
+        }
+        self.write_status(key, status).await;
+    }
+
+    async fn run_container(
+        &self,
+        container: &Value,
+        pod: &Value,
+        pod_dir: &std::path::Path,
+        mut cancelled: watch::Receiver<bool>,
+    ) -> Terminated {
+        let started_at = timestamp(Utc::now());
+        let (ns, pod_name, _) = pod_key(pod);
+        let target = LogTarget {
+            namespace: ns,
+            pod: pod_name,
+            container: container["name"].as_str().unwrap_or("").to_string(),
+        };
+        let cannot_run = |message: String| {
+            self.logs.finish(&target);
+            Terminated {
+                exit_code: 128,
+                reason: "ContainerCannotRun".into(),
+                message: Some(message),
+                started_at: started_at.clone(),
+                finished_at: timestamp(Utc::now()),
+            }
+        };
+        let argv = match argv(container) {
+            Ok(argv) => argv,
+            Err(message) => return cannot_run(message),
+        };
+        let dir = container["workingDir"]
+            .as_str()
+            .map(PathBuf::from)
+            .unwrap_or_else(|| pod_dir.to_path_buf());
+        if let Err(e) = std::fs::create_dir_all(&dir) {
+            return cannot_run(format!("creating working directory {}: {e}", dir.display()));
+        }
+        let mut child = match Command::new(&argv[0])
+            .args(&argv[1..])
+            .envs(environment(container, pod))
+            .current_dir(&dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()
+        {
+            Ok(child) => child,
+            Err(e) => return cannot_run(format!("starting {:?}: {e}", argv[0])),
+        };
+        let readers = [
+            child.stdout.take().map(|s| self.pump(s, target.clone())),
+            child.stderr.take().map(|s| self.pump(s, target.clone())),
+        ];
+        let status = tokio::select! {
+            status = child.wait() => status,
+            _ = wait_cancelled(&mut cancelled) => {
+                self.terminate(&mut child).await;
+                child.wait().await
+            }
+        };
+        for reader in readers.into_iter().flatten() {
+            let _ = reader.await;
+        }
+        self.logs.finish(&target);
+        let finished_at = timestamp(Utc::now());
+        match status {
+            Ok(status) => {
+                let exit_code = status
+                    .code()
+                    .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+                Terminated {
+                    exit_code,
+                    reason: if exit_code == 0 { "Completed" } else { "Error" }.into(),
+                    message: None,
+                    started_at,
+                    finished_at,
+                }
+            }
+            Err(e) => Terminated {
+                exit_code: 128,
+                reason: "Error".into(),
+                message: Some(format!("waiting for the process: {e}")),
+                started_at,
+                finished_at,
+            },
+        }
+    }
+
+    /// SIGTERM to the container's process group, SIGKILL after the grace period.
+    async fn terminate(&self, child: &mut tokio::process::Child) {
+        if let Some(pid) = child.id() {
+            // `kill` on the group reaches grandchildren too (the shell's children, test runners...).
+            let _ = Command::new("kill")
+                .args(["-TERM", "--", &format!("-{pid}")])
+                .status()
+                .await;
+            if tokio::time::timeout(self.config.grace_period, child.wait())
+                .await
+                .is_ok()
+            {
+                return;
+            }
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .status()
+                .await;
+        }
+        let _ = child.kill().await;
+    }
+
+    fn pump(
+        &self,
+        stream: impl AsyncRead + Unpin + Send + 'static,
+        target: LogTarget,
+    ) -> tokio::task::JoinHandle<()> {
+        let logs = self.logs.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stream).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                logs.append(&target, line);
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn pod(phase: &str, node: &str, deleting: bool) -> Value {
+        let mut p = json!({"metadata": {"name": "p", "namespace": "ns", "uid": "u"},
+                           "spec": {"nodeName": node, "containers": []}, "status": {"phase": phase}});
+        if deleting {
+            p["metadata"]["deletionTimestamp"] = json!("2024-01-01T00:00:00Z");
+        }
+        p
+    }
+
+    #[test]
+    fn decides_what_to_do_about_each_pod() {
+        use EventType::*;
+        let cases = [
+            (pod("Pending", "", false), Some(Added), false, Action::Start),
+            (
+                pod("Pending", "prow-local", false),
+                None,
+                false,
+                Action::Start,
+            ),
+            (
+                pod("Pending", "other-node", false),
+                Some(Added),
+                false,
+                Action::Nothing,
+            ),
+            (
+                pod("Pending", "", false),
+                Some(Modified),
+                true,
+                Action::Nothing,
+            ),
+            (
+                pod("Running", "", false),
+                Some(Modified),
+                true,
+                Action::Nothing,
+            ),
+            (pod("Running", "", false), None, false, Action::MarkLost),
+            (
+                pod("Running", "", false),
+                Some(Modified),
+                false,
+                Action::Nothing,
+            ),
+            (pod("Succeeded", "", false), None, false, Action::Nothing),
+            (pod("Running", "", false), Some(Deleted), true, Action::Stop),
+            (pod("Running", "", true), Some(Modified), true, Action::Stop),
+            (
+                pod("Pending", "", true),
+                Some(Added),
+                false,
+                Action::Nothing,
+            ),
+        ];
+        for (p, event, running, want) in cases {
+            assert_eq!(
+                decide(&p, event, running, "prow-local"),
+                want,
+                "{p} {event:?} running={running}"
+            );
+        }
+    }
+
+    #[test]
+    fn argv_is_command_then_args_and_requires_a_command() {
+        let c = json!({"name": "t", "command": ["sh", "-c"], "args": ["echo hi"]});
+        assert_eq!(argv(&c).unwrap(), vec!["sh", "-c", "echo hi"]);
+        assert!(argv(&json!({"name": "t", "args": ["x"]})).is_err());
+    }
+
+    #[test]
+    fn environment_resolves_values_and_field_refs() {
+        let pod =
+            json!({"metadata": {"name": "p", "namespace": "ns"}, "status": {"podIP": "127.0.0.1"}});
+        let c = json!({"env": [
+            {"name": "A", "value": "1"},
+            {"name": "NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+            {"name": "IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+            {"name": "SECRET", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}
+        ]});
+        let env = environment(&c, &pod);
+        let want = [
+            ("A", "1"),
+            ("NAME", "p"),
+            ("IP", "127.0.0.1"),
+            ("SECRET", ""),
+        ];
+        assert_eq!(
+            env,
+            want.map(|(k, v)| (k.to_string(), v.to_string())).to_vec()
+        );
+    }
+
+    #[test]
+    fn pods_succeed_only_if_every_container_exits_zero() {
+        let t = |code| Terminated {
+            exit_code: code,
+            reason: String::new(),
+            message: None,
+            started_at: String::new(),
+            finished_at: String::new(),
+        };
+        assert_eq!(final_phase(&[t(0), t(0)]), "Succeeded");
+        assert_eq!(final_phase(&[t(0), t(2)]), "Failed");
+        assert_eq!(final_phase(&[]), "Succeeded");
+    }
+}
