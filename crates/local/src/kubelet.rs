@@ -244,6 +244,9 @@ impl Kubelet {
 
     async fn handle(&self, pod: &Value, event: Option<EventType>) {
         let key = pod_key(pod);
+        if event == Some(EventType::Deleted) {
+            self.logs.remove_pod(&key.0, &key.1);
+        }
         match decide(pod, event, self.is_running(&key), &self.config.node_name) {
             Action::Start => self.start(pod.clone(), key),
             Action::Stop => self.stop(&key),

@@ -130,6 +130,18 @@ impl MemoryLogs {
         });
     }
 
+    /// Forgets every container log of a pod (the pod was deleted); followers' streams end.
+    pub fn remove_pod(&self, namespace: &str, pod: &str) {
+        let mut buffers = self.buffers.lock().unwrap_or_else(|p| p.into_inner());
+        buffers.retain(|(ns, name, _), buf| {
+            let keep = ns != namespace || name != pod;
+            if !keep {
+                let _ = buf.tx.send(Chunk::End);
+            }
+            keep
+        });
+    }
+
     /// Marks the container as finished: followers' streams end.
     pub fn finish(&self, target: &LogTarget) {
         self.with_buffer(target, |buf| {
@@ -299,5 +311,7 @@ mod tests {
         let rest: Vec<String> = live.map(|l| l.text).collect().await;
         assert_eq!(rest, vec!["two"]);
         assert!(logs.logs(&target, true).unwrap().live.is_none());
+        logs.remove_pod("ns", "p");
+        assert!(logs.logs(&target, false).unwrap().history.is_empty());
     }
 }

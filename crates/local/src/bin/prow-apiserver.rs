@@ -3,10 +3,12 @@
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
-use prow_local::ApiServer;
+use prow_local::kubelet::{Kubelet, KubeletConfig};
+use prow_local::{ApiServer, MemoryLogs};
 
 /// Serves the prow-local Kubernetes API (ProwJobs, Pods, Namespaces) from a durable file.
 #[derive(Debug, Parser)]
@@ -20,6 +22,9 @@ struct Args {
     /// Address to listen on; port 0 picks a free port (printed on stdout).
     #[arg(long, env = "PROW_LOCAL_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// Also run pods locally (as host processes) with working directories under this directory.
+    #[arg(long, env = "PROW_LOCAL_KUBELET_DIR")]
+    kubelet_dir: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -32,6 +37,15 @@ async fn main() -> anyhow::Result<()> {
         (None, true) => ApiServer::in_memory()?,
         (None, false) => anyhow::bail!("pass --db <file> or --in-memory"),
     };
+    let logs = MemoryLogs::new();
+    let state = state.with_log_source(Arc::new(logs.clone()));
+    let (stop_kubelet, kubelet_stopped) = tokio::sync::oneshot::channel::<()>();
+    let kubelet = args.kubelet_dir.map(|dir| {
+        let kubelet = Kubelet::new(state.clone(), logs, KubeletConfig::new(dir));
+        tokio::spawn(kubelet.run(async {
+            let _ = kubelet_stopped.await;
+        }))
+    });
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
@@ -39,9 +53,17 @@ async fn main() -> anyhow::Result<()> {
     let mut out = std::io::stdout();
     writeln!(out, "listening on http://{addr}")?;
     out.flush()?;
-    prow_local::serve(listener, state, async {
-        let _ = tokio::signal::ctrl_c().await;
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    prow_local::serve(listener, state, async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+        }
     })
     .await?;
+    let _ = stop_kubelet.send(());
+    if let Some(kubelet) = kubelet {
+        kubelet.await??;
+    }
     Ok(())
 }
