@@ -1,76 +1,19 @@
-//! Go-style durations (`1h30m`, `90s`, `1.5h`, `300ms`) as Prow's config writes them.
+//! Go-style durations (`1h30m`, `90s`, `1.5h`, `300ms`) as Prow's config writes them, as std
+//! `Duration`s; the parsing itself is [`GoDuration`]'s.
 
 use std::time::Duration;
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid duration {input:?}: {reason}")]
-pub struct DurationError {
-    pub input: String,
-    pub reason: &'static str,
-}
+pub use crate::prowjob::DurationError;
+use crate::prowjob::GoDuration;
 
-/// Parses a duration with Go's `time.ParseDuration` grammar (no negative values: Prow has no use for them).
+/// Parses with Go's `time.ParseDuration` grammar; negative durations are rejected.
 pub fn parse_go_duration(input: &str) -> Result<Duration, DurationError> {
-    let err = |reason| DurationError {
-        input: input.to_string(),
-        reason,
-    };
-    let mut rest = input.strip_prefix('+').unwrap_or(input);
-    if rest.starts_with('-') {
-        return Err(err("negative durations are not allowed"));
-    }
-    if rest == "0" {
-        return Ok(Duration::ZERO);
-    }
-    if rest.is_empty() {
-        return Err(err("empty"));
-    }
-    let mut total = 0f64;
-    while !rest.is_empty() {
-        let number_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        if number_len == 0 {
-            return Err(err("expected a number"));
-        }
-        let number: f64 = rest[..number_len]
-            .parse()
-            .map_err(|_| err("malformed number"))?;
-        rest = &rest[number_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let nanos_per_unit = match &rest[..unit_len] {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            "" => return Err(err("missing unit")),
-            _ => return Err(err("unknown unit")),
-        };
-        rest = &rest[unit_len..];
-        total += number * nanos_per_unit;
-    }
-    if !total.is_finite() || total > u64::MAX as f64 {
-        return Err(err("out of range"));
-    }
-    Ok(Duration::from_nanos(total.round() as u64))
+    GoDuration::parse(input)?.to_std()
 }
 
-/// Formats like Go's `Duration.String()` for whole seconds and above (`1h30m0s`, `45s`).
+/// Formats like Go's `Duration.String()` (`1h30m0s`, `45s`).
 pub fn format_go_duration(d: Duration) -> String {
-    let secs = d.as_secs();
-    if secs == 0 && d.subsec_nanos() > 0 {
-        return format!("{}ms", d.as_millis());
-    }
-    let (h, m, s) = (secs / 3600, (secs / 60) % 60, secs % 60);
-    match (h, m) {
-        (0, 0) => format!("{s}s"),
-        (0, _) => format!("{m}m{s}s"),
-        _ => format!("{h}h{m}m{s}s"),
-    }
+    GoDuration::from_std(d).canonical()
 }
 
 #[cfg(test)]

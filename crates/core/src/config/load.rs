@@ -699,23 +699,18 @@ impl Loader {
     }
 }
 
-/// `plank.default_decoration_config_entries` applied in order under the job's own config, memoized
-/// per (repo, cluster) because thousands of jobs share a handful of combinations.
+/// `plank.default_decoration_config_entries` applied in order under the job's own config (Prow's
+/// `mergeDefaultDecorationConfig`), memoized per set of matching entries because thousands of
+/// jobs share a handful of (repo, cluster) combinations.
 struct DecorationDefaults {
     entries: Vec<DefaultDecorationConfigEntry>,
-    entry_values: Vec<serde_json::Value>,
-    cache: std::cell::RefCell<HashMap<Vec<usize>, serde_json::Value>>,
+    cache: std::cell::RefCell<HashMap<Vec<usize>, Option<DecorationConfig>>>,
 }
 
 impl DecorationDefaults {
     fn new(entries: Vec<DefaultDecorationConfigEntry>) -> Self {
-        let entry_values = entries
-            .iter()
-            .map(|e| serde_json::to_value(&e.config).unwrap_or_default())
-            .collect();
         Self {
             entries,
-            entry_values,
             cache: Default::default(),
         }
     }
@@ -724,45 +719,27 @@ impl DecorationDefaults {
         let matching: Vec<usize> = (0..self.entries.len())
             .filter(|&i| self.entries[i].matches(repo, cluster))
             .collect();
-        let mut base = self
+        let defaults = self
             .cache
             .borrow_mut()
             .entry(matching.clone())
             .or_insert_with(|| {
-                let mut acc = serde_json::Value::Object(Default::default());
-                for &i in &matching {
-                    merge_json(&mut acc, &self.entry_values[i]);
-                }
-                acc
+                matching
+                    .iter()
+                    .fold(None, |acc: Option<DecorationConfig>, &i| {
+                        let entry = &self.entries[i].config;
+                        Some(match acc {
+                            Some(general) => entry.apply_default(&general),
+                            None => entry.clone(),
+                        })
+                    })
             })
             .clone();
-        if let Some(job) = job {
-            merge_json(&mut base, &serde_json::to_value(job).unwrap_or_default());
+        match (job, defaults) {
+            (Some(job), Some(defaults)) => job.apply_default(&defaults),
+            (Some(only), None) | (None, Some(only)) => only,
+            (None, None) => DecorationConfig::default(),
         }
-        serde_json::from_value(base).unwrap_or_default()
-    }
-}
-
-/// Overlays `top` onto `base`: objects merge key by key, anything else set in `top` replaces.
-fn merge_json(base: &mut serde_json::Value, top: &serde_json::Value) {
-    match (base, top) {
-        (serde_json::Value::Object(b), serde_json::Value::Object(t)) => {
-            for (k, v) in t {
-                if v.is_null() {
-                    continue;
-                }
-                match b.get_mut(k) {
-                    Some(existing) if existing.is_object() && v.is_object() => {
-                        merge_json(existing, v)
-                    }
-                    _ => {
-                        b.insert(k.clone(), v.clone());
-                    }
-                }
-            }
-        }
-        (b, t) if !t.is_null() => *b = t.clone(),
-        _ => {}
     }
 }
 

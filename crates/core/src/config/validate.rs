@@ -199,7 +199,7 @@ pub(crate) fn validate_base(
         ));
     }
     if let Some(dc) = &base.utility.decoration_config {
-        if let Err(msg) = validate_decoration(dc) {
+        if let Err(msg) = dc.validate() {
             out.push(finding(
                 &["decoration_config"],
                 format!("invalid decoration config: {msg}"),
@@ -353,68 +353,6 @@ fn validate_pod_spec(spec: &PodSpec, kind: Kind, decorated: bool) -> Vec<Finding
         }
     }
     out
-}
-
-/// Prow's DecorationConfig.Validate, on the merged config as JSON (field names as in the CRD).
-fn validate_decoration(dc: &crate::prowjob::DecorationConfig) -> Result<(), String> {
-    let v = serde_json::to_value(dc).map_err(|e| e.to_string())?;
-    let images = v
-        .get("utility_images")
-        .filter(|i| !i.is_null())
-        .ok_or("utility image config is not specified")?;
-    let missing: Vec<&str> = ["clonerefs", "initupload", "entrypoint", "sidecar"]
-        .into_iter()
-        .filter(|k| {
-            images
-                .get(k)
-                .and_then(|s| s.as_str())
-                .is_none_or(str::is_empty)
-        })
-        .collect();
-    if !missing.is_empty() {
-        return Err(format!(
-            "the following utility images are not specified: {missing:?}"
-        ));
-    }
-    let gcs = v
-        .get("gcs_configuration")
-        .filter(|g| !g.is_null())
-        .ok_or("GCS upload configuration is not specified")?;
-    let str_of = |key: &str| gcs.get(key).and_then(|s| s.as_str()).unwrap_or("");
-    if str_of("bucket").is_empty()
-        && gcs
-            .get("local_output_dir")
-            .and_then(|s| s.as_str())
-            .is_none_or(|s| s.is_empty())
-    {
-        return Err("GCS configuration is invalid: bucket or local_output_dir must be set".into());
-    }
-    match str_of("path_strategy") {
-        "explicit" | "legacy" | "single" => {}
-        other => {
-            return Err(format!(
-                "GCS configuration is invalid: path_strategy must be explicit, legacy or single, not {other:?}"
-            ));
-        }
-    }
-    if matches!(str_of("path_strategy"), "legacy" | "single")
-        && (str_of("default_org").is_empty() || str_of("default_repo").is_empty())
-    {
-        return Err("GCS configuration is invalid: default_org and default_repo are required for path_strategy legacy/single".into());
-    }
-    for key in ["timeout", "grace_period"] {
-        if let Some(d) = v.get(key).and_then(|d| d.as_str()) {
-            parse_go_duration(d).map_err(|e| e.to_string())?;
-        }
-    }
-    if v.get("oauth_token_secret").is_some_and(|s| !s.is_null())
-        && v.get("ssh_key_secrets")
-            .and_then(|s| s.as_array())
-            .is_some_and(|a| !a.is_empty())
-    {
-        return Err("both OAuth token and SSH key secrets are specified".into());
-    }
-    Ok(())
 }
 
 fn regex_findings(out: &mut Vec<Finding>, field: &str, patterns: &[String], joined: bool) {
