@@ -252,6 +252,17 @@ impl Request {
     }
 
     fn json_body(&self) -> Result<Value, ApiError> {
+        let content_type = self
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        // Typed client-go clients try protobuf/CBOR first and fall back to JSON on 415.
+        if content_type.contains("protobuf") || content_type.contains("cbor") {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {content_type:?})"
+            )));
+        }
         let body: Value = if self.body.iter().all(u8::is_ascii_whitespace) {
             Value::Null
         } else {

@@ -185,6 +185,20 @@ async fn unknown_paths_and_methods_answer_with_status_objects() {
     )
     .await;
     assert_eq!(bad_patch.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let protobuf = call(
+        &server,
+        Method::POST,
+        "/api/v1/namespaces",
+        "application/vnd.kubernetes.protobuf",
+        "application/json",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        protobuf.status,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "only JSON bodies are understood"
+    );
     let bad_json = call(
         &server,
         Method::POST,
