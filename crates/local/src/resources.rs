@@ -96,8 +96,31 @@ pub static EVENTS: ResourceInfo = ResourceInfo {
     ],
 };
 
+/// `events.k8s.io/v1` Events, which kube-rs' event `Recorder` writes. Stored apart from core
+/// Events (a real server converts between the two shapes; nobody here reads both).
+pub static EVENTS_V1: ResourceInfo = ResourceInfo {
+    plural: "events",
+    singular: "event",
+    kind: "Event",
+    group: "events.k8s.io",
+    version: "v1",
+    namespaced: true,
+    short_names: &[],
+    categories: &[],
+    status_subresource: false,
+    field_labels: &[
+        "regarding.kind",
+        "regarding.namespace",
+        "regarding.name",
+        "regarding.uid",
+        "reason",
+        "reportingController",
+        "type",
+    ],
+};
+
 /// Every served resource, in discovery order.
-pub static ALL: [&ResourceInfo; 4] = [&PROWJOBS, &PODS, &NAMESPACES, &EVENTS];
+pub static ALL: [&ResourceInfo; 5] = [&PROWJOBS, &PODS, &NAMESPACES, &EVENTS, &EVENTS_V1];
 
 /// Every verb a stored resource supports (kubectl only trusts the full list).
 pub const VERBS: [&str; 8] = [
@@ -170,6 +193,7 @@ mod tests {
             ("", "v1", "prowjobs", None),
             ("prow.k8s.io", "v2", "prowjobs", None),
             ("", "v1", "namespaces", Some("Namespace")),
+            ("events.k8s.io", "v1", "events", Some("Event")),
         ];
         for (group, version, plural, kind) in cases {
             assert_eq!(

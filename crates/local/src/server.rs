@@ -177,7 +177,7 @@ impl ApiServer {
     ) -> Result<Value, ApiError> {
         let inner = &self.inner;
         let _guard = inner.write.lock().unwrap_or_else(|p| p.into_inner());
-        let current = inner.store.get(resource.plural, namespace, name)?;
+        let current = inner.store.get(&resource.qualified(), namespace, name)?;
         let mutation = decide(current.as_ref())?;
         if dry_run {
             return Ok(match mutation {
@@ -188,7 +188,7 @@ impl ApiServer {
             Mutation::Unchanged(object) => return Ok(object),
             Mutation::Put(mut object) => {
                 let rv = inner.store.commit(
-                    resource.plural,
+                    &resource.qualified(),
                     namespace,
                     name,
                     Change::Put(&mut object),
@@ -201,9 +201,10 @@ impl ApiServer {
                 (kind, (rv, object))
             }
             Mutation::Delete(mut object) => {
-                let rv = inner
-                    .store
-                    .commit(resource.plural, namespace, name, Change::Delete)?;
+                let rv =
+                    inner
+                        .store
+                        .commit(&resource.qualified(), namespace, name, Change::Delete)?;
                 // A DELETED event carries the last state stamped with the deletion's version.
                 object["metadata"]["resourceVersion"] = json!(rv.to_string());
                 (EventType::Deleted, (rv, object))
@@ -241,7 +242,7 @@ impl ApiServer {
             || self
                 .inner
                 .store
-                .get(NAMESPACES.plural, "", namespace)?
+                .get(&NAMESPACES.qualified(), "", namespace)?
                 .is_some()
         {
             return Ok(());
@@ -268,7 +269,7 @@ impl ApiServer {
         self.blocking(move |this| {
             this.inner
                 .store
-                .get(resource.plural, &namespace, &name)?
+                .get(&resource.qualified(), &namespace, &name)?
                 .ok_or(ApiError::NotFound { resource, name })
         })
         .await
@@ -287,7 +288,7 @@ impl ApiServer {
             let (items, rv) = this
                 .inner
                 .store
-                .list(resource.plural, namespace.as_deref())?;
+                .list(&resource.qualified(), namespace.as_deref())?;
             Ok((
                 items.into_iter().filter(|o| filter.matches(o)).collect(),
                 rv,
@@ -498,7 +499,10 @@ impl ApiServer {
 
     fn delete_namespace_contents(&self, namespace: &str) -> Result<(), ApiError> {
         for resource in ALL.iter().copied().filter(|r| r.namespaced) {
-            let (items, _) = self.inner.store.list(resource.plural, Some(namespace))?;
+            let (items, _) = self
+                .inner
+                .store
+                .list(&resource.qualified(), Some(namespace))?;
             for item in items {
                 let name = object::name_of(&item).to_string();
                 match self.delete_blocking(

@@ -9,10 +9,10 @@ use std::time::Duration;
 use common::{Running, api_status, eventually, prowjob, prowjobs};
 use futures::{AsyncBufReadExt, StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{Namespace, Pod};
-use kube::Api;
 use kube::api::{
     DeleteParams, ListParams, LogParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams,
 };
+use kube::{Api, Resource};
 use prow_local::{LogTarget, MemoryLogs};
 use serde_json::json;
 
@@ -478,6 +478,39 @@ async fn kube_runtime_watcher_supports_streaming_lists() {
         }
         other => panic!("expected Apply(later), got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn kube_event_recorder_can_publish_events() {
+    use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+    let srv = Running::start().await;
+    let api = prowjobs(&srv.client(), "default");
+    let pj = api
+        .create(&PostParams::default(), &prowjob("pj1").dynamic())
+        .await
+        .unwrap();
+    let recorder = Recorder::new(srv.client(), Reporter::from("plank"));
+    let reference = pj.object_ref(&common::prowjob_resource());
+    let event = Event {
+        type_: EventType::Normal,
+        reason: "PodCreated".into(),
+        note: Some("created the test pod".into()),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    recorder.publish(&event, &reference).await.unwrap();
+    recorder.publish(&event, &reference).await.unwrap();
+    let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(srv.client(), "default");
+    let list = events
+        .list(&ListParams::default().fields("regarding.name=pj1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        list.items.len(),
+        1,
+        "the second publish patches the same event into a series"
+    );
+    assert_eq!(list.items[0].reason.as_deref(), Some("PodCreated"));
 }
 
 #[tokio::test]
