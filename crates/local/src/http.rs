@@ -17,7 +17,8 @@ use crate::discovery;
 use crate::error::ApiError;
 use crate::logs::{LogOptions, LogTarget};
 use crate::patch::{self, PatchKind};
-use crate::resources::{self, PODS, ResourceInfo};
+use crate::protobuf;
+use crate::resources::{self, NAMESPACES, PODS, ResourceInfo};
 use crate::schema;
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::server::{ApiServer, Filter, Preconditions, WriteOptions, Written};
@@ -257,7 +258,11 @@ impl Request {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        // Typed client-go clients try protobuf/CBOR first and fall back to JSON on 415.
+        // kubectl's typed `create namespace` sends protobuf; no other write here does.
+        if content_type.contains("protobuf") && std::ptr::eq(self.target.resource, &NAMESPACES) {
+            return protobuf::decode_namespace(&self.body)
+                .map_err(|e| ApiError::UnsupportedMediaType(e.to_string()));
+        }
         if content_type.contains("protobuf") || content_type.contains("cbor") {
             return Err(ApiError::UnsupportedMediaType(format!(
                 "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {content_type:?})"
@@ -695,7 +700,7 @@ async fn pod_logs(req: Request) -> Result<Response, ApiError> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::resources::{NAMESPACES, PROWJOBS};
+    use crate::resources::PROWJOBS;
 
     #[test]
     fn paths_resolve_to_resource_targets() {

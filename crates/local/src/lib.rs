@@ -14,6 +14,7 @@ pub mod kubelet;
 pub mod logs;
 pub mod object;
 pub mod patch;
+pub mod protobuf;
 pub mod resources;
 pub mod schema;
 pub mod selector;

@@ -188,7 +188,7 @@ async fn unknown_paths_and_methods_answer_with_status_objects() {
     let protobuf = call(
         &server,
         Method::POST,
-        "/api/v1/namespaces",
+        "/api/v1/namespaces/default/pods",
         "application/vnd.kubernetes.protobuf",
         "application/json",
         json!({}),
