@@ -58,6 +58,9 @@ pub enum ApiError {
     PathNotFound,
     #[error("storage failure: {0}")]
     Store(#[from] StoreError),
+    /// A server-side fault that is not the client's doing (e.g. the embedded CRD does not parse).
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 fn join_causes(causes: &[Cause]) -> String {
@@ -78,7 +81,7 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Store(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -91,18 +94,24 @@ impl ApiError {
             ApiError::BadRequest(_) => "BadRequest",
             ApiError::MethodNotAllowed(_) => "MethodNotAllowed",
             ApiError::UnsupportedMediaType(_) => "UnsupportedMediaType",
-            ApiError::Store(_) => "InternalError",
+            ApiError::Store(_) | ApiError::Internal(_) => "InternalError",
         }
     }
 
     /// The `Status` object Kubernetes clients decode from an error response.
     pub fn to_status(&self) -> Value {
+        // 5xx details go to the log, not to clients.
+        let message = if self.status_code().is_server_error() {
+            "Internal error occurred; see the server log".to_string()
+        } else {
+            self.to_string()
+        };
         let mut status = json!({
             "kind": "Status",
             "apiVersion": "v1",
             "metadata": {},
             "status": "Failure",
-            "message": self.to_string(),
+            "message": message,
             "reason": self.reason(),
             "code": self.status_code().as_u16(),
         });
@@ -135,8 +144,8 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::Store(err) = &self {
-            tracing::error!(error = %err, "store failure");
+        if self.status_code().is_server_error() {
+            tracing::error!(error = %self, "request failed");
         }
         (self.status_code(), axum::Json(self.to_status())).into_response()
     }

@@ -86,7 +86,7 @@ fn resource_list(group: &str, version: &str) -> Response {
 async fn openapi_root() -> Response {
     match schema::prowjob() {
         Ok(crd) => axum::Json(discovery::openapi_root(crd)).into_response(),
-        Err(e) => ApiError::BadRequest(e.to_string()).into_response(),
+        Err(e) => ApiError::Internal(e.to_string()).into_response(),
     }
 }
 

@@ -5,6 +5,19 @@
 //! `status` subresource, JSON/merge/strategic/apply patches, label and field selectors, watches
 //! resumable from a resourceVersion, Tables for `kubectl get`, and `pods/log` from a pluggable
 //! [`LogSource`]. State is durable (see [`store`]), so `prow up` can be killed and restarted.
+//! [`kubelet`] runs pods as host processes for a one-machine setup.
+//!
+//! Deliberate differences from a real API server (none matter to kubectl or kube-rs clients):
+//! - no authentication, authorization or admission; plain HTTP on loopback;
+//! - JSON only (plus the protobuf Namespace body `kubectl create namespace` sends);
+//! - `limit`/`continue` are ignored: lists return everything in one page;
+//! - ProwJobs keep a `status` sent on create (Prow creates jobs with their initial state);
+//!   afterwards status is only writable through `/status`;
+//! - strategic merge patches merge lists by well-known field names (containers, env, ...),
+//!   and server-side apply is a create-or-merge without field ownership;
+//! - pod specs are mutable and pods are deleted at once (no graceful termination period);
+//! - watch history lives in memory, so after a restart older resourceVersions get 410 Expired;
+//! - core `v1` Events and `events.k8s.io/v1` Events are stored separately, not converted.
 
 pub mod discovery;
 pub mod error;

@@ -142,7 +142,7 @@ pub fn validate(
     let mut pruned = Vec::new();
     if resource.plural == PROWJOBS.plural {
         let crd = schema::prowjob()
-            .map_err(|e| ApiError::BadRequest(format!("ProwJob schema unavailable: {e}")))?;
+            .map_err(|e| ApiError::Internal(format!("ProwJob schema unavailable: {e}")))?;
         let outcome = crd.schema.validate(object);
         causes.extend(outcome.causes);
         pruned = outcome.pruned;
