@@ -5,7 +5,7 @@
 //! order, then all containers together; with `restartPolicy: Never` semantics the pod succeeds
 //! when every container exits 0. Deleting a pod kills its processes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
@@ -175,6 +175,8 @@ pub struct Kubelet {
     logs: MemoryLogs,
     config: Arc<KubeletConfig>,
     running: Arc<Mutex<HashMap<PodKey, watch::Sender<bool>>>>,
+    /// Pods (by uid) started by this kubelet, so a late, stale "Pending" event never runs a pod twice.
+    started: Arc<Mutex<HashSet<String>>>,
 }
 
 impl std::fmt::Debug for Kubelet {
@@ -193,6 +195,7 @@ impl Kubelet {
             logs,
             config: Arc::new(config),
             running: Arc::new(Mutex::new(HashMap::new())),
+            started: Arc::new(Mutex::new(HashSet::new())),
         }
     }
 
@@ -246,9 +249,22 @@ impl Kubelet {
         let key = pod_key(pod);
         if event == Some(EventType::Deleted) {
             self.logs.remove_pod(&key.0, &key.1);
+            self.started
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&key.2);
         }
         match decide(pod, event, self.is_running(&key), &self.config.node_name) {
-            Action::Start => self.start(pod.clone(), key),
+            Action::Start => {
+                let first_time = self
+                    .started
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(key.2.clone());
+                if first_time {
+                    self.start(pod.clone(), key);
+                }
+            }
             Action::Stop => self.stop(&key),
             Action::MarkLost => {
                 let status = json!({"phase": "Failed", "reason": "NodeLost",

@@ -161,6 +161,9 @@ async fn run(
         Err(expired_at) => return send(tx, expired(expired_at.to_string())).await,
     };
     for event in &sub.backlog {
+        if event.resource_version <= last_rv {
+            continue;
+        }
         last_rv = event.resource_version;
         if let Some((kind, object)) = project(event, &req) {
             send(tx, line(kind, object, &req)).await?;
@@ -182,6 +185,9 @@ async fn run(
         };
         tokio::select! {
             received = sub.live.recv() => match received {
+                // A write committed before our list but published after we subscribed is already
+                // in the list: skip anything at or below what the client has.
+                Ok(event) if event.resource_version <= last_rv => {}
                 Ok(event) => {
                     let event: Arc<StoredEvent> = event;
                     last_rv = event.resource_version;
