@@ -113,7 +113,7 @@ pub async fn respond(server: ApiServer, req: WatchRequest) -> Response {
             .map(|chunk| (Ok::<_, std::convert::Infallible>(chunk), rx))
     });
     (
-        [(http::header::CONTENT_TYPE, "application/json")],
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
         Body::from_stream(stream),
     )
         .into_response()
