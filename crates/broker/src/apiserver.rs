@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 
 use crate::broker::{BrokerKey, EventSink};
 use crate::filter::{Filter, FilterResult};
-use crate::manifest::ApiServerSource;
+use crate::manifest::{ApiServerSource, ApiVersionKind};
 
 pub const ADD_EVENT_TYPE: &str = "dev.knative.apiserver.resource.add";
 pub const UPDATE_EVENT_TYPE: &str = "dev.knative.apiserver.resource.update";
@@ -59,6 +59,8 @@ pub struct ResourceWatch {
     pub resource_mode: bool,
     pub extensions: Vec<(String, String)>,
     pub filter: Filter,
+    /// `spec.owner`: report only objects controlled by this apiVersion/kind.
+    pub owner: Option<ApiVersionKind>,
     pub sink: BrokerKey,
 }
 
@@ -119,6 +121,7 @@ impl ResourceWatch {
                         })
                         .unwrap_or_default(),
                     filter: filter.clone(),
+                    owner: source.spec.owner.clone(),
                     sink: sink.clone(),
                 });
             }
@@ -129,6 +132,9 @@ impl ResourceWatch {
     /// The CloudEvent Knative's adapter sends for `change` of `object`; `None` if the source's
     /// filters drop it. `source` is the API server URL.
     pub fn event(&self, source: &str, change: Change, object: &DynamicObject) -> Option<Event> {
+        if !controlled_by(object, self.owner.as_ref()) {
+            return None;
+        }
         let api_version = object
             .types
             .as_ref()
@@ -178,6 +184,22 @@ impl ResourceWatch {
         let event = builder.data("application/json", data).build().ok()?;
         (self.filter.evaluate(&event) != FilterResult::Fail).then_some(event)
     }
+}
+
+/// Knative's controller filter: with an owner set, the object's controlling ownerReference must
+/// exist and match the non-empty fields.
+fn controlled_by(object: &DynamicObject, owner: Option<&ApiVersionKind>) -> bool {
+    let Some(owner) = owner else { return true };
+    let controller = object
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|r| r.controller == Some(true));
+    controller.is_some_and(|c| {
+        (owner.api_version.is_empty() || owner.api_version == c.api_version)
+            && (owner.kind.is_empty() || owner.kind == c.kind)
+    })
 }
 
 fn split_api_version(api_version: &str) -> (&str, &str) {
@@ -379,6 +401,7 @@ mod tests {
     use super::*;
     use crate::manifest::Manifests;
     use cloudevents::AttributesReader;
+    use serde_json::json;
 
     #[test]
     fn plurals_and_subjects_follow_kubernetes_guessing() {
@@ -474,6 +497,42 @@ spec:
         assert_eq!(
             e.extension("kind").map(|v| v.to_string()).as_deref(),
             Some("ProwJob")
+        );
+
+        let owned_by_jobs = ResourceWatch {
+            owner: Some(ApiVersionKind {
+                api_version: String::new(),
+                kind: "Job".into(),
+            }),
+            ..watches[0].clone()
+        };
+        assert!(
+            owned_by_jobs
+                .event("https://h", Change::Add, &object)
+                .is_none(),
+            "no controller"
+        );
+        let mut owned = object.clone();
+        owned.metadata.owner_references = Some(vec![
+            serde_json::from_value(json!({"apiVersion": "batch/v1", "kind": "CronJob", "name": "c", "uid": "1"})).unwrap(),
+            serde_json::from_value(json!({"apiVersion": "batch/v1", "kind": "Job", "name": "j", "uid": "2", "controller": true})).unwrap(),
+        ]);
+        assert!(
+            owned_by_jobs
+                .event("https://h", Change::Add, &owned)
+                .is_some()
+        );
+        let owned_by_pods = ResourceWatch {
+            owner: Some(ApiVersionKind {
+                api_version: "v1".into(),
+                kind: "Pod".into(),
+            }),
+            ..watches[0].clone()
+        };
+        assert!(
+            owned_by_pods
+                .event("https://h", Change::Add, &owned)
+                .is_none()
         );
 
         let reference_mode = ResourceWatch {

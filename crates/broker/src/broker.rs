@@ -716,7 +716,7 @@ async fn deliver(trigger: &TriggerRuntime, envelope: Envelope, inner: &Weak<Inne
             }
         }
     };
-    dead_letter(trigger, &envelope, failure.0, failure.1, &metrics).await;
+    dead_letter(trigger, &envelope, failure, timeout, &metrics).await;
 }
 
 /// Knative sends a subscriber's reply event back into the Trigger's Broker with the TTL the
@@ -739,18 +739,23 @@ async fn handle_reply(
         .await
     {
         tracing::warn!(trigger = %trigger.name, event.id = %envelope.event.id(), "reply refused by broker: {e}");
-        let body = Bytes::from(e.to_string());
-        dead_letter(trigger, envelope, Some(400), body, &inner.metrics).await;
+        let timeout = trigger
+            .policy
+            .timeout
+            .or(Some(inner.options.attempt_timeout));
+        let failure = (Some(400), Bytes::from(e.to_string()));
+        dead_letter(trigger, envelope, failure, timeout, &inner.metrics).await;
     }
 }
 
 async fn dead_letter(
     trigger: &TriggerRuntime,
     envelope: &Envelope,
-    status: Option<u16>,
-    body: Bytes,
+    failure: (Option<u16>, Bytes),
+    timeout: Option<Duration>,
     metrics: &Metrics,
 ) {
+    let (status, body) = failure;
     metrics.dead_lettered.get_or_create(&trigger.labels).inc();
     let event = &envelope.event;
     tracing::warn!(
@@ -791,7 +796,7 @@ async fn dead_letter(
             &dead,
             &envelope.headers,
             &trigger.namespace,
-            trigger.policy.timeout,
+            timeout,
         )
         .await
         {

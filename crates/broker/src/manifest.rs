@@ -232,6 +232,22 @@ pub struct ApiServerSourceSpec {
     pub ce_overrides: Option<CloudEventOverrides>,
     #[serde(default)]
     pub filters: Vec<SubscriptionsApiFilter>,
+    /// Only objects whose controller matches are reported.
+    #[serde(default)]
+    pub owner: Option<ApiVersionKind>,
+    /// Watching namespaces other than the source's own is not supported in process.
+    #[serde(default)]
+    pub namespace_selector: Option<serde_norway::Value>,
+}
+
+/// `owner` of an ApiServerSource; empty fields match anything.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiVersionKind {
+    #[serde(default)]
+    pub api_version: String,
+    #[serde(default)]
+    pub kind: String,
 }
 
 /// One watched resource of an ApiServerSource.
@@ -429,6 +445,13 @@ fn validate_api_server_source(source: &ApiServerSource) -> Result<(), String> {
             ));
         }
     }
+    if source.spec.namespace_selector.is_some() {
+        return Err(
+            "spec.namespaceSelector is not supported by the in-process adapter: \
+                    use one ApiServerSource per namespace"
+                .into(),
+        );
+    }
     if source.spec.resources.is_empty() {
         return Err("spec.resources must not be empty".into());
     }
@@ -525,6 +548,10 @@ spec:
             (
                 "kind: ApiServerSource\napiVersion: sources.knative.dev/v1\nmetadata: {name: a}\nspec: {mode: Everything, resources: [{apiVersion: v1, kind: Pod}], sink: {uri: /x}}",
                 "spec.mode",
+            ),
+            (
+                "kind: ApiServerSource\napiVersion: sources.knative.dev/v1\nmetadata: {name: a}\nspec: {namespaceSelector: {matchLabels: {a: b}}, resources: [{apiVersion: v1, kind: Pod}], sink: {uri: /x}}",
+                "namespaceSelector",
             ),
             (
                 "kind: PingSource\napiVersion: sources.knative.dev/v1\nmetadata: {name: p}\nspec: {schedule: 'every minute', sink: {uri: /x}}",
