@@ -10,6 +10,8 @@ pub enum DeliveryError {
     NegativeRetry(i32),
     #[error("backoffPolicy {0:?} is neither linear nor exponential")]
     BackoffPolicy(String),
+    #[error("format {0:?}: only binary delivery is supported in process")]
+    Format(String),
     #[error("{field} {value:?} is not an ISO-8601 duration")]
     Duration { field: &'static str, value: String },
 }
@@ -42,6 +44,10 @@ impl RetryPolicy {
     };
 
     pub fn from_spec(spec: &DeliverySpec) -> Result<Self, DeliveryError> {
+        match spec.format.as_deref() {
+            None | Some("binary") => {}
+            Some(other) => return Err(DeliveryError::Format(other.to_string())),
+        }
         let retry = match spec.retry {
             Some(n) if n < 0 => return Err(DeliveryError::NegativeRetry(n)),
             Some(n) => n.unsigned_abs(),
@@ -239,6 +245,14 @@ mod tests {
         assert_eq!(
             RetryPolicy::from_spec(&spec(Some(-1), None, None)),
             Err(DeliveryError::NegativeRetry(-1))
+        );
+        let structured = DeliverySpec {
+            format: Some("json".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            RetryPolicy::from_spec(&structured),
+            Err(DeliveryError::Format("json".into()))
         );
     }
 

@@ -90,6 +90,9 @@ pub struct DeliverySpec {
     pub dead_letter_sink: Option<Destination>,
     #[serde(default)]
     pub timeout: Option<String>,
+    /// `binary` or `json` (structured mode).
+    #[serde(default)]
+    pub format: Option<String>,
 }
 
 /// `eventing.knative.dev/v1` Broker.
