@@ -6,6 +6,36 @@
 //! delivery with `Prefer: reply` to the mounted function routers, retries and dead letters
 //! from the delivery spec, subscriber replies fed back into the broker, PingSource ticks and
 //! ApiServerSource watch events.
+//!
+//! Wiring under `prow up` (the functions' routers are mounted by Knative Service name; each
+//! function gets `K_SINK=http://<ingress addr>/prow/default`):
+//!
+//! ```no_run
+//! # async fn up(
+//! #     routers: std::collections::HashMap<String, axum::Router>,
+//! #     kube: kube::Client,
+//! #     api_url: &str,
+//! #     listener: tokio::net::TcpListener,
+//! # ) -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use prow_broker::{apiserver::ApiServerAdapter, *};
+//!
+//! let manifests = Manifests::load_dir("eventing")?;
+//! let broker = Broker::new(&manifests, routers, BrokerOptions::default())?;
+//! let ticker = PingTicker::new(&manifests.ping_sources, Arc::new(broker.clone()), Clock::system())?;
+//! let adapter = ApiServerAdapter::new(kube, api_url, &manifests.api_server_sources, Arc::new(broker.clone()))?;
+//! let (stop, _) = tokio::sync::watch::channel(());
+//! let stopped = |mut rx: tokio::sync::watch::Receiver<()>| async move { let _ = rx.changed().await; };
+//! tokio::spawn(ticker.clone().run(stopped(stop.subscribe())));
+//! tokio::spawn(adapter.run(stopped(stop.subscribe())));
+//! tokio::spawn(axum::serve(listener, ingress_router(broker.clone())).into_future());
+//! ticker.fire_now("horologium").await?; // `prow up --tick`
+//! // ... on Ctrl-C:
+//! stop.send_replace(());
+//! broker.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod apiserver;
 mod broker;
