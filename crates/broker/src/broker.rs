@@ -92,6 +92,8 @@ impl Default for BrokerOptions {
 pub enum BrokerError {
     #[error("no Broker in the manifests")]
     NoBroker,
+    #[error("Broker::new must be called inside a Tokio runtime (it starts delivery workers)")]
+    NoRuntime,
     #[error("Trigger {trigger}: Broker {broker} is not defined")]
     UnknownBroker { trigger: String, broker: BrokerKey },
     #[error("Trigger {trigger}: subscriber Service {service:?} is not mounted")]
@@ -200,6 +202,7 @@ impl Broker {
         if manifests.brokers.is_empty() {
             return Err(BrokerError::NoBroker);
         }
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| BrokerError::NoRuntime)?;
         let mut brokers = BTreeMap::new();
         let mut broker_delivery = HashMap::new();
         for b in &manifests.brokers {
@@ -298,7 +301,7 @@ impl Broker {
             .into_iter()
             .zip(inner.triggers.iter().cloned())
             .map(|(rx, trigger)| {
-                tokio::spawn(run_worker(
+                runtime.spawn(run_worker(
                     trigger,
                     rx,
                     Arc::downgrade(&inner),
@@ -604,7 +607,9 @@ fn resolve(
     let ns = reference.namespace.as_deref().unwrap_or(namespace);
     let path = match dest.uri.as_deref() {
         None | Some("") => "/".to_string(),
-        Some(p) if p.starts_with('/') => p.to_string(),
+        Some(p) if p.starts_with('/') && p.parse::<http::uri::PathAndQuery>().is_ok() => {
+            p.to_string()
+        }
         Some(other) => {
             return Err(unsupported(format!(
                 "uri {other:?} is not a path relative to the ref"
@@ -837,9 +842,16 @@ async fn send(
             };
         }
     };
-    let mut request = Request::post(path)
-        .body(Body::from(body))
-        .unwrap_or_default();
+    let mut request = match Request::post(path).body(Body::from(body)) {
+        Ok(r) => r,
+        Err(e) => {
+            return Attempt::Failed {
+                status: None,
+                body: Bytes::from(format!("building the request for {path}: {e}")),
+                retryable: false,
+            };
+        }
+    };
     *request.headers_mut() = headers;
     let h = request.headers_mut();
     for (name, value) in pass_through {
@@ -928,6 +940,19 @@ fn classify_success(headers: &HeaderMap, body: Bytes) -> Attempt {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn building_a_broker_outside_a_runtime_is_an_error_not_a_panic() {
+        let m = Manifests::parse_str(
+            "apiVersion: eventing.knative.dev/v1\nkind: Broker\nmetadata: {name: default}",
+            "t",
+        )
+        .unwrap();
+        assert!(matches!(
+            Broker::new(&m, HashMap::new(), BrokerOptions::default()),
+            Err(BrokerError::NoRuntime)
+        ));
+    }
 
     #[test]
     fn ttl_is_defaulted_then_decremented() {
@@ -1040,6 +1065,7 @@ mod tests {
             "{uri: 'http://example.com/'}",
             "{ref: {apiVersion: eventing.knative.dev/v1, kind: Broker, name: default}}",
             "{ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: plank}, uri: 'http://x/'}",
+            "{ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: plank}, uri: '/a b'}",
         ] {
             let d: Destination = serde_norway::from_str(yaml).unwrap();
             assert!(
