@@ -202,7 +202,8 @@ impl Broker {
         if manifests.brokers.is_empty() {
             return Err(BrokerError::NoBroker);
         }
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| BrokerError::NoRuntime)?;
+        let tokio_handle =
+            tokio::runtime::Handle::try_current().map_err(|_| BrokerError::NoRuntime)?;
         let mut brokers = BTreeMap::new();
         let mut broker_delivery = HashMap::new();
         for b in &manifests.brokers {
@@ -301,7 +302,7 @@ impl Broker {
             .into_iter()
             .zip(inner.triggers.iter().cloned())
             .map(|(rx, trigger)| {
-                runtime.spawn(run_worker(
+                tokio_handle.spawn(run_worker(
                     trigger,
                     rx,
                     Arc::downgrade(&inner),
@@ -572,8 +573,9 @@ pub fn pass_through_headers(headers: &HeaderMap) -> HeaderMap {
     out
 }
 
+/// As the Go SDK renders a timestamp extension (RFC 3339, trimmed nanoseconds).
 fn go_timestamp(t: chrono::DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+    crate::filter::go_rfc3339_nano(Some(&t))
 }
 
 /// Resolves a Destination the way Knative's URI resolver would, onto mounted routers.

@@ -294,7 +294,7 @@ fn media_type(content_type: Option<&str>) -> String {
 
 /// Go's `time.Time.MarshalText` (RFC 3339 with trailing-zero-trimmed nanoseconds); an unset
 /// time is Go's zero time.
-fn go_rfc3339_nano(time: Option<&DateTime<Utc>>) -> String {
+pub(crate) fn go_rfc3339_nano(time: Option<&DateTime<Utc>>) -> String {
     let Some(t) = time else {
         return "0001-01-01T00:00:00Z".to_string();
     };
