@@ -5,5 +5,6 @@ pub mod cron;
 pub mod duration;
 pub mod events;
 pub mod jobspec;
+pub mod naming;
 pub mod prowjob;
 pub mod selection;

@@ -1,0 +1,252 @@
+//! prow-kube: how every function reads and writes ProwJobs and Pods through `kube::Client`
+//! (the real API server in a cluster, the embedded one under `prow up`). Writes are idempotent:
+//! creates treat AlreadyExists as done, updates re-read and retry on 409 Conflict.
+
+use std::fmt::Debug;
+
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use kube::{Client, Config};
+use prow_core::prowjob::ProwJob;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// How many times a read-modify-write is retried on 409 Conflict before giving up.
+const CONFLICT_RETRIES: usize = 8;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KubeError {
+    #[error("kube config: {0}")]
+    Config(String),
+    #[error("{verb} {kind} {name}: {source}")]
+    Api {
+        verb: &'static str,
+        kind: &'static str,
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("{verb} {kind} {name}: still conflicting after {CONFLICT_RETRIES} attempts")]
+    Conflict { verb: &'static str, kind: &'static str, name: String },
+}
+
+impl KubeError {
+    /// The HTTP status the API server answered with, if it answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            KubeError::Api { source: kube::Error::Api(s), .. } => Some(s.code),
+            _ => None,
+        }
+    }
+}
+
+/// Where the Kubernetes API is: an explicit URL (the embedded server under `prow up`, tests),
+/// else KUBECONFIG / in-cluster service account.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct KubeOptions {
+    /// Kubernetes API server URL (plain http for the embedded server); default: kubeconfig or in-cluster.
+    #[arg(long = "kube-url", env = "KUBE_URL")]
+    pub url: Option<String>,
+}
+
+/// Installs ring as the process-wide rustls provider once; several crates pull in rustls and
+/// without a chosen provider the first TLS use would panic.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Builds a client from [`KubeOptions`].
+pub async fn client(options: &KubeOptions) -> Result<Client, KubeError> {
+    install_crypto_provider();
+    let config = match &options.url {
+        Some(url) => Config::new(url.parse().map_err(|e| KubeError::Config(format!("invalid --kube-url {url:?}: {e}")))?),
+        None => Config::infer().await.map_err(|e| KubeError::Config(e.to_string()))?,
+    };
+    Client::try_from(config).map_err(|e| KubeError::Config(e.to_string()))
+}
+
+/// A client for the embedded API server at `url` (tests, `prow up`).
+pub fn client_for_url(url: &str) -> Result<Client, KubeError> {
+    install_crypto_provider();
+    let uri = url.parse().map_err(|e| KubeError::Config(format!("invalid url {url:?}: {e}")))?;
+    Client::try_from(Config::new(uri)).map_err(|e| KubeError::Config(e.to_string()))
+}
+
+/// Result of an idempotent create.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Created<K> {
+    /// We created it.
+    New(K),
+    /// An object with that name already existed (a repeated event); nothing was written.
+    Existing,
+}
+
+/// Namespaced access to one kind of object with Prow's write discipline.
+#[derive(Clone)]
+pub struct Objects<K> {
+    api: Api<K>,
+    kind: &'static str,
+}
+
+impl<K> Debug for Objects<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Objects").field("kind", &self.kind).finish()
+    }
+}
+
+pub type ProwJobs = Objects<ProwJob>;
+pub type Pods = Objects<Pod>;
+
+impl ProwJobs {
+    pub fn new(client: Client, namespace: &str) -> Self {
+        Objects { api: Api::namespaced(client, namespace), kind: "prowjob" }
+    }
+}
+
+impl Pods {
+    pub fn new(client: Client, namespace: &str) -> Self {
+        Objects { api: Api::namespaced(client, namespace), kind: "pod" }
+    }
+}
+
+fn is_status(err: &kube::Error, code: u16) -> bool {
+    matches!(err, kube::Error::Api(s) if s.code == code)
+}
+
+impl<K> Objects<K>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + Serialize
+        + Debug,
+    K::DynamicType: Default,
+{
+    fn err(&self, verb: &'static str, name: &str, source: kube::Error) -> KubeError {
+        KubeError::Api { verb, kind: self.kind, name: name.to_string(), source }
+    }
+
+    /// The raw kube API, for calls this wrapper does not cover (watch, log).
+    pub fn api(&self) -> &Api<K> {
+        &self.api
+    }
+
+    pub async fn get(&self, name: &str) -> Result<Option<K>, KubeError> {
+        self.api.get_opt(name).await.map_err(|e| self.err("get", name, e))
+    }
+
+    /// Lists objects, optionally filtered by a label selector (`k=v,k2 in (a,b)`).
+    pub async fn list(&self, label_selector: Option<&str>) -> Result<Vec<K>, KubeError> {
+        let mut params = ListParams::default();
+        if let Some(selector) = label_selector {
+            params = params.labels(selector);
+        }
+        self.api.list(&params).await.map(|l| l.items).map_err(|e| self.err("list", label_selector.unwrap_or(""), e))
+    }
+
+    /// Creates `obj`; an existing object of the same name means a repeated event, not an error.
+    pub async fn create(&self, obj: &K) -> Result<Created<K>, KubeError> {
+        let name = obj.meta().name.clone().unwrap_or_default();
+        match self.api.create(&PostParams::default(), obj).await {
+            Ok(created) => Ok(Created::New(created)),
+            Err(e) if is_status(&e, 409) => Ok(Created::Existing),
+            Err(e) => Err(self.err("create", &name, e)),
+        }
+    }
+
+    /// Deletes by name; already gone is fine.
+    pub async fn delete(&self, name: &str) -> Result<(), KubeError> {
+        match self.api.delete(name, &DeleteParams::background()).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_status(&e, 404) => Ok(()),
+            Err(e) => Err(self.err("delete", name, e)),
+        }
+    }
+
+    /// Read-modify-write of the whole object: `change` edits a fresh copy and says whether it
+    /// changed anything; on 409 the object is re-read and `change` applied again. Returns the
+    /// stored object, or `None` when the object does not exist.
+    pub async fn update(&self, name: &str, change: impl FnMut(&mut K) -> bool) -> Result<Option<K>, KubeError> {
+        self.read_modify_write(name, false, change).await
+    }
+
+    /// Like [`Objects::update`], but writes through the `status` subresource.
+    pub async fn update_status(&self, name: &str, change: impl FnMut(&mut K) -> bool) -> Result<Option<K>, KubeError> {
+        self.read_modify_write(name, true, change).await
+    }
+
+    async fn read_modify_write(
+        &self,
+        name: &str,
+        status: bool,
+        mut change: impl FnMut(&mut K) -> bool,
+    ) -> Result<Option<K>, KubeError> {
+        let verb = if status { "update status of" } else { "update" };
+        for _ in 0..CONFLICT_RETRIES {
+            let Some(mut obj) = self.get(name).await? else { return Ok(None) };
+            if !change(&mut obj) {
+                return Ok(Some(obj));
+            }
+            let result = if status {
+                self.api.replace_status(name, &PostParams::default(), &obj).await
+            } else {
+                self.api.replace(name, &PostParams::default(), &obj).await
+            };
+            match result {
+                Ok(stored) => return Ok(Some(stored)),
+                Err(e) if is_status(&e, 409) => continue,
+                Err(e) if is_status(&e, 404) => return Ok(None),
+                Err(e) => return Err(self.err(verb, name, e)),
+            }
+        }
+        Err(KubeError::Conflict { verb, kind: self.kind, name: name.to_string() })
+    }
+}
+
+#[cfg(feature = "test-support")]
+pub mod test_support {
+    //! An in-memory embedded API server on a loopback port, for black-box tests of functions.
+
+    use tokio::sync::oneshot;
+
+    /// A running embedded API server; stops when dropped.
+    pub struct LocalApi {
+        pub url: String,
+        pub server: prow_local::ApiServer,
+        stop: Option<oneshot::Sender<()>>,
+    }
+
+    impl LocalApi {
+        /// Starts an in-memory server on 127.0.0.1:<random port>.
+        pub async fn start() -> std::io::Result<Self> {
+            let server = prow_local::ApiServer::in_memory().map_err(std::io::Error::other)?;
+            Self::start_with(server).await
+        }
+
+        pub async fn start_with(server: prow_local::ApiServer) -> std::io::Result<Self> {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let url = format!("http://{}", listener.local_addr()?);
+            let (stop, stopped) = oneshot::channel::<()>();
+            let state = server.clone();
+            tokio::spawn(async move {
+                let _ = prow_local::serve(listener, state, async {
+                    let _ = stopped.await;
+                })
+                .await;
+            });
+            Ok(LocalApi { url, server, stop: Some(stop) })
+        }
+
+        pub fn client(&self) -> Result<kube::Client, super::KubeError> {
+            super::client_for_url(&self.url)
+        }
+    }
+
+    impl Drop for LocalApi {
+        fn drop(&mut self) {
+            if let Some(stop) = self.stop.take() {
+                let _ = stop.send(());
+            }
+        }
+    }
+}
