@@ -27,14 +27,21 @@ pub enum KubeError {
         source: kube::Error,
     },
     #[error("{verb} {kind} {name}: still conflicting after {CONFLICT_RETRIES} attempts")]
-    Conflict { verb: &'static str, kind: &'static str, name: String },
+    Conflict {
+        verb: &'static str,
+        kind: &'static str,
+        name: String,
+    },
 }
 
 impl KubeError {
     /// The HTTP status the API server answered with, if it answered.
     pub fn status(&self) -> Option<u16> {
         match self {
-            KubeError::Api { source: kube::Error::Api(s), .. } => Some(s.code),
+            KubeError::Api {
+                source: kube::Error::Api(s),
+                ..
+            } => Some(s.code),
             _ => None,
         }
     }
@@ -59,8 +66,13 @@ pub fn install_crypto_provider() {
 pub async fn client(options: &KubeOptions) -> Result<Client, KubeError> {
     install_crypto_provider();
     let config = match &options.url {
-        Some(url) => Config::new(url.parse().map_err(|e| KubeError::Config(format!("invalid --kube-url {url:?}: {e}")))?),
-        None => Config::infer().await.map_err(|e| KubeError::Config(e.to_string()))?,
+        Some(url) => Config::new(
+            url.parse()
+                .map_err(|e| KubeError::Config(format!("invalid --kube-url {url:?}: {e}")))?,
+        ),
+        None => Config::infer()
+            .await
+            .map_err(|e| KubeError::Config(e.to_string()))?,
     };
     Client::try_from(config).map_err(|e| KubeError::Config(e.to_string()))
 }
@@ -68,7 +80,9 @@ pub async fn client(options: &KubeOptions) -> Result<Client, KubeError> {
 /// A client for the embedded API server at `url` (tests, `prow up`).
 pub fn client_for_url(url: &str) -> Result<Client, KubeError> {
     install_crypto_provider();
-    let uri = url.parse().map_err(|e| KubeError::Config(format!("invalid url {url:?}: {e}")))?;
+    let uri = url
+        .parse()
+        .map_err(|e| KubeError::Config(format!("invalid url {url:?}: {e}")))?;
     Client::try_from(Config::new(uri)).map_err(|e| KubeError::Config(e.to_string()))
 }
 
@@ -99,13 +113,19 @@ pub type Pods = Objects<Pod>;
 
 impl ProwJobs {
     pub fn new(client: Client, namespace: &str) -> Self {
-        Objects { api: Api::namespaced(client, namespace), kind: "prowjob" }
+        Objects {
+            api: Api::namespaced(client, namespace),
+            kind: "prowjob",
+        }
     }
 }
 
 impl Pods {
     pub fn new(client: Client, namespace: &str) -> Self {
-        Objects { api: Api::namespaced(client, namespace), kind: "pod" }
+        Objects {
+            api: Api::namespaced(client, namespace),
+            kind: "pod",
+        }
     }
 }
 
@@ -123,7 +143,12 @@ where
     K::DynamicType: Default,
 {
     fn err(&self, verb: &'static str, name: &str, source: kube::Error) -> KubeError {
-        KubeError::Api { verb, kind: self.kind, name: name.to_string(), source }
+        KubeError::Api {
+            verb,
+            kind: self.kind,
+            name: name.to_string(),
+            source,
+        }
     }
 
     /// The raw kube API, for calls this wrapper does not cover (watch, log).
@@ -132,7 +157,10 @@ where
     }
 
     pub async fn get(&self, name: &str) -> Result<Option<K>, KubeError> {
-        self.api.get_opt(name).await.map_err(|e| self.err("get", name, e))
+        self.api
+            .get_opt(name)
+            .await
+            .map_err(|e| self.err("get", name, e))
     }
 
     /// Lists objects, optionally filtered by a label selector (`k=v,k2 in (a,b)`).
@@ -141,7 +169,11 @@ where
         if let Some(selector) = label_selector {
             params = params.labels(selector);
         }
-        self.api.list(&params).await.map(|l| l.items).map_err(|e| self.err("list", label_selector.unwrap_or(""), e))
+        self.api
+            .list(&params)
+            .await
+            .map(|l| l.items)
+            .map_err(|e| self.err("list", label_selector.unwrap_or(""), e))
     }
 
     /// Creates `obj`; an existing object of the same name means a repeated event, not an error.
@@ -166,12 +198,20 @@ where
     /// Read-modify-write of the whole object: `change` edits a fresh copy and says whether it
     /// changed anything; on 409 the object is re-read and `change` applied again. Returns the
     /// stored object, or `None` when the object does not exist.
-    pub async fn update(&self, name: &str, change: impl FnMut(&mut K) -> bool) -> Result<Option<K>, KubeError> {
+    pub async fn update(
+        &self,
+        name: &str,
+        change: impl FnMut(&mut K) -> bool,
+    ) -> Result<Option<K>, KubeError> {
         self.read_modify_write(name, false, change).await
     }
 
     /// Like [`Objects::update`], but writes through the `status` subresource.
-    pub async fn update_status(&self, name: &str, change: impl FnMut(&mut K) -> bool) -> Result<Option<K>, KubeError> {
+    pub async fn update_status(
+        &self,
+        name: &str,
+        change: impl FnMut(&mut K) -> bool,
+    ) -> Result<Option<K>, KubeError> {
         self.read_modify_write(name, true, change).await
     }
 
@@ -183,12 +223,16 @@ where
     ) -> Result<Option<K>, KubeError> {
         let verb = if status { "update status of" } else { "update" };
         for _ in 0..CONFLICT_RETRIES {
-            let Some(mut obj) = self.get(name).await? else { return Ok(None) };
+            let Some(mut obj) = self.get(name).await? else {
+                return Ok(None);
+            };
             if !change(&mut obj) {
                 return Ok(Some(obj));
             }
             let result = if status {
-                self.api.replace_status(name, &PostParams::default(), &obj).await
+                self.api
+                    .replace_status(name, &PostParams::default(), &obj)
+                    .await
             } else {
                 self.api.replace(name, &PostParams::default(), &obj).await
             };
@@ -199,7 +243,11 @@ where
                 Err(e) => return Err(self.err(verb, name, e)),
             }
         }
-        Err(KubeError::Conflict { verb, kind: self.kind, name: name.to_string() })
+        Err(KubeError::Conflict {
+            verb,
+            kind: self.kind,
+            name: name.to_string(),
+        })
     }
 }
 
@@ -234,7 +282,11 @@ pub mod test_support {
                 })
                 .await;
             });
-            Ok(LocalApi { url, server, stop: Some(stop) })
+            Ok(LocalApi {
+                url,
+                server,
+                stop: Some(stop),
+            })
         }
 
         pub fn client(&self) -> Result<kube::Client, super::KubeError> {
