@@ -7,4 +7,5 @@ pub mod events;
 pub mod jobspec;
 pub mod naming;
 pub mod prowjob;
+pub mod prowjob_new;
 pub mod selection;
