@@ -78,6 +78,55 @@ impl HookState {
     }
 }
 
+/// hook's settings, from flags or env (`prow serve hook`, the `prow-hook` binary).
+#[derive(Debug, Clone, clap::Args)]
+pub struct Flags {
+    /// Prow HMAC secret file: one token, or the YAML map `'*'|org|org/repo -> [{value, created_at}]`.
+    #[arg(long, env = "HMAC_SECRET_FILE")]
+    pub hmac_secret_file: PathBuf,
+    /// Where CloudEvents go (the broker); set by Knative's SinkBinding.
+    #[arg(long = "sink", env = "K_SINK")]
+    pub k_sink: Option<String>,
+    /// Validate and acknowledge deliveries but publish nothing.
+    #[arg(long, env = "DRY_RUN")]
+    pub dry_run: bool,
+    /// Attempts per event before GitHub is told to redeliver (GitHub waits 10 s in total).
+    #[arg(long, env = "PUBLISH_ATTEMPTS", default_value_t = 3)]
+    pub publish_attempts: u32,
+}
+
+/// Why hook could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("K_SINK (or --sink) is required unless --dry-run is set")]
+    NoSink,
+    #[error(transparent)]
+    Publisher(#[from] PublishError),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+}
+
+/// Builds the router from flags; fails at start-up, not on the first delivery, when the secret is missing.
+pub fn app(flags: Flags) -> Result<Router, StartError> {
+    let forward = if flags.dry_run {
+        Forward::DryRun
+    } else {
+        let sink = flags.k_sink.ok_or(StartError::NoSink)?;
+        let policy = prow_events::RetryPolicy {
+            max_attempts: flags.publish_attempts,
+            attempt_timeout: std::time::Duration::from_secs(2),
+            initial_backoff: std::time::Duration::from_millis(100),
+            max_backoff: std::time::Duration::from_secs(1),
+        };
+        Forward::Publish(Publisher::new(&sink, policy)?)
+    };
+    HmacSecrets::load(&flags.hmac_secret_file)?;
+    Ok(router(HookState::new(
+        SecretSource::File(flags.hmac_secret_file),
+        forward,
+    )))
+}
+
 /// `POST /hook` and `POST /` take deliveries; `/healthz` and `/metrics` for the platform.
 pub fn router(state: HookState) -> Router {
     Router::new()

@@ -1,0 +1,68 @@
+//! prow-runtime: the shared edge of every function binary — logging, `$PORT`, graceful shutdown on
+//! SIGTERM (how Knative scales a revision to zero) or Ctrl-C.
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`). Safe to call more than once.
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// The port Knative (or the user) assigned: `$PORT`, else 8080.
+pub fn port_from_env() -> u16 {
+    std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(8080)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+/// Serves `router` on `addr` until `shutdown` resolves, finishing in-flight requests.
+pub async fn serve(
+    router: axum::Router,
+    addr: SocketAddr,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!(addr = %listener.local_addr()?, "listening");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// What a function's `main` does: serve on `0.0.0.0:$PORT` until SIGTERM.
+pub async fn serve_function(router: axum::Router) -> std::io::Result<()> {
+    serve(
+        router,
+        SocketAddr::from(([0, 0, 0, 0], port_from_env())),
+        shutdown_signal(),
+    )
+    .await
+}
