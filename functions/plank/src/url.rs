@@ -1,0 +1,288 @@
+//! The job URL plank writes to `status.url` (crier's `target_url`): Prow's storage-browser link, or a Deck link.
+//!
+//! Prow uses `<job_url_prefix>/<provider>/<bucket>/<build dir>` for decorated jobs and
+//! evaluates the Go template `plank.job_url_template` otherwise. We do the former exactly
+//! (prefix from the job's `gcs_configuration.job_url_prefix`, else `plank.job_url_prefix_config`
+//! keyed `org/repo`, `org`, `*`). Go templates are not evaluated: an undecorated job links to
+//! Deck's ProwJob page, `<deck_url>/prowjob?prowjob=<name>`, when a Deck URL is configured,
+//! and gets no URL otherwise.
+
+use std::collections::BTreeMap;
+
+use prow_core::prowjob::{GcsConfiguration, ProwJob, ProwJobType};
+
+/// Where job URLs point.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UrlSettings {
+    /// `plank.job_url_prefix_config`: `*`, `org` or `org/repo` -> prefix such as `https://prow.example.com/view/`.
+    pub job_url_prefix_config: BTreeMap<String, String>,
+    /// Deck's base URL for jobs without a storage link.
+    pub deck_url: Option<String>,
+}
+
+/// `status.url` for `pj` running as `build_id`.
+pub fn job_url(pj: &ProwJob, build_id: &str, settings: &UrlSettings) -> String {
+    let gcs = pj
+        .spec
+        .decoration_config
+        .as_ref()
+        .and_then(|d| d.gcs_configuration.as_ref())
+        .filter(|g| !g.bucket.is_empty());
+    if let Some(gcs) = gcs {
+        let prefix = if gcs.job_url_prefix.is_empty() {
+            url_prefix(pj, &settings.job_url_prefix_config)
+        } else {
+            gcs.job_url_prefix.clone()
+        };
+        if !prefix.is_empty() {
+            let (provider, bucket) = match gcs.bucket.split_once("://") {
+                Some((scheme, bucket)) => (scheme, bucket),
+                None => ("gs", gcs.bucket.as_str()),
+            };
+            return format!(
+                "{}/{provider}/{bucket}/{}",
+                prefix.trim_end_matches('/'),
+                build_dir(pj, gcs, build_id)
+            );
+        }
+    }
+    match &settings.deck_url {
+        Some(deck) if !pj.name().is_empty() => {
+            format!(
+                "{}/prowjob?prowjob={}",
+                deck.trim_end_matches('/'),
+                pj.name()
+            )
+        }
+        _ => String::new(),
+    }
+}
+
+/// Prow's `GetJobURLPrefix` lookup: `org/repo`, then `org`, then `*`.
+fn url_prefix(pj: &ProwJob, config: &BTreeMap<String, String>) -> String {
+    let refs = pj.spec.main_refs();
+    let keys = refs
+        .map(|r| vec![format!("{}/{}", r.org, r.repo), r.org.clone()])
+        .unwrap_or_default();
+    keys.iter()
+        .map(String::as_str)
+        .chain(["*"])
+        .find_map(|k| config.get(k))
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The artifact directory under the bucket (§4 of the reference): `logs/<job>/<id>` for
+/// periodics and postsubmits, `pr-logs/pull/<seg>/<pr>/<job>/<id>` for presubmits,
+/// `pr-logs/pull/batch/<job>/<id>` for batches, below the optional `path_prefix`.
+pub fn build_dir(pj: &ProwJob, gcs: &GcsConfiguration, build_id: &str) -> String {
+    let job = &pj.spec.job;
+    let refs = pj.spec.refs.as_ref();
+    let dir = match pj.spec.type_ {
+        ProwJobType::Presubmit => {
+            let seg = refs
+                .map(|r| repo_segment(gcs, &r.org, &r.repo))
+                .unwrap_or_default();
+            let pr = refs
+                .and_then(|r| r.pulls.first())
+                .map(|p| p.number.to_string())
+                .unwrap_or_default();
+            join(&["pr-logs/pull", &seg, &pr, job, build_id])
+        }
+        ProwJobType::Batch => join(&["pr-logs/pull/batch", job, build_id]),
+        ProwJobType::Periodic | ProwJobType::Postsubmit => join(&["logs", job, build_id]),
+    };
+    join(&[gcs.path_prefix.trim_matches('/'), &dir])
+}
+
+/// `path_strategy`: `explicit` (also the default here) is always `org_repo`; `legacy` drops
+/// the default org; `single` only omits the default org/repo.
+fn repo_segment(gcs: &GcsConfiguration, org: &str, repo: &str) -> String {
+    let default_pair = org == gcs.default_org && repo == gcs.default_repo;
+    match gcs.path_strategy.as_str() {
+        "legacy" if default_pair => String::new(),
+        "legacy" if org == gcs.default_org => repo.to_owned(),
+        "single" if default_pair => String::new(),
+        _ => format!("{org}_{repo}"),
+    }
+}
+
+fn join(parts: &[&str]) -> String {
+    parts
+        .iter()
+        .filter(|p| !p.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use prow_core::prowjob::{DecorationConfig, Pull, Refs};
+
+    use super::*;
+
+    fn decorated(type_: ProwJobType, bucket: &str, strategy: &str) -> ProwJob {
+        let gcs = GcsConfiguration {
+            bucket: bucket.into(),
+            path_strategy: strategy.into(),
+            default_org: "kubernetes".into(),
+            default_repo: "kubernetes".into(),
+            ..GcsConfiguration::default()
+        };
+        let b = ProwJob::builder("pull-foo-unit", type_)
+            .name("pj-1")
+            .decoration(DecorationConfig {
+                gcs_configuration: Some(gcs),
+                ..DecorationConfig::default()
+            });
+        match type_ {
+            ProwJobType::Periodic => b.build(),
+            _ => b
+                .refs(
+                    Refs::new("acme", "foo")
+                        .base("main", "aaaa")
+                        .pull(Pull::new(42, "alice", "bbbb")),
+                )
+                .build(),
+        }
+    }
+
+    fn prefixes(pairs: &[(&str, &str)]) -> UrlSettings {
+        UrlSettings {
+            job_url_prefix_config: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            deck_url: Some("http://deck.local/".into()),
+        }
+    }
+
+    #[test]
+    fn decorated_jobs_link_to_their_artifacts_under_the_configured_prefix() {
+        let star = prefixes(&[("*", "https://prow.example.com/view/")]);
+        let table = [
+            (
+                decorated(ProwJobType::Presubmit, "my-bucket", "explicit"),
+                "https://prow.example.com/view/gs/my-bucket/pr-logs/pull/acme_foo/42/pull-foo-unit/1790",
+            ),
+            (
+                decorated(ProwJobType::Postsubmit, "gs://my-bucket", ""),
+                "https://prow.example.com/view/gs/my-bucket/logs/pull-foo-unit/1790",
+            ),
+            (
+                decorated(ProwJobType::Periodic, "s3://logs", ""),
+                "https://prow.example.com/view/s3/logs/logs/pull-foo-unit/1790",
+            ),
+            (
+                decorated(ProwJobType::Batch, "my-bucket", ""),
+                "https://prow.example.com/view/gs/my-bucket/pr-logs/pull/batch/pull-foo-unit/1790",
+            ),
+        ];
+        for (pj, want) in table {
+            assert_eq!(job_url(&pj, "1790", &star), want, "{:?}", pj.spec.type_);
+        }
+    }
+
+    #[test]
+    fn the_prefix_is_looked_up_by_repo_then_org_then_star_and_the_jobs_own_prefix_wins() {
+        let pj = decorated(ProwJobType::Postsubmit, "b", "");
+        let table = [
+            (
+                vec![
+                    ("*", "https://star/"),
+                    ("acme", "https://org/"),
+                    ("acme/foo", "https://repo"),
+                ],
+                "https://repo/gs/b/logs/pull-foo-unit/1",
+            ),
+            (
+                vec![("*", "https://star/"), ("acme", "https://org/")],
+                "https://org/gs/b/logs/pull-foo-unit/1",
+            ),
+            (
+                vec![("*", "https://star/"), ("other", "https://org/")],
+                "https://star/gs/b/logs/pull-foo-unit/1",
+            ),
+        ];
+        for (config, want) in table {
+            assert_eq!(job_url(&pj, "1", &prefixes(&config)), want);
+        }
+        let mut own = pj.clone();
+        if let Some(g) = own
+            .spec
+            .decoration_config
+            .as_mut()
+            .and_then(|d| d.gcs_configuration.as_mut())
+        {
+            g.job_url_prefix = "https://own/view".into();
+        }
+        assert_eq!(
+            job_url(&own, "1", &prefixes(&[("*", "https://star/")])),
+            "https://own/view/gs/b/logs/pull-foo-unit/1"
+        );
+    }
+
+    #[test]
+    fn path_strategies_name_the_repo_segment_like_prow() {
+        let gcs = |strategy: &str| GcsConfiguration {
+            path_strategy: strategy.into(),
+            default_org: "kubernetes".into(),
+            default_repo: "kubernetes".into(),
+            ..GcsConfiguration::default()
+        };
+        let table = [
+            (
+                "explicit",
+                "kubernetes",
+                "kubernetes",
+                "kubernetes_kubernetes",
+            ),
+            ("legacy", "kubernetes", "kubernetes", ""),
+            ("legacy", "kubernetes", "test-infra", "test-infra"),
+            ("legacy", "acme", "foo", "acme_foo"),
+            ("single", "kubernetes", "kubernetes", ""),
+            (
+                "single",
+                "kubernetes",
+                "test-infra",
+                "kubernetes_test-infra",
+            ),
+        ];
+        for (strategy, org, repo, want) in table {
+            assert_eq!(
+                repo_segment(&gcs(strategy), org, repo),
+                want,
+                "{strategy} {org}/{repo}"
+            );
+        }
+    }
+
+    #[test]
+    fn path_prefix_goes_before_the_build_dir() {
+        let pj = decorated(ProwJobType::Periodic, "b", "");
+        let gcs = GcsConfiguration {
+            path_prefix: "/tenant-a/".into(),
+            ..GcsConfiguration::default()
+        };
+        assert_eq!(build_dir(&pj, &gcs, "7"), "tenant-a/logs/pull-foo-unit/7");
+    }
+
+    #[test]
+    fn undecorated_jobs_link_to_deck_or_to_nothing() {
+        let pj = ProwJob::builder("ci-foo", ProwJobType::Periodic)
+            .name("pj-9")
+            .build();
+        assert_eq!(
+            job_url(&pj, "1", &prefixes(&[("*", "https://star/")])),
+            "http://deck.local/prowjob?prowjob=pj-9"
+        );
+        assert_eq!(job_url(&pj, "1", &UrlSettings::default()), "");
+        // Decorated, but no prefix anywhere: Deck again.
+        let no_prefix = decorated(ProwJobType::Periodic, "b", "");
+        assert_eq!(
+            job_url(&no_prefix, "1", &prefixes(&[])),
+            "http://deck.local/prowjob?prowjob=pj-1"
+        );
+    }
+}
