@@ -1,0 +1,943 @@
+//! Validates every manifest `kubectl apply -k .` would send against the real CRD schemas and checks the references between them.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use prow_local::schema::{CrdSchema, Schema};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+const NAMESPACE: &str = "prow";
+const FUNCTIONS: [&str; 7] = [
+    "hook",
+    "trigger",
+    "plank",
+    "crier",
+    "sinker",
+    "horologium",
+    "deck",
+];
+/// Functions reachable from outside the cluster: GitHub calls hook, people open Deck.
+const PUBLIC: [&str; 2] = ["hook", "deck"];
+
+/// What each function calls on the Kubernetes API: (namespace, API group, resource, verbs).
+/// Granted RBAC must equal this exactly: missing verbs break the function, extra ones are
+/// privileges nobody asked for.
+type Need = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+);
+const RBAC: [(&str, &[Need]); 7] = [
+    ("hook", &[]),
+    (
+        "trigger",
+        &[(
+            "prow",
+            "prow.k8s.io",
+            "prowjobs",
+            &["create", "get", "list", "update"],
+        )],
+    ),
+    (
+        "plank",
+        &[
+            (
+                "prow",
+                "prow.k8s.io",
+                "prowjobs",
+                &["get", "list", "watch", "update"],
+            ),
+            ("prow", "prow.k8s.io", "prowjobs/status", &["get", "update"]),
+            (
+                "test-pods",
+                "",
+                "pods",
+                &["create", "get", "list", "watch", "delete"],
+            ),
+        ],
+    ),
+    (
+        "crier",
+        &[
+            (
+                "prow",
+                "prow.k8s.io",
+                "prowjobs",
+                &["get", "list", "update"],
+            ),
+            ("prow", "prow.k8s.io", "prowjobs/status", &["update"]),
+        ],
+    ),
+    (
+        "sinker",
+        &[
+            ("prow", "prow.k8s.io", "prowjobs", &["list", "delete"]),
+            ("test-pods", "", "pods", &["list", "delete"]),
+        ],
+    ),
+    (
+        "horologium",
+        &[("prow", "prow.k8s.io", "prowjobs", &["list", "create"])],
+    ),
+    (
+        "deck",
+        &[
+            (
+                "prow",
+                "prow.k8s.io",
+                "prowjobs",
+                &["get", "list", "watch", "create", "update"],
+            ),
+            ("test-pods", "", "pods/log", &["get"]),
+        ],
+    ),
+];
+
+/// Secrets the operator creates (docs/deploy.md) and the keys the functions read from them.
+const SECRETS: [(&str, &[&str]); 3] = [
+    ("hmac-token", &["hmac"]),
+    ("github-token", &["cert"]),
+    ("gcs-credentials", &["service-account.json"]),
+];
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn schemas_dir() -> PathBuf {
+    std::env::var_os("PROW_SCHEMAS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("../shared/schemas"))
+}
+
+fn yaml_documents(text: &str) -> Vec<Value> {
+    serde_norway::Deserializer::from_str(text)
+        .map(|doc| Value::deserialize(doc).expect("valid YAML document"))
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+fn kubectl() -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("kubectl"))
+            .find(|candidate| candidate.is_file())
+    })
+}
+
+/// The objects of a kustomization, read without kustomize: `resources` (files and directories,
+/// recursively) plus `configMapGenerator` ConfigMaps under their plain names. Used when kubectl
+/// is missing, and to cross-check kubectl's rendering.
+fn load_kustomization(dir: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(dir.join("kustomization.yaml")).unwrap();
+    let kustomization: Value = serde_norway::from_str(&text).unwrap();
+    let mut objects = Vec::new();
+    for resource in kustomization["resources"].as_array().into_iter().flatten() {
+        let path = dir.join(resource.as_str().unwrap());
+        if path.is_dir() {
+            objects.extend(load_kustomization(&path));
+        } else {
+            let text = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            objects.extend(yaml_documents(&text));
+        }
+    }
+    for generator in kustomization["configMapGenerator"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let mut data = serde_json::Map::new();
+        for file in generator["files"].as_array().into_iter().flatten() {
+            let path = dir.join(file.as_str().unwrap());
+            let key = path.file_name().unwrap().to_string_lossy().into_owned();
+            let previous = data.insert(key.clone(), json!(std::fs::read_to_string(&path).unwrap()));
+            assert!(previous.is_none(), "two files named {key} in one ConfigMap");
+        }
+        objects.push(json!({
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": generator["name"], "namespace": generator["namespace"]},
+            "data": data,
+        }));
+    }
+    objects
+}
+
+/// `kubectl kustomize .` output: what `kubectl apply -k .` sends, hashes and images included.
+fn render_with_kubectl(kubectl: &Path) -> Vec<Value> {
+    let output = Command::new(kubectl)
+        .arg("kustomize")
+        .arg(repo_root())
+        .output()
+        .expect("run kubectl");
+    assert!(
+        output.status.success(),
+        "kubectl kustomize failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    yaml_documents(&String::from_utf8(output.stdout).unwrap())
+}
+
+/// Every object of the deployment: kubectl's rendering when kubectl exists, else the raw files.
+fn objects() -> &'static [Value] {
+    static OBJECTS: OnceLock<Vec<Value>> = OnceLock::new();
+    OBJECTS.get_or_init(|| match kubectl() {
+        Some(kubectl) => render_with_kubectl(&kubectl),
+        None => {
+            eprintln!("kubectl not found: validating the raw manifests without kustomize");
+            load_kustomization(&repo_root())
+        }
+    })
+}
+
+fn kind_of(o: &Value) -> (&str, &str) {
+    (
+        o["apiVersion"].as_str().unwrap_or_default(),
+        o["kind"].as_str().unwrap_or_default(),
+    )
+}
+
+fn name_of(o: &Value) -> &str {
+    o["metadata"]["name"].as_str().unwrap_or_default()
+}
+
+fn namespace_of(o: &Value) -> &str {
+    o["metadata"]["namespace"].as_str().unwrap_or_default()
+}
+
+fn find<'a>(api_version: &str, kind: &str, namespace: &str, name: &str) -> Option<&'a Value> {
+    objects().iter().find(|o| {
+        kind_of(o) == (api_version, kind) && namespace_of(o) == namespace && name_of(o) == name
+    })
+}
+
+fn all<'a>(api_version: &'a str, kind: &'a str) -> impl Iterator<Item = &'static Value> + 'a {
+    objects()
+        .iter()
+        .filter(move |o| kind_of(o) == (api_version, kind))
+}
+
+/// The structural schema of each custom kind, from the CRDs in ../shared/schemas.
+fn crd_schemas() -> &'static BTreeMap<(String, String), CrdSchema> {
+    static SCHEMAS: OnceLock<BTreeMap<(String, String), CrdSchema>> = OnceLock::new();
+    SCHEMAS.get_or_init(|| {
+        let dir = schemas_dir();
+        let files = [
+            (
+                "serving.knative.dev/v1",
+                "Service",
+                "knative-serving/service.yaml",
+            ),
+            (
+                "eventing.knative.dev/v1",
+                "Broker",
+                "knative-eventing/broker.yaml",
+            ),
+            (
+                "eventing.knative.dev/v1",
+                "Trigger",
+                "knative-eventing/trigger.yaml",
+            ),
+            (
+                "sources.knative.dev/v1",
+                "PingSource",
+                "knative-eventing/pingsource.yaml",
+            ),
+            (
+                "sources.knative.dev/v1",
+                "ApiServerSource",
+                "knative-eventing/apiserversource.yaml",
+            ),
+        ];
+        let mut schemas: BTreeMap<_, _> = files
+            .into_iter()
+            .map(|(api_version, kind, file)| {
+                let path = dir.join(file);
+                let yaml = std::fs::read_to_string(&path)
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                let schema = CrdSchema::from_crd_yaml(&yaml, "v1").unwrap();
+                ((api_version.to_string(), kind.to_string()), schema)
+            })
+            .collect();
+        let prowjob: Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join("prowjob-v1-openapi.json")).unwrap(),
+        )
+        .unwrap();
+        schemas.insert(
+            ("prow.k8s.io/v1".into(), "ProwJob".into()),
+            CrdSchema {
+                schema: Schema::from_json(&prowjob).unwrap(),
+                openapi: prowjob,
+            },
+        );
+        schemas
+    })
+}
+
+/// Schema violations and unknown (would-be-pruned) fields of one object; empty when valid.
+fn schema_problems(schema: &Schema, object: &Value) -> Vec<String> {
+    let mut copy = object.clone();
+    let outcome = schema.validate(&mut copy);
+    let mut problems: Vec<String> = outcome.causes.iter().map(|c| c.describe()).collect();
+    problems.extend(outcome.pruned.iter().map(|p| format!("{p}: unknown field")));
+    problems
+}
+
+/// Core kinds go through k8s-openapi's types and back: a wrong type fails to deserialize and an
+/// unknown field is lost in the round trip.
+fn core_problems(object: &Value) -> Option<Vec<String>> {
+    use k8s_openapi::api::core::v1::{ConfigMap, Namespace, ServiceAccount};
+    use k8s_openapi::api::rbac::v1::{ClusterRole, Role, RoleBinding};
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    fn round_trip<T: serde::de::DeserializeOwned + serde::Serialize>(o: &Value) -> Vec<String> {
+        match serde_json::from_value::<T>(o.clone()) {
+            Err(e) => vec![e.to_string()],
+            Ok(typed) => {
+                let back = serde_json::to_value(&typed).unwrap();
+                if &back == o {
+                    vec![]
+                } else {
+                    vec![format!(
+                        "fields lost in a round trip through the API type: {back} != {o}"
+                    )]
+                }
+            }
+        }
+    }
+    Some(match kind_of(object) {
+        ("v1", "ConfigMap") => round_trip::<ConfigMap>(object),
+        ("v1", "Namespace") => round_trip::<Namespace>(object),
+        ("v1", "ServiceAccount") => round_trip::<ServiceAccount>(object),
+        ("rbac.authorization.k8s.io/v1", "Role") => round_trip::<Role>(object),
+        ("rbac.authorization.k8s.io/v1", "ClusterRole") => round_trip::<ClusterRole>(object),
+        ("rbac.authorization.k8s.io/v1", "RoleBinding") => round_trip::<RoleBinding>(object),
+        ("apiextensions.k8s.io/v1", "CustomResourceDefinition") => {
+            match serde_json::from_value::<CustomResourceDefinition>(object.clone()) {
+                Ok(_) => vec![],
+                Err(e) => vec![e.to_string()],
+            }
+        }
+        _ => return None,
+    })
+}
+
+#[test]
+fn every_manifest_matches_its_schema() {
+    let mut problems = Vec::new();
+    for object in objects() {
+        let (api_version, kind) = kind_of(object);
+        let id = format!("{kind} {}/{}", namespace_of(object), name_of(object));
+        if name_of(object).is_empty() {
+            problems.push(format!("{id}: no metadata.name"));
+        }
+        let found = match crd_schemas().get(&(api_version.to_string(), kind.to_string())) {
+            Some(crd) => schema_problems(&crd.schema, object),
+            None => match core_problems(object) {
+                Some(found) => found,
+                None => {
+                    problems.push(format!(
+                        "{id}: {api_version} {kind} has no schema to check it against"
+                    ));
+                    continue;
+                }
+            },
+        };
+        problems.extend(found.into_iter().map(|p| format!("{id}: {p}")));
+    }
+    assert!(
+        problems.is_empty(),
+        "invalid manifests:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn the_validator_rejects_broken_manifests() {
+    let service = find("serving.knative.dev/v1", "Service", NAMESPACE, "plank").unwrap();
+    let schema =
+        &crd_schemas()[&("serving.knative.dev/v1".to_string(), "Service".to_string())].schema;
+    assert_eq!(schema_problems(schema, service), Vec::<String>::new());
+
+    let mut typo = service.clone();
+    typo["spec"]["template"]["spec"]["containers"][0]["readinesProbe"] = json!({});
+    let mut wrong_type = service.clone();
+    wrong_type["spec"]["template"]["spec"]["containerConcurrency"] = json!("ten");
+    let mut no_image_list = service.clone();
+    no_image_list["spec"]["template"]["spec"]["containers"] = json!({"image": "x"});
+    for broken in [typo, wrong_type, no_image_list] {
+        assert!(
+            !schema_problems(schema, &broken).is_empty(),
+            "accepted {broken}"
+        );
+    }
+
+    let mut role = find(
+        "rbac.authorization.k8s.io/v1",
+        "Role",
+        NAMESPACE,
+        "prow-plank",
+    )
+    .unwrap()
+    .clone();
+    assert_eq!(core_problems(&role), Some(vec![]));
+    role["rules"][0]["verb"] = json!(["get"]);
+    assert_ne!(core_problems(&role), Some(vec![]));
+}
+
+#[test]
+fn prowjobs_from_the_example_config_fit_the_prowjob_schema() {
+    use prow_core::prowjob_new::{new_prowjob, periodic_spec};
+    let dir = tempfile::tempdir().unwrap();
+    let loaded = load_mounted_config(dir.path());
+    assert!(
+        !loaded.periodics.is_empty(),
+        "example config has no periodics"
+    );
+    let shipped_crd = all("apiextensions.k8s.io/v1", "CustomResourceDefinition")
+        .find(|o| name_of(o) == "prowjobs.prow.k8s.io")
+        .expect("the ProwJob CRD is part of the deployment");
+    let shipped =
+        CrdSchema::from_crd_yaml(&serde_json::to_string(shipped_crd).unwrap(), "v1").unwrap();
+    let reference = &crd_schemas()[&("prow.k8s.io/v1".to_string(), "ProwJob".to_string())].schema;
+    let now = k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        k8s_openapi::jiff::Timestamp::from_second(1_800_000_000).unwrap(),
+    );
+    for periodic in &loaded.periodics {
+        let job = new_prowjob(
+            periodic_spec(periodic),
+            &BTreeMap::new(),
+            &BTreeMap::new(),
+            "00000000-0000-0000-0000-000000000000",
+            now.clone(),
+        );
+        let job = serde_json::to_value(&job).unwrap();
+        assert_eq!(
+            schema_problems(reference, &job),
+            Vec::<String>::new(),
+            "{job}"
+        );
+        assert_eq!(
+            schema_problems(&shipped.schema, &job),
+            Vec::<String>::new(),
+            "{job}"
+        );
+    }
+}
+
+/// Writes the generated ConfigMaps where the Services mount them and loads them like a function.
+fn load_mounted_config(dir: &Path) -> prow_core::config::Config {
+    let service = find("serving.knative.dev/v1", "Service", NAMESPACE, "trigger").unwrap();
+    let env = container_env(service);
+    for (mount, config_map) in config_map_mounts(service) {
+        let target = dir.join(mount.trim_start_matches('/'));
+        std::fs::create_dir_all(&target).unwrap();
+        for (key, text) in config_map["data"].as_object().unwrap() {
+            std::fs::write(target.join(key), text.as_str().unwrap()).unwrap();
+        }
+    }
+    let path = |var: &str| dir.join(env[var].trim_start_matches('/'));
+    let loaded = prow_core::config::load(&prow_core::config::LoadOptions {
+        config_path: path("CONFIG_PATH"),
+        job_config_path: Some(path("JOB_CONFIG_PATH")),
+        plugin_config_path: Some(path("PLUGIN_CONFIG")),
+    })
+    .unwrap_or_else(|e| panic!("the mounted example config does not load: {e}"));
+    assert!(
+        loaded.warnings.is_empty(),
+        "config warnings: {:?}",
+        loaded.warnings
+    );
+    loaded.config
+}
+
+fn pod_spec(service: &Value) -> &Value {
+    &service["spec"]["template"]["spec"]
+}
+
+fn container(service: &Value) -> &Value {
+    let containers = pod_spec(service)["containers"].as_array().unwrap();
+    assert_eq!(containers.len(), 1, "{}: one container", name_of(service));
+    &containers[0]
+}
+
+fn container_env(service: &Value) -> BTreeMap<String, String> {
+    container(service)["env"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            (
+                e["name"].as_str().unwrap().to_string(),
+                e["value"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// (mountPath, volume) for each volume the container mounts.
+fn mounts(service: &Value) -> Vec<(String, &Value)> {
+    let volumes = pod_spec(service)["volumes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    container(service)["volumeMounts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| {
+            let name = &m["name"];
+            let index = volumes
+                .iter()
+                .position(|v| &v["name"] == name)
+                .unwrap_or_else(|| {
+                    panic!("{}: mount of undeclared volume {name}", name_of(service))
+                });
+            (
+                m["mountPath"].as_str().unwrap().to_string(),
+                &pod_spec(service)["volumes"][index],
+            )
+        })
+        .collect()
+}
+
+fn config_map_mounts(service: &Value) -> Vec<(String, &'static Value)> {
+    mounts(service)
+        .into_iter()
+        .filter_map(|(path, volume)| {
+            let name = volume["configMap"]["name"].as_str()?;
+            let config_map = find("v1", "ConfigMap", namespace_of(service), name)
+                .unwrap_or_else(|| panic!("{}: ConfigMap {name} does not exist", name_of(service)));
+            Some((path, config_map))
+        })
+        .collect()
+}
+
+#[test]
+fn each_function_is_a_scale_to_zero_service_of_the_one_image() {
+    for function in FUNCTIONS {
+        let service = find("serving.knative.dev/v1", "Service", NAMESPACE, function)
+            .unwrap_or_else(|| panic!("no Knative Service {function}"));
+        let template = &service["spec"]["template"];
+        assert_eq!(
+            template["metadata"]["annotations"]["autoscaling.knative.dev/min-scale"], "0",
+            "{function}"
+        );
+        let c = container(service);
+        assert_eq!(c["args"], json!(["serve", function]), "{function}");
+        let image = c["image"].as_str().unwrap();
+        assert!(
+            image == "prow-rs" || image.contains("prow-rs:"),
+            "{function}: image {image}"
+        );
+        for probe in ["readinessProbe", "livenessProbe"] {
+            assert_eq!(
+                c[probe]["httpGet"]["path"], "/healthz",
+                "{function} {probe}"
+            );
+        }
+        assert!(
+            c["resources"]["requests"]["memory"].is_string(),
+            "{function}: memory request"
+        );
+        assert!(
+            c["resources"]["limits"]["memory"].is_string(),
+            "{function}: memory limit"
+        );
+        let concurrency = template["spec"]["containerConcurrency"]
+            .as_u64()
+            .unwrap_or(0);
+        assert!(
+            (1..=1000).contains(&concurrency),
+            "{function}: containerConcurrency {concurrency}"
+        );
+        let visibility = &service["metadata"]["labels"]["networking.knative.dev/visibility"];
+        if PUBLIC.contains(&function) {
+            assert!(visibility.is_null(), "{function} must be public");
+        } else {
+            assert_eq!(
+                visibility, "cluster-local",
+                "{function} must be cluster-local"
+            );
+        }
+    }
+}
+
+#[test]
+fn services_reference_existing_accounts_config_maps_and_documented_secrets() {
+    let secrets: BTreeMap<&str, &[&str]> = SECRETS.into_iter().collect();
+    for service in all("serving.knative.dev/v1", "Service") {
+        let id = name_of(service);
+        let ns = namespace_of(service);
+        if let Some(account) = pod_spec(service)["serviceAccountName"].as_str() {
+            assert!(
+                find("v1", "ServiceAccount", ns, account).is_some(),
+                "{id}: ServiceAccount {account} missing"
+            );
+        } else {
+            assert!(
+                !FUNCTIONS.contains(&id),
+                "{id}: functions run as their own ServiceAccount"
+            );
+        }
+        // Every env path under a mount points at a key that volume provides.
+        let env = container_env(service);
+        for (mount, volume) in mounts(service) {
+            let keys: Vec<String> = if let Some(name) = volume["configMap"]["name"].as_str() {
+                let config_map = find("v1", "ConfigMap", ns, name)
+                    .unwrap_or_else(|| panic!("{id}: ConfigMap {name} missing"));
+                config_map["data"]
+                    .as_object()
+                    .unwrap()
+                    .keys()
+                    .cloned()
+                    .collect()
+            } else if let Some(name) = volume["secret"]["secretName"].as_str() {
+                let keys = secrets.get(name).unwrap_or_else(|| {
+                    panic!(
+                        "{id}: Secret {name} is not one docs/deploy.md tells operators to create"
+                    )
+                });
+                keys.iter().map(|k| k.to_string()).collect()
+            } else {
+                panic!("{id}: volume {volume} is neither a ConfigMap nor a Secret");
+            };
+            for (var, value) in &env {
+                if let Some(rest) = value.strip_prefix(&format!("{mount}/")) {
+                    assert!(
+                        keys.contains(&rest.to_string()),
+                        "{id}: {var}={value} but {mount} holds {keys:?}"
+                    );
+                }
+            }
+        }
+        for (var, value) in &env {
+            if value.starts_with("/etc/") {
+                assert!(
+                    mounts(service)
+                        .iter()
+                        .any(|(m, _)| value == m || value.starts_with(&format!("{m}/"))),
+                    "{id}: {var}={value} is not on a mounted volume"
+                );
+            }
+        }
+    }
+    let hook = find("serving.knative.dev/v1", "Service", NAMESPACE, "hook").unwrap();
+    let env = container_env(hook);
+    assert_eq!(env["HMAC_SECRET_FILE"], "/etc/webhook/hmac");
+    assert!(
+        env["K_SINK"].ends_with("/prow/default"),
+        "hook publishes to the prow Broker"
+    );
+}
+
+/// (namespace, group, resource, verb) granted to ServiceAccount `prow/<account>`.
+fn granted(account: &str) -> BTreeSet<(String, String, String, String)> {
+    let mut grants = BTreeSet::new();
+    for binding in all("rbac.authorization.k8s.io/v1", "RoleBinding") {
+        let binds_account = binding["subjects"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|s| {
+                s["kind"] == "ServiceAccount" && s["name"] == account && s["namespace"] == NAMESPACE
+            });
+        if !binds_account {
+            continue;
+        }
+        let ns = namespace_of(binding);
+        let role_name = binding["roleRef"]["name"].as_str().unwrap();
+        let role = match binding["roleRef"]["kind"].as_str() {
+            Some("Role") => find("rbac.authorization.k8s.io/v1", "Role", ns, role_name),
+            Some("ClusterRole") => {
+                find("rbac.authorization.k8s.io/v1", "ClusterRole", "", role_name)
+            }
+            other => panic!("RoleBinding {ns}/{} binds a {other:?}", name_of(binding)),
+        }
+        .unwrap_or_else(|| {
+            panic!(
+                "RoleBinding {ns}/{} names missing role {role_name}",
+                name_of(binding)
+            )
+        });
+        for rule in role["rules"].as_array().into_iter().flatten() {
+            let strings = |key: &str| -> Vec<String> {
+                rule[key]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|v| v.as_str().unwrap().to_string())
+                    .collect()
+            };
+            for group in strings("apiGroups") {
+                for resource in strings("resources") {
+                    for verb in strings("verbs") {
+                        grants.insert((ns.to_string(), group.clone(), resource.clone(), verb));
+                    }
+                }
+            }
+        }
+    }
+    for binding in all("rbac.authorization.k8s.io/v1", "ClusterRoleBinding") {
+        let binds_account = binding["subjects"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|s| s["name"] == account);
+        assert!(
+            !binds_account,
+            "{account} must not have cluster-wide grants"
+        );
+    }
+    grants
+}
+
+#[test]
+fn rbac_grants_each_function_exactly_what_it_calls() {
+    for (function, needs) in RBAC {
+        let want: BTreeSet<_> = needs
+            .iter()
+            .flat_map(|(ns, group, resource, verbs)| {
+                verbs.iter().map(move |verb| {
+                    (
+                        ns.to_string(),
+                        group.to_string(),
+                        resource.to_string(),
+                        verb.to_string(),
+                    )
+                })
+            })
+            .collect();
+        let got = granted(function);
+        let missing: Vec<_> = want.difference(&got).collect();
+        let extra: Vec<_> = got.difference(&want).collect();
+        assert!(missing.is_empty(), "{function} lacks {missing:?}");
+        assert!(
+            extra.is_empty(),
+            "{function} has privileges it does not use: {extra:?}"
+        );
+    }
+    let hook = find("v1", "ServiceAccount", NAMESPACE, "hook").unwrap();
+    assert_eq!(
+        hook["automountServiceAccountToken"], false,
+        "hook needs no API token"
+    );
+}
+
+fn assert_sink_exists(owner: &str, owner_ns: &str, reference: &Value) {
+    let ns = reference["namespace"].as_str().unwrap_or(owner_ns);
+    let (api_version, kind, name) = (
+        reference["apiVersion"].as_str().unwrap_or_default(),
+        reference["kind"].as_str().unwrap_or_default(),
+        reference["name"].as_str().unwrap_or_default(),
+    );
+    assert!(
+        find(api_version, kind, ns, name).is_some(),
+        "{owner}: {api_version} {kind} {ns}/{name} does not exist"
+    );
+}
+
+#[test]
+fn eventing_references_resolve() {
+    let broker = |ns: &str, name: &str| find("eventing.knative.dev/v1", "Broker", ns, name);
+    for b in all("eventing.knative.dev/v1", "Broker") {
+        if let Some(dls) = b["spec"]["delivery"]["deadLetterSink"]["ref"].as_object() {
+            assert_sink_exists(name_of(b), namespace_of(b), &Value::Object(dls.clone()));
+        }
+    }
+    let mut pinged = BTreeSet::new();
+    let mut subscribers = BTreeSet::new();
+    for trigger in all("eventing.knative.dev/v1", "Trigger") {
+        let (id, ns) = (name_of(trigger), namespace_of(trigger));
+        let broker_name = trigger["spec"]["broker"].as_str().unwrap();
+        assert!(
+            broker(ns, broker_name).is_some(),
+            "Trigger {id}: Broker {broker_name} missing"
+        );
+        let subscriber = &trigger["spec"]["subscriber"]["ref"];
+        assert_eq!(subscriber["kind"], "Service", "Trigger {id}");
+        assert_sink_exists(&format!("Trigger {id}"), ns, subscriber);
+        subscribers.insert(subscriber["name"].as_str().unwrap().to_string());
+        if let Some(source) = trigger["spec"]["filter"]["attributes"]["source"].as_str()
+            && let Some(rest) = source.strip_prefix("/apis/v1/namespaces/")
+        {
+            let (source_ns, name) = rest.split_once("/pingsources/").unwrap();
+            assert!(
+                find("sources.knative.dev/v1", "PingSource", source_ns, name).is_some(),
+                "Trigger {id} waits for ticks of missing PingSource {source_ns}/{name}"
+            );
+            pinged.insert(name.to_string());
+        }
+    }
+    for function in ["trigger", "plank", "crier", "sinker", "horologium"] {
+        assert!(
+            subscribers.contains(function),
+            "no Trigger delivers to {function}"
+        );
+    }
+    for ping in all("sources.knative.dev/v1", "PingSource") {
+        assert_sink_exists(
+            &format!("PingSource {}", name_of(ping)),
+            namespace_of(ping),
+            &ping["spec"]["sink"]["ref"],
+        );
+        assert!(
+            pinged.contains(name_of(ping)),
+            "PingSource {} ticks but no Trigger routes it",
+            name_of(ping)
+        );
+    }
+    for source in all("sources.knative.dev/v1", "ApiServerSource") {
+        let (id, ns) = (name_of(source), namespace_of(source));
+        assert_sink_exists(
+            &format!("ApiServerSource {id}"),
+            ns,
+            &source["spec"]["sink"]["ref"],
+        );
+        let account = source["spec"]["serviceAccountName"].as_str().unwrap();
+        assert!(
+            find("v1", "ServiceAccount", ns, account).is_some(),
+            "ApiServerSource {id}: ServiceAccount {account} missing"
+        );
+        // The adapter lists and watches what it reports, with its own account, in its namespace.
+        let grants = granted_to(account, ns);
+        for resource in source["spec"]["resources"].as_array().unwrap() {
+            let (group, plural) = match resource["kind"].as_str().unwrap() {
+                "ProwJob" => ("prow.k8s.io", "prowjobs"),
+                "Pod" => ("", "pods"),
+                other => panic!("ApiServerSource {id} watches unexpected kind {other}"),
+            };
+            for verb in ["get", "list", "watch"] {
+                assert!(
+                    grants.contains(&(
+                        ns.to_string(),
+                        group.to_string(),
+                        plural.to_string(),
+                        verb.to_string()
+                    )),
+                    "ApiServerSource {id}: {account} may not {verb} {plural} in {ns}"
+                );
+            }
+        }
+    }
+    // Test pods live in the config's pod_namespace: their changes must reach plank too.
+    let pod_namespaces: BTreeSet<&str> = all("sources.knative.dev/v1", "ApiServerSource")
+        .filter(|s| {
+            s["spec"]["resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["kind"] == "Pod")
+        })
+        .map(namespace_of)
+        .collect();
+    assert!(
+        pod_namespaces.contains("test-pods"),
+        "no ApiServerSource watches pods in test-pods"
+    );
+}
+
+/// Like [`granted`] for an account in any namespace.
+fn granted_to(account: &str, account_ns: &str) -> BTreeSet<(String, String, String, String)> {
+    let mut grants = BTreeSet::new();
+    for binding in all("rbac.authorization.k8s.io/v1", "RoleBinding") {
+        let binds = binding["subjects"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|s| {
+                s["kind"] == "ServiceAccount"
+                    && s["name"] == account
+                    && s["namespace"] == account_ns
+            });
+        if !binds {
+            continue;
+        }
+        let ns = namespace_of(binding);
+        let role_name = binding["roleRef"]["name"].as_str().unwrap();
+        let role = match binding["roleRef"]["kind"].as_str() {
+            Some("ClusterRole") => {
+                find("rbac.authorization.k8s.io/v1", "ClusterRole", "", role_name)
+            }
+            _ => find("rbac.authorization.k8s.io/v1", "Role", ns, role_name),
+        }
+        .unwrap_or_else(|| panic!("role {role_name} missing"));
+        for rule in role["rules"].as_array().into_iter().flatten() {
+            for group in rule["apiGroups"].as_array().into_iter().flatten() {
+                for resource in rule["resources"].as_array().into_iter().flatten() {
+                    for verb in rule["verbs"].as_array().into_iter().flatten() {
+                        grants.insert((
+                            ns.to_string(),
+                            group.as_str().unwrap().to_string(),
+                            resource.as_str().unwrap().to_string(),
+                            verb.as_str().unwrap().to_string(),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    grants
+}
+
+#[test]
+fn kubectl_kustomize_renders_the_same_objects_as_the_files() {
+    let Some(kubectl) = kubectl() else {
+        eprintln!("SKIP: kubectl not installed; `kubectl kustomize .` not checked");
+        return;
+    };
+    let rendered = render_with_kubectl(&kubectl);
+    let raw = load_kustomization(&repo_root());
+    // Generated ConfigMaps carry a content hash suffix after kustomize.
+    let id = |o: &Value, strip_hash: bool| {
+        let mut name = name_of(o).to_string();
+        if strip_hash && kind_of(o) == ("v1", "ConfigMap") {
+            name = name
+                .rsplit_once('-')
+                .map(|(base, _)| base.to_string())
+                .unwrap_or(name);
+        }
+        format!(
+            "{} {} {}/{}",
+            o["apiVersion"].as_str().unwrap_or_default(),
+            o["kind"].as_str().unwrap_or_default(),
+            namespace_of(o),
+            name
+        )
+    };
+    let rendered_ids: BTreeSet<String> = rendered.iter().map(|o| id(o, true)).collect();
+    let raw_ids: BTreeSet<String> = raw.iter().map(|o| id(o, false)).collect();
+    assert_eq!(rendered_ids, raw_ids);
+    assert_eq!(rendered.len(), raw.len(), "duplicate objects");
+    // Images are pinned by the kustomization, and Services follow the ConfigMaps' hashed names.
+    for function in FUNCTIONS {
+        let service = rendered
+            .iter()
+            .find(|o| kind_of(o) == ("serving.knative.dev/v1", "Service") && name_of(o) == function)
+            .unwrap();
+        assert_ne!(
+            container(service)["image"],
+            "prow-rs",
+            "{function}: image not substituted"
+        );
+        for volume in pod_spec(service)["volumes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            if let Some(name) = volume["configMap"]["name"].as_str() {
+                assert!(
+                    rendered
+                        .iter()
+                        .any(|o| kind_of(o) == ("v1", "ConfigMap") && name_of(o) == name),
+                    "{function}: ConfigMap {name} not rendered (hash not propagated?)"
+                );
+            }
+        }
+    }
+}
