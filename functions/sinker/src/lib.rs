@@ -1,0 +1,288 @@
+//! prow-sinker: on each PingSource tick, deletes old ProwJobs and pods as Prow's sinker does.
+//!
+//! Lists the ProwJobs (ProwJob namespace) and Prow's pods (`created-by-prow=true` in the pod
+//! namespace), decides with [`gc::decide`], and deletes. Deleting what is already gone is
+//! fine, so repeated or concurrent ticks are harmless. Only the one cluster behind the client
+//! is cleaned (Prow walks every build cluster; `exclude_clusters` has nothing to exclude here).
+
+pub mod clock;
+pub mod gc;
+pub mod metrics;
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use prow_core::config::{Config, LoadError, LoadOptions};
+use prow_core::jobspec::CREATED_BY_PROW;
+use prow_events::{AttributesReader, CloudEvent};
+use prow_kube::{KubeError, KubeOptions, Pods, ProwJobs};
+use tokio::net::TcpListener;
+use tower_http::limit::RequestBodyLimitLayer;
+
+pub use crate::clock::Clock;
+use crate::gc::{Deletion, Kind, Limits, LimitsError, Observed, Reason};
+use crate::metrics::Metrics;
+
+/// Ping payloads are tiny; anything bigger is not a PingSource event.
+const MAX_EVENT_BYTES: usize = 64 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SinkerError {
+    #[error("loading Prow config: {0}")]
+    Config(#[from] LoadError),
+    #[error(transparent)]
+    Limits(#[from] LimitsError),
+    #[error(transparent)]
+    Kube(#[from] KubeError),
+}
+
+/// Everything the sinker router needs; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct SinkerState {
+    /// The periodics (whose latest runs are kept) and the namespaces.
+    pub config: Arc<Config>,
+    /// ProwJobs in `prow.prowjob_namespace`.
+    pub prowjobs: ProwJobs,
+    /// Pods in `prow.pod_namespace`.
+    pub pods: Pods,
+    /// `sinker:` age limits, parsed once.
+    pub limits: Limits,
+    pub clock: Clock,
+    /// Log and count what would be deleted, delete nothing.
+    pub dry_run: bool,
+    pub metrics: Arc<Metrics>,
+}
+
+impl SinkerState {
+    pub fn new(
+        config: Arc<Config>,
+        client: kube::Client,
+        clock: Clock,
+        dry_run: bool,
+    ) -> Result<Self, SinkerError> {
+        let limits = Limits::from_config(&config.prow.sinker)?;
+        let prowjobs = ProwJobs::new(client.clone(), &config.prow.prowjob_namespace);
+        let pods = Pods::new(client, &config.prow.pod_namespace);
+        Ok(Self {
+            config,
+            prowjobs,
+            pods,
+            limits,
+            clock,
+            dry_run,
+            metrics: Arc::new(Metrics::default()),
+        })
+    }
+}
+
+/// Flags of the sinker binary and of `prow serve sinker`; each also from env.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Flags {
+    /// Prow's `config.yaml`.
+    #[arg(long, env = "CONFIG_PATH")]
+    pub config_path: PathBuf,
+    /// Job config file or directory (its periodics' latest runs are kept).
+    #[arg(long, env = "JOB_CONFIG_PATH")]
+    pub job_config_path: Option<PathBuf>,
+    #[command(flatten)]
+    pub kube: KubeOptions,
+    /// Log and count deletions, delete nothing.
+    #[arg(long, env = "DRY_RUN")]
+    pub dry_run: bool,
+}
+
+/// Builds the router from flags: loads the config and connects to the Kubernetes API.
+pub async fn app(flags: Flags) -> Result<Router, SinkerError> {
+    let loaded = prow_core::config::load(&LoadOptions {
+        config_path: flags.config_path,
+        job_config_path: flags.job_config_path,
+        plugin_config_path: None,
+    })?;
+    for warning in &loaded.warnings {
+        tracing::warn!(%warning, "config");
+    }
+    let client = prow_kube::client(&flags.kube).await?;
+    let state = SinkerState::new(
+        Arc::new(loaded.config),
+        client,
+        Clock::system(),
+        flags.dry_run,
+    )?;
+    Ok(router(state))
+}
+
+/// `POST /` takes the ping CloudEvent; `/healthz` and `/metrics` for the platform.
+pub fn router(state: SinkerState) -> Router {
+    Router::new()
+        .route("/", post(ping))
+        .layer(RequestBodyLimitLayer::new(MAX_EVENT_BYTES))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(render_metrics))
+        .with_state(state)
+}
+
+/// Serves the router on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    state: SinkerState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn render_metrics(State(state): State<SinkerState>) -> Response {
+    match state.metrics.render() {
+        Ok(text) => (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// Answers 200 with an empty body when the tick's deletions are done, 500 (asking for a
+/// redelivery) when listing or some deletion failed.
+async fn ping(State(state): State<SinkerState>, CloudEvent(event): CloudEvent) -> Response {
+    if event.ty() != prow_core::events::PING {
+        let reason = format!(
+            "sinker only handles {} events, not {}",
+            prow_core::events::PING,
+            event.ty()
+        );
+        return (StatusCode::BAD_REQUEST, reason).into_response();
+    }
+    match tick(&state).await {
+        Ok(report) => {
+            state.metrics.tick(true);
+            tracing::info!(
+                deleted = report.deleted,
+                dry_run = report.dry_run,
+                kept_orphans = report.kept,
+                "tick handled"
+            );
+            StatusCode::OK.into_response()
+        }
+        Err(err) => {
+            state.metrics.tick(false);
+            tracing::error!(error = %err, "tick failed; asking for redelivery");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "500 Internal Server Error",
+            )
+                .into_response()
+        }
+    }
+}
+
+/// What one tick did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TickReport {
+    pub deleted: usize,
+    /// Deletions only logged because of `--dry-run`.
+    pub dry_run: usize,
+    /// Apparent orphans whose ProwJob turned up on a fresh read.
+    pub kept: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TickError {
+    #[error(transparent)]
+    List(KubeError),
+    #[error("{failed} of {planned} deletions failed; first error: {first}")]
+    Delete {
+        failed: usize,
+        planned: usize,
+        #[source]
+        first: KubeError,
+    },
+}
+
+/// Lists, decides and deletes (or, on `--dry-run`, logs and counts).
+pub async fn tick(state: &SinkerState) -> Result<TickReport, TickError> {
+    let now = state.clock.now();
+    // ProwJobs before pods, as Prow: a pod created after the ProwJob list looks orphaned, which
+    // the fresh read in `delete` (and the 30 s grace) settles.
+    let prowjobs = state.prowjobs.list(None).await.map_err(TickError::List)?;
+    let selector = format!("{CREATED_BY_PROW}=true");
+    let pods = state
+        .pods
+        .list(Some(&selector))
+        .await
+        .map_err(TickError::List)?;
+    let periodics: HashSet<String> = state
+        .config
+        .periodics
+        .iter()
+        .map(|p| p.name().to_owned())
+        .collect();
+    let observed = Observed {
+        prowjobs: &prowjobs,
+        pods: &pods,
+        periodics: &periodics,
+    };
+    let deletions = gc::decide(observed, &state.limits, now);
+
+    let mut report = TickReport::default();
+    let mut failures = Vec::new();
+    for deletion in &deletions {
+        if state.dry_run {
+            tracing::info!(%deletion, "dry run: not deleted");
+            state.metrics.dry_run(deletion.reason);
+            report.dry_run += 1;
+            continue;
+        }
+        match delete(state, deletion).await {
+            Ok(true) => {
+                tracing::info!(%deletion, "deleted");
+                state.metrics.deleted(deletion.reason);
+                report.deleted += 1;
+            }
+            Ok(false) => report.kept += 1,
+            Err(err) => {
+                tracing::warn!(%deletion, error = %err, "not deleted");
+                state.metrics.error(deletion.reason.kind());
+                failures.push(err);
+            }
+        }
+    }
+    let failed = failures.len();
+    match failures.into_iter().next() {
+        None => Ok(report),
+        Some(first) => Err(TickError::Delete {
+            failed,
+            planned: deletions.len(),
+            first,
+        }),
+    }
+}
+
+/// Deletes one object; an orphan is first confirmed by reading its ProwJob afresh (Prow does
+/// the same), and kept (`Ok(false)`) if the ProwJob exists after all.
+async fn delete(state: &SinkerState, deletion: &Deletion) -> Result<bool, KubeError> {
+    match deletion.reason.kind() {
+        Kind::ProwJob => state.prowjobs.delete(&deletion.name).await.map(|()| true),
+        Kind::Pod => {
+            if deletion.reason == Reason::OrphanedPod
+                && let Some(owner) = &deletion.prowjob
+                && state.prowjobs.get(owner).await?.is_some()
+            {
+                tracing::info!(pod = %deletion.name, prowjob = %owner, "ProwJob appeared; pod kept");
+                return Ok(false);
+            }
+            state.pods.delete(&deletion.name).await.map(|()| true)
+        }
+    }
+}
