@@ -72,6 +72,27 @@ async fn pod_phases_become_job_states_with_completion_time() {
 }
 
 #[tokio::test]
+async fn a_pod_the_api_server_rejects_puts_the_job_in_error() {
+    let world = World::start().await;
+    let plank = world.plank(Settings::default());
+    let mut pj = periodic("no-image", "true");
+    pj.spec.pod_spec.as_mut().unwrap().containers[0].image = None;
+    world.jobs.create(&pj).await.unwrap();
+    deliver_ok(&plank, &job_added(&pj)).await;
+    let job = world.job("no-image").await;
+    assert_eq!(job.status.state, ProwJobState::Error);
+    assert!(
+        job.status
+            .description
+            .starts_with("Pod can not be created: "),
+        "{}",
+        job.status.description
+    );
+    assert!(job.status.completion_time.is_some());
+    assert!(world.pod("no-image").await.is_none());
+}
+
+#[tokio::test]
 async fn lost_events_are_healed_by_the_resync_ping() {
     let world = World::start().await;
     let plank = world.plank(Settings::default());
