@@ -315,3 +315,82 @@ async fn other_events_are_refused_and_health_answers() {
         .unwrap();
     assert_eq!(health.status().as_u16(), 200);
 }
+
+#[tokio::test]
+async fn an_unreachable_api_server_asks_for_redelivery() {
+    let mut config = Config::default();
+    config.prow.prowjob_namespace = NAMESPACE.into();
+    config.periodics = vec![periodic("ci-interval", "interval", "1h")];
+    // Nothing listens on a port we bound and released.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let client = prow_kube::client_for_url(&url).unwrap();
+    let state =
+        HorologiumState::new(Arc::new(config), client, Clock::fixed(at(9, 0, 0)), false).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(prow_horologium::serve(
+        listener,
+        state,
+        std::future::pending(),
+    ));
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let response = http
+        .post(&base)
+        .header("ce-specversion", "1.0")
+        .header("ce-id", "t1")
+        .header("ce-type", prow_core::events::PING)
+        .header(
+            "ce-source",
+            "/apis/v1/namespaces/prow/pingsources/horologium",
+        )
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 500);
+    let metrics = http
+        .get(format!("{base}metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("horologium_ticks_total{outcome=\"error\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn oversized_bodies_and_other_methods_are_refused() {
+    let h = Horologium::start(
+        vec![periodic("ci-interval", "interval", "1h")],
+        at(9, 0, 0),
+        false,
+    )
+    .await;
+    let response = h
+        .http
+        .post(&h.url)
+        .header("ce-specversion", "1.0")
+        .header("ce-id", "big")
+        .header("ce-type", prow_core::events::PING)
+        .header(
+            "ce-source",
+            "/apis/v1/namespaces/prow/pingsources/horologium",
+        )
+        .body(vec![b' '; 1024 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 413);
+    let get = h.http.get(&h.url).send().await.unwrap();
+    assert_eq!(get.status().as_u16(), 405);
+    assert!(h.runs().await.is_empty());
+}

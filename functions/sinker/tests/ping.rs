@@ -307,3 +307,39 @@ async fn other_events_are_refused() {
     let health = http().get(format!("{url}healthz")).send().await.unwrap();
     assert_eq!(health.status().as_u16(), 200);
 }
+
+#[tokio::test]
+async fn an_unreachable_api_server_asks_for_redelivery() {
+    // Nothing listens on a port we bound and released.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api_url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let state = SinkerState::new(
+        Arc::new(Config::default()),
+        prow_kube::client_for_url(&api_url).unwrap(),
+        Clock::fixed(sinker_now()),
+        false,
+    )
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(prow_sinker::serve(listener, state, std::future::pending()));
+    let (status, _) = ping(&url, "t1").await;
+    assert_eq!(status, 500);
+    assert!(
+        metrics(&url)
+            .await
+            .contains("sinker_ticks_total{outcome=\"error\"} 1")
+    );
+}
+
+#[test]
+fn bad_age_limits_are_refused_at_construction() {
+    let mut config = Config::default();
+    config.prow.sinker.max_pod_age = Some("a day".into());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client =
+        runtime.block_on(async { prow_kube::client_for_url("http://127.0.0.1:1").unwrap() });
+    let err = SinkerState::new(Arc::new(config), client, Clock::system(), false).unwrap_err();
+    assert!(err.to_string().contains("sinker.max_pod_age"), "{err}");
+}
