@@ -941,3 +941,48 @@ fn kubectl_kustomize_renders_the_same_objects_as_the_files() {
         }
     }
 }
+
+/// `env = "NAME"` declarations (clap flags read from the environment) in the Rust files under `dir`.
+fn declared_env(dir: &Path, found: &mut BTreeSet<String>) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            declared_env(&path, found);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            for piece in text.split("env = \"").skip(1) {
+                if let Some((name, _)) = piece.split_once('"') {
+                    found.insert(name.to_string());
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn services_set_only_variables_their_function_reads() {
+    let root = repo_root();
+    // Read by libraries rather than flags: tracing's filter and Google's credential lookup.
+    let ambient = ["RUST_LOG", "GOOGLE_APPLICATION_CREDENTIALS"];
+    let mut shared = BTreeSet::new();
+    declared_env(&root.join("crates/kube/src"), &mut shared);
+    declared_env(&root.join("crates/runtime/src"), &mut shared);
+    for function in FUNCTIONS {
+        let src = root.join("functions").join(function).join("src");
+        if !src.is_dir() {
+            eprintln!(
+                "SKIP {function}: functions/{function}/src not present, its flags not checked"
+            );
+            continue;
+        }
+        let mut known = shared.clone();
+        declared_env(&src, &mut known);
+        let service = find("serving.knative.dev/v1", "Service", NAMESPACE, function).unwrap();
+        for var in container_env(service).keys() {
+            assert!(
+                ambient.contains(&var.as_str()) || known.contains(var),
+                "{function}: sets {var}, which prow-{function} never reads (it reads {known:?})"
+            );
+        }
+    }
+}
