@@ -41,7 +41,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::buildid::BuildIds;
 use crate::metrics::Metrics;
-use crate::reconcile::{Settings, SettingsError};
+pub use crate::reconcile::{Settings, SettingsError};
 use crate::shell::ShellError;
 
 /// Largest CloudEvent accepted: a ProwJob or Pod object with room to spare.
