@@ -313,3 +313,56 @@ async fn events_that_are_not_for_plank_are_acknowledged_and_bad_ones_rejected() 
 }
 
 use prow_core::prowjob::ProwJob;
+
+#[tokio::test]
+async fn app_builds_plank_from_flags_and_a_config_file() {
+    let world = World::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        "prowjob_namespace: default\npod_namespace: test-pods\nplank:\n  pod_pending_timeout: 15m\n  job_url_prefix_config:\n    '*': https://prow.example.com/view/\n",
+    )
+    .unwrap();
+    let flags = prow_plank::Flags {
+        config_path: config,
+        job_config_path: None,
+        kube: prow_kube::KubeOptions {
+            url: Some(world.api.url.clone()),
+        },
+        namespace: None,
+        deck_url: Some("http://deck.example".into()),
+        dry_run: false,
+    };
+    let plank = prow_plank::app(flags).await.unwrap();
+    let pj = periodic("from-flags", "true");
+    world.jobs.create(&pj).await.unwrap();
+    deliver_ok(&plank, &job_added(&pj)).await;
+    let job = world.job("from-flags").await;
+    assert_eq!(job.status.state, ProwJobState::Pending);
+    assert_eq!(
+        job.status.url,
+        "http://deck.example/prowjob?prowjob=from-flags"
+    );
+}
+
+#[tokio::test]
+async fn dry_run_decides_but_writes_nothing() {
+    let world = World::start().await;
+    let options = prow_plank::Options {
+        dry_run: true,
+        ..prow_plank::Options::default()
+    };
+    let plank = prow_plank::router(prow_plank::PlankState::with_settings(
+        Settings::default(),
+        world.api.client().unwrap(),
+        JOB_NS,
+        options,
+    ));
+    let pj = periodic("dry", "true");
+    world.jobs.create(&pj).await.unwrap();
+    deliver_ok(&plank, &job_added(&pj)).await;
+    deliver_ok(&plank, &ping()).await;
+    assert!(world.pod("dry").await.is_none());
+    assert_eq!(world.job("dry").await.status.state, ProwJobState::Triggered);
+}
