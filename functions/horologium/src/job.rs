@@ -3,14 +3,26 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use prow_core::config::Periodic;
+use prow_core::jobspec::RE_RUN_LABEL;
 use prow_core::prowjob::ProwJob;
 use prow_core::prowjob_new::{new_prowjob, periodic_spec};
 
-/// A triggered run named `name` in `namespace`, started at `start`.
-pub fn periodic_prowjob(periodic: &Periodic, name: &str, namespace: &str, start: Time) -> ProwJob {
+/// A triggered run named `name` in `namespace`, started at `start`; a `retry:` re-run carries
+/// its attempt number in `prow.k8s.io/re-run`.
+pub fn periodic_prowjob(
+    periodic: &Periodic,
+    name: &str,
+    namespace: &str,
+    start: Time,
+    rerun_attempt: Option<u32>,
+) -> ProwJob {
+    let mut labels = periodic.base.labels.clone();
+    if let Some(attempt) = rerun_attempt {
+        labels.insert(RE_RUN_LABEL.to_owned(), attempt.to_string());
+    }
     let mut pj = new_prowjob(
         periodic_spec(periodic),
-        &periodic.base.labels,
+        &labels,
         &periodic.base.annotations,
         name,
         start,
@@ -33,7 +45,7 @@ mod tests {
         p.base.labels.insert("team".into(), "infra".into());
         p.cron = "@daily".into();
         let start = Time(Timestamp::from_second(1_800_000_000).unwrap());
-        let pj = periodic_prowjob(&p, "run-1", "prow-jobs", start.clone());
+        let pj = periodic_prowjob(&p, "run-1", "prow-jobs", start.clone(), None);
         assert_eq!(pj.name(), "run-1");
         assert_eq!(pj.metadata.namespace.as_deref(), Some("prow-jobs"));
         assert_eq!(pj.spec.type_, ProwJobType::Periodic);
@@ -41,10 +53,14 @@ mod tests {
         assert!(pj.spec.report);
         assert!(pj.spec.context.is_empty());
         assert_eq!(pj.status.state, ProwJobState::Triggered);
-        assert_eq!(pj.status.start_time, Some(start));
+        assert_eq!(pj.status.start_time, Some(start.clone()));
         let labels = pj.metadata.labels.unwrap();
         assert_eq!(labels["team"], "infra");
         assert_eq!(labels["prow.k8s.io/type"], "periodic");
         assert_eq!(labels["prow.k8s.io/job"], "ci-nightly");
+        assert!(!labels.contains_key(RE_RUN_LABEL));
+
+        let rerun = periodic_prowjob(&p, "run-2", "prow-jobs", start, Some(2));
+        assert_eq!(rerun.metadata.labels.unwrap()[RE_RUN_LABEL], "2");
     }
 }

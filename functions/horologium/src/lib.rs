@@ -25,8 +25,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use prow_core::config::{Config, LoadError, LoadOptions, Periodic};
 use prow_core::duration::{DurationError, parse_go_duration};
+use prow_core::jobspec::RE_RUN_LABEL;
 use prow_core::naming::prowjob_name;
-use prow_core::prowjob::{ProwJob, ProwJobType};
+use prow_core::prowjob::{ProwJob, ProwJobState, ProwJobType};
 use prow_events::{AttributesReader, CloudEvent};
 use prow_kube::{Created, KubeError, KubeOptions, ProwJobs};
 use tokio::net::TcpListener;
@@ -34,7 +35,10 @@ use tower_http::limit::RequestBodyLimitLayer;
 
 pub use crate::clock::Clock;
 use crate::metrics::{Metrics, RunResult};
-use crate::schedule::{Decision, PreviousRun, Slot, Trigger, TriggerError, Wait, decide};
+use crate::schedule::{
+    Decision, PreviousRun, RerunLabel, RetryPolicy, Slot, Trigger, TriggerError, Wait,
+    decide_with_retry,
+};
 
 /// Ping payloads are tiny; anything bigger is not a PingSource event.
 const MAX_EVENT_BYTES: usize = 64 * 1024;
@@ -251,15 +255,16 @@ pub fn plan<'a>(
     let latest = latest_runs(prowjobs);
     let mut plan = Plan::default();
     for periodic in periodics {
-        let trigger = match Trigger::of(periodic) {
-            Ok(trigger) => trigger,
-            Err(err) => {
-                plan.invalid.push(err);
-                continue;
-            }
-        };
+        let (trigger, retry) =
+            match Trigger::of(periodic).and_then(|t| Ok((t, RetryPolicy::of(periodic)?))) {
+                Ok(parsed) => parsed,
+                Err(err) => {
+                    plan.invalid.push(err);
+                    continue;
+                }
+            };
         let previous = latest.get(periodic.name()).copied();
-        match decide(&trigger, previous, now, tick) {
+        match decide_with_retry(&trigger, retry.as_ref(), previous, now, tick) {
             Decision::Create(slot) => plan.due.push(Due {
                 periodic,
                 slot,
@@ -310,7 +315,19 @@ fn previous_run(pj: &ProwJob) -> PreviousRun {
         // An unreadable completion time still means complete.
         to_chrono(t).unwrap_or(start)
     });
-    PreviousRun { start, completion }
+    let rerun = RerunLabel::parse(
+        pj.metadata
+            .labels
+            .as_ref()
+            .and_then(|labels| labels.get(RE_RUN_LABEL))
+            .map(String::as_str),
+    );
+    PreviousRun {
+        start,
+        completion,
+        succeeded: pj.status.state == ProwJobState::Success,
+        rerun,
+    }
 }
 
 fn to_chrono(time: &Time) -> Option<DateTime<Utc>> {
@@ -346,7 +363,13 @@ pub async fn tick(state: &HorologiumState) -> Result<TickReport, TickError> {
             report.dry_run += 1;
             continue;
         }
-        let pj = job::periodic_prowjob(due.periodic, &due.name, namespace, to_time(now));
+        let pj = job::periodic_prowjob(
+            due.periodic,
+            &due.name,
+            namespace,
+            to_time(now),
+            due.slot.rerun_attempt(),
+        );
         match state.prowjobs.create(&pj).await {
             Ok(Created::New(_)) => {
                 tracing::info!(job, slot = %due.slot, name = %due.name, "periodic run created");
@@ -381,7 +404,6 @@ pub async fn tick(state: &HorologiumState) -> Result<TickReport, TickError> {
 mod tests {
     use super::*;
     use chrono::TimeZone;
-    use prow_core::prowjob::ProwJobState;
 
     fn t(h: u32, m: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 25, h, m, 0).unwrap()

@@ -16,6 +16,8 @@
 //! - `minimum_interval`: `prev.completion + minimum_interval`.
 //! - the very first run of an `interval`/`minimum_interval`/`@every` job (no previous run at
 //!   all): [`Slot::First`], a constant, so racing ticks cannot create two first runs.
+//! - a `retry:` re-run: [`Slot::Rerun`], the attempt number and the start of the run it
+//!   follows, so each failed run is retried once however many ticks see it.
 //!
 //! Rules carried over from Prow: runs never overlap (an incomplete previous run blocks); a cron
 //! firing that happens while the previous run is still going is dropped, not deferred (Prow
@@ -96,12 +98,70 @@ impl Trigger {
     }
 }
 
+/// Prow caps `retry.attempts` at this many re-runs.
+pub const MAX_RETRIES: u32 = 10;
+
+/// A periodic's `retry:`: re-run a failed (with `run_all`: any) run once `interval` has passed
+/// since its start, at most `attempts` times in a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub attempts: u32,
+    pub interval: Duration,
+    pub run_all: bool,
+}
+
+impl RetryPolicy {
+    pub fn of(periodic: &Periodic) -> Result<Option<Self>, TriggerError> {
+        let Some(retry) = &periodic.retry else {
+            return Ok(None);
+        };
+        let interval =
+            parse_go_duration(&retry.interval).map_err(|source| TriggerError::Duration {
+                job: periodic.name().to_owned(),
+                field: "retry.interval",
+                value: retry.interval.clone(),
+                source,
+            })?;
+        let attempts = u32::try_from(retry.attempts.max(0))
+            .unwrap_or(MAX_RETRIES)
+            .min(MAX_RETRIES);
+        Ok(Some(Self {
+            attempts,
+            interval,
+            run_all: retry.run_all,
+        }))
+    }
+}
+
+/// The `prow.k8s.io/re-run` label of a run: which re-run attempt it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RerunLabel {
+    /// A scheduled run (or one started by hand).
+    #[default]
+    Absent,
+    Attempt(u32),
+    /// Not a number; Prow then never retries.
+    Invalid,
+}
+
+impl RerunLabel {
+    pub fn parse(value: Option<&str>) -> Self {
+        match value {
+            None => RerunLabel::Absent,
+            Some(v) => v.parse().map_or(RerunLabel::Invalid, RerunLabel::Attempt),
+        }
+    }
+}
+
 /// The latest previous run of the job, reduced to what the decision needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PreviousRun {
     pub start: DateTime<Utc>,
     /// `None` while the run is going.
     pub completion: Option<DateTime<Utc>>,
+    /// Ended in state `success`.
+    pub succeeded: bool,
+    pub rerun: RerunLabel,
 }
 
 /// The schedule slot a run belongs to; its key goes into the run's name.
@@ -111,14 +171,29 @@ pub enum Slot {
     First,
     /// A cron firing, a grid point of `@every`, or the instant an interval job became due.
     At(DateTime<Utc>),
+    /// Re-run number `attempt` (`retry:`), following the run that started at `after`.
+    Rerun { attempt: u32, after: DateTime<Utc> },
 }
 
 impl Slot {
-    /// The name component: `first`, or the slot time in RFC 3339 to the second.
+    /// The name component: `first`, the slot time in RFC 3339 to the second, or
+    /// `rerun-<attempt>-<start of the retried run>`.
     pub fn key(&self) -> String {
         match self {
             Slot::First => "first".to_owned(),
             Slot::At(at) => at.to_rfc3339_opts(SecondsFormat::Secs, true),
+            Slot::Rerun { attempt, after } => format!(
+                "rerun-{attempt}-{}",
+                after.to_rfc3339_opts(SecondsFormat::Secs, true)
+            ),
+        }
+    }
+
+    /// The `prow.k8s.io/re-run` label value a run of this slot carries.
+    pub fn rerun_attempt(&self) -> Option<u32> {
+        match self {
+            Slot::Rerun { attempt, .. } => Some(*attempt),
+            _ => None,
         }
     }
 }
@@ -191,6 +266,54 @@ pub fn decide(
             Some(point) => on_firing(previous, point, now, tick, true),
         },
     }
+}
+
+/// [`decide`], then Prow's `retry:` for jobs that are not due: like Prow, which only looks at
+/// retries of cron jobs on the tick their firing is queued, re-runs here are for `interval` and
+/// `minimum_interval` jobs; a cron job simply runs again on its next firing.
+pub fn decide_with_retry(
+    trigger: &Trigger,
+    retry: Option<&RetryPolicy>,
+    previous: Option<PreviousRun>,
+    now: DateTime<Utc>,
+    tick: Duration,
+) -> Decision {
+    let decision = decide(trigger, previous, now, tick);
+    match (decision, trigger, retry, previous) {
+        (
+            Decision::Wait(_),
+            Trigger::Interval(_) | Trigger::MinimumInterval(_),
+            Some(policy),
+            Some(prev),
+        ) => rerun(policy, &prev, now).map_or(decision, |attempt| {
+            Decision::Create(Slot::Rerun {
+                attempt,
+                after: prev.start,
+            })
+        }),
+        _ => decision,
+    }
+}
+
+/// Prow's `shouldTriggerFailedRun`: the attempt number of the re-run due now, if any.
+fn rerun(policy: &RetryPolicy, prev: &PreviousRun, now: DateTime<Utc>) -> Option<u32> {
+    if prev.completion.is_none() && !policy.run_all {
+        return None;
+    }
+    let attempt = match prev.rerun {
+        RerunLabel::Absent => 1,
+        RerunLabel::Attempt(n) => n.checked_add(1)?,
+        RerunLabel::Invalid => return None,
+    };
+    if attempt > policy.attempts {
+        return None;
+    }
+    let waited =
+        TimeDelta::from_std(policy.interval).is_ok_and(|interval| now - prev.start > interval);
+    if !waited || (!policy.run_all && prev.succeeded) {
+        return None;
+    }
+    Some(attempt)
 }
 
 /// `interval` and `minimum_interval`: due `period` after the reference instant `since` picks
@@ -273,6 +396,8 @@ mod tests {
         Some(PreviousRun {
             start,
             completion: Some(completion),
+            succeeded: true,
+            rerun: RerunLabel::Absent,
         })
     }
 
@@ -280,6 +405,8 @@ mod tests {
         Some(PreviousRun {
             start,
             completion: None,
+            succeeded: false,
+            rerun: RerunLabel::Absent,
         })
     }
 
@@ -393,5 +520,98 @@ mod tests {
             Trigger::of(&p).unwrap_err(),
             TriggerError::Cron { .. }
         ));
+    }
+
+    fn failed(
+        start: DateTime<Utc>,
+        completion: DateTime<Utc>,
+        rerun: RerunLabel,
+    ) -> Option<PreviousRun> {
+        Some(PreviousRun {
+            start,
+            completion: Some(completion),
+            succeeded: false,
+            rerun,
+        })
+    }
+
+    #[test]
+    fn failed_runs_are_retried_as_prow_does() {
+        use RerunLabel::*;
+        let policy = RetryPolicy {
+            attempts: 2,
+            interval: Duration::from_secs(600),
+            run_all: false,
+        };
+        let all = RetryPolicy {
+            run_all: true,
+            ..policy
+        };
+        let hourly = trigger("interval", "1h");
+        let rerun = |attempt, after| Decision::Create(Slot::Rerun { attempt, after });
+        #[rustfmt::skip]
+        let cases = [
+            ("a failed run is re-run after the retry interval", hourly.clone(), policy, failed(t(9, 0, 0), t(9, 5, 0), Absent), t(9, 10, 1), rerun(1, t(9, 0, 0))),
+            ("not before the retry interval passed", hourly.clone(), policy, failed(t(9, 0, 0), t(9, 5, 0), Absent), t(9, 10, 0), Decision::Wait(Wait::NotDue)),
+            ("the attempt counts up from the label", hourly.clone(), policy, failed(t(9, 11, 0), t(9, 15, 0), Attempt(1)), t(9, 30, 0), rerun(2, t(9, 11, 0))),
+            ("attempts are bounded", hourly.clone(), policy, failed(t(9, 22, 0), t(9, 25, 0), Attempt(2)), t(9, 40, 0), Decision::Wait(Wait::NotDue)),
+            ("an unreadable label stops retries", hourly.clone(), policy, failed(t(9, 0, 0), t(9, 5, 0), Invalid), t(9, 40, 0), Decision::Wait(Wait::NotDue)),
+            ("a successful run is not retried", hourly.clone(), policy, done(t(9, 0, 0), t(9, 5, 0)), t(9, 40, 0), Decision::Wait(Wait::NotDue)),
+            ("run_all retries successful runs too", hourly.clone(), all, done(t(9, 0, 0), t(9, 5, 0)), t(9, 40, 0), rerun(1, t(9, 0, 0))),
+            ("run_all retries even a running run", hourly.clone(), all, running(t(9, 0, 0)), t(9, 40, 0), rerun(1, t(9, 0, 0))),
+            ("a due scheduled run wins over a retry", hourly.clone(), policy, failed(t(8, 0, 0), t(8, 5, 0), Absent), t(9, 0, 1), create(t(9, 0, 0))),
+            ("cron jobs are not retried between firings", trigger("cron", "0 * * * *"), policy, failed(t(9, 0, 0), t(9, 5, 0), Absent), t(9, 40, 0), Decision::Wait(Wait::AlreadyRan)),
+        ];
+        for (name, trigger, policy, previous, now, expected) in cases {
+            assert_eq!(
+                decide_with_retry(&trigger, Some(&policy), previous, now, MINUTE),
+                expected,
+                "{name}"
+            );
+        }
+        assert_eq!(
+            decide_with_retry(
+                &hourly,
+                None,
+                failed(t(9, 0, 0), t(9, 5, 0), Absent),
+                t(9, 40, 0),
+                MINUTE
+            ),
+            Decision::Wait(Wait::NotDue)
+        );
+        assert_eq!(
+            Slot::Rerun {
+                attempt: 2,
+                after: t(9, 0, 0)
+            }
+            .key(),
+            "rerun-2-2026-11-25T09:00:00Z"
+        );
+    }
+
+    #[test]
+    fn retry_policies_are_capped_at_ten_attempts() {
+        let mut p = Periodic::default();
+        p.base.name = "ci-flaky".into();
+        assert_eq!(RetryPolicy::of(&p).unwrap(), None);
+        p.retry = Some(prow_core::config::Retry {
+            run_all: false,
+            attempts: 50,
+            interval: "5m".into(),
+        });
+        let policy = RetryPolicy::of(&p).unwrap().unwrap();
+        assert_eq!(
+            (policy.attempts, policy.interval),
+            (MAX_RETRIES, Duration::from_secs(300))
+        );
+        p.retry = Some(prow_core::config::Retry {
+            run_all: false,
+            attempts: 1,
+            interval: "often".into(),
+        });
+        assert!(RetryPolicy::of(&p).is_err());
+        assert_eq!(RerunLabel::parse(Some("3")), RerunLabel::Attempt(3));
+        assert_eq!(RerunLabel::parse(Some("x")), RerunLabel::Invalid);
+        assert_eq!(RerunLabel::parse(None), RerunLabel::Absent);
     }
 }

@@ -123,9 +123,13 @@ impl Horologium {
     }
 
     async fn complete(&self, name: &str, t: DateTime<Utc>) {
+        self.finish(name, ProwJobState::Success, t).await;
+    }
+
+    async fn finish(&self, name: &str, state: ProwJobState, t: DateTime<Utc>) {
         self.prowjobs
             .update_status(name, |pj| {
-                pj.complete(ProwJobState::Success, time(t));
+                pj.complete(state, time(t));
                 true
             })
             .await
@@ -393,4 +397,51 @@ async fn oversized_bodies_and_other_methods_are_refused() {
     let get = h.http.get(&h.url).send().await.unwrap();
     assert_eq!(get.status().as_u16(), 405);
     assert!(h.runs().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_failed_run_is_retried_once_per_attempt_with_the_rerun_label() {
+    let mut flaky = periodic("ci-flaky", "interval", "1h");
+    flaky.retry = Some(prow_core::config::Retry {
+        run_all: false,
+        attempts: 1,
+        interval: "5m".into(),
+    });
+    let h = Horologium::start(vec![flaky], at(9, 0, 0), false).await;
+    h.ping("09:00").await;
+    let first = prowjob_name(&["ci-flaky", "first"]);
+    h.finish(&first, ProwJobState::Failure, at(9, 2, 0)).await;
+
+    h.set_time(at(9, 6, 0));
+    h.ping("09:06").await;
+    h.ping("09:06-again").await;
+    let rerun = prowjob_name(&["ci-flaky", "rerun-1-2026-11-25T09:00:00Z"]);
+    let runs = h.runs().await;
+    assert_eq!(names(&runs), vec![first, rerun.clone()]);
+    assert_eq!(
+        runs[1].metadata.labels.as_ref().unwrap()["prow.k8s.io/re-run"],
+        "1"
+    );
+
+    // The only attempt failed too: no more re-runs, the schedule takes over an hour later.
+    h.finish(&rerun, ProwJobState::Failure, at(9, 8, 0)).await;
+    h.set_time(at(9, 30, 0));
+    h.ping("09:30").await;
+    assert_eq!(h.runs().await.len(), 2);
+    h.set_time(at(10, 6, 1));
+    h.ping("10:06").await;
+    let runs = h.runs().await;
+    assert_eq!(runs.len(), 3);
+    assert_eq!(
+        runs[2].name(),
+        prowjob_name(&["ci-flaky", "2026-11-25T10:06:00Z"])
+    );
+    assert!(
+        !runs[2]
+            .metadata
+            .labels
+            .as_ref()
+            .unwrap()
+            .contains_key("prow.k8s.io/re-run")
+    );
 }
