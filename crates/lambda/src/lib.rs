@@ -363,4 +363,117 @@ mod tests {
         let decoded: serde_json::Value = prow_events::data_json(&with_data).unwrap();
         assert_eq!(decoded, serde_json::json!({"tick": "sinker"}));
     }
+
+    fn router() -> Router {
+        use axum::routing::{get, post};
+        Router::new()
+            .route("/healthz", get(|| async { "ok" }))
+            .route(
+                "/echo",
+                post(|uri: http::Uri, body: Bytes| async move {
+                    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or_default();
+                    format!("{path} {}", String::from_utf8_lossy(&body))
+                }),
+            )
+            .route(
+                "/",
+                post(|headers: http::HeaderMap, body: Bytes| async move {
+                    match prow_events::receive(&headers, &body) {
+                        Ok(e) if e.source().to_string().ends_with("/refuse") => {
+                            http::StatusCode::SERVICE_UNAVAILABLE
+                        }
+                        Ok(_) => http::StatusCode::NO_CONTENT,
+                        Err(_) => http::StatusCode::BAD_REQUEST,
+                    }
+                }),
+            )
+    }
+
+    /// A Function URL invocation payload (API Gateway HTTP API v2 format).
+    fn function_url_event(method: &str, path: &str, query: &str, body: &str) -> String {
+        serde_json::json!({
+            "version": "2.0",
+            "routeKey": "$default",
+            "rawPath": path,
+            "rawQueryString": query,
+            "headers": {"content-type": "application/json", "host": "abc.lambda-url.us-east-1.on.aws"},
+            "requestContext": {
+                "accountId": "123456789012",
+                "apiId": "abc",
+                "domainName": "abc.lambda-url.us-east-1.on.aws",
+                "domainPrefix": "abc",
+                "http": {"method": method, "path": path, "protocol": "HTTP/1.1",
+                         "sourceIp": "127.0.0.1", "userAgent": "test"},
+                "requestId": "r1",
+                "routeKey": "$default",
+                "stage": "$default",
+                "time": "25/Nov/2026:14:00:00 +0000",
+                "timeEpoch": 1_795_615_200_000_u64
+            },
+            "body": body,
+            "isBase64Encoded": false
+        })
+        .to_string()
+    }
+
+    async fn invoke(payload: &str) -> Result<http::Response<Body>, LambdaError> {
+        let request = lambda_http::request::from_str(payload).unwrap();
+        LambdaService::new(router(), ScheduleOptions::default())
+            .handle(request)
+            .await
+    }
+
+    fn text(body: &Body) -> String {
+        match body {
+            Body::Text(t) => t.clone(),
+            Body::Binary(b) => String::from_utf8_lossy(b).into_owned(),
+            _ => String::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn http_invocations_reach_the_router_unchanged() {
+        let response = invoke(&function_url_event("GET", "/healthz", "", ""))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(text(response.body()), "ok");
+
+        let response = invoke(&function_url_event("POST", "/echo", "a=1", r#"{"x":1}"#))
+            .await
+            .unwrap();
+        assert_eq!(text(response.body()), r#"/echo?a=1 {"x":1}"#);
+
+        let response = invoke(&function_url_event("GET", "/nowhere", "", ""))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404);
+    }
+
+    #[tokio::test]
+    async fn schedules_become_pings_and_refusals_fail_the_invocation() {
+        let scheduled = |rule: &str| {
+            serde_json::json!({
+                "version": "0", "id": "e1", "detail-type": "Scheduled Event",
+                "source": "aws.events", "account": "1", "time": "2026-11-25T14:00:00Z",
+                "region": "us-east-1",
+                "resources": [format!("arn:aws:events:us-east-1:1:rule/{rule}")],
+                "detail": {}
+            })
+            .to_string()
+        };
+        let response = invoke(&scheduled("horologium")).await.unwrap();
+        assert_eq!(response.status(), 204);
+
+        match invoke(&scheduled("refuse")).await {
+            Err(LambdaError::PingRefused {
+                schedule, status, ..
+            }) => assert_eq!((schedule.as_str(), status), ("refuse", 503)),
+            other => panic!("expected a refused ping, got {other:?}"),
+        }
+        assert!(matches!(
+            invoke(r#"{"Records":[{"eventSource":"aws:sqs"}]}"#).await,
+            Err(LambdaError::UnsupportedEvent(_))
+        ));
+    }
 }
