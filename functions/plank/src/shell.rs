@@ -9,7 +9,7 @@ use prow_kube::{Created, KubeError, Pods};
 
 use crate::PlankState;
 use crate::pod::pod_namespace;
-use crate::reconcile::{Action, Observed, StatusChange, reconcile};
+use crate::reconcile::{Action, Observed, StatusChange, may_start, reconcile};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ShellError {
@@ -68,7 +68,7 @@ impl PlankState {
         let completed = applied.stored.as_ref().is_some_and(ProwJob::is_complete);
         if completed && self.frees_a_slot(&pj) {
             // A slot freed up: start waiting jobs now rather than at the next resync.
-            self.start_waiting().await?;
+            self.start_waiting(&pj).await?;
         }
         Ok(())
     }
@@ -79,16 +79,28 @@ impl PlankState {
             || !pj.spec.job_queue_name.is_empty()
     }
 
-    /// Gives every triggered job, oldest first, a chance to start.
-    async fn start_waiting(&self) -> Result<(), ShellError> {
+    /// Gives the triggered jobs that shared a limit with `finished`, oldest first, a chance to
+    /// start. Jobs still blocked are skipped before their pod is even read.
+    async fn start_waiting(&self, finished: &ProwJob) -> Result<(), ShellError> {
+        let settings = &self.inner.settings;
         let mut jobs = self.inner.jobs.list(None).await?;
         sort_fifo(&mut jobs);
+        let shares_limit = |pj: &ProwJob| {
+            settings.max_concurrency > 0
+                || (pj.spec.max_concurrency > 0 && pj.spec.job == finished.spec.job)
+                || (!pj.spec.job_queue_name.is_empty()
+                    && pj.spec.job_queue_name == finished.spec.job_queue_name)
+        };
         for i in 0..jobs.len() {
-            if jobs[i].status.state != ProwJobState::Triggered || jobs[i].is_complete() {
+            let pj = &jobs[i];
+            if pj.status.state != ProwJobState::Triggered || pj.is_complete() || !shares_limit(pj) {
                 continue;
             }
-            let pj = jobs[i].clone();
-            let namespace = pod_namespace(&pj, &self.inner.settings.pod_namespace).to_owned();
+            if may_start(pj, &jobs, settings).is_err() {
+                continue;
+            }
+            let pj = pj.clone();
+            let namespace = pod_namespace(&pj, &settings.pod_namespace).to_owned();
             let pod = self.pods(&namespace).get(pj.name()).await?;
             let applied = self.decide_and_apply(&pj, pod.as_ref(), &jobs).await?;
             if let Some(stored) = applied.stored {
