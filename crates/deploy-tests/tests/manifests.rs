@@ -36,12 +36,15 @@ const RBAC: [(&str, &[Need]); 7] = [
     ("hook", &[]),
     (
         "trigger",
-        &[(
-            "prow",
-            "prow.k8s.io",
-            "prowjobs",
-            &["create", "get", "list", "update"],
-        )],
+        &[
+            (
+                "prow",
+                "prow.k8s.io",
+                "prowjobs",
+                &["create", "get", "list", "update"],
+            ),
+            ("prow", "prow.k8s.io", "prowjobs/status", &["update"]),
+        ],
     ),
     (
         "plank",
@@ -76,7 +79,12 @@ const RBAC: [(&str, &[Need]); 7] = [
     (
         "sinker",
         &[
-            ("prow", "prow.k8s.io", "prowjobs", &["list", "delete"]),
+            (
+                "prow",
+                "prow.k8s.io",
+                "prowjobs",
+                &["get", "list", "delete"],
+            ),
             ("test-pods", "", "pods", &["list", "delete"]),
         ],
     ),
@@ -93,6 +101,7 @@ const RBAC: [(&str, &[Need]); 7] = [
                 "prowjobs",
                 &["get", "list", "watch", "create", "update"],
             ),
+            ("prow", "prow.k8s.io", "prowjobs/status", &["update"]),
             ("test-pods", "", "pods/log", &["get"]),
         ],
     ),
