@@ -4,6 +4,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::PostParams;
 use prow_core::prowjob::{ProwJob, ProwJobState};
 use prow_kube::{Created, KubeError, Pods};
 
@@ -210,21 +212,14 @@ impl PlankState {
                             let change = StatusChange {
                                 state: Some(ProwJobState::Error),
                                 description: Some(format!("Pod can not be created: {err}")),
-                                completion_time: Some(
-                                    k8s_openapi::apimachinery::pkg::apis::meta::v1::Time((self
-                                        .inner
-                                        .clock)(
-                                    )),
-                                ),
+                                completion_time: Some(Time((self.inner.clock)())),
                                 ..StatusChange {
                                     from: pj.status.state,
                                     ..StatusChange::default()
                                 }
                             };
-                            applied.stored = self
-                                .write_status(pj.name(), &change)
-                                .await?
-                                .or(applied.stored);
+                            applied.stored =
+                                self.write_own_status(pj, &change).await?.or(applied.stored);
                             return Ok(applied);
                         }
                         Err(err) => return Err(err.into()),
@@ -236,10 +231,8 @@ impl PlankState {
                 }
                 Action::UpdateStatus(change) => {
                     if !skip_status {
-                        applied.stored = self
-                            .write_status(pj.name(), &change)
-                            .await?
-                            .or(applied.stored);
+                        applied.stored =
+                            self.write_own_status(pj, &change).await?.or(applied.stored);
                     }
                 }
                 Action::AbortOther { name, change } => {
@@ -251,6 +244,47 @@ impl PlankState {
             }
         }
         Ok(applied)
+    }
+
+    /// Writes `change` to the job as observed, saving the re-read when nobody wrote in
+    /// between; on 409 falls back to [`Self::write_status`], which re-reads and re-checks.
+    async fn write_own_status(
+        &self,
+        observed: &ProwJob,
+        change: &StatusChange,
+    ) -> Result<Option<ProwJob>, ShellError> {
+        let mut next = observed.clone();
+        if observed.metadata.resource_version.is_none() || !change.apply_to(&mut next.status) {
+            return self.write_status(observed.name(), change).await;
+        }
+        match self
+            .inner
+            .jobs
+            .api()
+            .replace_status(observed.name(), &PostParams::default(), &next)
+            .await
+        {
+            Ok(stored) => {
+                self.written(&stored);
+                Ok(Some(stored))
+            }
+            Err(kube::Error::Api(status)) if status.code == 409 => {
+                self.write_status(observed.name(), change).await
+            }
+            Err(kube::Error::Api(status)) if status.code == 404 => Ok(None),
+            Err(source) => Err(ShellError::Kube(KubeError::Api {
+                verb: "update status of",
+                kind: "prowjob",
+                name: observed.name().to_owned(),
+                source,
+            })),
+        }
+    }
+
+    fn written(&self, pj: &ProwJob) {
+        self.inner.metrics.action("update_status");
+        self.inner.metrics.transition(pj.status.state.as_str());
+        tracing::info!(job = pj.name(), state = %pj.status.state, description = %pj.status.description, "status written");
     }
 
     /// Writes `change` through the status subresource (re-read and re-checked on 409); the
@@ -269,15 +303,12 @@ impl PlankState {
                 wrote
             })
             .await?;
-        if wrote {
-            self.inner.metrics.action("update_status");
-            if let Some(pj) = &stored {
-                self.inner.metrics.transition(pj.status.state.as_str());
-                tracing::info!(job = name, state = %pj.status.state, description = %pj.status.description, "status written");
+        match stored {
+            Some(pj) if wrote => {
+                self.written(&pj);
+                Ok(Some(pj))
             }
-            Ok(stored)
-        } else {
-            Ok(None)
+            _ => Ok(None),
         }
     }
 }

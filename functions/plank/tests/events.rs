@@ -366,3 +366,52 @@ async fn dry_run_decides_but_writes_nothing() {
     assert!(world.pod("dry").await.is_none());
     assert_eq!(world.job("dry").await.status.state, ProwJobState::Triggered);
 }
+
+#[tokio::test]
+async fn two_plank_instances_racing_to_finish_a_job_write_its_final_state_once() {
+    let world = World::start().await;
+    let one = world.plank(Settings::default());
+    let two = world.plank(Settings::default());
+    for round in 0..5 {
+        let name = format!("finish-{round}");
+        let pj = periodic(&name, "true");
+        world.jobs.create(&pj).await.unwrap();
+        deliver_ok(&one, &job_added(&pj)).await;
+        world
+            .set_pod_status(
+                &name,
+                json!({"phase": "Failed", "startTime": "2026-01-01T00:00:00Z"}),
+            )
+            .await;
+        let pod = world.pod(&name).await.unwrap();
+        let event = pod_updated(&pod);
+        let (a, b) = tokio::join!(deliver(&one, &event), deliver(&two, &event));
+        assert_eq!((a.0, b.0), (200, 200), "{a:?} {b:?}");
+        let job = world.job(&name).await;
+        assert_eq!(job.status.state, ProwJobState::Failure);
+        let completed = job.status.completion_time.clone().unwrap();
+        deliver_ok(&two, &event).await;
+        assert_eq!(
+            world.job(&name).await.status.completion_time,
+            Some(completed)
+        );
+    }
+    let text = {
+        let response = tower::ServiceExt::oneshot(
+            one,
+            http::Request::get("/metrics")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    assert!(
+        text.contains("plank_job_transitions_total{state=\"pending\"} 5"),
+        "{text}"
+    );
+}
