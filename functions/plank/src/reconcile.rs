@@ -231,7 +231,14 @@ impl StatusChange {
             status.pending_time.get_or_insert_with(|| t.clone());
         }
         if let Some(t) = &self.completion_time {
-            status.completion_time.get_or_insert_with(|| t.clone());
+            // Never before the job started or went pending, even if this plank's clock lags.
+            let floor = [&status.start_time, &status.pending_time]
+                .into_iter()
+                .flatten()
+                .map(|t| t.0)
+                .max();
+            let at = floor.filter(|f| *f > t.0).map_or_else(|| t.clone(), Time);
+            status.completion_time.get_or_insert(at);
         }
         if let Some(n) = self.pod_revival_count {
             status.pod_revival_count = n;

@@ -489,6 +489,15 @@ fn completion_time_is_set_once_and_a_stale_decision_cannot_move_it_or_the_state(
 }
 
 #[test]
+fn completion_time_is_never_before_the_pending_time_even_with_a_lagging_clock() {
+    let pj = pending_job("pj");
+    let lagging = at(-30);
+    let (status, _) = outcome(&pj, &decide_simple(&pj, Some(&pod("Failed")), lagging));
+    assert_eq!(status.state, ProwJobState::Failure);
+    assert_eq!(status.completion_time, pj.status.pending_time);
+}
+
+#[test]
 fn jobs_of_other_agents_are_left_alone() {
     let mut pj = job("pj");
     pj.spec.agent = Some(ProwJobAgent::Jenkins);
