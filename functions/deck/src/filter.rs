@@ -1,0 +1,237 @@
+//! Which ProwJobs a request asks for: the `/` and `/prowjobs.js` query parameters as a pure predicate.
+
+use prow_core::prowjob::{ProwJob, ProwJobState, ProwJobType};
+use serde::Deserialize;
+
+use crate::glob;
+
+/// Query parameters shared by the list page and `/prowjobs.js`; empty values mean "any".
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct Filter {
+    /// `org/repo` (exact, against the refs or any extra ref), or a bare repo name.
+    pub repo: Option<String>,
+    /// Organisation of the refs or any extra ref.
+    pub org: Option<String>,
+    /// Job name, exact or a shell glob (`pull-*`).
+    pub job: Option<String>,
+    #[serde(rename = "type")]
+    pub type_: Option<String>,
+    pub state: Option<String>,
+    /// Pull request author (case-insensitive); `owner` is Prow's name for it.
+    pub author: Option<String>,
+    pub owner: Option<String>,
+    /// Pull request number.
+    pub pull: Option<String>,
+}
+
+/// A [`Filter`] checked once per request, so matching 100k jobs does no parsing.
+#[derive(Debug, Clone, Default)]
+pub struct Compiled {
+    repo: Option<(Option<String>, String)>,
+    org: Option<String>,
+    job: Option<JobMatch>,
+    type_: Option<Option<ProwJobType>>,
+    state: Option<Option<ProwJobState>>,
+    author: Option<String>,
+    pull: Option<Option<u64>>,
+}
+
+#[derive(Debug, Clone)]
+enum JobMatch {
+    Exact(String),
+    Glob(String),
+}
+
+fn nonempty(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+impl Filter {
+    /// Unknown type/state/pull values match nothing rather than everything, so a typo shows an
+    /// empty page instead of silently ignoring the filter.
+    pub fn compile(&self) -> Compiled {
+        Compiled {
+            repo: nonempty(&self.repo).map(|r| match r.split_once('/') {
+                Some((org, repo)) => (Some(org.to_owned()), repo.to_owned()),
+                None => (None, r.to_owned()),
+            }),
+            org: nonempty(&self.org).map(str::to_owned),
+            job: nonempty(&self.job).map(|j| {
+                if j.contains(['*', '?', '[']) {
+                    JobMatch::Glob(j.to_owned())
+                } else {
+                    JobMatch::Exact(j.to_owned())
+                }
+            }),
+            type_: nonempty(&self.type_).map(|t| t.parse().ok()),
+            state: nonempty(&self.state).map(|s| s.parse().ok()),
+            author: nonempty(&self.author)
+                .or(nonempty(&self.owner))
+                .map(str::to_lowercase),
+            pull: nonempty(&self.pull).map(|p| p.trim_start_matches('#').parse().ok()),
+        }
+    }
+
+    /// The filter as query-string pairs (non-empty only), for links that keep it.
+    pub fn pairs(&self) -> Vec<(&'static str, String)> {
+        let fields = [
+            ("repo", &self.repo),
+            ("org", &self.org),
+            ("job", &self.job),
+            ("type", &self.type_),
+            ("state", &self.state),
+            ("author", &self.author),
+            ("owner", &self.owner),
+            ("pull", &self.pull),
+        ];
+        fields
+            .into_iter()
+            .filter_map(|(k, v)| nonempty(v).map(|v| (k, v.to_owned())))
+            .collect()
+    }
+}
+
+impl Compiled {
+    pub fn matches(&self, pj: &ProwJob) -> bool {
+        let spec = &pj.spec;
+        let all_refs = || spec.refs.iter().chain(spec.extra_refs.iter());
+        if let Some(job) = &self.job {
+            let ok = match job {
+                JobMatch::Exact(j) => spec.job == *j,
+                JobMatch::Glob(g) => glob::matches(g, &spec.job),
+            };
+            if !ok {
+                return false;
+            }
+        }
+        if let Some(t) = &self.type_
+            && *t != Some(spec.type_)
+        {
+            return false;
+        }
+        if let Some(s) = &self.state
+            && *s != Some(pj.status.state)
+        {
+            return false;
+        }
+        if let Some((org, repo)) = &self.repo {
+            let hit =
+                all_refs().any(|r| r.repo == *repo && org.as_ref().is_none_or(|o| r.org == *o));
+            if !hit {
+                return false;
+            }
+        }
+        if let Some(org) = &self.org
+            && !all_refs().any(|r| r.org == *org)
+        {
+            return false;
+        }
+        if let Some(author) = &self.author {
+            let hit = all_refs()
+                .flat_map(|r| r.pulls.iter())
+                .any(|p| p.author.to_lowercase() == *author);
+            if !hit {
+                return false;
+            }
+        }
+        if let Some(pull) = &self.pull {
+            let Some(number) = pull else { return false };
+            if !all_refs()
+                .flat_map(|r| r.pulls.iter())
+                .any(|p| p.number == *number)
+            {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use prow_core::prowjob::{Pull, Refs};
+
+    fn presubmit() -> ProwJob {
+        let mut refs = Refs::new("acme", "foo");
+        refs.pulls.push(Pull::new(42, "Alice", "bbbb"));
+        ProwJob::builder("pull-foo-unit", ProwJobType::Presubmit)
+            .refs(refs)
+            .extra_refs(Refs::new("acme", "tools"))
+            .state(ProwJobState::Failure)
+            .build()
+    }
+
+    fn filter(pairs: &[(&str, &str)]) -> Filter {
+        let mut f = Filter::default();
+        for (k, v) in pairs {
+            let v = Some((*v).to_owned());
+            match *k {
+                "repo" => f.repo = v,
+                "org" => f.org = v,
+                "job" => f.job = v,
+                "type" => f.type_ = v,
+                "state" => f.state = v,
+                "author" => f.author = v,
+                "owner" => f.owner = v,
+                "pull" => f.pull = v,
+                other => panic!("unknown key {other}"),
+            }
+        }
+        f
+    }
+
+    #[test]
+    fn filters_select_jobs_as_the_list_page_promises() {
+        let pj = presubmit();
+        let table: &[(&[(&str, &str)], bool)] = &[
+            (&[], true),
+            (&[("repo", "")], true),
+            (&[("repo", "acme/foo")], true),
+            (&[("repo", "acme/tools")], true),
+            (&[("repo", "foo")], true),
+            (&[("repo", "other/foo")], false),
+            (&[("repo", "acme/bar")], false),
+            (&[("org", "acme")], true),
+            (&[("org", "other")], false),
+            (&[("job", "pull-foo-unit")], true),
+            (&[("job", "pull-foo")], false),
+            (&[("job", "pull-*")], true),
+            (&[("job", "ci-*")], false),
+            (&[("type", "presubmit")], true),
+            (&[("type", "periodic")], false),
+            (&[("type", "bogus")], false),
+            (&[("state", "failure")], true),
+            (&[("state", "success")], false),
+            (&[("author", "alice")], true),
+            (&[("owner", "ALICE")], true),
+            (&[("author", "bob")], false),
+            (&[("pull", "42")], true),
+            (&[("pull", "#42")], true),
+            (&[("pull", "43")], false),
+            (&[("pull", "x")], false),
+            (
+                &[("repo", "acme/foo"), ("state", "failure"), ("pull", "42")],
+                true,
+            ),
+            (&[("repo", "acme/foo"), ("state", "success")], false),
+        ];
+        for (pairs, want) in table {
+            assert_eq!(filter(pairs).compile().matches(&pj), *want, "{pairs:?}");
+        }
+    }
+
+    #[test]
+    fn pairs_keep_only_set_values() {
+        let f = filter(&[("repo", "acme/foo"), ("job", " "), ("state", "failure")]);
+        assert_eq!(
+            f.pairs(),
+            vec![
+                ("repo", "acme/foo".to_owned()),
+                ("state", "failure".to_owned())
+            ]
+        );
+    }
+}

@@ -1,0 +1,377 @@
+//! Headless Chromium drives a real Deck: list and filters, job page with log and JUnit, rerun
+//! allowed/refused, an XSS payload shown as text. Screenshots go to `<target>/screenshots/`.
+//! Skipped (with a message) when `chromium`/`chromedriver` are not installed.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use prow_core::prowjob::ProwJobState;
+use serde_json::json;
+
+use common::*;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// Kills chromedriver (and so its browser) when the test ends, pass or fail.
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn screenshots_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    let dir = target.join("screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn shot(client: &Client, name: &str) {
+    let png = client.screenshot().await.unwrap();
+    std::fs::write(screenshots_dir().join(name), png).unwrap();
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start_driver() -> (Driver, Client) {
+    let port = free_port();
+    let child = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let driver = Driver(child);
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": CHROMIUM,
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--no-first-run", "--window-size=1280,900"]
+        }),
+    );
+    // chromedriver is on loopback over plain HTTP: no TLS stack needed.
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    let client = ClientBuilder::new(connector)
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .unwrap();
+    (driver, client)
+}
+
+async fn rows(client: &Client) -> Vec<String> {
+    // Tolerates a page being replaced while it is read: the caller polls.
+    let mut names = Vec::new();
+    let Ok(found) = client.find_all(Locator::Css("#jobs tr")).await else {
+        return names;
+    };
+    for row in found {
+        match row.attr("data-name").await {
+            Ok(name) => names.push(name.unwrap_or_default()),
+            Err(_) => return Vec::new(),
+        }
+    }
+    names
+}
+
+/// The page text once it contains `needle` (a click's navigation may still be under way).
+async fn wait_text(client: &Client, needle: &str) -> String {
+    let mut text = String::new();
+    for _ in 0..100 {
+        if let Ok(body) = client.find(Locator::Css("body")).await
+            && let Ok(t) = body.text().await
+        {
+            text = t;
+            if text.contains(needle) {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    text
+}
+
+async fn login(client: &Client, base: &str, token: &str) {
+    client.goto(&format!("{base}/login")).await.unwrap();
+    client
+        .find(Locator::Id("token"))
+        .await
+        .unwrap()
+        .send_keys(token)
+        .await
+        .unwrap();
+    client
+        .find(Locator::Id("login"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let text = wait_text(client, "Log out").await;
+    assert!(
+        text.contains("Log out"),
+        "login with {token} failed: {text}"
+    );
+}
+
+#[tokio::test]
+async fn deck_in_a_real_browser() {
+    if !std::path::Path::new(CHROMIUM).exists() || !std::path::Path::new(CHROMEDRIVER).exists() {
+        println!(
+            "SKIPPED deck_in_a_real_browser: {CHROMIUM} or {CHROMEDRIVER} missing (apt chromium chromium-driver)"
+        );
+        return;
+    }
+    let env = start().await;
+    let failing = presubmit(
+        "a1",
+        "pull-foo-unit",
+        "acme/foo",
+        1,
+        "alice",
+        "Fix foo",
+        ProwJobState::Failure,
+        100,
+    );
+    let xss = "<img src=x onerror=alert(1)><script>alert(2)</script>";
+    env.create(&[
+        failing.clone(),
+        presubmit(
+            "a2",
+            "pull-foo-unit",
+            "acme/foo",
+            2,
+            "bob",
+            xss,
+            ProwJobState::Success,
+            200,
+        ),
+        presubmit(
+            "b1",
+            "pull-bar-lint",
+            "acme/bar",
+            3,
+            "carol",
+            "Lint",
+            ProwJobState::Pending,
+            300,
+        ),
+        periodic("p1", "ci-nightly", ProwJobState::Success, 400),
+    ])
+    .await;
+    let mut log = String::from("\x1b[1mbuilding\x1b[0m\n");
+    for i in 0..600 {
+        log.push_str(&format!("step {i} ok\n"));
+    }
+    log.push_str("\x1b[31m--- FAIL: TestFoo (0.01s)\x1b[0m\n    foo_test.go:12: want 1, got 2\n");
+    for i in 0..100 {
+        log.push_str(&format!("cleanup {i}\n"));
+    }
+    env.artifact(&failing, "build-log.txt", &log);
+    env.artifact(
+        &failing,
+        "artifacts/junit_unit.xml",
+        r#"<testsuites><testsuite name="unit"><testcase classname="foo" name="TestFoo" time="0.01"><failure message="want 1, got 2">foo_test.go:12</failure></testcase><testcase classname="foo" name="TestBar" time="0.02"/><testcase classname="foo" name="TestSkip"><skipped/></testcase></testsuite></testsuites>"#,
+    );
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let state = env.state.clone();
+    tokio::spawn(async move {
+        let _ = prow_deck::serve(listener, state, std::future::pending()).await;
+    });
+
+    let (_driver, client) = start_driver().await;
+
+    // The list loads, newest first, and the filter form narrows it through the URL.
+    client.goto(&format!("{base}/")).await.unwrap();
+    assert_eq!(rows(&client).await, ["p1", "b1", "a2", "a1"]);
+    shot(&client, "deck-list.png").await;
+    let repo = client.find(Locator::Css("input[name=repo]")).await.unwrap();
+    repo.send_keys("acme/foo").await.unwrap();
+    client
+        .find(Locator::Css("#filters button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    for _ in 0..50 {
+        if client
+            .current_url()
+            .await
+            .unwrap()
+            .as_str()
+            .contains("repo=acme%2Ffoo")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        client
+            .current_url()
+            .await
+            .unwrap()
+            .as_str()
+            .contains("repo=acme%2Ffoo")
+    );
+    for _ in 0..50 {
+        if rows(&client).await.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(rows(&client).await, ["a2", "a1"]);
+    shot(&client, "deck-list-filtered.png").await;
+
+    // The XSS payload in a PR title is text: nothing ran, the text is there verbatim.
+    let title = client
+        .find(Locator::Css("tr[data-name=a2] .title"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(title, xss);
+    assert!(
+        client.get_alert_text().await.is_err(),
+        "an alert was opened"
+    );
+    assert!(
+        client
+            .find_all(Locator::Css("#jobs img"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // The job page: coloured, folded log with the failure shown, and the JUnit table.
+    client.goto(&format!("{base}/view/a1")).await.unwrap();
+    let highlighted = client
+        .find(Locator::Css("#buildlog .line.hl"))
+        .await
+        .unwrap();
+    assert!(
+        highlighted
+            .text()
+            .await
+            .unwrap()
+            .contains("--- FAIL: TestFoo")
+    );
+    let red = client
+        .find(Locator::Css("#buildlog .line.hl span.f1"))
+        .await
+        .unwrap();
+    let colour = red.css_value("color").await.unwrap();
+    assert!(colour.contains("255, 85, 85"), "{colour}");
+    let folds = client
+        .find_all(Locator::Css("#buildlog details.fold"))
+        .await
+        .unwrap();
+    assert!(!folds.is_empty(), "a long log is folded");
+    let junit = client
+        .find(Locator::Id("junit"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(junit.contains("1 passed, 1 failed, 1 skipped"), "{junit}");
+    assert!(
+        junit.contains("TestFoo") && junit.contains("want 1, got 2"),
+        "{junit}"
+    );
+    shot(&client, "deck-job.png").await;
+
+    // Rerun refused for mallory: 403 page, nothing created.
+    let before = env.prowjobs.list(None).await.unwrap().len();
+    login(&client, &base, "mallory-token").await;
+    client.goto(&format!("{base}/view/a1")).await.unwrap();
+    client
+        .find(Locator::Id("rerun"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let text = wait_text(&client, "You don't have permission").await;
+    assert!(
+        text.contains("You don't have permission to rerun that job."),
+        "{text}"
+    );
+    shot(&client, "deck-rerun-forbidden.png").await;
+    assert_eq!(env.prowjobs.list(None).await.unwrap().len(), before);
+    client
+        .find(Locator::Css("header form button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(&client, "Log in").await;
+
+    // Rerun by alice creates the new ProwJob.
+    login(&client, &base, "alice-token").await;
+    client.goto(&format!("{base}/view/a1")).await.unwrap();
+    client
+        .find(Locator::Id("rerun"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let text = wait_text(&client, "Job successfully triggered.").await;
+    assert!(text.contains("Job successfully triggered."), "{text}");
+    shot(&client, "deck-rerun-ok.png").await;
+    let jobs = env.prowjobs.list(None).await.unwrap();
+    assert_eq!(jobs.len(), before + 1);
+    assert!(
+        jobs.iter()
+            .any(|pj| pj.status.description == "alice successfully reran a1.")
+    );
+    client
+        .find(Locator::Id("next-link"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert!(
+        wait_text(&client, "pull-foo-unit")
+            .await
+            .contains("pull-foo-unit")
+    );
+
+    client.close().await.unwrap();
+    println!("screenshots in {}", screenshots_dir().display());
+}

@@ -1,0 +1,152 @@
+//! Shared set-up for Deck's black-box tests: an embedded API server, Deck on top, test data.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use prow_artifacts::ArtifactStore;
+use prow_core::config::Config;
+use prow_core::prowjob::{
+    DecorationConfig, GcsConfiguration, ProwJob, ProwJobState, ProwJobType, Pull, Refs,
+    RerunAuthConfig,
+};
+use prow_deck::auth::Tokens;
+use prow_deck::{DeckOptions, DeckState};
+use prow_kube::ProwJobs;
+use prow_kube::test_support::LocalApi;
+
+pub const NS: &str = "default";
+pub const BUCKET: &str = "prow-logs";
+/// `alice` may rerun/abort (deck config), `mallory` may not.
+pub const TOKENS: &str = "alice-token alice\nmallory-token mallory\n";
+
+pub struct Env {
+    pub api: LocalApi,
+    pub state: DeckState,
+    pub prowjobs: ProwJobs,
+    pub artifacts: tempfile::TempDir,
+}
+
+pub fn config() -> Config {
+    let mut config = Config::default();
+    config.prow.deck.rerun_auth_configs.insert(
+        "*".into(),
+        RerunAuthConfig {
+            github_users: vec!["alice".into()],
+            ..RerunAuthConfig::default()
+        },
+    );
+    config
+}
+
+pub async fn start() -> Env {
+    let api = LocalApi::start().await.unwrap();
+    let client = api.client().unwrap();
+    let artifacts = tempfile::tempdir().unwrap();
+    let store: Arc<dyn ArtifactStore> =
+        Arc::new(prow_artifacts::LocalStore::new(artifacts.path().to_path_buf()).unwrap());
+    let state = DeckState::new(
+        Arc::new(config()),
+        client.clone(),
+        NS,
+        Some(Tokens::parse(TOKENS, "tokens").unwrap()),
+        Some(store),
+        DeckOptions::default(),
+    );
+    assert!(
+        state.index.wait_synced(Duration::from_secs(30)).await,
+        "index never synced"
+    );
+    Env {
+        api,
+        state,
+        prowjobs: ProwJobs::new(client, NS),
+        artifacts,
+    }
+}
+
+impl Env {
+    /// Creates jobs and waits until the watch has brought them all into the index.
+    pub async fn create(&self, jobs: &[ProwJob]) {
+        for pj in jobs {
+            self.prowjobs.create(pj).await.unwrap();
+        }
+        self.wait_for(|s| jobs.iter().all(|pj| s.index.get(pj.name()).is_some()))
+            .await;
+    }
+
+    pub async fn wait_for(&self, cond: impl Fn(&DeckState) -> bool) {
+        for _ in 0..300 {
+            if cond(&self.state) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("condition not reached in 30s");
+    }
+
+    /// Writes an artifact of `pj`'s run into the local store.
+    pub fn artifact(&self, pj: &ProwJob, rel: &str, body: &str) {
+        let paths = prow_artifacts::layout::job_paths_for(pj).unwrap();
+        let path = self
+            .artifacts
+            .path()
+            .join(&paths.bucket.name)
+            .join(paths.file(rel));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, body).unwrap();
+    }
+}
+
+pub fn at(second: i64) -> Time {
+    Time(Timestamp::from_second(second).unwrap())
+}
+
+/// A presubmit on `org/repo#pull` by `author`, started at `second`.
+#[allow(clippy::too_many_arguments)]
+pub fn presubmit(
+    name: &str,
+    job: &str,
+    org_repo: &str,
+    pull: u64,
+    author: &str,
+    title: &str,
+    state: ProwJobState,
+    second: i64,
+) -> ProwJob {
+    let (org, repo) = org_repo.split_once('/').unwrap();
+    let mut refs = Refs::new(org, repo);
+    refs.base_ref = "main".into();
+    refs.repo_link = format!("https://github.com/{org_repo}");
+    let mut p = Pull::new(pull, author, "bbbb");
+    p.title = title.into();
+    p.link = format!("https://github.com/{org_repo}/pull/{pull}");
+    refs.pulls.push(p);
+    ProwJob::builder(job, ProwJobType::Presubmit)
+        .name(name)
+        .namespace(NS)
+        .refs(refs)
+        .decoration(DecorationConfig {
+            gcs_configuration: Some(GcsConfiguration {
+                bucket: BUCKET.into(),
+                path_strategy: "explicit".into(),
+                ..GcsConfiguration::default()
+            }),
+            ..DecorationConfig::default()
+        })
+        .started_at(at(second))
+        .state(state)
+        .build_id(format!("{}", 1000 + second))
+        .build()
+}
+
+pub fn periodic(name: &str, job: &str, state: ProwJobState, second: i64) -> ProwJob {
+    ProwJob::builder(job, ProwJobType::Periodic)
+        .name(name)
+        .namespace(NS)
+        .started_at(at(second))
+        .state(state)
+        .build()
+}

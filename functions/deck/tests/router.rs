@@ -1,0 +1,497 @@
+//! Router tests (no socket): filters, prowjobs.js, badge, job page, actions with auth and CSRF.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use prow_core::prowjob::ProwJobState;
+use tower::ServiceExt;
+
+use common::*;
+
+struct Answer {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: String,
+}
+
+async fn call(env: &Env, req: Request<Body>) -> Answer {
+    let response = prow_deck::router(env.state.clone())
+        .oneshot(req)
+        .await
+        .unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    Answer {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+async fn get(env: &Env, uri: &str) -> Answer {
+    call(env, Request::get(uri).body(Body::empty()).unwrap()).await
+}
+
+fn post(uri: &str, auth: Option<&str>, cookie: Option<&str>, form: &str) -> Request<Body> {
+    let mut req =
+        Request::post(uri).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some(token) = auth {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    if let Some(c) = cookie {
+        req = req.header(header::COOKIE, c);
+    }
+    req.body(Body::from(form.to_owned())).unwrap()
+}
+
+async fn sample(env: &Env) {
+    env.create(&[
+        presubmit(
+            "a1",
+            "pull-foo-unit",
+            "acme/foo",
+            1,
+            "alice",
+            "Fix foo",
+            ProwJobState::Failure,
+            100,
+        ),
+        presubmit(
+            "a2",
+            "pull-foo-unit",
+            "acme/foo",
+            2,
+            "bob",
+            "Add bar",
+            ProwJobState::Success,
+            200,
+        ),
+        presubmit(
+            "b1",
+            "pull-bar-lint",
+            "acme/bar",
+            3,
+            "carol",
+            "Lint",
+            ProwJobState::Pending,
+            300,
+        ),
+        periodic("p1", "ci-nightly", ProwJobState::Success, 400),
+    ])
+    .await;
+}
+
+fn rows(body: &str) -> Vec<String> {
+    body.split("data-name=\"")
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn list_filters_newest_first_and_paginates() {
+    let env = start().await;
+    sample(&env).await;
+    let table: &[(&str, &[&str])] = &[
+        ("/", &["p1", "b1", "a2", "a1"]),
+        ("/?repo=acme/foo", &["a2", "a1"]),
+        ("/?repo=acme%2Ffoo&state=failure", &["a1"]),
+        ("/?job=pull-*", &["b1", "a2", "a1"]),
+        ("/?type=periodic", &["p1"]),
+        ("/?author=CAROL", &["b1"]),
+        ("/?pull=2", &["a2"]),
+        ("/?state=bogus", &[]),
+        ("/?per_page=2", &["p1", "b1"]),
+        ("/?per_page=2&page=2", &["a2", "a1"]),
+    ];
+    for (uri, want) in table {
+        let answer = get(&env, uri).await;
+        assert_eq!(answer.status, StatusCode::OK, "{uri}");
+        assert_eq!(rows(&answer.body), *want, "{uri}");
+    }
+    let page = get(&env, "/?repo=acme/foo&per_page=1").await.body;
+    assert!(
+        page.contains(r#"href="/?repo=acme/foo&#38;per_page=1&#38;page=2""#),
+        "{page}"
+    );
+    assert!(page.contains(r#"value="acme/foo""#));
+}
+
+#[tokio::test]
+async fn prowjobs_js_is_prow_shaped() {
+    let env = start().await;
+    sample(&env).await;
+    let answer = get(&env, "/prowjobs.js?repo=acme/foo").await;
+    assert_eq!(answer.headers[header::CONTENT_TYPE], "application/json");
+    let json: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
+    let items = json["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["metadata"]["name"], "a2");
+    assert_eq!(items[0]["spec"]["job"], "pull-foo-unit");
+    assert_eq!(items[0]["status"]["state"], "success");
+    assert_eq!(items[0]["kind"], "ProwJob");
+    assert!(items[0]["metadata"].get("managedFields").is_none());
+
+    let answer = get(
+        &env,
+        "/prowjobs.js?var=allBuilds&omit=decoration_config,labels",
+    )
+    .await;
+    assert!(
+        answer.headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("application/javascript")
+    );
+    let body = answer
+        .body
+        .strip_prefix("var allBuilds = ")
+        .unwrap()
+        .strip_suffix(';')
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(json["items"].as_array().unwrap().len(), 4);
+    assert!(json["items"][1]["spec"].get("decoration_config").is_none());
+    assert!(json["items"][1]["metadata"].get("labels").is_none());
+
+    assert_eq!(
+        get(&env, "/prowjobs.js?var=x;alert(1)").await.status,
+        StatusCode::BAD_REQUEST
+    );
+}
+
+#[tokio::test]
+async fn badge_reports_the_latest_runs() {
+    let env = start().await;
+    sample(&env).await;
+    let table = [
+        ("/badge.svg?jobs=pull-foo-unit", "passing"),
+        ("/badge.svg?jobs=ci-*,pull-bar-*", "passing"),
+        ("/badge.svg?jobs=nothing-*", "no results"),
+    ];
+    for (uri, text) in table {
+        let answer = get(&env, uri).await;
+        assert_eq!(answer.status, StatusCode::OK);
+        assert_eq!(answer.headers[header::CONTENT_TYPE], "image/svg+xml");
+        assert!(
+            answer.body.contains(&format!(">{text}<")),
+            "{uri}: {}",
+            answer.body
+        );
+    }
+    env.create(&[presubmit(
+        "a3",
+        "pull-foo-unit",
+        "acme/foo",
+        2,
+        "bob",
+        "x",
+        ProwJobState::Failure,
+        500,
+    )])
+    .await;
+    assert!(
+        get(&env, "/badge.svg?jobs=pull-*")
+            .await
+            .body
+            .contains(">failing pull-foo-unit<")
+    );
+    assert_eq!(
+        get(&env, "/badge.svg").await.status,
+        StatusCode::BAD_REQUEST
+    );
+}
+
+#[tokio::test]
+async fn job_page_renders_log_junit_and_artifacts() {
+    let env = start().await;
+    let pj = presubmit(
+        "a1",
+        "pull-foo-unit",
+        "acme/foo",
+        1,
+        "alice",
+        "Fix",
+        ProwJobState::Failure,
+        100,
+    );
+    env.create(std::slice::from_ref(&pj)).await;
+    env.artifact(
+        &pj,
+        "build-log.txt",
+        "starting\n\x1b[31m--- FAIL: TestFoo\x1b[0m <b>\ndone\n",
+    );
+    env.artifact(
+        &pj,
+        "artifacts/junit_01.xml",
+        r#"<testsuite name="unit"><testcase classname="foo" name="TestFoo"><failure message="want 1, got 2"/></testcase><testcase classname="foo" name="TestOk"/></testsuite>"#,
+    );
+    let page = get(&env, "/view/a1").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body
+            .contains(r#"<span class="f1">--- FAIL: TestFoo</span> &lt;b&gt;"#),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains(r##"href="#L2""##));
+    assert!(page.body.contains("1 passed, 1 failed, 0 skipped"));
+    assert!(page.body.contains("want 1, got 2"));
+    assert!(page.body.contains("/artifact/a1/artifacts/junit_01.xml"));
+    assert!(
+        page.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .any(|c| c.to_str().unwrap().starts_with("deck_sid="))
+    );
+    assert!(
+        page.headers[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .contains("script-src 'self'")
+    );
+
+    let log = get(&env, "/log?job=pull-foo-unit&id=1100").await;
+    assert_eq!(log.status, StatusCode::OK);
+    assert!(log.body.starts_with("starting\n"));
+    assert_eq!(
+        get(&env, "/log?job=pull-foo-unit&id=9").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        get(&env, "/log?job=pull-foo-unit").await.status,
+        StatusCode::BAD_REQUEST
+    );
+
+    let artifact = get(&env, "/artifact/a1/artifacts/junit_01.xml").await;
+    assert_eq!(artifact.status, StatusCode::OK);
+    assert!(
+        artifact.headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    assert_eq!(
+        get(&env, "/artifact/a1/../x").await.status,
+        StatusCode::BAD_REQUEST
+    );
+
+    let json: serde_json::Value =
+        serde_json::from_str(&get(&env, "/view/a1/prowjob.json").await.body).unwrap();
+    assert_eq!(json["spec"]["job"], "pull-foo-unit");
+    assert_eq!(get(&env, "/view/nope").await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn user_controlled_text_is_escaped() {
+    let env = start().await;
+    let xss = "<script>alert(1)</script>\"'";
+    let mut pj = presubmit(
+        "x1",
+        "pull-foo-unit",
+        "acme/foo",
+        1,
+        "eve",
+        xss,
+        ProwJobState::Failure,
+        100,
+    );
+    pj.spec.refs.as_mut().unwrap().pulls[0].link = "javascript:alert(2)".into();
+    env.create(&[pj]).await;
+    for uri in ["/", "/view/x1"] {
+        let body = get(&env, uri).await.body;
+        assert!(!body.contains("<script>alert"), "{uri}");
+        assert!(
+            body.contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
+            "{uri}"
+        );
+        assert!(!body.contains("javascript:"), "{uri}");
+    }
+}
+
+#[tokio::test]
+async fn rerun_needs_an_allowed_user_and_csrf_for_cookies() {
+    let env = start().await;
+    sample(&env).await;
+    let before = env.prowjobs.list(None).await.unwrap().len();
+
+    // Not allowed: 403 and nothing created.
+    let answer = call(
+        &env,
+        post("/rerun?prowjob=a1", Some("mallory-token"), None, ""),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    assert!(answer.body.contains("permission"));
+    // Not logged in.
+    let sid = "0123456789abcdef0123456789abcdef";
+    let csrf = env.state.csrf.token(sid);
+    let cookie = format!("deck_sid={sid}");
+    let answer = call(
+        &env,
+        post(
+            "/rerun?prowjob=a1",
+            None,
+            Some(&cookie),
+            &format!("csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    // Logged in by cookie, but no or a wrong CSRF token.
+    let alice = format!("deck_sid={sid}; deck_token=alice-token");
+    for form in [
+        "",
+        "csrf=00",
+        &format!("csrf={}", env.state.csrf.token("another-session-id-000")),
+    ] {
+        let answer = call(&env, post("/rerun?prowjob=a1", None, Some(&alice), form)).await;
+        assert_eq!(answer.status, StatusCode::FORBIDDEN, "{form}");
+        assert!(answer.body.contains("CSRF"));
+    }
+    assert_eq!(env.prowjobs.list(None).await.unwrap().len(), before);
+
+    // Allowed by header (no CSRF needed) and by cookie with the token.
+    let answer = call(
+        &env,
+        post("/rerun?prowjob=a1", Some("alice-token"), None, ""),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert!(answer.body.contains("Job successfully triggered."));
+    let answer = call(
+        &env,
+        post(
+            "/rerun",
+            None,
+            Some(&alice),
+            &format!("csrf={csrf}&prowjob=p1"),
+        ),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    let jobs = env.prowjobs.list(None).await.unwrap();
+    assert_eq!(jobs.len(), before + 2);
+    let rerun = jobs
+        .iter()
+        .find(|pj| pj.status.description == "alice successfully reran a1.")
+        .unwrap();
+    assert_eq!(rerun.spec.job, "pull-foo-unit");
+    assert_eq!(rerun.status.state, ProwJobState::Triggered);
+
+    assert_eq!(
+        call(
+            &env,
+            post("/rerun?prowjob=zzz", Some("alice-token"), None, "")
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        call(&env, post("/rerun", Some("alice-token"), None, ""))
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        get(&env, "/rerun?prowjob=a1").await.status,
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+}
+
+#[tokio::test]
+async fn abort_sets_aborted_only_for_running_jobs() {
+    let env = start().await;
+    sample(&env).await;
+    let answer = call(
+        &env,
+        post("/abort?prowjob=b1", Some("mallory-token"), None, ""),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        env.prowjobs.get("b1").await.unwrap().unwrap().status.state,
+        ProwJobState::Pending
+    );
+
+    let answer = call(
+        &env,
+        post("/abort?prowjob=b1", Some("alice-token"), None, ""),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    let stored = env.prowjobs.get("b1").await.unwrap().unwrap();
+    assert_eq!(stored.status.state, ProwJobState::Aborted);
+    assert_eq!(stored.status.description, "alice successfully aborted b1.");
+
+    let answer = call(
+        &env,
+        post("/abort?prowjob=a2", Some("alice-token"), None, ""),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert!(answer.body.contains("Cannot abort job with state: success"));
+}
+
+#[tokio::test]
+async fn login_sets_a_strict_cookie_for_known_tokens_only() {
+    let env = start().await;
+    let ok = call(
+        &env,
+        Request::post("/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from("token=alice-token"))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER);
+    let cookie = ok.headers[header::SET_COOKIE].to_str().unwrap();
+    assert!(
+        cookie.starts_with("deck_token=alice-token;")
+            && cookie.contains("SameSite=Strict")
+            && cookie.contains("HttpOnly")
+    );
+    let bad = call(
+        &env,
+        Request::post("/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from("token=nope"))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::FORBIDDEN);
+    assert!(bad.headers.get(header::SET_COOKIE).is_none());
+}
+
+#[tokio::test]
+async fn help_pages_list_triggers_commands() {
+    let env = start().await;
+    let json: serde_json::Value =
+        serde_json::from_str(&get(&env, "/plugin-help").await.body).unwrap();
+    assert_eq!(
+        json["PluginHelp"]["trigger"]["Commands"][0]["Usage"],
+        "/ok-to-test"
+    );
+    let page = get(&env, "/command-help").await.body;
+    for cmd in [
+        "/retest",
+        "/retest-required",
+        "/test-manual-required",
+        "/ok-to-test",
+        "/test (&#60;job name&#62;|all)",
+    ] {
+        assert!(page.contains(cmd), "{cmd}");
+    }
+    assert_eq!(get(&env, "/healthz").await.body, "ok");
+    assert!(
+        get(&env, "/metrics")
+            .await
+            .body
+            .contains("deck_indexed_prowjobs")
+    );
+}
