@@ -4,6 +4,14 @@
 //! their own process group, with the container's `env` and `workingDir`). Init containers run in
 //! order, then all containers together; with `restartPolicy: Never` semantics the pod succeeds
 //! when every container exits 0. Deleting a pod kills its processes.
+//!
+//! Volumes become directories: an `emptyDir` (or any other non-hostPath volume) is
+//! `<pod dir>/volumes/<name>`, a `hostPath` is its path. A container sees them where it mounts
+//! them in the only way a host process can: environment values and `workingDir` that start with a
+//! mount path are rewritten to the directory (so Prow's `ARTIFACTS=/logs/artifacts` lands in the
+//! pod's `logs` volume). When a pod's containers have ended, an optional [`PodFinished`] hook sees
+//! the pod, its directory and its logs before the final status is written; `prow up` uses it to
+//! upload build logs and artifacts, as Prow's sidecar does in a cluster.
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -27,8 +35,20 @@ use crate::patch::PatchKind;
 use crate::resources::PODS;
 use crate::server::{ApiServer, Filter, WriteOptions};
 
+/// Called when a pod's containers have ended, before its final status is written.
+pub trait PodFinished: Send + Sync {
+    /// `pod` is the pod as the kubelet ran it, `pod_dir` its directory (volumes under
+    /// `volumes/`), `log` the combined output of its containers.
+    fn finished<'a>(
+        &'a self,
+        pod: &'a Value,
+        pod_dir: &'a std::path::Path,
+        log: String,
+    ) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+}
+
 /// Settings for [`Kubelet`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct KubeletConfig {
     /// Pods with an empty `spec.nodeName` or this name run here.
     pub node_name: String,
@@ -36,6 +56,19 @@ pub struct KubeletConfig {
     pub work_dir: PathBuf,
     /// How long a deleted pod's processes get after SIGTERM before SIGKILL.
     pub grace_period: Duration,
+    /// Sees every pod whose containers ended (not deleted ones).
+    pub on_finished: Option<Arc<dyn PodFinished>>,
+}
+
+impl std::fmt::Debug for KubeletConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KubeletConfig")
+            .field("node_name", &self.node_name)
+            .field("work_dir", &self.work_dir)
+            .field("grace_period", &self.grace_period)
+            .field("on_finished", &self.on_finished.is_some())
+            .finish()
+    }
 }
 
 impl KubeletConfig {
@@ -44,6 +77,7 @@ impl KubeletConfig {
             node_name: "prow-local".into(),
             work_dir,
             grace_period: Duration::from_secs(5),
+            on_finished: None,
         }
     }
 }
@@ -119,6 +153,49 @@ pub fn argv(container: &Value) -> Result<Vec<String>, String> {
         ));
     }
     Ok(command.into_iter().chain(strings("args")).collect())
+}
+
+/// Where each of the container's volume mounts lives on this machine: `(mountPath, directory)`,
+/// longest mount path first so nested mounts win.
+pub fn mounts(container: &Value, pod: &Value, pod_dir: &std::path::Path) -> Vec<(String, PathBuf)> {
+    let volumes = pod["spec"]["volumes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let mut out: Vec<(String, PathBuf)> = container["volumeMounts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| {
+            let name = m["name"].as_str()?;
+            let mount_path = m["mountPath"].as_str()?.trim_end_matches('/').to_string();
+            let volume = volumes.iter().find(|v| v["name"] == name)?;
+            let dir = match volume["hostPath"]["path"].as_str() {
+                Some(host) => PathBuf::from(host),
+                None => pod_dir.join("volumes").join(name),
+            };
+            let dir = match m["subPath"].as_str() {
+                Some(sub) if !sub.is_empty() && !sub.contains("..") => dir.join(sub),
+                _ => dir,
+            };
+            (!mount_path.is_empty()).then_some((mount_path, dir))
+        })
+        .collect();
+    out.sort_by_key(|(m, _)| std::cmp::Reverse(m.len()));
+    out
+}
+
+/// Rewrites a container path under one of `mounts` to the directory behind it.
+pub fn host_path(value: &str, mounts: &[(String, PathBuf)]) -> Option<String> {
+    mounts.iter().find_map(|(mount, dir)| {
+        let rest = value.strip_prefix(mount.as_str())?;
+        if rest.is_empty() {
+            Some(dir.display().to_string())
+        } else {
+            rest.strip_prefix('/')
+                .map(|r| dir.join(r).display().to_string())
+        }
+    })
 }
 
 /// The container's environment: literal values and the downward-API fields Prow uses.
@@ -430,6 +507,10 @@ impl Kubelet {
             status["message"] =
                 json!("Pod was active on the node longer than the specified deadline");
         }
+        if let Some(hook) = &self.config.on_finished {
+            let log = self.logs.combined(ns, name);
+            hook.finished(pod, &dir, log).await;
+        }
         self.write_status(key, status).await;
     }
 
@@ -461,16 +542,26 @@ impl Kubelet {
             Ok(argv) => argv,
             Err(message) => return cannot_run(message),
         };
+        let mounts = mounts(container, pod, pod_dir);
+        for (_, volume_dir) in &mounts {
+            if let Err(e) = std::fs::create_dir_all(volume_dir) {
+                return cannot_run(format!("creating volume {}: {e}", volume_dir.display()));
+            }
+        }
         let dir = container["workingDir"]
             .as_str()
-            .map(PathBuf::from)
+            .map(|w| host_path(w, &mounts).map_or_else(|| PathBuf::from(w), PathBuf::from))
             .unwrap_or_else(|| pod_dir.to_path_buf());
         if let Err(e) = std::fs::create_dir_all(&dir) {
             return cannot_run(format!("creating working directory {}: {e}", dir.display()));
         }
+        let env = environment(container, pod).into_iter().map(|(k, v)| {
+            let v = host_path(&v, &mounts).unwrap_or(v);
+            (k, v)
+        });
         let mut child = match Command::new(&argv[0])
             .args(&argv[1..])
-            .envs(environment(container, pod))
+            .envs(env)
             .current_dir(&dir)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -632,6 +723,39 @@ mod tests {
         let c = json!({"name": "t", "command": ["sh", "-c"], "args": ["echo hi"]});
         assert_eq!(argv(&c).unwrap(), vec!["sh", "-c", "echo hi"]);
         assert!(argv(&json!({"name": "t", "args": ["x"]})).is_err());
+    }
+
+    #[test]
+    fn volume_mounts_map_to_pod_directories() {
+        let pod = json!({"spec": {"volumes": [
+            {"name": "logs", "emptyDir": {}},
+            {"name": "cache", "hostPath": {"path": "/var/cache/ci"}},
+        ]}});
+        let c = json!({"volumeMounts": [
+            {"name": "logs", "mountPath": "/logs"},
+            {"name": "logs", "mountPath": "/logs/artifacts/deep", "subPath": "x"},
+            {"name": "cache", "mountPath": "/cache/"},
+            {"name": "missing", "mountPath": "/nowhere"},
+        ]});
+        let m = mounts(&c, &pod, std::path::Path::new("/work/ns/pod"));
+        assert_eq!(m.len(), 3);
+        let cases = [
+            (
+                "/logs/artifacts",
+                Some("/work/ns/pod/volumes/logs/artifacts"),
+            ),
+            ("/logs", Some("/work/ns/pod/volumes/logs")),
+            (
+                "/logs/artifacts/deep/f",
+                Some("/work/ns/pod/volumes/logs/x/f"),
+            ),
+            ("/cache/go", Some("/var/cache/ci/go")),
+            ("/logsextra", None),
+            ("relative/logs", None),
+        ];
+        for (value, want) in cases {
+            assert_eq!(host_path(value, &m).as_deref(), want, "{value}");
+        }
     }
 
     #[test]

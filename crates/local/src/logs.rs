@@ -142,6 +142,23 @@ impl MemoryLogs {
         });
     }
 
+    /// Every line the pod's containers wrote, in time order, one per line (a build log).
+    pub fn combined(&self, namespace: &str, pod: &str) -> String {
+        let buffers = self.buffers.lock().unwrap_or_else(|p| p.into_inner());
+        let mut lines: Vec<&LogLine> = buffers
+            .iter()
+            .filter(|((ns, name, _), _)| ns == namespace && name == pod)
+            .flat_map(|(_, buf)| buf.lines.iter())
+            .collect();
+        lines.sort_by_key(|l| l.time);
+        let mut out = String::new();
+        for line in lines {
+            out.push_str(line.text.trim_end_matches('\n'));
+            out.push('\n');
+        }
+        out
+    }
+
     /// Marks the container as finished: followers' streams end.
     pub fn finish(&self, target: &LogTarget) {
         self.with_buffer(target, |buf| {

@@ -10,7 +10,7 @@ use common::{Running, eventually};
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::api::{DeleteParams, LogParams, PostParams};
-use prow_local::kubelet::{Kubelet, KubeletConfig};
+use prow_local::kubelet::{Kubelet, KubeletConfig, PodFinished};
 use prow_local::{ApiServer, MemoryLogs};
 use serde_json::json;
 
@@ -29,6 +29,10 @@ impl Drop for Node {
 }
 
 async fn start_node() -> Node {
+    start_node_with(None).await
+}
+
+async fn start_node_with(on_finished: Option<Arc<dyn PodFinished>>) -> Node {
     let logs = MemoryLogs::new();
     let server = ApiServer::in_memory()
         .unwrap()
@@ -36,6 +40,7 @@ async fn start_node() -> Node {
     let work = tempfile::tempdir().unwrap();
     let mut config = KubeletConfig::new(work.path().to_path_buf());
     config.grace_period = Duration::from_secs(2);
+    config.on_finished = on_finished;
     let kubelet = Kubelet::new(server.clone(), logs, config);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(kubelet.run(async {
@@ -192,4 +197,52 @@ async fn a_container_without_a_command_cannot_run() {
         .terminated
         .unwrap();
     assert_eq!(terminated.reason.as_deref(), Some("ContainerCannotRun"));
+}
+
+/// Records what the finished-hook saw: the artifact a job wrote under `$ARTIFACTS` and its log.
+#[derive(Default)]
+struct Collected(std::sync::Mutex<Vec<(String, String)>>);
+
+impl PodFinished for Collected {
+    fn finished<'a>(
+        &'a self,
+        _pod: &'a serde_json::Value,
+        pod_dir: &'a std::path::Path,
+        log: String,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>> {
+        Box::pin(async move {
+            let artifact =
+                std::fs::read_to_string(pod_dir.join("volumes/logs/artifacts/result.txt"))
+                    .unwrap_or_default();
+            self.0.lock().unwrap().push((artifact, log));
+        })
+    }
+}
+
+#[tokio::test]
+async fn volume_paths_reach_the_host_and_the_finished_hook_sees_artifacts_and_log() {
+    let collected = Arc::new(Collected::default());
+    let node = start_node_with(Some(collected.clone())).await;
+    let pods: Api<Pod> = Api::namespaced(node.srv.client(), "default");
+    let with_volume: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "art"},
+        "spec": {"restartPolicy": "Never",
+            "volumes": [{"name": "logs", "emptyDir": {}}],
+            "containers": [{
+                "name": "test", "image": "local", "command": ["sh", "-c"],
+                "args": ["mkdir -p \"$ARTIFACTS\" && echo passed > \"$ARTIFACTS/result.txt\" && echo done"],
+                "env": [{"name": "ARTIFACTS", "value": "/logs/artifacts"}],
+                "volumeMounts": [{"name": "logs", "mountPath": "/logs"}]
+            }]}
+    }))
+    .unwrap();
+    pods.create(&PostParams::default(), &with_volume)
+        .await
+        .unwrap();
+    eventually("pod art to succeed", || async {
+        phase(&pods, "art").await == "Succeeded"
+    })
+    .await;
+    let seen = collected.0.lock().unwrap().clone();
+    assert_eq!(seen, vec![("passed\n".to_string(), "done\n".to_string())]);
 }
