@@ -1,0 +1,471 @@
+//! The I/O shell: decode an event, gather the GitHub facts [`crate::decide`] needs, apply its actions.
+
+use prow_core::config::{Presubmit, TriggerConfig};
+use prow_core::events::{GITHUB_ISSUE_COMMENT, GITHUB_PULL_REQUEST, GITHUB_PUSH};
+use prow_core::prowjob::ProwJob;
+use prow_core::selection::{Contexts, Filter, needs_changed_files, select_presubmits};
+use prow_events::cloudevents::{AttributesReader, Event};
+use prow_github::{GitHubError, PullRequest, StatusState};
+use prow_kube::{Created, KubeError};
+
+use crate::TriggerState;
+use crate::decide::{
+    self, Action, CommentFacts, JobContext, PrFacts, RunRequest, help_message, help_note,
+    is_retest, may_reply_with_help, pr_needs, prunes_help,
+};
+use crate::messages;
+use crate::payload::{Comment, IssueCommentEvent, PullRequestEvent, PushEvent, Repo};
+use crate::trust::trusted_user;
+
+/// Why an event was not (fully) handled.
+#[derive(Debug, thiserror::Error)]
+pub enum TriggerError {
+    /// The event data is not the GitHub payload its type says; redelivery will not help.
+    #[error("{event_type} {id}: payload does not parse: {source}")]
+    Payload {
+        event_type: String,
+        id: String,
+        #[source]
+        source: prow_events::DecodeError,
+    },
+    #[error("{target}: GitHub: {source}")]
+    GitHub {
+        target: String,
+        #[source]
+        source: GitHubError,
+    },
+    #[error("{target}: {source}")]
+    Kube {
+        target: String,
+        #[source]
+        source: KubeError,
+    },
+}
+
+impl TriggerError {
+    /// Whether the sender is at fault (400) rather than a dependency (5xx, redeliver).
+    pub fn is_bad_request(&self) -> bool {
+        matches!(self, TriggerError::Payload { .. })
+    }
+}
+
+/// The event type as a metrics label: one of ours, or `other`.
+pub fn event_type(event: &Event) -> String {
+    match event.ty() {
+        t @ (GITHUB_PULL_REQUEST | GITHUB_ISSUE_COMMENT | GITHUB_PUSH) => t.to_owned(),
+        _ => "other".to_owned(),
+    }
+}
+
+/// Handles one CloudEvent; other event types are acknowledged and ignored.
+pub async fn handle_event(state: &TriggerState, event: &Event) -> Result<(), TriggerError> {
+    let id = event.id().to_owned();
+    let payload_err = |source| TriggerError::Payload {
+        event_type: event.ty().to_owned(),
+        id: id.clone(),
+        source,
+    };
+    match event.ty() {
+        GITHUB_PULL_REQUEST => {
+            let ev: PullRequestEvent = prow_events::data_json(event).map_err(payload_err)?;
+            handle_pull_request(state, &ev, &id).await
+        }
+        GITHUB_ISSUE_COMMENT => {
+            let ev: IssueCommentEvent = prow_events::data_json(event).map_err(payload_err)?;
+            handle_comment(state, &ev, &id).await
+        }
+        GITHUB_PUSH => {
+            let ev: PushEvent = prow_events::data_json(event).map_err(payload_err)?;
+            handle_push(state, &ev, &id).await
+        }
+        other => {
+            tracing::debug!(event_type = other, "not a trigger event");
+            Ok(())
+        }
+    }
+}
+
+/// The PR an action applies to, with what running jobs needs.
+struct Target<'a> {
+    org: String,
+    repo: String,
+    number: u64,
+    /// Fetched lazily for comments (the payload has only the issue).
+    pr: Option<&'a PullRequest>,
+    fallback_repo: &'a Repo,
+    presubmits: &'a [Presubmit],
+    /// The comment being answered, for help replies.
+    comment: Option<&'a Comment>,
+    bot: Option<String>,
+    delivery_id: &'a str,
+}
+
+impl Target<'_> {
+    fn name(&self) -> String {
+        format!("{}/{}#{}", self.org, self.repo, self.number)
+    }
+}
+
+fn gh(target: &str) -> impl FnOnce(GitHubError) -> TriggerError + '_ {
+    move |source| TriggerError::GitHub {
+        target: target.to_owned(),
+        source,
+    }
+}
+
+fn kube_err(target: &str) -> impl FnOnce(KubeError) -> TriggerError + '_ {
+    move |source| TriggerError::Kube {
+        target: target.to_owned(),
+        source,
+    }
+}
+
+async fn handle_pull_request(
+    state: &TriggerState,
+    ev: &PullRequestEvent,
+    id: &str,
+) -> Result<(), TriggerError> {
+    let pr = &ev.pull_request;
+    let (org, repo) = match &pr.base.repo {
+        Some(r) => (r.owner.login.clone(), r.name.clone()),
+        None => (
+            ev.repository.owner.login.clone(),
+            ev.repository.name.clone(),
+        ),
+    };
+    let presubmits = state.config.presubmits_for(&format!("{org}/{repo}"));
+    if presubmits.is_empty() {
+        return Ok(());
+    }
+    let where_ = format!("{org}/{repo}#{}", pr.number);
+    let trigger = state.config.plugins.trigger_for(&org, &repo);
+    let needs = pr_needs(ev);
+    let mut facts = PrFacts::default();
+    let mut bot = None;
+    if needs.trust || needs.sender_is_bot {
+        let login = state.github.bot_login().await.map_err(gh(&where_))?;
+        if needs.sender_is_bot {
+            facts.sender_is_bot = ev.sender.login.eq_ignore_ascii_case(&login);
+        }
+        bot = Some(login);
+    }
+    if needs.trust {
+        let bot_login = bot.as_deref().unwrap_or_default();
+        facts.author_trusted = trusted_user(
+            state.github.as_ref(),
+            &trigger,
+            bot_login,
+            &pr.user.login,
+            &org,
+            &repo,
+        )
+        .await
+        .map_err(gh(&where_))?;
+        facts.labels = if facts.author_trusted {
+            pr.labels.iter().map(|l| l.name.clone()).collect()
+        } else {
+            labels(state, &org, &repo, pr.number).await?
+        };
+    }
+    let actions = decide::decide_pull_request(ev, &trigger, &facts);
+    let target = Target {
+        org,
+        repo,
+        number: pr.number,
+        pr: Some(pr),
+        fallback_repo: &ev.repository,
+        presubmits,
+        comment: None,
+        bot,
+        delivery_id: id,
+    };
+    apply(state, &target, actions).await
+}
+
+async fn labels(
+    state: &TriggerState,
+    org: &str,
+    repo: &str,
+    number: u64,
+) -> Result<Vec<String>, TriggerError> {
+    let where_ = format!("{org}/{repo}#{number}");
+    Ok(state
+        .github
+        .get_issue_labels(org, repo, number)
+        .await
+        .map_err(gh(&where_))?
+        .into_iter()
+        .map(|l| l.name)
+        .collect())
+}
+
+async fn handle_comment(
+    state: &TriggerState,
+    ev: &IssueCommentEvent,
+    id: &str,
+) -> Result<(), TriggerError> {
+    let org = ev.repository.owner.login.clone();
+    let repo = ev.repository.name.clone();
+    let number = ev.issue.number;
+    let where_ = format!("{org}/{repo}#{number}");
+    let presubmits = state.config.presubmits_for(&format!("{org}/{repo}"));
+    if ev.action != "created" || ev.issue.pull_request.is_none() {
+        return Ok(());
+    }
+    let bot = state.github.bot_login().await.map_err(gh(&where_))?;
+    if !decide::comment_is_relevant(ev, &bot, presubmits) {
+        return Ok(());
+    }
+    let trigger: TriggerConfig = state.config.plugins.trigger_for(&org, &repo);
+    let github = state.github.as_ref();
+    let commenter = &ev.comment.user.login;
+    let commenter_trusted = trusted_user(github, &trigger, &bot, commenter, &org, &repo)
+        .await
+        .map_err(gh(&where_))?;
+    let author_trusted = if commenter_trusted {
+        false
+    } else {
+        trusted_user(github, &trigger, &bot, &ev.issue.user.login, &org, &repo)
+            .await
+            .map_err(gh(&where_))?
+    };
+    let facts = CommentFacts {
+        commenter_trusted,
+        author_trusted,
+        labels: labels(state, &org, &repo, number).await?,
+    };
+    let actions = decide::decide_comment(ev, &trigger, &facts);
+    let pr = if actions.iter().any(|a| matches!(a, Action::Run(_))) {
+        Some(
+            state
+                .github
+                .get_pull_request(&org, &repo, number)
+                .await
+                .map_err(gh(&where_))?,
+        )
+    } else {
+        None
+    };
+    let target = Target {
+        org,
+        repo,
+        number,
+        pr: pr.as_ref(),
+        fallback_repo: &ev.repository,
+        presubmits,
+        comment: Some(&ev.comment),
+        bot: Some(bot),
+        delivery_id: id,
+    };
+    apply(state, &target, actions).await
+}
+
+async fn handle_push(state: &TriggerState, ev: &PushEvent, id: &str) -> Result<(), TriggerError> {
+    let org_repo = format!("{}/{}", ev.repository.owner.login, ev.repository.name);
+    let postsubmits = state.config.postsubmits_for(&org_repo);
+    let ctx = JobContext {
+        delivery_id: id,
+        namespace: &state.config.prow.prowjob_namespace,
+        now: (state.clock)(),
+    };
+    for pj in decide::push_prowjobs(ev, postsubmits, &ctx) {
+        create(state, &pj, &format!("{org_repo}@{}", ev.git_ref)).await?;
+    }
+    Ok(())
+}
+
+async fn create(state: &TriggerState, pj: &ProwJob, target: &str) -> Result<(), TriggerError> {
+    match state.prowjobs.create(pj).await.map_err(kube_err(target))? {
+        Created::New(_) => {
+            state.metrics.prowjobs_created.inc();
+            tracing::info!(name = pj.name(), job = pj.spec.job, %target, "created prowjob");
+        }
+        Created::Existing => {
+            tracing::info!(name = pj.name(), job = pj.spec.job, %target, "prowjob already exists");
+        }
+    }
+    Ok(())
+}
+
+/// Applies actions in order; the first failure stops the rest (the redelivery redoes them).
+async fn apply(
+    state: &TriggerState,
+    target: &Target<'_>,
+    actions: Vec<Action>,
+) -> Result<(), TriggerError> {
+    let where_ = target.name();
+    let (org, repo, number) = (&target.org, &target.repo, target.number);
+    for action in actions {
+        match action {
+            Action::Comment(body) => {
+                state
+                    .github
+                    .create_comment(org, repo, number, &body)
+                    .await
+                    .map_err(gh(&where_))?;
+            }
+            Action::AddLabel(label) => state
+                .github
+                .add_label(org, repo, number, &label)
+                .await
+                .map_err(gh(&where_))?,
+            Action::RemoveLabel(label) => state
+                .github
+                .remove_label(org, repo, number, &label)
+                .await
+                .map_err(gh(&where_))?,
+            Action::AbortJobs { keep_sha } => {
+                abort_jobs(state, target, keep_sha.as_deref()).await?
+            }
+            Action::PruneHelpComments => prune_help(state, target).await?,
+            Action::CreateProwJob(pj) => create(state, &pj, &where_).await?,
+            Action::Run(run) => {
+                let planned = plan_run(state, target, &run).await?;
+                Box::pin(apply(state, target, planned)).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Turns a run request into actions: help reply, or pruning and ProwJob creation.
+async fn plan_run(
+    state: &TriggerState,
+    target: &Target<'_>,
+    run: &RunRequest,
+) -> Result<Vec<Action>, TriggerError> {
+    let where_ = target.name();
+    let Some(pr) = target.pr else {
+        return Ok(vec![]);
+    };
+    let (org, repo) = (&target.org, &target.repo);
+    let branch = pr.base.git_ref.as_str();
+    let contexts = if run.needs_contexts() {
+        contexts_of(
+            &state
+                .github
+                .combined_status(org, repo, &pr.head.sha)
+                .await
+                .map_err(gh(&where_))?,
+        )
+    } else {
+        Contexts::default()
+    };
+    let filters = run.filters(&contexts);
+    let need_files = needs_changed_files(&filters, branch, target.presubmits)
+        || (may_reply_with_help(run)
+            && needs_changed_files(&[Filter::TestAll], branch, target.presubmits));
+    let changed = if need_files {
+        Some(
+            state
+                .github
+                .pull_request_changed_files(org, repo, pr.number)
+                .await
+                .map_err(gh(&where_))?,
+        )
+    } else {
+        None
+    };
+    let selected = select_presubmits(&filters, branch, changed.as_deref(), target.presubmits);
+    if let (RunRequest::Comment { text, .. }, Some(comment)) = (run, target.comment)
+        && let Some(note) = help_note(text, selected.len())
+    {
+        let help = help_message(
+            org,
+            repo,
+            branch,
+            note,
+            changed.as_deref(),
+            target.presubmits,
+        );
+        let body = messages::reply_to_comment(
+            &comment.body,
+            &comment.html_url,
+            &comment.user.login,
+            &help,
+        );
+        return Ok(vec![Action::Comment(body)]);
+    }
+    let mut actions = Vec::new();
+    if prunes_help(run) {
+        actions.push(Action::PruneHelpComments);
+    }
+    // Prow creates nothing for a PR GitHub calls unmergeable (merge conflicts).
+    if pr.mergeable == Some(false) || selected.is_empty() {
+        return Ok(actions);
+    }
+    let base_sha = state
+        .github
+        .get_ref(org, repo, &format!("heads/{branch}"))
+        .await
+        .map_err(gh(&where_))?;
+    let refs = decide::pr_refs(pr, target.fallback_repo, &base_sha);
+    let ctx = JobContext {
+        delivery_id: target.delivery_id,
+        namespace: &state.config.prow.prowjob_namespace,
+        now: (state.clock)(),
+    };
+    actions.extend(
+        decide::presubmit_prowjobs(&selected, &refs, is_retest(run), &ctx)
+            .into_iter()
+            .map(|pj| Action::CreateProwJob(Box::new(pj))),
+    );
+    Ok(actions)
+}
+
+fn contexts_of(statuses: &[prow_github::Status]) -> Contexts {
+    let mut contexts = Contexts::default();
+    for s in statuses {
+        contexts.all.insert(s.context.clone());
+        if matches!(s.state, StatusState::Failure | StatusState::Error) {
+            contexts.failed.insert(s.context.clone());
+        }
+    }
+    contexts
+}
+
+async fn abort_jobs(
+    state: &TriggerState,
+    target: &Target<'_>,
+    keep_sha: Option<&str>,
+) -> Result<(), TriggerError> {
+    let where_ = target.name();
+    let selector = decide::pr_selector(&target.org, &target.repo, target.number);
+    let jobs = state
+        .prowjobs
+        .list(Some(&selector))
+        .await
+        .map_err(kube_err(&where_))?;
+    for name in decide::jobs_to_abort(&jobs, keep_sha) {
+        state
+            .prowjobs
+            .update_status(&name, decide::abort)
+            .await
+            .map_err(kube_err(&where_))?;
+        tracing::info!(%name, pr = %where_, "aborted presubmit");
+    }
+    Ok(())
+}
+
+async fn prune_help(state: &TriggerState, target: &Target<'_>) -> Result<(), TriggerError> {
+    let where_ = target.name();
+    let Some(bot) = target.bot.as_deref() else {
+        return Ok(());
+    };
+    let comments = state
+        .github
+        .list_issue_comments(&target.org, &target.repo, target.number)
+        .await
+        .map_err(gh(&where_))?;
+    for c in comments
+        .iter()
+        .filter(|c| c.user.login.eq_ignore_ascii_case(bot) && messages::is_help_comment(&c.body))
+    {
+        state
+            .github
+            .delete_comment(&target.org, &target.repo, c.id)
+            .await
+            .map_err(gh(&where_))?;
+    }
+    Ok(())
+}

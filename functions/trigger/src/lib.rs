@@ -1,0 +1,264 @@
+//! prow-trigger: GitHub events (CloudEvents `dev.prow.github.{pull_request,issue_comment,push}`) in, ProwJobs out, as Prow's trigger plugin.
+//!
+//! Decisions live in [`decide`] as pure functions; [`handle`] gathers the GitHub facts they
+//! need and applies their actions. A ProwJob's name derives from the delivery id and the job
+//! name, so a redelivered event creates nothing new. Any GitHub or Kubernetes failure answers
+//! 5xx so the broker redelivers; a delivery that is done answers 200 with an empty body.
+
+pub mod decide;
+pub mod handle;
+pub mod messages;
+pub mod payload;
+pub mod trust;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::registry::Registry;
+use prow_core::config::Config;
+use prow_github::GitHub;
+use prow_kube::{KubeOptions, ProwJobs};
+use tower_http::limit::RequestBodyLimitLayer;
+
+pub use handle::TriggerError;
+
+/// GitHub's webhook payload limit, plus room for the CloudEvent headers.
+const MAX_BODY_BYTES: usize = 26 * 1024 * 1024;
+
+/// The current time; replaceable so tests get stable `startTime`s.
+pub type Clock = Arc<dyn Fn() -> Time + Send + Sync>;
+
+/// The system clock.
+pub fn system_clock() -> Clock {
+    Arc::new(|| Time(Timestamp::now()))
+}
+
+/// What the trigger router works with; cheap to clone.
+#[derive(Clone)]
+pub struct TriggerState {
+    /// Prow config with jobs and plugins (trigger settings per repo).
+    pub config: Arc<Config>,
+    /// ProwJobs in `config.prow.prowjob_namespace`.
+    pub prowjobs: ProwJobs,
+    pub github: Arc<dyn GitHub>,
+    pub clock: Clock,
+    pub metrics: Arc<Metrics>,
+}
+
+impl std::fmt::Debug for TriggerState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TriggerState")
+            .field("github", &self.github)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TriggerState {
+    /// ProwJobs go to `config.prow.prowjob_namespace`; time is the system clock.
+    pub fn new(config: Arc<Config>, client: kube::Client, github: Arc<dyn GitHub>) -> Self {
+        let prowjobs = ProwJobs::new(client, &config.prow.prowjob_namespace);
+        Self {
+            config,
+            prowjobs,
+            github,
+            clock: system_clock(),
+            metrics: Arc::new(Metrics::default()),
+        }
+    }
+
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+}
+
+/// trigger's settings, from flags or env (`prow serve trigger`, the `prow-trigger` binary).
+#[derive(Debug, Clone, clap::Args)]
+pub struct Flags {
+    /// Prow's config.yaml.
+    #[arg(long, env = "CONFIG_PATH")]
+    pub config_path: PathBuf,
+    /// Job config file or directory.
+    #[arg(long, env = "JOB_CONFIG_PATH")]
+    pub job_config_path: Option<PathBuf>,
+    /// plugins.yaml (trigger's trust settings).
+    #[arg(long = "plugin-config", env = "PLUGIN_CONFIG")]
+    pub plugin_config: Option<PathBuf>,
+    #[command(flatten)]
+    pub kube: KubeOptions,
+    /// GitHub API endpoint (a ghproxy, or a fake in tests).
+    #[arg(long, env = "GITHUB_ENDPOINT", default_value = prow_github::DEFAULT_ENDPOINT)]
+    pub github_endpoint: String,
+    /// File holding a GitHub token; without one GitHub is simulated (nothing is sent).
+    #[arg(long, env = "GITHUB_TOKEN_PATH")]
+    pub github_token_path: Option<PathBuf>,
+    /// Read from GitHub but record labels and comments instead of sending them.
+    #[arg(long, env = "DRY_RUN")]
+    pub dry_run: bool,
+}
+
+/// Why trigger could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] prow_core::config::LoadError),
+    #[error(transparent)]
+    Kube(#[from] prow_kube::KubeError),
+    #[error(transparent)]
+    GitHub(#[from] prow_github::GitHubError),
+}
+
+/// Builds the router from flags: loads the config, connects to Kubernetes and GitHub.
+pub async fn app(flags: Flags) -> Result<Router, StartError> {
+    let loaded = prow_core::config::load(&prow_core::config::LoadOptions {
+        config_path: flags.config_path,
+        job_config_path: flags.job_config_path,
+        plugin_config_path: flags.plugin_config,
+    })?;
+    for warning in &loaded.warnings {
+        tracing::warn!(%warning, "config");
+    }
+    let client = prow_kube::client(&flags.kube).await?;
+    let github = prow_github::connect(&prow_github::Settings {
+        endpoint: flags.github_endpoint,
+        token_path: flags.github_token_path,
+        dry_run: flags.dry_run,
+        ..prow_github::Settings::default()
+    })?;
+    Ok(router(TriggerState::new(
+        Arc::new(loaded.config),
+        client,
+        github,
+    )))
+}
+
+/// `POST /` takes CloudEvents; `/healthz` and `/metrics` for the platform.
+pub fn router(state: TriggerState) -> Router {
+    Router::new()
+        .route("/", post(receive))
+        .layer(DefaultBodyLimit::disable())
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+async fn receive(State(state): State<TriggerState>, headers: HeaderMap, body: Bytes) -> Response {
+    let event = match prow_events::receive(&headers, &body) {
+        Ok(event) => event,
+        Err(rejection) => {
+            state.metrics.observe("invalid", Outcome::BadRequest);
+            return rejection.into_response();
+        }
+    };
+    let ty = handle::event_type(&event);
+    match handle::handle_event(&state, &event).await {
+        Ok(()) => {
+            state.metrics.observe(&ty, Outcome::Done);
+            StatusCode::OK.into_response()
+        }
+        Err(err) if err.is_bad_request() => {
+            tracing::info!(error = %err, "event rejected");
+            state.metrics.observe(&ty, Outcome::BadRequest);
+            (StatusCode::BAD_REQUEST, err.to_string()).into_response()
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "event failed; the broker will redeliver");
+            state.metrics.observe(&ty, Outcome::Failed);
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "event failed, please redeliver",
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn metrics(State(state): State<TriggerState>) -> Response {
+    let mut text = String::new();
+    match prometheus_client::encoding::text::encode(&mut text, &state.metrics.registry) {
+        Ok(()) => (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// How one delivery ended.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    BadRequest,
+    Failed,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EventLabels {
+    /// The CloudEvent type (from a fixed set, see [`handle::event_type`]).
+    event: String,
+    outcome: String,
+}
+
+/// Prometheus metrics of trigger.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    events: Family<EventLabels, Counter>,
+    /// ProwJobs created (not counting ones that already existed).
+    pub prowjobs_created: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let events = Family::<EventLabels, Counter>::default();
+        registry.register(
+            "trigger_events",
+            "CloudEvents handled by type and outcome",
+            events.clone(),
+        );
+        let prowjobs_created = Counter::default();
+        registry.register(
+            "trigger_prowjobs_created",
+            "ProwJobs created by trigger",
+            prowjobs_created.clone(),
+        );
+        Self {
+            registry,
+            events,
+            prowjobs_created,
+        }
+    }
+}
+
+impl Metrics {
+    fn observe(&self, event: &str, outcome: Outcome) {
+        let outcome = match outcome {
+            Outcome::Done => "done",
+            Outcome::BadRequest => "bad_request",
+            Outcome::Failed => "failed",
+        };
+        self.events
+            .get_or_create(&EventLabels {
+                event: event.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+}
