@@ -1,0 +1,532 @@
+//! Router tests: real GitHub webhook payloads as CloudEvents in, ProwJobs in the embedded API server out, GitHub faked by wiremock.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use prow_core::prowjob::{ProwJob, ProwJobState};
+use prow_github::{Credentials, GitHub, OctocrabGitHub, RetryPolicy};
+use prow_kube::ProwJobs;
+use prow_kube::test_support::LocalApi;
+use prow_trigger::{TriggerState, router};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const CORPUS: &str = "/work/shared/corpus/webhooks";
+const NS: &str = "default";
+const ORG_REPO: &str = "/repos/Codertocat/Hello-World";
+const BASE_SHA: &str = "1111111111111111111111111111111111111111";
+
+const CONFIG: &str = r#"
+prowjob_namespace: default
+pod_namespace: test-pods
+presubmits:
+  Codertocat/Hello-World:
+  - name: pull-hello-unit
+    always_run: true
+    spec:
+      containers:
+      - image: alpine:3
+        command: ["true"]
+  - name: pull-hello-docs
+    run_if_changed: '^docs/'
+    spec:
+      containers:
+      - image: alpine:3
+        command: ["true"]
+  - name: pull-hello-manual
+    optional: true
+    spec:
+      containers:
+      - image: alpine:3
+        command: ["true"]
+postsubmits:
+  Codertocat/Hello-World:
+  - name: post-hello-all
+    spec:
+      containers:
+      - image: alpine:3
+        command: ["true"]
+"#;
+
+struct Harness {
+    _api: LocalApi,
+    github: MockServer,
+    prowjobs: ProwJobs,
+    app: Router,
+    _dir: tempfile::TempDir,
+}
+
+async fn harness() -> Harness {
+    let api = LocalApi::start().await.unwrap();
+    let client = api.client().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("config.yaml");
+    std::fs::write(&config_path, CONFIG).unwrap();
+    let plugins_path = dir.path().join("plugins.yaml");
+    std::fs::write(&plugins_path, "triggers:\n- repos: [Codertocat]\n").unwrap();
+    let config = prow_core::config::load(&prow_core::config::LoadOptions {
+        config_path,
+        job_config_path: None,
+        plugin_config_path: Some(plugins_path),
+    })
+    .unwrap()
+    .config;
+    let github = MockServer::start().await;
+    mock_github_reads(&github).await;
+    let gh: Arc<dyn GitHub> = Arc::new(
+        OctocrabGitHub::builder(github.uri())
+            .credentials(Credentials::Token("t0ken".into()))
+            .retry_policy(RetryPolicy::for_tests())
+            .build()
+            .unwrap(),
+    );
+    let state =
+        TriggerState::new(Arc::new(config), client.clone(), gh).with_clock(Arc::new(|| {
+            Time(Timestamp::from_second(1_800_000_000).unwrap())
+        }));
+    Harness {
+        _api: api,
+        github,
+        prowjobs: ProwJobs::new(client, NS),
+        app: router(state),
+        _dir: dir,
+    }
+}
+
+/// Who is who: `prow-bot` is us, `alice` is an org member, `mallory` is nobody.
+async fn mock_github_reads(server: &MockServer) {
+    let ok = |body: Value| ResponseTemplate::new(200).set_body_json(body);
+    Mock::given(method("GET"))
+        .and(path("/user"))
+        .respond_with(ok(json!({"login": "prow-bot"})))
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/orgs/Codertocat/members/alice"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/orgs/Codertocat/members/mallory"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{ORG_REPO}/collaborators/mallory")))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{ORG_REPO}/git/ref/heads/master")))
+        .respond_with(ok(
+            json!({"ref": "refs/heads/master", "object": {"sha": BASE_SHA, "type": "commit"}}),
+        ))
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{ORG_REPO}/pulls/2/files")))
+        .respond_with(ok(
+            json!([{"filename": "src/main.rs", "status": "modified"}]),
+        ))
+        .mount(server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("{ORG_REPO}/issues/2/comments")))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({
+            "id": 99, "user": {"login": "prow-bot"}, "body": "x", "html_url": "https://x"
+        })))
+        .mount(server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("{ORG_REPO}/issues/2/labels")))
+        .respond_with(ok(json!([])))
+        .mount(server)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path(format!("{ORG_REPO}/issues/2/labels/needs-ok-to-test")))
+        .respond_with(ok(json!([])))
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{ORG_REPO}/issues/2/comments")))
+        .respond_with(ok(json!([])))
+        .mount(server)
+        .await;
+}
+
+async fn mock_labels(server: &MockServer, labels: &[&str]) {
+    let body: Vec<Value> = labels.iter().map(|l| json!({"name": l})).collect();
+    Mock::given(method("GET"))
+        .and(path(format!("{ORG_REPO}/issues/2/labels")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(body))
+        .mount(server)
+        .await;
+}
+
+fn payload(file: &str) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(format!("{CORPUS}/{file}")).unwrap()).unwrap()
+}
+
+/// The opened PR payload with `author` as the PR's author.
+fn pr_opened(author: &str) -> Value {
+    let mut p = payload("pull_request.opened.json");
+    p["pull_request"]["user"]["login"] = json!(author);
+    p
+}
+
+/// A comment by `commenter` on PR #2 (the corpus comments are on an issue).
+fn pr_comment(commenter: &str, body: &str, pr_author: &str) -> Value {
+    let mut p = payload("issue_comment.created.json");
+    p["issue"]["number"] = json!(2);
+    p["issue"]["pull_request"] =
+        json!({"url": "https://api.github.com/repos/Codertocat/Hello-World/pulls/2"});
+    p["issue"]["user"]["login"] = json!(pr_author);
+    p["comment"]["user"]["login"] = json!(commenter);
+    p["comment"]["body"] = json!(body);
+    p
+}
+
+async fn send(app: &Router, ty: &str, id: &str, action: Option<&str>, data: &Value) -> StatusCode {
+    let mut req = Request::post("/")
+        .header("ce-specversion", "1.0")
+        .header("ce-id", id)
+        .header("ce-type", ty)
+        .header("ce-source", "https://github.com/Codertocat/Hello-World")
+        .header("content-type", "application/json");
+    if let Some(action) = action {
+        req = req.header("ce-action", action);
+    }
+    let resp = app
+        .clone()
+        .oneshot(
+            req.body(Body::from(serde_json::to_vec(data).unwrap()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = resp.status();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    if status.is_success() {
+        assert!(
+            body.is_empty(),
+            "a done delivery answers with an empty body"
+        );
+    }
+    status
+}
+
+async fn jobs(h: &Harness) -> Vec<ProwJob> {
+    let mut jobs = h.prowjobs.list(None).await.unwrap();
+    jobs.sort_by(|a, b| a.spec.job.cmp(&b.spec.job));
+    jobs
+}
+
+fn names(jobs: &[ProwJob]) -> Vec<&str> {
+    jobs.iter().map(|j| j.spec.job.as_str()).collect()
+}
+
+async fn writes(server: &MockServer, verb: &str, suffix: &str) -> Vec<String> {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.method.as_str() == verb && r.url.path().ends_with(suffix))
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn trusted_pr_opened_creates_presubmits_once() {
+    let h = harness().await;
+    let ev = pr_opened("alice");
+    for _ in 0..2 {
+        let status = send(
+            &h.app,
+            "dev.prow.github.pull_request",
+            "d-1",
+            Some("opened"),
+            &ev,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let jobs = jobs(&h).await;
+    // docs only runs when docs/ changed; the manual job only on request.
+    assert_eq!(names(&jobs), vec!["pull-hello-unit"]);
+    let pj = &jobs[0];
+    let labels = pj.metadata.labels.as_ref().unwrap();
+    assert_eq!(labels["prow.k8s.io/type"], "presubmit");
+    assert_eq!(labels["prow.k8s.io/refs.org"], "Codertocat");
+    assert_eq!(labels["prow.k8s.io/refs.repo"], "Hello-World");
+    assert_eq!(labels["prow.k8s.io/refs.pull"], "2");
+    assert_eq!(labels["event-GUID"], "d-1");
+    assert_eq!(labels["prow.k8s.io/is-optional"], "false");
+    let refs = pj.spec.refs.as_ref().unwrap();
+    assert_eq!(refs.base_sha, BASE_SHA);
+    assert_eq!(refs.base_ref, "master");
+    assert_eq!(
+        refs.pulls[0].sha,
+        "ec26c3e57ca3a959ca5aad62de7213c562f8c821"
+    );
+    assert_eq!(refs.pulls[0].author, "alice");
+    assert_eq!(pj.status.state, ProwJobState::Triggered);
+    assert_eq!(pj.spec.namespace, "test-pods");
+    assert_eq!(
+        pj.name(),
+        prow_core::naming::prowjob_name(&["d-1", "pull-hello-unit"])
+    );
+}
+
+#[tokio::test]
+async fn untrusted_author_waits_for_ok_to_test_from_a_member() {
+    let h = harness().await;
+    mock_labels(&h.github, &[]).await;
+    let status = send(
+        &h.app,
+        "dev.prow.github.pull_request",
+        "d-open",
+        Some("opened"),
+        &pr_opened("mallory"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(jobs(&h).await.is_empty(), "untrusted PRs get no jobs");
+    let labels = writes(&h.github, "POST", "/issues/2/labels").await;
+    assert_eq!(labels.len(), 1);
+    assert!(labels[0].contains("needs-ok-to-test"), "{labels:?}");
+    let comments = writes(&h.github, "POST", "/issues/2/comments").await;
+    assert_eq!(comments.len(), 1);
+    assert!(comments[0].contains("Hi @mallory. Thanks for your PR."));
+
+    // mallory cannot test her own PR.
+    let pr = {
+        let mut pr = payload("pull_request.opened.json")["pull_request"].clone();
+        pr["user"]["login"] = json!("mallory");
+        pr["mergeable"] = json!(true);
+        pr
+    };
+    Mock::given(method("GET"))
+        .and(path(format!("{ORG_REPO}/pulls/2")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(pr))
+        .mount(&h.github)
+        .await;
+    let status = send(
+        &h.app,
+        "dev.prow.github.issue_comment",
+        "d-self",
+        Some("created"),
+        &pr_comment("mallory", "/test all", "mallory"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(jobs(&h).await.is_empty());
+    let comments = writes(&h.github, "POST", "/issues/2/comments").await;
+    assert!(comments[1].contains("Cannot trigger testing until a trusted user reviews the PR"));
+
+    // A member says /ok-to-test: labels swap and the /test all jobs run.
+    h.github.reset().await;
+    mock_github_reads(&h.github).await;
+    mock_labels(&h.github, &["needs-ok-to-test"]).await;
+    Mock::given(method("GET"))
+        .and(path(format!("{ORG_REPO}/pulls/2")))
+        .respond_with(ResponseTemplate::new(200).set_body_json({
+            let mut pr = payload("pull_request.opened.json")["pull_request"].clone();
+            pr["user"]["login"] = json!("mallory");
+            pr
+        }))
+        .mount(&h.github)
+        .await;
+    let status = send(
+        &h.app,
+        "dev.prow.github.issue_comment",
+        "d-ok",
+        Some("created"),
+        &pr_comment("alice", "/ok-to-test", "mallory"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(names(&jobs(&h).await), vec!["pull-hello-unit"]);
+    assert!(writes(&h.github, "POST", "/issues/2/labels").await[0].contains("\"ok-to-test\""));
+    assert_eq!(
+        writes(&h.github, "DELETE", "/issues/2/labels/needs-ok-to-test")
+            .await
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn test_commands_retest_and_help() {
+    let h = harness().await;
+    mock_labels(&h.github, &[]).await;
+    Mock::given(method("GET"))
+        .and(path(format!("{ORG_REPO}/pulls/2")))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(payload("pull_request.opened.json")["pull_request"].clone()),
+        )
+        .mount(&h.github)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!(
+            "{ORG_REPO}/commits/ec26c3e57ca3a959ca5aad62de7213c562f8c821/status"
+        )))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "state": "failure", "total_count": 1,
+            "statuses": [{"context": "pull-hello-unit", "state": "failure"}]
+        })))
+        .mount(&h.github)
+        .await;
+    let comment = |id: &str, body: &str| {
+        let (id, body) = (id.to_owned(), body.to_owned());
+        let app = h.app.clone();
+        async move {
+            send(
+                &app,
+                "dev.prow.github.issue_comment",
+                &id,
+                Some("created"),
+                &pr_comment("alice", &body, "Codertocat"),
+            )
+            .await
+        }
+    };
+    assert_eq!(
+        comment("c-1", "/test pull-hello-manual").await,
+        StatusCode::OK
+    );
+    assert_eq!(names(&jobs(&h).await), vec!["pull-hello-manual"]);
+
+    assert_eq!(comment("c-2", "/retest").await, StatusCode::OK);
+    let all = jobs(&h).await;
+    let retested: Vec<&ProwJob> = all
+        .iter()
+        .filter(|j| j.metadata.labels.as_ref().unwrap()["event-GUID"] == "c-2")
+        .collect();
+    assert_eq!(retested.len(), 1);
+    assert_eq!(retested[0].spec.job, "pull-hello-unit");
+    assert_eq!(
+        retested[0].metadata.labels.as_ref().unwrap()["prow.k8s.io/retest"],
+        "true"
+    );
+
+    // Quoted commands do nothing; unknown targets get the list of commands.
+    assert_eq!(
+        comment("c-3", "> /test pull-hello-manual").await,
+        StatusCode::OK
+    );
+    assert_eq!(comment("c-4", "/test nope").await, StatusCode::OK);
+    assert_eq!(jobs(&h).await.len(), 2);
+    let comments = writes(&h.github, "POST", "/issues/2/comments").await;
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert!(comments[0].contains("The specified target(s) for `/test` were not found."));
+    assert!(comments[0].contains("/test pull-hello-unit"));
+    assert!(comments[0].contains("/test pull-hello-manual"));
+}
+
+#[tokio::test]
+async fn synchronize_aborts_older_runs() {
+    let h = harness().await;
+    let opened = pr_opened("alice");
+    send(
+        &h.app,
+        "dev.prow.github.pull_request",
+        "d-1",
+        Some("opened"),
+        &opened,
+    )
+    .await;
+    let mut sync = opened.clone();
+    sync["action"] = json!("synchronize");
+    sync["pull_request"]["head"]["sha"] = json!("2222222222222222222222222222222222222222");
+    for _ in 0..2 {
+        let status = send(
+            &h.app,
+            "dev.prow.github.pull_request",
+            "d-2",
+            Some("synchronize"),
+            &sync,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let jobs = jobs(&h).await;
+    assert_eq!(jobs.len(), 2);
+    let by_guid = |g: &str| {
+        jobs.iter()
+            .find(|j| j.metadata.labels.as_ref().unwrap()["event-GUID"] == g)
+            .unwrap()
+    };
+    assert_eq!(by_guid("d-1").status.state, ProwJobState::Aborted);
+    assert_eq!(
+        by_guid("d-1").status.description,
+        "Aborted by trigger plugin."
+    );
+    assert_eq!(
+        by_guid("d-2").status.state,
+        ProwJobState::Triggered,
+        "a redelivered synchronize keeps the jobs of the new head"
+    );
+}
+
+#[tokio::test]
+async fn push_creates_postsubmits_and_ignores_deletions() {
+    let h = harness().await;
+    let mut push = payload("push.json");
+    push["ref"] = json!("refs/heads/master");
+    let status = send(&h.app, "dev.prow.github.push", "p-1", None, &push).await;
+    assert_eq!(status, StatusCode::OK);
+    send(&h.app, "dev.prow.github.push", "p-1", None, &push).await;
+    let jobs = jobs(&h).await;
+    assert_eq!(names(&jobs), vec!["post-hello-all"]);
+    let refs = jobs[0].spec.refs.as_ref().unwrap();
+    assert_eq!(refs.base_ref, "master");
+    assert_eq!(refs.base_sha, "6113728f27ae82c7b1a177c8d03f9e96e0adf246");
+
+    let mut deleted = push.clone();
+    deleted["deleted"] = json!(true);
+    send(&h.app, "dev.prow.github.push", "p-2", None, &deleted).await;
+    assert_eq!(h.prowjobs.list(None).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn github_failure_asks_for_redelivery_and_bad_payload_is_400() {
+    let h = harness().await;
+    h.github.reset().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&h.github)
+        .await;
+    let status = send(
+        &h.app,
+        "dev.prow.github.pull_request",
+        "d-x",
+        Some("opened"),
+        &pr_opened("alice"),
+    )
+    .await;
+    assert!(status.is_server_error(), "{status}");
+    assert!(h.prowjobs.list(None).await.unwrap().is_empty());
+
+    let status = send(
+        &h.app,
+        "dev.prow.github.push",
+        "p-x",
+        None,
+        &json!({"nope": 1}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let status = send(&h.app, "dev.prow.github.issues", "i-x", None, &json!({})).await;
+    assert_eq!(status, StatusCode::OK, "other events are acknowledged");
+}
