@@ -1,0 +1,562 @@
+//! crier: reports ProwJob changes as GitHub commit statuses and failure comments, and writes job
+//! metadata (prowjob.json, started.json, finished.json, latest-build.txt) in Prow's bucket layout.
+//!
+//! Driven by ApiServerSource ProwJob add/update events and the `crier-resync` ping. Every
+//! report is recorded in `status.prev_report_states`, so a duplicate event, or the update event
+//! our own status patch causes, finds nothing left to do. A report that fails answers the
+//! delivery with 503 (the broker retries) and stays unrecorded, so the next resync tick retries
+//! it: nothing is lost.
+
+pub mod gcs_report;
+pub mod github_report;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use bytes::Bytes;
+use cloudevents::AttributesReader;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::registry::Registry;
+use prow_artifacts::ArtifactStore;
+use prow_core::config::Config;
+use prow_core::events::{APISERVER_ADD, APISERVER_UPDATE, PING};
+use prow_core::prowjob::{ProwJob, ProwJobState};
+use prow_github::GitHub;
+use prow_kube::{KubeOptions, ProwJobs};
+use tokio::sync::Mutex;
+use tower_http::limit::RequestBodyLimitLayer;
+
+use crate::gcs_report::{GCS_REPORTER, GcsReportError};
+use crate::github_report::{CommentAction, GITHUB_REPORTER};
+
+/// ProwJob objects (with pod specs) fit well within this.
+const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+/// Why reporting one job failed; all are worth a retry.
+#[derive(Debug, thiserror::Error)]
+pub enum CrierError {
+    #[error("GitHub report of job {job}: {source}")]
+    GitHub {
+        job: String,
+        #[source]
+        source: prow_github::GitHubError,
+    },
+    #[error(transparent)]
+    Gcs(#[from] GcsReportError),
+    #[error("ProwJob {job}: {source}")]
+    Kube {
+        job: String,
+        #[source]
+        source: prow_kube::KubeError,
+    },
+    #[error("event {id}: data is not a ProwJob: {source}")]
+    Payload {
+        id: String,
+        #[source]
+        source: prow_events::DecodeError,
+    },
+    #[error("resync: {failed} of {total} jobs could not be reported; first: {first}")]
+    Resync {
+        failed: usize,
+        total: usize,
+        first: Box<CrierError>,
+    },
+}
+
+/// Everything crier needs, built once (by `app` or by `prow up`).
+#[derive(Clone)]
+pub struct CrierState {
+    /// Prow's config (`github_reporter` settings, ProwJob namespace).
+    pub config: Arc<Config>,
+    /// ProwJobs of the configured namespace.
+    pub prowjobs: ProwJobs,
+    pub github: Arc<dyn GitHub>,
+    /// Where job metadata goes; `None` turns the GCS reporter off.
+    pub artifacts: Option<Arc<dyn ArtifactStore>>,
+    /// Serialises reports per ProwJob and failure-comment edits per pull request, so concurrent
+    /// deliveries cannot both report the same state or race on one comment.
+    locks: Arc<Locks>,
+    pub metrics: Arc<Metrics>,
+}
+
+#[derive(Default)]
+struct Locks {
+    by_key: std::sync::Mutex<HashMap<String, Arc<Mutex<()>>>>,
+}
+
+impl Locks {
+    fn get(&self, key: String) -> Arc<Mutex<()>> {
+        let mut map = match self.by_key.lock() {
+            Ok(map) => map,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        // Drop idle entries so the map does not grow with every job ever seen.
+        map.retain(|_, lock| Arc::strong_count(lock) > 1);
+        map.entry(key).or_default().clone()
+    }
+}
+
+impl CrierState {
+    pub fn new(
+        config: Arc<Config>,
+        kube: kube::Client,
+        github: Arc<dyn GitHub>,
+        artifacts: Option<Arc<dyn ArtifactStore>>,
+    ) -> Self {
+        let ns = match config.prow.prowjob_namespace.as_str() {
+            "" => "default".to_owned(),
+            ns => ns.to_owned(),
+        };
+        Self {
+            prowjobs: ProwJobs::new(kube, &ns),
+            config,
+            github,
+            artifacts,
+            locks: Arc::new(Locks::default()),
+            metrics: Arc::new(Metrics::default()),
+        }
+    }
+}
+
+impl std::fmt::Debug for CrierState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CrierState")
+            .field("github", &self.github)
+            .field("artifacts", &self.artifacts)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What one job's report did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Reported {
+    pub github: bool,
+    pub gcs: bool,
+}
+
+/// Reports one ProwJob by name: re-reads it (the event's copy may predate our last report),
+/// runs each reporter whose last reported state differs, then records what was reported.
+pub async fn report_job(state: &CrierState, name: &str) -> Result<Reported, CrierError> {
+    let lock = state.locks.get(format!("job/{name}"));
+    let _held = lock.lock().await;
+    let kube_err = |source| CrierError::Kube {
+        job: name.to_owned(),
+        source,
+    };
+    let Some(pj) = state.prowjobs.get(name).await.map_err(kube_err)? else {
+        return Ok(Reported::default());
+    };
+    let reported_state = pj.status.state;
+    let mut done = Reported::default();
+    let mut first_error = None;
+
+    match report_github(state, &pj).await {
+        Ok(did) => done.github = did,
+        Err(e) => first_error = Some(e),
+    }
+    match report_gcs(state, &pj).await {
+        Ok(did) => done.gcs = did,
+        Err(e) => {
+            first_error.get_or_insert(e);
+        }
+    }
+
+    if done.github || done.gcs {
+        let marks: Vec<&str> = [
+            done.github.then_some(GITHUB_REPORTER),
+            done.gcs.then_some(GCS_REPORTER),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        state
+            .prowjobs
+            .update_status(name, |pj: &mut ProwJob| mark(pj, &marks, reported_state))
+            .await
+            .map_err(kube_err)?;
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(done),
+    }
+}
+
+/// Records `state` as reported by `reporters`; false when already recorded.
+fn mark(pj: &mut ProwJob, reporters: &[&str], state: ProwJobState) -> bool {
+    let mut changed = false;
+    for r in reporters {
+        if pj.status.prev_report_states.get(*r) != Some(&state) {
+            pj.status.prev_report_states.insert((*r).to_owned(), state);
+            changed = true;
+        }
+    }
+    changed
+}
+
+async fn report_github(state: &CrierState, pj: &ProwJob) -> Result<bool, CrierError> {
+    let cfg = &state.config.prow.github_reporter;
+    if !github_report::should_report(pj, cfg)
+        || github_report::already_reported(pj, GITHUB_REPORTER)
+    {
+        return Ok(false);
+    }
+    let Some(report) = github_report::status_report(pj) else {
+        return Ok(false);
+    };
+    let gh_err = |source| CrierError::GitHub {
+        job: pj.name().to_owned(),
+        source,
+    };
+    match state
+        .github
+        .create_status(&report.org, &report.repo, &report.sha, &report.status)
+        .await
+    {
+        Ok(()) => {
+            state.metrics.github_statuses.inc();
+            tracing::info!(job = pj.name(), org = %report.org, repo = %report.repo, sha = %report.sha,
+                context = %report.status.context, state = report.status.state.as_str(), "status reported");
+        }
+        Err(e) if github_report::is_ignorable_status_error(&e.to_string()) => {
+            tracing::info!(job = pj.name(), error = %e, "status not settable; treated as reported");
+        }
+        Err(e) => return Err(gh_err(e)),
+    }
+    if github_report::wants_failure_comment(pj, cfg) {
+        update_failure_comment(state, pj).await.map_err(gh_err)?;
+    }
+    Ok(true)
+}
+
+async fn update_failure_comment(
+    state: &CrierState,
+    pj: &ProwJob,
+) -> Result<(), prow_github::GitHubError> {
+    let Some(refs) = pj.spec.refs.as_ref() else {
+        return Ok(());
+    };
+    let Some(pull) = refs.pulls.first() else {
+        return Ok(());
+    };
+    let (org, repo, number) = (refs.org.as_str(), refs.repo.as_str(), pull.number);
+    let lock = state.locks.get(format!("pr/{org}/{repo}#{number}"));
+    let _held = lock.lock().await;
+    let bot = state.github.bot_login().await?;
+    let comments = state.github.list_issue_comments(org, repo, number).await?;
+    for action in github_report::plan_failure_comment(pj, &bot, &comments) {
+        match action {
+            CommentAction::Delete(id) => state.github.delete_comment(org, repo, id).await?,
+            CommentAction::Edit(id, body) => {
+                state.github.edit_comment(org, repo, id, &body).await?;
+            }
+            CommentAction::Create(body) => {
+                state
+                    .github
+                    .create_comment(org, repo, number, &body)
+                    .await?;
+            }
+        }
+        state.metrics.github_comment_changes.inc();
+    }
+    Ok(())
+}
+
+async fn report_gcs(state: &CrierState, pj: &ProwJob) -> Result<bool, CrierError> {
+    let Some(store) = state.artifacts.as_deref() else {
+        return Ok(false);
+    };
+    if github_report::already_reported(pj, GCS_REPORTER) {
+        return Ok(false);
+    }
+    let Some(paths) = gcs_report::paths(pj) else {
+        return Ok(false);
+    };
+    gcs_report::report(store, pj, &paths).await?;
+    state.metrics.gcs_reports.inc();
+    tracing::info!(job = pj.name(), dir = %paths.bucket.url(&paths.build_dir), state = %pj.status.state, "job metadata written");
+    Ok(true)
+}
+
+/// The resync tick: report every job with something unreported.
+pub async fn resync(state: &CrierState) -> Result<usize, CrierError> {
+    let jobs = state
+        .prowjobs
+        .list(None)
+        .await
+        .map_err(|source| CrierError::Kube {
+            job: "*".into(),
+            source,
+        })?;
+    let total = jobs.len();
+    let mut failed = 0;
+    let mut first = None;
+    let mut reported = 0;
+    for pj in jobs {
+        match report_job(state, pj.name()).await {
+            Ok(r) if r.github || r.gcs => reported += 1,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(job = pj.name(), error = %e, "resync report failed");
+                failed += 1;
+                first.get_or_insert(e);
+            }
+        }
+    }
+    match first {
+        Some(first) => Err(CrierError::Resync {
+            failed,
+            total,
+            first: Box::new(first),
+        }),
+        None => Ok(reported),
+    }
+}
+
+/// Handles one CloudEvent; other types are acknowledged and ignored.
+pub async fn handle_event(
+    state: &CrierState,
+    event: &cloudevents::Event,
+) -> Result<(), CrierError> {
+    match event.ty() {
+        APISERVER_ADD | APISERVER_UPDATE => {
+            let kind = event.extension("kind").map(|k| k.to_string());
+            if kind.as_deref().is_some_and(|k| k != "ProwJob") {
+                return Ok(());
+            }
+            let pj: ProwJob =
+                prow_events::data_json(event).map_err(|source| CrierError::Payload {
+                    id: event.id().to_owned(),
+                    source,
+                })?;
+            report_job(state, pj.name()).await.map(|_| ())
+        }
+        PING => resync(state).await.map(|_| ()),
+        _ => Ok(()),
+    }
+}
+
+/// `POST /` takes CloudEvents; `/healthz` and `/metrics` for the platform.
+pub fn router(state: CrierState) -> Router {
+    Router::new()
+        .route("/", post(receive))
+        .layer(DefaultBodyLimit::disable())
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+async fn receive(State(state): State<CrierState>, headers: HeaderMap, body: Bytes) -> Response {
+    let event = match prow_events::receive(&headers, &body) {
+        Ok(event) => event,
+        Err(rejection) => {
+            state.metrics.observe("invalid", "bad_request");
+            return rejection.into_response();
+        }
+    };
+    let ty = match event.ty() {
+        t @ (APISERVER_ADD | APISERVER_UPDATE | PING) => t.to_owned(),
+        _ => "other".to_owned(),
+    };
+    match handle_event(&state, &event).await {
+        Ok(()) => {
+            state.metrics.observe(&ty, "done");
+            StatusCode::OK.into_response()
+        }
+        Err(err @ CrierError::Payload { .. }) => {
+            tracing::info!(error = %err, "event rejected");
+            state.metrics.observe(&ty, "bad_request");
+            (StatusCode::BAD_REQUEST, err.to_string()).into_response()
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "report failed; the broker or the next resync retries");
+            state.metrics.observe(&ty, "failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "report failed, please redeliver",
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn metrics(State(state): State<CrierState>) -> Response {
+    let mut text = String::new();
+    match prometheus_client::encoding::text::encode(&mut text, &state.metrics.registry) {
+        Ok(()) => (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EventLabels {
+    event: String,
+    outcome: String,
+}
+
+/// Prometheus metrics of crier.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    events: Family<EventLabels, Counter>,
+    pub github_statuses: Counter,
+    pub github_comment_changes: Counter,
+    pub gcs_reports: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let events = Family::<EventLabels, Counter>::default();
+        registry.register(
+            "crier_events",
+            "CloudEvents handled by type and outcome",
+            events.clone(),
+        );
+        let github_statuses = Counter::default();
+        registry.register(
+            "crier_github_statuses",
+            "Commit statuses set",
+            github_statuses.clone(),
+        );
+        let github_comment_changes = Counter::default();
+        registry.register(
+            "crier_github_comment_changes",
+            "Failure comments created, edited or deleted",
+            github_comment_changes.clone(),
+        );
+        let gcs_reports = Counter::default();
+        registry.register(
+            "crier_gcs_reports",
+            "Job metadata uploads",
+            gcs_reports.clone(),
+        );
+        Self {
+            registry,
+            events,
+            github_statuses,
+            github_comment_changes,
+            gcs_reports,
+        }
+    }
+}
+
+impl Metrics {
+    fn observe(&self, event: &str, outcome: &str) {
+        self.events
+            .get_or_create(&EventLabels {
+                event: event.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+}
+
+/// crier's flags; each also from the environment.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Flags {
+    /// Prow's config.yaml.
+    #[arg(long, env = "CONFIG_PATH")]
+    pub config_path: PathBuf,
+    /// Job config file or directory.
+    #[arg(long, env = "JOB_CONFIG_PATH")]
+    pub job_config_path: Option<PathBuf>,
+    #[command(flatten)]
+    pub kube: KubeOptions,
+    /// GitHub API endpoint (a ghproxy, or a fake in tests).
+    #[arg(long, env = "GITHUB_ENDPOINT", default_value = prow_github::DEFAULT_ENDPOINT)]
+    pub github_endpoint: String,
+    /// File holding a GitHub token; without one GitHub is simulated (nothing is sent).
+    #[arg(long, env = "GITHUB_TOKEN_PATH")]
+    pub github_token_path: Option<PathBuf>,
+    /// Write job metadata to GCS (`STORAGE_EMULATOR_HOST` selects an emulator).
+    #[arg(long, env = "GCS_REPORTER")]
+    pub gcs: bool,
+    /// Write job metadata under this directory instead (`<dir>/<bucket>/<path>`).
+    #[arg(long, env = "ARTIFACTS_DIR", conflicts_with = "gcs")]
+    pub artifacts_dir: Option<PathBuf>,
+    /// Record GitHub writes instead of sending them.
+    #[arg(long, env = "DRY_RUN")]
+    pub dry_run: bool,
+}
+
+/// Why crier could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] prow_core::config::LoadError),
+    #[error(transparent)]
+    Kube(#[from] prow_kube::KubeError),
+    #[error(transparent)]
+    GitHub(#[from] prow_github::GitHubError),
+    #[error(transparent)]
+    Artifacts(#[from] prow_artifacts::ArtifactError),
+}
+
+/// Builds the router from flags: loads the config, connects to Kubernetes, GitHub and storage.
+pub async fn app(flags: Flags) -> Result<Router, StartError> {
+    let loaded = prow_core::config::load(&prow_core::config::LoadOptions {
+        config_path: flags.config_path,
+        job_config_path: flags.job_config_path,
+        plugin_config_path: None,
+    })?;
+    for warning in &loaded.warnings {
+        tracing::warn!(%warning, "config");
+    }
+    let client = prow_kube::client(&flags.kube).await?;
+    let github = prow_github::connect(&prow_github::Settings {
+        endpoint: flags.github_endpoint,
+        token_path: flags.github_token_path,
+        dry_run: flags.dry_run,
+        ..prow_github::Settings::default()
+    })?;
+    let artifacts: Option<Arc<dyn ArtifactStore>> = if flags.gcs {
+        Some(Arc::new(prow_artifacts::GcsStore::from_env()?))
+    } else if let Some(dir) = flags.artifacts_dir {
+        Some(Arc::new(prow_artifacts::LocalStore::new(dir)?))
+    } else {
+        None
+    };
+    Ok(router(CrierState::new(
+        Arc::new(loaded.config),
+        client,
+        github,
+        artifacts,
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marks_record_each_reporter_once() {
+        let mut pj = ProwJob::default();
+        assert!(mark(
+            &mut pj,
+            &[GITHUB_REPORTER, GCS_REPORTER],
+            ProwJobState::Pending
+        ));
+        assert!(!mark(&mut pj, &[GITHUB_REPORTER], ProwJobState::Pending));
+        assert!(mark(&mut pj, &[GITHUB_REPORTER], ProwJobState::Success));
+        assert_eq!(
+            pj.status.prev_report_states.get(GCS_REPORTER),
+            Some(&ProwJobState::Pending)
+        );
+    }
+}

@@ -1,0 +1,631 @@
+//! Black-box: ProwJob CloudEvents over HTTP to a served crier, ProwJobs in the embedded API
+//! server, GitHub as wiremock speaking GitHub's JSON, artifacts in a directory and fake-gcs-server.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use prow_artifacts::fake_gcs::FakeGcs;
+use prow_artifacts::{ArtifactStore, Finished, LocalStore, Started};
+use prow_core::config::Config;
+use prow_core::prowjob::{
+    DecorationConfig, GcsConfiguration, ProwJob, ProwJobState, ProwJobType, Pull, Refs,
+};
+use prow_crier::CrierState;
+use prow_github::{Credentials, GitHub, OctocrabGitHub, RetryPolicy};
+use prow_kube::ProwJobs;
+use prow_kube::test_support::LocalApi;
+use serde_json::{Value, json};
+use wiremock::matchers::{body_partial_json, method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+const NAMESPACE: &str = "prow-jobs";
+const BOT: &str = "prow-bot";
+
+/// The pull request of a real webhook payload.
+struct Pr {
+    org: String,
+    repo: String,
+    number: u64,
+    author: String,
+    sha: String,
+    base_ref: String,
+    base_sha: String,
+}
+
+fn corpus_pr() -> Pr {
+    let text =
+        std::fs::read_to_string("/work/shared/corpus/webhooks/pull_request.opened.json").unwrap();
+    let payload: Value = serde_json::from_str(&text).unwrap();
+    let pr = &payload["pull_request"];
+    Pr {
+        org: payload["repository"]["owner"]["login"]
+            .as_str()
+            .unwrap()
+            .into(),
+        repo: payload["repository"]["name"].as_str().unwrap().into(),
+        number: pr["number"].as_u64().unwrap(),
+        author: pr["user"]["login"].as_str().unwrap().into(),
+        sha: pr["head"]["sha"].as_str().unwrap().into(),
+        base_ref: pr["base"]["ref"].as_str().unwrap().into(),
+        base_sha: pr["base"]["sha"].as_str().unwrap().into(),
+    }
+}
+
+fn at(secs: i64) -> Time {
+    Time(Timestamp::from_second(secs).unwrap())
+}
+
+fn presubmit(pr: &Pr, job: &str, build_id: &str) -> ProwJob {
+    let mut refs = Refs::new(&pr.org, &pr.repo);
+    refs.base_ref = pr.base_ref.clone();
+    refs.base_sha = pr.base_sha.clone();
+    refs.pulls.push(Pull::new(pr.number, &pr.author, &pr.sha));
+    let mut pj = ProwJob::builder(job, ProwJobType::Presubmit)
+        .name(format!("{job}-{build_id}"))
+        .namespace(NAMESPACE)
+        .refs(refs)
+        .context(job)
+        .report(true)
+        .rerun_command(format!("/test {job}"))
+        .decoration(DecorationConfig {
+            gcs_configuration: Some(GcsConfiguration {
+                bucket: "prow-artifacts".into(),
+                path_strategy: "explicit".into(),
+                ..GcsConfiguration::default()
+            }),
+            ..DecorationConfig::default()
+        })
+        .started_at(at(1_700_000_000))
+        .build();
+    pj.status.build_id = build_id.into();
+    pj.status.url = format!("https://prow.example.com/view/gs/prow-artifacts/{job}/{build_id}");
+    pj
+}
+
+/// A served crier with its API server, GitHub fake and artifact store.
+struct Crier {
+    url: String,
+    http: reqwest::Client,
+    prowjobs: ProwJobs,
+    _api: LocalApi,
+}
+
+impl Crier {
+    async fn start(github: &MockServer, artifacts: Option<Arc<dyn ArtifactStore>>) -> Self {
+        let api = LocalApi::start().await.unwrap();
+        let mut config = Config::default();
+        config.prow.prowjob_namespace = NAMESPACE.into();
+        let gh: Arc<dyn GitHub> = Arc::new(
+            OctocrabGitHub::builder(github.uri())
+                .credentials(Credentials::Token("t0ken".into()))
+                .retry_policy(RetryPolicy::for_tests())
+                .build()
+                .unwrap(),
+        );
+        let state = CrierState::new(Arc::new(config), api.client().unwrap(), gh, artifacts);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            axum::serve(listener, prow_crier::router(state))
+                .await
+                .unwrap();
+        });
+        Self {
+            url,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .unwrap(),
+            prowjobs: ProwJobs::new(api.client().unwrap(), NAMESPACE),
+            _api: api,
+        }
+    }
+
+    /// Stores the job (spec, then status through the status subresource).
+    async fn put(&self, pj: &ProwJob) {
+        self.prowjobs.create(pj).await.unwrap();
+        let status = pj.status.clone();
+        self.prowjobs
+            .update_status(pj.name(), |stored| {
+                stored.status = status.clone();
+                true
+            })
+            .await
+            .unwrap();
+    }
+
+    async fn set_state(&self, name: &str, state: ProwJobState, description: &str) {
+        self.prowjobs
+            .update_status(name, |pj| {
+                pj.status.state = state;
+                pj.status.description = description.into();
+                if state.is_final() {
+                    pj.status.completion_time = Some(at(1_700_000_300));
+                }
+                true
+            })
+            .await
+            .unwrap();
+    }
+
+    async fn get(&self, name: &str) -> ProwJob {
+        self.prowjobs.get(name).await.unwrap().unwrap()
+    }
+
+    async fn send(&self, ty: &str, data: &Value) -> (u16, String) {
+        let response = self
+            .http
+            .post(&self.url)
+            .header("ce-specversion", "1.0")
+            .header("ce-id", uuid_like())
+            .header("ce-type", ty)
+            .header(
+                "ce-source",
+                "https://127.0.0.1/apis/v1/namespaces/prow-jobs",
+            )
+            .header("ce-kind", "ProwJob")
+            .header("content-type", "application/json")
+            .body(data.to_string())
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
+    /// An ApiServerSource update event carrying the job as it is stored now.
+    async fn updated(&self, name: &str) -> (u16, String) {
+        let pj = serde_json::to_value(self.get(name).await).unwrap();
+        self.send(prow_core::events::APISERVER_UPDATE, &pj).await
+    }
+
+    async fn resync(&self) -> (u16, String) {
+        self.send(prow_core::events::PING, &json!({"message": "resync"}))
+            .await
+    }
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!("event-{}", N.fetch_add(1, Ordering::Relaxed))
+}
+
+fn statuses_path(pr: &Pr) -> String {
+    format!("/repos/{}/{}/statuses/{}", pr.org, pr.repo, pr.sha)
+}
+
+fn comments_path(pr: &Pr) -> String {
+    format!(
+        "/repos/{}/{}/issues/{}/comments",
+        pr.org, pr.repo, pr.number
+    )
+}
+
+fn status_created() -> ResponseTemplate {
+    ResponseTemplate::new(201).set_body_json(json!({"id": 1, "state": "pending", "context": "x"}))
+}
+
+async fn mount_bot(github: &MockServer) {
+    Mock::given(method("GET"))
+        .and(path("/user"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"login": BOT, "id": 9})))
+        .mount(github)
+        .await;
+}
+
+fn comment_json(id: u64, login: &str, body: &str) -> Value {
+    json!({"id": id, "user": {"login": login, "id": 9, "type": "Bot"}, "body": body,
+           "html_url": "https://github.com/x", "created_at": "2026-11-25T00:00:00Z",
+           "updated_at": "2026-11-25T00:00:00Z"})
+}
+
+#[tokio::test]
+async fn duplicate_events_report_each_state_once() {
+    let pr = corpus_pr();
+    let github = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(statuses_path(&pr)))
+        .and(body_partial_json(
+            json!({"state": "pending", "context": "pull-unit",
+            "target_url": "https://prow.example.com/view/gs/prow-artifacts/pull-unit/101"}),
+        ))
+        .respond_with(status_created())
+        .expect(1)
+        .named("pending status")
+        .mount(&github)
+        .await;
+    let crier = Crier::start(&github, None).await;
+    let mut pj = presubmit(&pr, "pull-unit", "101");
+    pj.status.state = ProwJobState::Pending;
+    pj.status.description = "Job triggered.".into();
+    crier.put(&pj).await;
+
+    let event = serde_json::to_value(crier.get(pj.name()).await).unwrap();
+    for _ in 0..3 {
+        // The same (stale) event again and again: the stored job says it is reported.
+        assert_eq!(
+            crier
+                .send(prow_core::events::APISERVER_UPDATE, &event)
+                .await,
+            (200, String::new())
+        );
+    }
+    assert_eq!(crier.updated(pj.name()).await, (200, String::new()));
+    assert_eq!(crier.resync().await, (200, String::new()));
+    let stored = crier.get(pj.name()).await;
+    assert_eq!(
+        stored.status.prev_report_states.get("github-reporter"),
+        Some(&ProwJobState::Pending)
+    );
+    let request = &github.received_requests().await.unwrap()[0];
+    let body: Value = request.body_json().unwrap();
+    let description = body["description"].as_str().unwrap();
+    assert!(
+        description.starts_with("Job triggered.\u{2001}")
+            && description.ends_with(&format!(" BaseSHA:{}", pr.base_sha)),
+        "{description}"
+    );
+    github.verify().await;
+}
+
+#[tokio::test]
+async fn jobs_that_must_not_report_cause_no_calls() {
+    let pr = corpus_pr();
+    let github = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(status_created())
+        .expect(0)
+        .mount(&github)
+        .await;
+    let crier = Crier::start(&github, None).await;
+    let mut quiet = presubmit(&pr, "pull-quiet", "1");
+    quiet.spec.report = false;
+    let mut periodic = presubmit(&pr, "ci-periodic", "2");
+    periodic.spec.type_ = ProwJobType::Periodic;
+    // Aborted by dedupe: plank recorded the state as reported already.
+    let mut deduped = presubmit(&pr, "pull-old", "3");
+    deduped.status.state = ProwJobState::Aborted;
+    deduped
+        .status
+        .prev_report_states
+        .insert("github-reporter".into(), ProwJobState::Aborted);
+    for pj in [&quiet, &periodic, &deduped] {
+        crier.put(pj).await;
+        assert_eq!(crier.updated(pj.name()).await, (200, String::new()));
+    }
+    assert_eq!(crier.resync().await, (200, String::new()));
+    github.verify().await;
+}
+
+/// Answers with `responses` in turn, repeating the last.
+struct Sequence {
+    responses: Vec<ResponseTemplate>,
+    seen: Arc<Mutex<usize>>,
+}
+
+impl Respond for Sequence {
+    fn respond(&self, _request: &Request) -> ResponseTemplate {
+        let mut seen = self.seen.lock().unwrap();
+        *seen += 1;
+        self.responses[(*seen - 1).min(self.responses.len() - 1)].clone()
+    }
+}
+
+#[tokio::test]
+async fn a_502_is_retried_and_the_status_lands_once() {
+    let pr = corpus_pr();
+    let github = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(statuses_path(&pr)))
+        .respond_with(Sequence {
+            responses: vec![ResponseTemplate::new(502), status_created()],
+            seen: Arc::default(),
+        })
+        .expect(2)
+        .mount(&github)
+        .await;
+    let crier = Crier::start(&github, None).await;
+    let mut pj = presubmit(&pr, "pull-unit", "7");
+    pj.status.state = ProwJobState::Pending;
+    crier.put(&pj).await;
+    assert_eq!(crier.updated(pj.name()).await, (200, String::new()));
+    assert_eq!(crier.updated(pj.name()).await, (200, String::new()));
+    github.verify().await;
+}
+
+#[tokio::test]
+async fn a_report_that_keeps_failing_is_redelivered_then_caught_by_resync() {
+    let pr = corpus_pr();
+    let github = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(statuses_path(&pr)))
+        .respond_with(ResponseTemplate::new(500))
+        .named("GitHub down")
+        .mount(&github)
+        .await;
+    let crier = Crier::start(&github, None).await;
+    let mut pj = presubmit(&pr, "pull-unit", "8");
+    pj.status.state = ProwJobState::Pending;
+    crier.put(&pj).await;
+    let (status, _) = crier.updated(pj.name()).await;
+    assert_eq!(status, 503, "the broker must redeliver");
+    assert!(
+        crier
+            .get(pj.name())
+            .await
+            .status
+            .prev_report_states
+            .is_empty()
+    );
+
+    // GitHub recovers; the next resync tick reports what is still unreported.
+    github.reset().await;
+    Mock::given(method("POST"))
+        .and(path(statuses_path(&pr)))
+        .and(body_partial_json(json!({"state": "pending"})))
+        .respond_with(status_created())
+        .expect(1)
+        .mount(&github)
+        .await;
+    assert_eq!(crier.resync().await, (200, String::new()));
+    assert_eq!(crier.resync().await, (200, String::new()));
+    assert_eq!(
+        crier
+            .get(pj.name())
+            .await
+            .status
+            .prev_report_states
+            .get("github-reporter"),
+        Some(&ProwJobState::Pending)
+    );
+    github.verify().await;
+}
+
+#[tokio::test]
+async fn failure_comment_is_created_edited_and_deleted() {
+    let pr = corpus_pr();
+    let github = MockServer::start().await;
+    mount_bot(&github).await;
+    Mock::given(method("POST"))
+        .and(path(statuses_path(&pr)))
+        .respond_with(status_created())
+        .mount(&github)
+        .await;
+    let crier = Crier::start(&github, None).await;
+
+    // 1. pull-unit fails: no comment yet, one is created.
+    Mock::given(method("GET"))
+        .and(path(comments_path(&pr)))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .up_to_n_times(1)
+        .mount(&github)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(comments_path(&pr)))
+        .respond_with(ResponseTemplate::new(201).set_body_json(comment_json(500, BOT, "created")))
+        .expect(1)
+        .named("create comment")
+        .mount(&github)
+        .await;
+    let unit = presubmit(&pr, "pull-unit", "11");
+    let lint = presubmit(&pr, "pull-lint", "12");
+    crier.put(&unit).await;
+    crier.put(&lint).await;
+    crier
+        .set_state(unit.name(), ProwJobState::Failure, "Job failed.")
+        .await;
+    assert_eq!(crier.updated(unit.name()).await, (200, String::new()));
+    let created = github
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.method.as_str() == "POST" && r.url.path() == comments_path(&pr))
+        .unwrap();
+    let body: Value = created.body_json().unwrap();
+    let first = body["body"].as_str().unwrap().to_owned();
+    assert!(
+        first.starts_with(&format!("@{}: The following test **failed**", pr.author)),
+        "{first}"
+    );
+    assert!(first.contains(&format!(
+        "pull-unit | {} | [link](https://prow.example.com/view/gs/prow-artifacts/pull-unit/11) | true | `/test pull-unit`",
+        pr.sha
+    )));
+    assert!(first.ends_with("<!-- test report -->"));
+    github.verify().await;
+
+    // 2. pull-lint fails too, but GitHub shows the comment with a second row already (say a
+    //    previous crier wrote it): lint passing edits the comment in place, dropping its row.
+    let two_rows = first.replace(
+        "`/test pull-unit`",
+        &format!(
+            "`/test pull-unit`\npull-lint | {} | [link](https://x) | true | `/test pull-lint`",
+            pr.sha
+        ),
+    );
+    Mock::given(method("GET"))
+        .and(path(comments_path(&pr)))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            comment_json(400, pr.author.as_str(), "lgtm"),
+            comment_json(500, BOT, &two_rows),
+        ])))
+        .up_to_n_times(1)
+        .mount(&github)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path(format!(
+            "/repos/{}/{}/issues/comments/500",
+            pr.org, pr.repo
+        )))
+        .respond_with(ResponseTemplate::new(200).set_body_json(comment_json(500, BOT, "edited")))
+        .expect(1)
+        .named("edit comment")
+        .mount(&github)
+        .await;
+    crier
+        .set_state(lint.name(), ProwJobState::Success, "Job succeeded.")
+        .await;
+    assert_eq!(crier.updated(lint.name()).await, (200, String::new()));
+    let edited = github
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.method.as_str() == "PATCH")
+        .unwrap();
+    let edited: Value = edited.body_json().unwrap();
+    let edited = edited["body"].as_str().unwrap();
+    assert!(edited.contains("pull-unit | ") && !edited.contains("pull-lint | "));
+    github.verify().await;
+
+    // 3. pull-unit is retested and passes: the last row goes, so does the comment.
+    let rerun = presubmit(&pr, "pull-unit", "13");
+    crier.put(&rerun).await;
+    Mock::given(method("GET"))
+        .and(path(comments_path(&pr)))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!([comment_json(500, BOT, edited)])),
+        )
+        .mount(&github)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path(format!(
+            "/repos/{}/{}/issues/comments/500",
+            pr.org, pr.repo
+        )))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .named("delete comment")
+        .mount(&github)
+        .await;
+    crier
+        .set_state(rerun.name(), ProwJobState::Success, "Job succeeded.")
+        .await;
+    assert_eq!(crier.updated(rerun.name()).await, (200, String::new()));
+    assert_eq!(crier.updated(rerun.name()).await, (200, String::new()));
+    github.verify().await;
+}
+
+/// Drives one job through pending and failure and checks the files in Prow's layout.
+async fn job_metadata_in_prow_layout(store: Arc<dyn ArtifactStore>) {
+    let pr = corpus_pr();
+    let github = MockServer::start().await;
+    mount_bot(&github).await;
+    Mock::given(method("POST"))
+        .and(path(comments_path(&pr)))
+        .respond_with(ResponseTemplate::new(201).set_body_json(comment_json(1, BOT, "x")))
+        .expect(1)
+        .mount(&github)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(statuses_path(&pr)))
+        .respond_with(status_created())
+        .expect(2)
+        .mount(&github)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(comments_path(&pr)))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .mount(&github)
+        .await;
+    let crier = Crier::start(&github, Some(store.clone())).await;
+    let pj = presubmit(&pr, "pull-unit", "1790000000000000001");
+    crier.put(&pj).await;
+    crier
+        .set_state(pj.name(), ProwJobState::Pending, "Job triggered.")
+        .await;
+    assert_eq!(crier.updated(pj.name()).await, (200, String::new()));
+
+    let dir = format!(
+        "pr-logs/pull/{}_{}/{}/pull-unit/1790000000000000001",
+        pr.org, pr.repo, pr.number
+    );
+    let bucket = "prow-artifacts";
+    let read = |name: String| {
+        let store = store.clone();
+        async move {
+            store
+                .get(bucket, &name)
+                .await
+                .unwrap()
+                .unwrap_or_else(|| panic!("{name} missing"))
+        }
+    };
+    let started: Started =
+        serde_json::from_slice(&read(format!("{dir}/started.json")).await).unwrap();
+    assert_eq!(started.timestamp, 1_700_000_000);
+    assert_eq!(started.pull, pr.number.to_string());
+    assert_eq!(started.repo_commit, pr.sha);
+    assert!(started.is_crier_written());
+    assert!(
+        store
+            .get(bucket, &format!("{dir}/finished.json"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let pj_json = read(format!("{dir}/prowjob.json")).await;
+    assert!(pj_json.starts_with(b"{\n\t\"apiVersion\""));
+    let stored: ProwJob = serde_json::from_slice(&pj_json).unwrap();
+    assert_eq!(stored.status.state, ProwJobState::Pending);
+
+    crier
+        .set_state(pj.name(), ProwJobState::Failure, "Job failed.")
+        .await;
+    assert_eq!(crier.updated(pj.name()).await, (200, String::new()));
+    assert_eq!(crier.updated(pj.name()).await, (200, String::new()));
+    let finished: Finished =
+        serde_json::from_slice(&read(format!("{dir}/finished.json")).await).unwrap();
+    assert_eq!(finished.timestamp, Some(1_700_000_300));
+    assert_eq!(finished.passed, Some(false));
+    assert_eq!(finished.result, "failure");
+    let stored: ProwJob =
+        serde_json::from_slice(&read(format!("{dir}/prowjob.json")).await).unwrap();
+    assert_eq!(stored.status.state, ProwJobState::Failure);
+    for latest in [
+        format!(
+            "pr-logs/pull/{}_{}/{}/pull-unit/latest-build.txt",
+            pr.org, pr.repo, pr.number
+        ),
+        "pr-logs/directory/pull-unit/latest-build.txt".to_owned(),
+    ] {
+        assert_eq!(read(latest).await, "1790000000000000001".as_bytes());
+    }
+    let job = crier.get(pj.name()).await;
+    assert_eq!(
+        job.status.prev_report_states.get("gcsreporter"),
+        Some(&ProwJobState::Failure)
+    );
+    let listing = store
+        .list(bucket, &format!("{dir}/"), Some("/"))
+        .await
+        .unwrap();
+    let names: Vec<&str> = listing
+        .objects
+        .iter()
+        .map(|o| o.name.rsplit('/').next().unwrap())
+        .collect();
+    assert_eq!(names, ["finished.json", "prowjob.json", "started.json"]);
+    github.verify().await;
+}
+
+#[tokio::test]
+async fn job_metadata_in_a_local_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(LocalStore::new(dir.path()).unwrap());
+    job_metadata_in_prow_layout(store).await;
+}
+
+#[tokio::test]
+async fn job_metadata_in_fake_gcs_server() {
+    let Some(server) = FakeGcs::start().await.unwrap() else {
+        return;
+    };
+    server.create_bucket("prow-artifacts").await.unwrap();
+    job_metadata_in_prow_layout(Arc::new(server.store().unwrap())).await;
+    server.stop().await;
+}
