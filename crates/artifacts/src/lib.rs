@@ -12,6 +12,7 @@ pub mod layout;
 pub mod local;
 pub mod metadata;
 pub mod store;
+pub mod upload;
 
 pub use gcs::{GcsAuth, GcsStore};
 pub use layout::{Bucket, JobPaths, LayoutError, PathStrategy};
