@@ -629,3 +629,51 @@ async fn job_metadata_in_fake_gcs_server() {
     job_metadata_in_prow_layout(Arc::new(server.store().unwrap())).await;
     server.stop().await;
 }
+
+/// Answers with `responses` in turn and notes when each request arrived.
+struct Timed {
+    responses: Vec<ResponseTemplate>,
+    seen: Arc<Mutex<Vec<std::time::Instant>>>,
+}
+
+impl Respond for Timed {
+    fn respond(&self, _request: &Request) -> ResponseTemplate {
+        let mut seen = self.seen.lock().unwrap();
+        seen.push(std::time::Instant::now());
+        self.responses[(seen.len() - 1).min(self.responses.len() - 1)].clone()
+    }
+}
+
+#[tokio::test]
+async fn a_secondary_rate_limit_waits_for_retry_after() {
+    let pr = corpus_pr();
+    let github = MockServer::start().await;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    Mock::given(method("POST"))
+        .and(path(statuses_path(&pr)))
+        .respond_with(Timed {
+            responses: vec![
+                ResponseTemplate::new(403)
+                    .insert_header("retry-after", "1")
+                    .set_body_json(json!({"message": "You have exceeded a secondary rate limit."})),
+                status_created(),
+            ],
+            seen: seen.clone(),
+        })
+        .expect(2)
+        .mount(&github)
+        .await;
+    let crier = Crier::start(&github, None).await;
+    let mut pj = presubmit(&pr, "pull-unit", "21");
+    pj.status.state = ProwJobState::Pending;
+    crier.put(&pj).await;
+    assert_eq!(crier.updated(pj.name()).await, (200, String::new()));
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2);
+    assert!(
+        seen[1] - seen[0] >= Duration::from_millis(950),
+        "retried after {:?}, before Retry-After",
+        seen[1] - seen[0]
+    );
+    github.verify().await;
+}
