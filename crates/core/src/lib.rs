@@ -1,5 +1,6 @@
 //! prow-core: the kube-free domain of prow-rs (ProwJob types, Prow config, job selection, events).
 
+pub mod clock;
 pub mod config;
 pub mod cron;
 pub mod duration;

@@ -4,7 +4,6 @@
 //! and each new run is named after its job and schedule slot (see [`schedule`]), so repeated,
 //! concurrent or late ticks converge on one run per slot.
 
-pub mod clock;
 pub mod job;
 pub mod metrics;
 pub mod schedule;
@@ -33,7 +32,7 @@ use prow_kube::{Created, KubeError, KubeOptions, ProwJobs};
 use tokio::net::TcpListener;
 use tower_http::limit::RequestBodyLimitLayer;
 
-pub use crate::clock::Clock;
+pub use prow_core::clock::Clock;
 use crate::metrics::{Metrics, RunResult};
 use crate::schedule::{
     Decision, PreviousRun, RerunLabel, RetryPolicy, Slot, Trigger, TriggerError, Wait,

@@ -5,7 +5,6 @@
 //! fine, so repeated or concurrent ticks are harmless. Only the one cluster behind the client
 //! is cleaned (Prow walks every build cluster; `exclude_clusters` has nothing to exclude here).
 
-pub mod clock;
 pub mod gc;
 pub mod metrics;
 
@@ -26,7 +25,7 @@ use prow_kube::{KubeError, KubeOptions, Pods, ProwJobs};
 use tokio::net::TcpListener;
 use tower_http::limit::RequestBodyLimitLayer;
 
-pub use crate::clock::Clock;
+pub use prow_core::clock::Clock;
 use crate::gc::{Deletion, Kind, Limits, LimitsError, Observed, Reason};
 use crate::metrics::Metrics;
 
