@@ -129,6 +129,8 @@ pub fn router(state: DeckState) -> Router {
         .route("/", get(pages::list))
         .route("/view/{name}", get(pages::job))
         .route("/view/{name}/prowjob.json", get(api::prowjob_json))
+        .route("/view/gs/{*path}", get(pages::view_storage))
+        .route("/view/s3/{*path}", get(pages::view_storage))
         .route("/artifact/{name}/{*path}", get(api::artifact))
         .route("/prowjobs.js", get(api::prowjobs_js))
         .route("/badge.svg", get(api::badge))

@@ -2,7 +2,7 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 use k8s_openapi::jiff::Timestamp;
 use prow_artifacts::layout::ARTIFACTS_DIR;
 use prow_core::prowjob::{ProwJob, ProwJobState, ProwJobType};
@@ -232,6 +232,34 @@ pub async fn job(
         response.headers_mut().append(header::SET_COOKIE, set);
     }
     response
+}
+
+/// `/view/gs/<bucket>/<build dir>`: the job URL plank and crier link to; the run is named by the
+/// build dir's last two segments (`<job>/<build id>`), so it redirects to that run's page.
+pub async fn view_storage(
+    State(state): State<DeckState>,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    api::synced(&state).await;
+    let run = match segments.as_slice() {
+        [_bucket, .., job, build_id] => state
+            .index
+            .find_build(job, build_id)
+            .filter(|pj| api::visible(&state, pj)),
+        _ => None,
+    };
+    match run {
+        Some(pj) => Redirect::to(&format!("/view/{}", encode(pj.name()))).into_response(),
+        None => message(
+            &identity(&state, &headers),
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "No known run is stored there.",
+            None,
+        ),
+    }
 }
 
 pub async fn command_help(State(state): State<DeckState>, headers: HeaderMap) -> Response {

@@ -79,7 +79,10 @@ pub fn row(pj: &ProwJob, now: Timestamp) -> RowView {
         author: pull.map(|p| p.author.clone()).unwrap_or_default(),
         author_link: pull.map(|p| safe_url(&p.author_link)).unwrap_or_default(),
         started: format_time(start),
+        // A final state without completionTime has no known end: no duration rather than a
+        // clock that keeps running.
         duration: start
+            .filter(|_| pj.is_complete() || pj.status.state.is_active())
             .map(|s| format_duration((end - s.0).get_seconds()))
             .unwrap_or_default(),
         build_id: pj.status.build_id.clone(),
@@ -222,6 +225,24 @@ mod tests {
         ] {
             assert_eq!(safe_url(url), want, "{url}");
         }
+    }
+
+    #[test]
+    fn duration_runs_only_for_active_or_completed_jobs() {
+        use prow_core::prowjob::{ProwJobState, ProwJobType};
+        let start = Time(Timestamp::from_second(1_000).unwrap());
+        let now = Timestamp::from_second(1_090).unwrap();
+        let job = |state| {
+            ProwJob::builder("j", ProwJobType::Periodic)
+                .started_at(start.clone())
+                .state(state)
+                .build()
+        };
+        assert_eq!(row(&job(ProwJobState::Pending), now).duration, "1m30s");
+        assert_eq!(row(&job(ProwJobState::Failure), now).duration, "");
+        let mut done = job(ProwJobState::Failure);
+        done.status.completion_time = Some(Time(Timestamp::from_second(1_005).unwrap()));
+        assert_eq!(row(&done, now).duration, "5s");
     }
 
     #[test]

@@ -284,6 +284,17 @@ async fn job_page_renders_log_junit_and_artifacts() {
         serde_json::from_str(&get(&env, "/view/a1/prowjob.json").await.body).unwrap();
     assert_eq!(json["spec"]["job"], "pull-foo-unit");
     assert_eq!(get(&env, "/view/nope").await.status, StatusCode::NOT_FOUND);
+
+    // The job URL crier reports (`/view/gs/<bucket>/<build dir>`) leads to the run's page.
+    let by_path = get(
+        &env,
+        "/view/gs/prow-logs/pr-logs/pull/acme_foo/1/pull-foo-unit/1100",
+    )
+    .await;
+    assert_eq!(by_path.status, StatusCode::SEE_OTHER);
+    assert_eq!(by_path.headers[header::LOCATION], "/view/a1");
+    let unknown = get(&env, "/view/gs/prow-logs/logs/ci-x/1").await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
