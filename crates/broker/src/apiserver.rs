@@ -77,23 +77,11 @@ impl ResourceWatch {
                 source_name: source_name.clone(),
                 message,
             };
-            let sink = source
-                .spec
-                .sink
-                .reference
-                .as_ref()
-                .filter(|r| {
-                    r.kind == "Broker" && r.api_version.starts_with("eventing.knative.dev/")
-                })
-                .map(|r| {
-                    BrokerKey::new(
-                        r.namespace.clone().unwrap_or_else(|| namespace.clone()),
-                        &r.name,
-                    )
-                })
-                .ok_or_else(|| ApiServerSourceError::Sink {
+            let sink = source.spec.sink.broker_key(&namespace).ok_or_else(|| {
+                ApiServerSourceError::Sink {
                     source_name: source_name.clone(),
-                })?;
+                }
+            })?;
             let filter =
                 Filter::compile_list(&source.spec.filters).map_err(|e| invalid(e.to_string()))?;
             for res in &source.spec.resources {

@@ -76,6 +76,46 @@ pub struct Destination {
     pub uri: Option<String>,
 }
 
+/// Host of Knative's multi-tenant broker ingress; a sink URI `http://<host>/<ns>/<broker>` is how a
+/// source in another namespace (which may not `ref` across namespaces) addresses a Broker.
+pub const BROKER_INGRESS_HOST: &str = "broker-ingress.knative-eventing.svc.cluster.local";
+
+impl Destination {
+    /// The Broker this destination delivers to: a `ref` to an `eventing.knative.dev` Broker
+    /// (namespace defaulting to `namespace`), or the broker ingress URL of one.
+    pub fn broker_key(&self, namespace: &str) -> Option<crate::BrokerKey> {
+        if let Some(r) = &self.reference {
+            return (r.kind == "Broker" && r.api_version.starts_with("eventing.knative.dev/"))
+                .then(|| {
+                    crate::BrokerKey::new(
+                        r.namespace.clone().unwrap_or_else(|| namespace.to_string()),
+                        &r.name,
+                    )
+                });
+        }
+        let uri = self.uri.as_deref()?;
+        let rest = uri
+            .strip_prefix("http://")
+            .or_else(|| uri.strip_prefix("https://"))?;
+        let (host, path) = rest.split_once('/')?;
+        let host = host.split(':').next()?;
+        if host != BROKER_INGRESS_HOST {
+            return None;
+        }
+        match path
+            .trim_end_matches('/')
+            .split('/')
+            .collect::<Vec<_>>()
+            .as_slice()
+        {
+            [ns, name] if !ns.is_empty() && !name.is_empty() => {
+                Some(crate::BrokerKey::new(*ns, *name))
+            }
+            _ => None,
+        }
+    }
+}
+
 /// `eventingduckv1.DeliverySpec`.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
@@ -600,5 +640,42 @@ spec:
             ..Default::default()
         };
         assert!(bad.to_query().is_err());
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod destination_tests {
+    use super::*;
+    use crate::BrokerKey;
+
+    #[test]
+    fn destinations_resolve_to_brokers_by_ref_or_ingress_url() {
+        let parse = |y: &str| serde_norway::from_str::<Destination>(y).unwrap();
+        let by_ref =
+            parse("ref: {apiVersion: eventing.knative.dev/v1, kind: Broker, name: default}");
+        assert_eq!(
+            by_ref.broker_key("prow"),
+            Some(BrokerKey::new("prow", "default"))
+        );
+        let service = parse("ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: x}");
+        assert_eq!(service.broker_key("prow"), None);
+        let by_url =
+            parse("uri: http://broker-ingress.knative-eventing.svc.cluster.local/prow/default");
+        assert_eq!(
+            by_url.broker_key("test-pods"),
+            Some(BrokerKey::new("prow", "default"))
+        );
+        for uri in [
+            "http://example.com/prow/default",
+            "http://broker-ingress.knative-eventing.svc.cluster.local/prow",
+            "ftp://broker-ingress.knative-eventing.svc.cluster.local/a/b",
+        ] {
+            let d = Destination {
+                reference: None,
+                uri: Some(uri.into()),
+            };
+            assert_eq!(d.broker_key("x"), None, "{uri}");
+        }
     }
 }

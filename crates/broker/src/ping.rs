@@ -11,7 +11,7 @@ use croner::Cron;
 use tokio::task::JoinSet;
 
 use crate::broker::{BrokerKey, EventSink, PublishError};
-use crate::manifest::{Destination, PingSource};
+use crate::manifest::PingSource;
 
 /// CloudEvent type of every PingSource event.
 pub const PING_EVENT_TYPE: &str = "dev.knative.sources.ping";
@@ -115,7 +115,7 @@ impl Schedule {
                         .collect()
                 })
                 .unwrap_or_default(),
-            sink: broker_sink(&source.spec.sink, source.metadata.namespace()),
+            sink: source.spec.sink.broker_key(source.metadata.namespace()),
         })
     }
 
@@ -160,16 +160,6 @@ impl Schedule {
         }
         Ok(event)
     }
-}
-
-fn broker_sink(dest: &Destination, namespace: &str) -> Option<BrokerKey> {
-    let r = dest.reference.as_ref()?;
-    (r.kind == "Broker" && r.api_version.starts_with("eventing.knative.dev/")).then(|| {
-        BrokerKey::new(
-            r.namespace.clone().unwrap_or_else(|| namespace.to_string()),
-            &r.name,
-        )
-    })
 }
 
 /// Wall-clock source for the ticker; tests drive it from Tokio's paused clock.
