@@ -530,3 +530,62 @@ async fn github_failure_asks_for_redelivery_and_bad_payload_is_400() {
     let status = send(&h.app, "dev.prow.github.issues", "i-x", None, &json!({})).await;
     assert_eq!(status, StatusCode::OK, "other events are acknowledged");
 }
+
+#[tokio::test]
+async fn drafts_and_unmergeable_prs_get_no_jobs_and_close_aborts() {
+    let h = harness().await;
+    let mut draft = pr_opened("alice");
+    draft["pull_request"]["draft"] = json!(true);
+    send(
+        &h.app,
+        "dev.prow.github.pull_request",
+        "d-draft",
+        Some("opened"),
+        &draft,
+    )
+    .await;
+    assert!(jobs(&h).await.is_empty());
+    let comments = writes(&h.github, "POST", "/issues/2/comments").await;
+    assert_eq!(comments.len(), 1);
+    assert!(comments[0].contains("Skipping CI for Draft Pull Request."));
+
+    let mut conflicted = pr_opened("alice");
+    conflicted["pull_request"]["mergeable"] = json!(false);
+    send(
+        &h.app,
+        "dev.prow.github.pull_request",
+        "d-conflict",
+        Some("opened"),
+        &conflicted,
+    )
+    .await;
+    assert!(
+        jobs(&h).await.is_empty(),
+        "Prow creates nothing for unmergeable PRs"
+    );
+
+    send(
+        &h.app,
+        "dev.prow.github.pull_request",
+        "d-open",
+        Some("opened"),
+        &pr_opened("alice"),
+    )
+    .await;
+    let mut closed = pr_opened("alice");
+    closed["action"] = json!("closed");
+    assert_eq!(
+        send(
+            &h.app,
+            "dev.prow.github.pull_request",
+            "d-close",
+            Some("closed"),
+            &closed
+        )
+        .await,
+        StatusCode::OK
+    );
+    let jobs = jobs(&h).await;
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].status.state, ProwJobState::Aborted);
+}
