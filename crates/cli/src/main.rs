@@ -1,6 +1,9 @@
 //! The `prow` command line: one binary for every prow-rs duty.
 
 mod check_config;
+mod serve;
+mod sidecar;
+mod up;
 
 use std::process::ExitCode;
 
@@ -21,10 +24,46 @@ struct Cli {
 enum Command {
     /// Load and validate a Prow config.yaml, job configs and plugins.yaml.
     CheckConfig(check_config::CheckConfigArgs),
+    /// Run everything locally: embedded API server, kubelet, broker and all functions.
+    Up(up::UpArgs),
+    /// Serve one function over HTTP on $PORT (what each Knative Service runs).
+    Serve {
+        #[command(subcommand)]
+        function: serve::Function,
+    },
+    /// Serve one function through the AWS Lambda Runtime API.
+    Lambda {
+        #[command(subcommand)]
+        function: serve::Function,
+    },
 }
 
 fn main() -> ExitCode {
-    match Cli::parse().command {
-        Command::CheckConfig(args) => check_config::run(args),
+    let cli = Cli::parse();
+    if let Command::CheckConfig(args) = cli.command {
+        return check_config::run(args);
+    }
+    prow_runtime::init_tracing();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("prow: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::CheckConfig(_) => Ok(()),
+            Command::Up(args) => up::run(args).await,
+            Command::Serve { function } => serve::serve(function).await,
+            Command::Lambda { function } => serve::lambda(function).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("prow: {err:#}");
+            ExitCode::FAILURE
+        }
     }
 }

@@ -1,0 +1,57 @@
+//! `prow serve <function>` and `prow lambda <function>`: one binary, every function, each built
+//! from its own flags exactly as its standalone binary builds it.
+
+use anyhow::Context;
+use axum::Router;
+use clap::Subcommand;
+
+/// A function and its flags.
+#[derive(Debug, Subcommand)]
+pub enum Function {
+    /// GitHub webhooks in, CloudEvents out.
+    Hook(prow_hook::Flags),
+    /// GitHub events -> ProwJobs.
+    Trigger(prow_trigger::Flags),
+    /// ProwJobs -> pods -> ProwJob status.
+    Plank(prow_plank::Flags),
+    /// ProwJob changes -> GitHub statuses/comments and artifacts.
+    Crier(prow_crier::Flags),
+    /// Periodic jobs.
+    Horologium(prow_horologium::Flags),
+    /// Garbage collection of old ProwJobs and pods.
+    Sinker(prow_sinker::Flags),
+    /// The dashboard.
+    Deck(prow_deck::Flags),
+}
+
+impl Function {
+    /// Builds the function's router from its flags.
+    pub async fn router(self) -> anyhow::Result<Router> {
+        Ok(match self {
+            Function::Hook(flags) => prow_hook::app(flags).context("hook")?,
+            Function::Trigger(flags) => prow_trigger::app(flags).await.context("trigger")?,
+            Function::Plank(flags) => prow_plank::app(flags).await.context("plank")?,
+            Function::Crier(flags) => prow_crier::app(flags).await.context("crier")?,
+            Function::Horologium(flags) => {
+                prow_horologium::app(flags).await.context("horologium")?
+            }
+            Function::Sinker(flags) => prow_sinker::app(flags).await.context("sinker")?,
+            Function::Deck(flags) => prow_deck::app(flags).await.context("deck")?,
+        })
+    }
+}
+
+/// Serves the function on `0.0.0.0:$PORT` until SIGTERM.
+pub async fn serve(function: Function) -> anyhow::Result<()> {
+    let router = function.router().await?;
+    prow_runtime::serve_function(router).await?;
+    Ok(())
+}
+
+/// Serves the function through the AWS Lambda Runtime API.
+pub async fn lambda(function: Function) -> anyhow::Result<()> {
+    let router = function.router().await?;
+    prow_lambda::run(router)
+        .await
+        .map_err(|e| anyhow::anyhow!("lambda runtime: {e}"))
+}

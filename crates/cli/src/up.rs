@@ -1,0 +1,366 @@
+//! `prow up`: the whole system on one machine. An embedded Kubernetes API server on a durable
+//! file, a local kubelet, the in-process broker routing by the same `eventing/` manifests that
+//! are deployed on Knative, and every function mounted in-process.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use axum::Router;
+use clap::Args;
+use prow_broker::apiserver::ApiServerAdapter;
+use prow_broker::{Broker, BrokerOptions, Clock, Manifests, PingTicker, ingress_router};
+use prow_core::config::{self, Config, LoadOptions};
+use prow_local::kubelet::{Kubelet, KubeletConfig};
+use prow_local::{ApiServer, MemoryLogs};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Prow's config.yaml.
+    #[arg(long, env = "CONFIG_PATH", default_value = "config/config.yaml")]
+    config_path: PathBuf,
+    /// Job config file or directory.
+    #[arg(long, env = "JOB_CONFIG_PATH", default_value = "config/jobs")]
+    job_config_path: PathBuf,
+    /// plugins.yaml.
+    #[arg(
+        long = "plugin-config",
+        env = "PLUGIN_CONFIG",
+        default_value = "config/plugins.yaml"
+    )]
+    plugin_config: PathBuf,
+    /// Knative Eventing manifests to route by (Broker, Triggers, PingSources, ApiServerSources).
+    #[arg(long, default_value = "eventing")]
+    eventing_dir: PathBuf,
+    /// More eventing manifest files (e.g. the ApiServerSource of the pod namespace).
+    #[arg(long = "eventing-file", default_value = "config/test-pods-source.yaml")]
+    eventing_files: Vec<PathBuf>,
+    /// Where state lives: the API server's database, pod work dirs, artifacts, secrets.
+    #[arg(long, env = "PROW_STATE_DIR", default_value = ".prow")]
+    state_dir: PathBuf,
+    /// Kubernetes API (for kubectl and the functions).
+    #[arg(long, default_value = "127.0.0.1:8081")]
+    api_addr: SocketAddr,
+    /// GitHub webhook endpoint (hook).
+    #[arg(long, default_value = "127.0.0.1:8888")]
+    hook_addr: SocketAddr,
+    /// Deck, the dashboard.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    deck_addr: SocketAddr,
+    /// Broker ingress (`POST /prow/default`).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    broker_addr: SocketAddr,
+    /// HMAC secret file for webhooks; default: `<state-dir>/hmac-token`, generated on first run.
+    #[arg(long, env = "HMAC_SECRET_FILE")]
+    hmac_secret_file: Option<PathBuf>,
+    /// GitHub API endpoint.
+    #[arg(long, env = "GITHUB_ENDPOINT", default_value = prow_github::DEFAULT_ENDPOINT)]
+    github_endpoint: String,
+    /// GitHub token file; without one, GitHub is simulated and every call is logged.
+    #[arg(long, env = "GITHUB_TOKEN_PATH")]
+    github_token_path: Option<PathBuf>,
+    /// Deck users allowed to act: lines of `token user`.
+    #[arg(long, env = "AUTH_TOKEN_FILE")]
+    auth_token_file: Option<PathBuf>,
+    /// Fire every PingSource once at start (periodics, resyncs) instead of waiting for the schedule.
+    #[arg(long)]
+    tick: bool,
+}
+
+/// Where everything ended up; printed as one JSON line so scripts and tests can find it.
+#[derive(Debug, serde::Serialize)]
+struct Endpoints {
+    api: String,
+    hook: String,
+    deck: String,
+    broker: String,
+    kubeconfig: PathBuf,
+    hmac_secret_file: PathBuf,
+}
+
+pub async fn run(args: UpArgs) -> anyhow::Result<()> {
+    prow_kube::install_crypto_provider();
+    std::fs::create_dir_all(&args.state_dir)
+        .with_context(|| format!("creating state dir {}", args.state_dir.display()))?;
+    let config = Arc::new(load_config(&args)?);
+
+    // The embedded API server and kubelet.
+    let logs = MemoryLogs::new();
+    let db = args.state_dir.join("state.redb");
+    let api = ApiServer::open(&db)
+        .with_context(|| format!("opening {}", db.display()))?
+        .with_log_source(Arc::new(logs.clone()));
+    let api_listener = bind(args.api_addr, "API server").await?;
+    let api_url = format!("http://{}", api_listener.local_addr()?);
+    let (stop, stopped) = watch::channel(false);
+    let mut tasks = Vec::new();
+    tasks.push(tokio::spawn(prow_local::serve(
+        api_listener,
+        api.clone(),
+        wait(stopped.clone()),
+    )));
+    let kube = prow_kube::client_for_url(&api_url)?;
+    let artifacts_dir = args.state_dir.join("artifacts");
+    let artifacts: Arc<dyn prow_artifacts::ArtifactStore> =
+        Arc::new(prow_artifacts::LocalStore::new(&artifacts_dir).context("artifact directory")?);
+    let ns = config.prow.prowjob_namespace.clone();
+    let mut kubelet_config = KubeletConfig::new(args.state_dir.join("pods"));
+    kubelet_config.on_finished = Some(Arc::new(crate::sidecar::LocalSidecar {
+        prowjobs: prow_kube::ProwJobs::new(kube.clone(), &ns),
+        store: artifacts.clone(),
+    }));
+    let kubelet = Kubelet::new(api.clone(), logs, kubelet_config);
+    let kubelet_stop = wait(stopped.clone());
+    tokio::spawn(async move {
+        if let Err(err) = kubelet.run(kubelet_stop).await {
+            tracing::error!(%err, "kubelet stopped");
+        }
+    });
+
+    // Shared parts of the functions.
+    let github = prow_github::connect(&prow_github::Settings {
+        endpoint: args.github_endpoint.clone(),
+        token_path: args.github_token_path.clone(),
+        ..prow_github::Settings::default()
+    })
+    .context("connecting to GitHub")?;
+    let deck_listener = bind(args.deck_addr, "Deck").await?;
+    let deck_url = format!("http://{}", deck_listener.local_addr()?);
+
+    // The functions the broker delivers to, by Knative Service name.
+    let mut routers: HashMap<String, Router> = HashMap::new();
+    routers.insert(
+        "trigger".into(),
+        prow_trigger::router(prow_trigger::TriggerState::new(
+            config.clone(),
+            kube.clone(),
+            github.clone(),
+        )),
+    );
+    let mut plank_settings =
+        prow_plank::Settings::from_config(&config.prow.plank, &config.prow.pod_namespace)?;
+    plank_settings.urls.deck_url = Some(deck_url.clone());
+    routers.insert(
+        "plank".into(),
+        prow_plank::router(prow_plank::PlankState::with_settings(
+            plank_settings,
+            kube.clone(),
+            &ns,
+            prow_plank::Options::default(),
+        )),
+    );
+    routers.insert(
+        "crier".into(),
+        prow_crier::router(prow_crier::CrierState::new(
+            config.clone(),
+            kube.clone(),
+            github.clone(),
+            Some(artifacts.clone()),
+        )),
+    );
+    routers.insert(
+        "horologium".into(),
+        prow_horologium::router(prow_horologium::HorologiumState::new(
+            config.clone(),
+            kube.clone(),
+            prow_horologium::Clock::system(),
+            false,
+        )?),
+    );
+    routers.insert(
+        "sinker".into(),
+        prow_sinker::router(prow_sinker::SinkerState::new(
+            config.clone(),
+            kube.clone(),
+            prow_sinker::Clock::system(),
+            false,
+        )?),
+    );
+
+    // The broker, its sources, and its ingress.
+    let mut manifests = Manifests::load_dir(&args.eventing_dir)
+        .with_context(|| format!("loading {}", args.eventing_dir.display()))?;
+    for file in args.eventing_files.iter().filter(|f| f.exists()) {
+        let text =
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        let more = Manifests::parse_str(&text, &file.display().to_string())?;
+        manifests.brokers.extend(more.brokers);
+        manifests.triggers.extend(more.triggers);
+        manifests.ping_sources.extend(more.ping_sources);
+        manifests.api_server_sources.extend(more.api_server_sources);
+    }
+    let broker = Broker::new(&manifests, routers, BrokerOptions::default())?;
+    let ticker = PingTicker::new(
+        &manifests.ping_sources,
+        Arc::new(broker.clone()),
+        Clock::system(),
+    )?;
+    let adapter = ApiServerAdapter::new(
+        kube.clone(),
+        &api_url,
+        &manifests.api_server_sources,
+        Arc::new(broker.clone()),
+    )?;
+    let broker_listener = bind(args.broker_addr, "broker").await?;
+    let broker_url = format!("http://{}", broker_listener.local_addr()?);
+    tokio::spawn(ticker.clone().run(wait(stopped.clone())));
+    tokio::spawn(adapter.run(wait(stopped.clone())));
+    tasks.push(tokio::spawn(serve(
+        broker_listener,
+        ingress_router(broker.clone()),
+        wait(stopped.clone()),
+    )));
+
+    // hook publishes to the broker over HTTP, exactly as it does to K_SINK in a cluster.
+    let hmac_secret_file = match &args.hmac_secret_file {
+        Some(path) => path.clone(),
+        None => generated_secret(&args.state_dir.join("hmac-token"))?,
+    };
+    let hook_router = prow_hook::app(prow_hook::Flags {
+        hmac_secret_file: hmac_secret_file.clone(),
+        k_sink: Some(format!("{broker_url}/prow/default")),
+        dry_run: false,
+        publish_attempts: 3,
+    })?;
+    let hook_listener = bind(args.hook_addr, "hook").await?;
+    let hook_url = format!("http://{}/hook", hook_listener.local_addr()?);
+    tasks.push(tokio::spawn(serve(
+        hook_listener,
+        hook_router,
+        wait(stopped.clone()),
+    )));
+
+    let tokens = match &args.auth_token_file {
+        Some(path) => Some(prow_deck::auth::Tokens::load(path)?),
+        None => None,
+    };
+    let deck = prow_deck::DeckState::new(
+        config.clone(),
+        kube.clone(),
+        &ns,
+        tokens,
+        Some(artifacts.clone()),
+        prow_deck::DeckOptions {
+            pod_namespace: config.prow.pod_namespace.clone(),
+            ..Default::default()
+        },
+    );
+    tasks.push(tokio::spawn(serve(
+        deck_listener,
+        prow_deck::router(deck),
+        wait(stopped.clone()),
+    )));
+
+    let kubeconfig = args.state_dir.join("kubeconfig");
+    write_kubeconfig(&kubeconfig, &api_url, &ns)?;
+    let endpoints = Endpoints {
+        api: api_url.clone(),
+        hook: hook_url,
+        deck: deck_url,
+        broker: broker_url,
+        kubeconfig: kubeconfig.clone(),
+        hmac_secret_file,
+    };
+    eprintln!(
+        "prow up: {} presubmits, {} postsubmits, {} periodics\n  Deck:        {}\n  webhooks:    {} (HMAC secret in {})\n  kubectl:     KUBECONFIG={} kubectl get prowjobs\n  GitHub:      {}",
+        config.summary().presubmits,
+        config.summary().postsubmits,
+        config.summary().periodics,
+        endpoints.deck,
+        endpoints.hook,
+        endpoints.hmac_secret_file.display(),
+        kubeconfig.display(),
+        if args.github_token_path.is_some() {
+            args.github_endpoint.as_str()
+        } else {
+            "simulated (no --github-token-path): calls are logged, not sent"
+        },
+    );
+    println!("{}", serde_json::to_string(&endpoints)?);
+
+    if args.tick {
+        for source in &manifests.ping_sources {
+            if let Err(err) = ticker.fire_now(&source.metadata.name).await {
+                tracing::warn!(%err, source = %source.metadata.name, "tick");
+            }
+        }
+    }
+
+    prow_runtime::shutdown_signal().await;
+    eprintln!("prow up: stopping");
+    let _ = stop.send(true);
+    broker.shutdown().await;
+    for task in tasks {
+        let _ = task.await;
+    }
+    Ok(())
+}
+
+fn load_config(args: &UpArgs) -> anyhow::Result<Config> {
+    let options = LoadOptions {
+        config_path: args.config_path.clone(),
+        job_config_path: Some(args.job_config_path.clone()),
+        plugin_config_path: Some(args.plugin_config.clone()),
+    };
+    match config::load(&options) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                eprintln!("{w}");
+            }
+            Ok(loaded.config)
+        }
+        Err(err) => {
+            for d in &err.diagnostics {
+                eprintln!("{d}");
+            }
+            bail!("the Prow config has {} error(s)", err.errors().count())
+        }
+    }
+}
+
+async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {what} to {addr}"))
+}
+
+/// Resolves when the stop flag is raised.
+async fn wait(mut stopped: watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|s| *s).await;
+}
+
+async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// A random webhook secret, created once and kept (mode 0600) so GitHub's configuration stays valid.
+fn generated_secret(path: &Path) -> anyhow::Result<PathBuf> {
+    if !path.exists() {
+        let token =
+            uuid::Uuid::new_v4().simple().to_string() + &uuid::Uuid::new_v4().simple().to_string();
+        std::fs::write(path, token).with_context(|| format!("writing {}", path.display()))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    Ok(path.to_path_buf())
+}
+
+fn write_kubeconfig(path: &Path, api_url: &str, namespace: &str) -> anyhow::Result<()> {
+    let text = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: prow-up\n  cluster:\n    server: {api_url}\ncontexts:\n- name: prow-up\n  context:\n    cluster: prow-up\n    user: prow-up\n    namespace: {namespace}\ncurrent-context: prow-up\nusers:\n- name: prow-up\n  user: {{}}\n"
+    );
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}
