@@ -32,12 +32,12 @@ use prow_kube::{Created, KubeError, KubeOptions, ProwJobs};
 use tokio::net::TcpListener;
 use tower_http::limit::RequestBodyLimitLayer;
 
-pub use prow_core::clock::Clock;
 use crate::metrics::{Metrics, RunResult};
 use crate::schedule::{
     Decision, PreviousRun, RerunLabel, RetryPolicy, Slot, Trigger, TriggerError, Wait,
     decide_with_retry,
 };
+pub use prow_core::clock::Clock;
 
 /// Ping payloads are tiny; anything bigger is not a PingSource event.
 const MAX_EVENT_BYTES: usize = 64 * 1024;

@@ -25,9 +25,9 @@ use prow_kube::{KubeError, KubeOptions, Pods, ProwJobs};
 use tokio::net::TcpListener;
 use tower_http::limit::RequestBodyLimitLayer;
 
-pub use prow_core::clock::Clock;
 use crate::gc::{Deletion, Kind, Limits, LimitsError, Observed, Reason};
 use crate::metrics::Metrics;
+pub use prow_core::clock::Clock;
 
 /// Ping payloads are tiny; anything bigger is not a PingSource event.
 const MAX_EVENT_BYTES: usize = 64 * 1024;
