@@ -129,6 +129,7 @@ pub fn router(state: DeckState) -> Router {
         .route("/", get(pages::list))
         .route("/view/{name}", get(pages::job))
         .route("/view/{name}/prowjob.json", get(api::prowjob_json))
+        .route("/prowjob", get(pages::prowjob_link))
         .route("/view/gs/{*path}", get(pages::view_storage))
         .route("/view/s3/{*path}", get(pages::view_storage))
         .route("/artifact/{name}/{*path}", get(api::artifact))

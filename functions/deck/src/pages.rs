@@ -234,6 +234,16 @@ pub async fn job(
     response
 }
 
+/// Prow's `/prowjob?prowjob=<name>` (the link plank gives undecorated jobs) goes to that job's page.
+#[derive(Debug, Deserialize)]
+pub struct ProwJobQuery {
+    prowjob: String,
+}
+
+pub async fn prowjob_link(Query(q): Query<ProwJobQuery>) -> Response {
+    Redirect::to(&format!("/view/{}", encode(&q.prowjob))).into_response()
+}
+
 /// `/view/gs/<bucket>/<build dir>`: the job URL plank and crier link to; the run is named by the
 /// build dir's last two segments (`<job>/<build id>`), so it redirects to that run's page.
 pub async fn view_storage(

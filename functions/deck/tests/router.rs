@@ -295,6 +295,11 @@ async fn job_page_renders_log_junit_and_artifacts() {
     assert_eq!(by_path.headers[header::LOCATION], "/view/a1");
     let unknown = get(&env, "/view/gs/prow-logs/logs/ci-x/1").await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+
+    // Prow's `/prowjob?prowjob=<name>` link (plank's URL for undecorated jobs) too.
+    let by_name = get(&env, "/prowjob?prowjob=a1").await;
+    assert_eq!(by_name.status, StatusCode::SEE_OTHER);
+    assert_eq!(by_name.headers[header::LOCATION], "/view/a1");
 }
 
 #[tokio::test]
