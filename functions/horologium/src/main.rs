@@ -3,7 +3,10 @@
 use clap::Parser;
 
 #[derive(Debug, Parser)]
-#[command(name = "prow-horologium", about = "Starts periodic ProwJobs on PingSource ticks")]
+#[command(
+    name = "prow-horologium",
+    about = "Starts periodic ProwJobs on PingSource ticks"
+)]
 struct Args {
     #[command(flatten)]
     flags: prow_horologium::Flags,

@@ -3,7 +3,10 @@
 use clap::Parser;
 
 #[derive(Debug, Parser)]
-#[command(name = "prow-plank", about = "ProwJobs -> pods, pods -> ProwJob status")]
+#[command(
+    name = "prow-plank",
+    about = "ProwJobs -> pods, pods -> ProwJob status"
+)]
 struct Args {
     #[command(flatten)]
     flags: prow_plank::Flags,

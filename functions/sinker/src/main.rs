@@ -3,7 +3,10 @@
 use clap::Parser;
 
 #[derive(Debug, Parser)]
-#[command(name = "prow-sinker", about = "Deletes old ProwJobs and pods on PingSource ticks")]
+#[command(
+    name = "prow-sinker",
+    about = "Deletes old ProwJobs and pods on PingSource ticks"
+)]
 struct Args {
     #[command(flatten)]
     flags: prow_sinker::Flags,
