@@ -66,3 +66,28 @@ pub async fn serve_function(router: axum::Router) -> std::io::Result<()> {
     )
     .await
 }
+
+/// Renders a metrics registry in the OpenMetrics text format.
+pub fn encode_metrics(
+    registry: &prometheus_client::registry::Registry,
+) -> Result<String, std::fmt::Error> {
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, registry)?;
+    Ok(text)
+}
+
+/// The `/metrics` answer for rendered metrics: OpenMetrics text, or 500 if rendering failed.
+pub fn metrics_response(rendered: Result<String, std::fmt::Error>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match rendered {
+        Ok(text) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(_) => axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}

@@ -71,18 +71,7 @@ pub async fn metrics(State(state): State<DeckState>) -> Response {
         .metrics
         .indexed
         .set(i64::try_from(state.index.len()).unwrap_or(i64::MAX));
-    let mut text = String::new();
-    match prometheus_client::encoding::text::encode(&mut text, &state.metrics.registry) {
-        Ok(()) => (
-            [(
-                header::CONTENT_TYPE,
-                "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            )],
-            text,
-        )
-            .into_response(),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    }
+    prow_runtime::metrics_response(prow_runtime::encode_metrics(&state.metrics.registry))
 }
 
 const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use prow_core::config::{Config, LoadError, LoadOptions};
@@ -139,17 +139,7 @@ pub async fn serve(
 }
 
 async fn render_metrics(State(state): State<SinkerState>) -> Response {
-    match state.metrics.render() {
-        Ok(text) => (
-            [(
-                header::CONTENT_TYPE,
-                "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            )],
-            text,
-        )
-            .into_response(),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    }
+    prow_runtime::metrics_response(state.metrics.render())
 }
 
 /// Answers 200 with an empty body when the tick's deletions are done, 500 (asking for a
