@@ -26,6 +26,15 @@ enum Command {
     CheckConfig(check_config::CheckConfigArgs),
     /// Run everything locally: embedded API server, kubelet, broker and all functions.
     Up(up::UpArgs),
+    /// Print a kubeconfig for the API server `prow up` runs.
+    Kubeconfig {
+        /// The API server's URL.
+        #[arg(long, default_value = "http://127.0.0.1:8081")]
+        server: String,
+        /// Default namespace of the context.
+        #[arg(long, default_value = "default")]
+        namespace: String,
+    },
     /// Serve one function over HTTP on $PORT (what each Knative Service runs).
     Serve {
         #[command(subcommand)]
@@ -40,8 +49,13 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Command::CheckConfig(args) = cli.command {
-        return check_config::run(args);
+    match cli.command {
+        Command::CheckConfig(args) => return check_config::run(args),
+        Command::Kubeconfig { server, namespace } => {
+            print!("{}", up::kubeconfig(&server, &namespace));
+            return ExitCode::SUCCESS;
+        }
+        _ => {}
     }
     prow_runtime::init_tracing();
     let runtime = match tokio::runtime::Runtime::new() {
@@ -53,7 +67,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::CheckConfig(_) => Ok(()),
+            Command::CheckConfig(_) | Command::Kubeconfig { .. } => Ok(()),
             Command::Up(args) => up::run(args).await,
             Command::Serve { function } => serve::serve(function).await,
             Command::Lambda { function } => serve::lambda(function).await,

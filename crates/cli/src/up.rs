@@ -266,20 +266,31 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         hmac_secret_file,
     };
     eprintln!(
-        "prow up: {} presubmits, {} postsubmits, {} periodics\n  Deck:        {}\n  webhooks:    {} (HMAC secret in {})\n  kubectl:     KUBECONFIG={} kubectl get prowjobs\n  GitHub:      {}",
+        "prow up: {} presubmits, {} postsubmits, {} periodics",
         config.summary().presubmits,
         config.summary().postsubmits,
-        config.summary().periodics,
-        endpoints.deck,
+        config.summary().periodics
+    );
+    eprintln!("  deck: {}", endpoints.deck);
+    eprintln!(
+        "  hook: {} (HMAC secret in {})",
         endpoints.hook,
-        endpoints.hmac_secret_file.display(),
-        kubeconfig.display(),
+        endpoints.hmac_secret_file.display()
+    );
+    eprintln!(
+        "  api: {} (KUBECONFIG={} kubectl get prowjobs)",
+        endpoints.api,
+        kubeconfig.display()
+    );
+    eprintln!(
+        "  github: {}",
         if args.github_token_path.is_some() {
             args.github_endpoint.as_str()
         } else {
             "simulated (no --github-token-path): calls are logged, not sent"
-        },
+        }
     );
+    eprintln!("ready");
     println!("{}", serde_json::to_string(&endpoints)?);
 
     if args.tick {
@@ -359,8 +370,13 @@ fn generated_secret(path: &Path) -> anyhow::Result<PathBuf> {
 }
 
 fn write_kubeconfig(path: &Path, api_url: &str, namespace: &str) -> anyhow::Result<()> {
-    let text = format!(
+    std::fs::write(path, kubeconfig(api_url, namespace))
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// A kubeconfig for the embedded API server (plain HTTP, no credentials).
+pub fn kubeconfig(api_url: &str, namespace: &str) -> String {
+    format!(
         "apiVersion: v1\nkind: Config\nclusters:\n- name: prow-up\n  cluster:\n    server: {api_url}\ncontexts:\n- name: prow-up\n  context:\n    cluster: prow-up\n    user: prow-up\n    namespace: {namespace}\ncurrent-context: prow-up\nusers:\n- name: prow-up\n  user: {{}}\n"
-    );
-    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+    )
 }
