@@ -566,4 +566,18 @@ mod tests {
         assert_eq!(pick("refs/heads/dev", &["a.go"]), Vec::<String>::new());
         assert_eq!(branch_of_ref("refs/heads/release/1.0"), "release/1.0");
     }
+
+    proptest::proptest! {
+        /// Arbitrary comment text never panics the command parser or job selection.
+        #[test]
+        fn arbitrary_comments_never_panic(body in "\\PC{0,400}", lines in proptest::collection::vec("(/test|/retest|/ok-to-test|> /test|```|/test all|    /test) ?[a-z-]{0,12}", 0..6)) {
+            let text = format!("{body}\n{}", lines.join("\n"));
+            let clean = strip_non_commands(&text);
+            let commands = Commands::parse(&clean);
+            let filters = filters_for_comment(&commands, &clean, &Contexts::default(), true);
+            let jobs = fixture();
+            let _ = select_presubmits(&filters, "main", Some(&[String::from("a.go")]), &jobs);
+            let _ = needs_changed_files(&filters, "main", &jobs);
+        }
+    }
 }
