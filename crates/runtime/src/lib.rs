@@ -91,3 +91,15 @@ pub fn metrics_response(rendered: Result<String, std::fmt::Error>) -> axum::resp
         Err(_) => axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }
+
+/// Loads a function's Prow config, logging each warning (unknown fields and the like) once at
+/// start-up, so every function reports the same problems the same way.
+pub fn load_config(
+    options: &prow_core::config::LoadOptions,
+) -> Result<prow_core::config::Config, prow_core::config::LoadError> {
+    let loaded = prow_core::config::load(options)?;
+    for warning in &loaded.warnings {
+        tracing::warn!(%warning, "config");
+    }
+    Ok(loaded.config)
+}

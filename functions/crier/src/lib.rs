@@ -499,14 +499,11 @@ pub enum StartError {
 
 /// Builds the router from flags: loads the config, connects to Kubernetes, GitHub and storage.
 pub async fn app(flags: Flags) -> Result<Router, StartError> {
-    let loaded = prow_core::config::load(&prow_core::config::LoadOptions {
+    let config = prow_runtime::load_config(&prow_core::config::LoadOptions {
         config_path: flags.config_path,
         job_config_path: flags.job_config_path,
         plugin_config_path: None,
     })?;
-    for warning in &loaded.warnings {
-        tracing::warn!(%warning, "config");
-    }
     let client = prow_kube::client(&flags.kube).await?;
     let github = prow_github::connect(&prow_github::Settings {
         endpoint: flags.github_endpoint,
@@ -522,7 +519,7 @@ pub async fn app(flags: Flags) -> Result<Router, StartError> {
         None
     };
     Ok(router(CrierState::new(
-        Arc::new(loaded.config),
+        Arc::new(config),
         client,
         github,
         artifacts,

@@ -202,12 +202,11 @@ pub enum DeckError {
 
 /// Builds Deck from flags: loads the config, connects to the API server, starts the watch.
 pub async fn app(flags: Flags) -> Result<Router, DeckError> {
-    let loaded = prow_core::config::load(&LoadOptions {
+    let config = Arc::new(prow_runtime::load_config(&LoadOptions {
         config_path: flags.config_path.clone(),
         job_config_path: flags.job_config_path.clone(),
         plugin_config_path: flags.plugin_config.clone(),
-    })?;
-    let config = Arc::new(loaded.config);
+    })?);
     let client = prow_kube::client(&flags.kube).await?;
     let namespace = flags
         .namespace

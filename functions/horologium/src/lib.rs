@@ -22,7 +22,7 @@ use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
-use prow_core::config::{Config, LoadError, LoadOptions, Periodic};
+use prow_core::config::{Config, LoadError, Periodic};
 use prow_core::duration::{DurationError, parse_go_duration};
 use prow_core::jobspec::RE_RUN_LABEL;
 use prow_core::naming::prowjob_name;
@@ -119,21 +119,13 @@ pub struct Flags {
 
 /// Builds the router from flags: loads the config and connects to the Kubernetes API.
 pub async fn app(flags: Flags) -> Result<Router, HorologiumError> {
-    let loaded = prow_core::config::load(&LoadOptions {
+    let config = prow_runtime::load_config(&prow_core::config::LoadOptions {
         config_path: flags.config_path,
         job_config_path: flags.job_config_path,
         plugin_config_path: None,
     })?;
-    for warning in &loaded.warnings {
-        tracing::warn!(%warning, "config");
-    }
     let client = prow_kube::client(&flags.kube).await?;
-    let state = HorologiumState::new(
-        Arc::new(loaded.config),
-        client,
-        Clock::system(),
-        flags.dry_run,
-    )?;
+    let state = HorologiumState::new(Arc::new(config), client, Clock::system(), flags.dry_run)?;
     Ok(router(state))
 }
 

@@ -277,13 +277,12 @@ pub struct Flags {
 
 /// Builds plank's router from flags: loads config, connects to the API server.
 pub async fn app(flags: Flags) -> Result<Router, PlankError> {
-    let loaded = prow_core::config::load(&LoadOptions {
+    let config = prow_runtime::load_config(&LoadOptions {
         config_path: flags.config_path.clone(),
         job_config_path: flags.job_config_path.clone(),
         plugin_config_path: None,
     })
     .map_err(|e| PlankError::Config(e.to_string()))?;
-    let config = loaded.config;
     let client = prow_kube::client(&flags.kube).await?;
     let namespace = flags
         .namespace

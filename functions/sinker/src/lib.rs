@@ -18,7 +18,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use prow_core::config::{Config, LoadError, LoadOptions};
+use prow_core::config::{Config, LoadError};
 use prow_core::jobspec::CREATED_BY_PROW;
 use prow_events::{AttributesReader, CloudEvent};
 use prow_kube::{KubeError, KubeOptions, Pods, ProwJobs};
@@ -99,21 +99,13 @@ pub struct Flags {
 
 /// Builds the router from flags: loads the config and connects to the Kubernetes API.
 pub async fn app(flags: Flags) -> Result<Router, SinkerError> {
-    let loaded = prow_core::config::load(&LoadOptions {
+    let config = prow_runtime::load_config(&prow_core::config::LoadOptions {
         config_path: flags.config_path,
         job_config_path: flags.job_config_path,
         plugin_config_path: None,
     })?;
-    for warning in &loaded.warnings {
-        tracing::warn!(%warning, "config");
-    }
     let client = prow_kube::client(&flags.kube).await?;
-    let state = SinkerState::new(
-        Arc::new(loaded.config),
-        client,
-        Clock::system(),
-        flags.dry_run,
-    )?;
+    let state = SinkerState::new(Arc::new(config), client, Clock::system(), flags.dry_run)?;
     Ok(router(state))
 }
 

@@ -121,14 +121,11 @@ pub enum StartError {
 
 /// Builds the router from flags: loads the config, connects to Kubernetes and GitHub.
 pub async fn app(flags: Flags) -> Result<Router, StartError> {
-    let loaded = prow_core::config::load(&prow_core::config::LoadOptions {
+    let config = prow_runtime::load_config(&prow_core::config::LoadOptions {
         config_path: flags.config_path,
         job_config_path: flags.job_config_path,
         plugin_config_path: flags.plugin_config,
     })?;
-    for warning in &loaded.warnings {
-        tracing::warn!(%warning, "config");
-    }
     let client = prow_kube::client(&flags.kube).await?;
     let github = prow_github::connect(&prow_github::Settings {
         endpoint: flags.github_endpoint,
@@ -136,11 +133,7 @@ pub async fn app(flags: Flags) -> Result<Router, StartError> {
         dry_run: flags.dry_run,
         ..prow_github::Settings::default()
     })?;
-    Ok(router(TriggerState::new(
-        Arc::new(loaded.config),
-        client,
-        github,
-    )))
+    Ok(router(TriggerState::new(Arc::new(config), client, github)))
 }
 
 /// `POST /` takes CloudEvents; `/healthz` and `/metrics` for the platform.
