@@ -6,9 +6,10 @@ use std::process::ExitCode;
 use clap::Args;
 use prow_core::config::{self, LoadOptions};
 
+/// Where a Prow configuration lives, as every function's flags name it.
 #[derive(Debug, Args)]
-pub struct CheckConfigArgs {
-    /// Prow's config.yaml.
+pub struct ConfigSource {
+    /// Prow's config.yaml (or a snapshot from `prow config compile`).
     #[arg(long, env = "CONFIG_PATH")]
     config_path: PathBuf,
     /// Job config file or directory (searched recursively for *.yaml / *.yml).
@@ -17,6 +18,22 @@ pub struct CheckConfigArgs {
     /// Prow's plugins.yaml.
     #[arg(long, alias = "plugin-config-path", env = "PLUGIN_CONFIG")]
     plugin_config: Option<PathBuf>,
+}
+
+impl ConfigSource {
+    pub fn options(self) -> LoadOptions {
+        LoadOptions {
+            config_path: self.config_path,
+            job_config_path: self.job_config_path,
+            plugin_config_path: self.plugin_config,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct CheckConfigArgs {
+    #[command(flatten)]
+    source: ConfigSource,
     /// Treat warnings (e.g. unknown fields) as errors.
     #[arg(long)]
     strict: bool,
@@ -26,12 +43,7 @@ pub struct CheckConfigArgs {
 }
 
 pub fn run(args: CheckConfigArgs) -> ExitCode {
-    let options = LoadOptions {
-        config_path: args.config_path,
-        job_config_path: args.job_config_path,
-        plugin_config_path: args.plugin_config,
-    };
-    match config::load(&options) {
+    match config::load(&args.source.options()) {
         Ok(loaded) => {
             if !args.quiet {
                 for w in &loaded.warnings {
@@ -54,15 +66,16 @@ pub fn run(args: CheckConfigArgs) -> ExitCode {
             }
         }
         Err(err) => {
-            for d in err
-                .diagnostics
-                .iter()
-                .filter(|d| d.is_error() || !args.quiet)
-            {
-                println!("{d}");
-            }
-            eprintln!("config invalid: {} error(s)", err.errors().count());
+            print_invalid(&err, args.quiet);
             ExitCode::FAILURE
         }
     }
+}
+
+/// Prints an invalid config's diagnostics (errors always, warnings unless `quiet`).
+pub fn print_invalid(err: &config::LoadError, quiet: bool) {
+    for d in err.diagnostics.iter().filter(|d| d.is_error() || !quiet) {
+        println!("{d}");
+    }
+    eprintln!("config invalid: {} error(s)", err.errors().count());
 }

@@ -1,6 +1,7 @@
 //! The `prow` command line: one binary for every prow-rs duty.
 
 mod check_config;
+mod config_compile;
 mod serve;
 mod sidecar;
 mod up;
@@ -24,6 +25,11 @@ struct Cli {
 enum Command {
     /// Load and validate a Prow config.yaml, job configs and plugins.yaml.
     CheckConfig(check_config::CheckConfigArgs),
+    /// Work with a Prow config: `prow config compile` writes a snapshot for fast cold starts.
+    Config {
+        #[command(subcommand)]
+        command: config_compile::ConfigCommand,
+    },
     /// Run everything locally: embedded API server, kubelet, broker and all functions.
     Up(up::UpArgs),
     /// Print a kubeconfig for the API server `prow up` runs.
@@ -51,6 +57,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::CheckConfig(args) => return check_config::run(args),
+        Command::Config { command } => return config_compile::run(command),
         Command::Kubeconfig { server, namespace } => {
             print!("{}", up::kubeconfig(&server, &namespace));
             return ExitCode::SUCCESS;
@@ -67,7 +74,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::CheckConfig(_) | Command::Kubeconfig { .. } => Ok(()),
+            Command::CheckConfig(_) | Command::Config { .. } | Command::Kubeconfig { .. } => Ok(()),
             Command::Up(args) => up::run(args).await,
             Command::Serve { function } => serve::serve(function).await,
             Command::Lambda { function } => serve::lambda(function).await,

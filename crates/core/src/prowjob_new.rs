@@ -139,7 +139,7 @@ fn spec_from_job_base(base: &JobBase) -> ProwJobSpec {
             .map(|r| decorate_refs(r, base))
             .collect(),
         decoration_config: base.utility.decoration_config.clone(),
-        pod_spec: base.spec.clone(),
+        pod_spec: base.spec.as_deref().cloned(),
         pipeline_run_spec: base
             .pipeline_run_spec
             .as_ref()

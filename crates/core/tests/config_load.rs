@@ -1,5 +1,6 @@
 //! Loads real Prow configurations (Kubernetes' own, Prow's integration config) and broken ones,
 //! checking counts, defaults, diagnostics with exact positions, and that garbage never panics.
+#![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 
@@ -33,6 +34,38 @@ fn load_ok(options: &LoadOptions) -> (Config, Vec<Diagnostic>) {
     }
 }
 
+/// The compiled snapshot of Kubernetes' config opens through `config::load` (found by its magic
+/// bytes) and is, job for job and pod spec for pod spec, the config it was compiled from.
+fn snapshot_of_test_infra_is_the_same_config(config: &Config) {
+    let bytes = config::snapshot::encode(config).unwrap();
+    // Small enough for a ConfigMap (1 MiB), which is how the manifests mount it.
+    assert!(
+        bytes.len() < 1024 * 1024,
+        "snapshot is {} bytes",
+        bytes.len()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.snapshot");
+    std::fs::write(&path, &bytes).unwrap();
+    let opened = load_ok(&LoadOptions {
+        config_path: path,
+        job_config_path: None,
+        plugin_config_path: None,
+    });
+    assert!(opened.1.is_empty());
+    let opened = opened.0;
+    let k8s = opened.presubmits_for("kubernetes/kubernetes");
+    assert!(!opened.periodics.is_decoded() && k8s.len() > 400);
+    assert!(
+        k8s.iter()
+            .all(|j| !j.base.spec.as_ref().unwrap().is_decoded())
+    );
+    assert!(
+        opened == *config,
+        "snapshot differs from the YAML it came from"
+    );
+}
+
 #[test]
 fn kubernetes_test_infra_config_loads_without_errors() {
     let (config, warnings) = load_ok(&test_infra_options());
@@ -60,6 +93,8 @@ fn kubernetes_test_infra_config_loads_without_errors() {
             .iter()
             .any(|w| w.field.ends_with("env[2].NAME") && w.line == 196)
     );
+
+    snapshot_of_test_infra_is_the_same_config(&config);
 
     // Prow's defaults were applied.
     let k8s = config.presubmits_for("kubernetes/kubernetes");

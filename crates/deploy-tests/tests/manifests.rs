@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+use k8s_openapi::ByteString;
 use prow_local::schema::{CrdSchema, Schema};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -161,11 +162,20 @@ fn load_kustomization(dir: &Path) -> Vec<Value> {
         .into_iter()
         .flatten()
     {
+        // As kustomize does: text files go to `data`, anything else (the snapshot) to `binaryData`.
         let mut data = serde_json::Map::new();
+        let mut binary_data = serde_json::Map::new();
         for file in generator["files"].as_array().into_iter().flatten() {
             let path = dir.join(file.as_str().unwrap());
             let key = path.file_name().unwrap().to_string_lossy().into_owned();
-            let previous = data.insert(key.clone(), json!(std::fs::read_to_string(&path).unwrap()));
+            let bytes = std::fs::read(&path).unwrap();
+            let previous = match String::from_utf8(bytes) {
+                Ok(text) => data.insert(key.clone(), json!(text)),
+                Err(binary) => binary_data.insert(
+                    key.clone(),
+                    serde_json::to_value(ByteString(binary.into_bytes())).unwrap(),
+                ),
+            };
             assert!(previous.is_none(), "two files named {key} in one ConfigMap");
         }
         objects.push(json!({
@@ -173,6 +183,7 @@ fn load_kustomization(dir: &Path) -> Vec<Value> {
             "kind": "ConfigMap",
             "metadata": {"name": generator["name"], "namespace": generator["namespace"]},
             "data": data,
+            "binaryData": binary_data,
         }));
     }
     objects
@@ -190,7 +201,22 @@ fn render_with_kubectl(kubectl: &Path) -> Vec<Value> {
         "kubectl kustomize failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    yaml_documents(&String::from_utf8(output.stdout).unwrap())
+    let mut objects = yaml_documents(&String::from_utf8(output.stdout).unwrap());
+    // kustomize wraps binaryData's base64 at 70 columns; the API server's Go decoder skips line
+    // breaks, the Rust one does not, so unwrap it as the server would read it.
+    for object in &mut objects {
+        if let Some(binary) = object.get_mut("binaryData").and_then(Value::as_object_mut) {
+            for encoded in binary.values_mut() {
+                let joined: String = encoded
+                    .as_str()
+                    .unwrap_or_default()
+                    .split_whitespace()
+                    .collect();
+                *encoded = json!(joined);
+            }
+        }
+    }
+    objects
 }
 
 /// Every object of the deployment: kubectl's rendering when kubectl exists, else the raw files.
@@ -399,6 +425,43 @@ fn the_validator_rejects_broken_manifests() {
     assert_ne!(core_problems(&role), Some(vec![]));
 }
 
+/// The deployment mounts the compiled snapshot, so it must be the YAML beside it, compiled by
+/// this build: an edit to config/ without `prow config compile` would silently not ship.
+#[test]
+fn the_mounted_snapshot_is_the_example_config_compiled() {
+    let dir = tempfile::tempdir().unwrap();
+    let mounted = load_mounted_config(dir.path());
+    let config_dir = repo_root().join("config");
+    let yaml = prow_core::config::load(&prow_core::config::LoadOptions {
+        config_path: config_dir.join("config.yaml"),
+        job_config_path: Some(config_dir.join("jobs")),
+        plugin_config_path: Some(config_dir.join("plugins.yaml")),
+    })
+    .unwrap_or_else(|e| panic!("config/ does not load: {e}"))
+    .config;
+    // Jobs remember the path they were read from, which differs with the working directory.
+    fn without_sources(config: &prow_core::config::Config) -> Value {
+        fn strip(value: &mut Value) {
+            match value {
+                Value::Object(map) => {
+                    map.remove("source");
+                    map.values_mut().for_each(strip);
+                }
+                Value::Array(items) => items.iter_mut().for_each(strip),
+                _ => {}
+            }
+        }
+        let mut value = serde_json::to_value(config).unwrap();
+        strip(&mut value);
+        value
+    }
+    assert!(
+        without_sources(&mounted) == without_sources(&yaml),
+        "config/config.snapshot is stale; run: prow config compile --config-path config/config.yaml \\
+         --job-config-path config/jobs --plugin-config config/plugins.yaml -o config/config.snapshot"
+    );
+}
+
 #[test]
 fn prowjobs_from_the_example_config_fit_the_prowjob_schema() {
     use prow_core::prowjob_new::{new_prowjob, periodic_spec};
@@ -446,15 +509,15 @@ fn load_mounted_config(dir: &Path) -> prow_core::config::Config {
     for (mount, config_map) in config_map_mounts(service) {
         let target = dir.join(mount.trim_start_matches('/'));
         std::fs::create_dir_all(&target).unwrap();
-        for (key, text) in config_map["data"].as_object().unwrap() {
-            std::fs::write(target.join(key), text.as_str().unwrap()).unwrap();
+        for (key, bytes) in config_map_files(config_map) {
+            std::fs::write(target.join(key), bytes).unwrap();
         }
     }
-    let path = |var: &str| dir.join(env[var].trim_start_matches('/'));
+    let path = |var: &str| env.get(var).map(|v| dir.join(v.trim_start_matches('/')));
     let loaded = prow_core::config::load(&prow_core::config::LoadOptions {
-        config_path: path("CONFIG_PATH"),
-        job_config_path: Some(path("JOB_CONFIG_PATH")),
-        plugin_config_path: Some(path("PLUGIN_CONFIG")),
+        config_path: path("CONFIG_PATH").expect("trigger sets CONFIG_PATH"),
+        job_config_path: path("JOB_CONFIG_PATH"),
+        plugin_config_path: path("PLUGIN_CONFIG"),
     })
     .unwrap_or_else(|e| panic!("the mounted example config does not load: {e}"));
     assert!(
@@ -463,6 +526,19 @@ fn load_mounted_config(dir: &Path) -> prow_core::config::Config {
         loaded.warnings
     );
     loaded.config
+}
+
+/// The files a ConfigMap volume shows: `data` as text, `binaryData` decoded from base64.
+fn config_map_files(config_map: &Value) -> BTreeMap<String, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    for (key, text) in config_map["data"].as_object().into_iter().flatten() {
+        files.insert(key.clone(), text.as_str().unwrap().as_bytes().to_vec());
+    }
+    for (key, encoded) in config_map["binaryData"].as_object().into_iter().flatten() {
+        let ByteString(bytes) = serde_json::from_value(encoded.clone()).unwrap();
+        files.insert(key.clone(), bytes);
+    }
+    files
 }
 
 fn pod_spec(service: &Value) -> &Value {
@@ -600,12 +676,7 @@ fn services_reference_existing_accounts_config_maps_and_documented_secrets() {
             let keys: Vec<String> = if let Some(name) = volume["configMap"]["name"].as_str() {
                 let config_map = find("v1", "ConfigMap", ns, name)
                     .unwrap_or_else(|| panic!("{id}: ConfigMap {name} missing"));
-                config_map["data"]
-                    .as_object()
-                    .unwrap()
-                    .keys()
-                    .cloned()
-                    .collect()
+                config_map_files(config_map).into_keys().collect()
             } else if let Some(name) = volume["secret"]["secretName"].as_str() {
                 let keys = secrets.get(name).unwrap_or_else(|| {
                     panic!(

@@ -30,15 +30,18 @@ fn periodic(name: &str, field: &str, value: &str) -> Periodic {
     p.base.name = name.into();
     p.base.agent = "kubernetes".into();
     p.base.namespace = "test-pods".into();
-    p.base.spec = Some(PodSpec {
-        containers: vec![Container {
-            name: "test".into(),
-            image: Some("alpine:3".into()),
-            command: Some(vec!["echo".into(), name.into()]),
-            ..Container::default()
-        }],
-        ..PodSpec::default()
-    });
+    p.base.spec = Some(
+        PodSpec {
+            containers: vec![Container {
+                name: "test".into(),
+                image: Some("alpine:3".into()),
+                command: Some(vec!["echo".into(), name.into()]),
+                ..Container::default()
+            }],
+            ..PodSpec::default()
+        }
+        .into(),
+    );
     match field {
         "cron" => p.cron = value.into(),
         "interval" => p.interval = value.into(),
@@ -62,7 +65,7 @@ impl Horologium {
         let mut config = Config::default();
         config.prow.prowjob_namespace = NAMESPACE.into();
         config.prow.pod_namespace = "test-pods".into();
-        config.periodics = periodics;
+        config.periodics = periodics.into();
         let now = Arc::new(Mutex::new(start));
         let read = now.clone();
         let clock = Clock::from_fn(move || *read.lock().unwrap());
@@ -324,7 +327,7 @@ async fn other_events_are_refused_and_health_answers() {
 async fn an_unreachable_api_server_asks_for_redelivery() {
     let mut config = Config::default();
     config.prow.prowjob_namespace = NAMESPACE.into();
-    config.periodics = vec![periodic("ci-interval", "interval", "1h")];
+    config.periodics = vec![periodic("ci-interval", "interval", "1h")].into();
     // Nothing listens on a port we bound and released.
     let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", closed.local_addr().unwrap());

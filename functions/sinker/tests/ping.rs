@@ -163,7 +163,7 @@ impl World {
         let mut kept = Periodic::default();
         kept.base.name = "ci-kept".into();
         kept.interval = "1h".into();
-        config.periodics = vec![kept];
+        config.periodics = vec![kept].into();
         let state = SinkerState::new(
             Arc::new(config),
             self.api.client().unwrap(),

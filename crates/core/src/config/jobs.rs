@@ -8,6 +8,7 @@ use k8s_openapi::api::core::v1::{EnvVar, PodSpec, Toleration, Volume, VolumeMoun
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
+use super::lazy::Lazy;
 use crate::prowjob::{DecorationConfig, ProwJobDefault, Refs, ReporterConfig, RerunAuthConfig};
 
 /// A job as written in YAML: the union of Prow's JobBase, UtilityConfig, Brancher,
@@ -77,7 +78,8 @@ pub struct JobBase {
     /// The pod namespace unless configured.
     pub namespace: String,
     pub error_on_eviction: bool,
-    pub spec: Option<PodSpec>,
+    /// Decoded on first use when the config came from a snapshot.
+    pub spec: Option<Lazy<PodSpec>>,
     pub pipeline_run_spec: Option<serde_json::Value>,
     pub reporter_config: Option<ReporterConfig>,
     pub rerun_auth_config: Option<RerunAuthConfig>,

@@ -13,6 +13,7 @@ use super::jobs::{
     Brancher, ChangeMatcher, JobBase, JobSource, Periodic, Postsubmit, Presubmit, RawJob,
     RawJobConfig, UtilityConfig, default_rerun_command_for, default_trigger_for,
 };
+use super::lazy::Lazy;
 use super::locate::Seg;
 use super::plugins::PluginsConfig;
 use super::prow::{DefaultDecorationConfigEntry, ProwConfig};
@@ -61,8 +62,13 @@ impl LoadError {
     }
 }
 
-/// Loads, defaults and validates a Prow configuration.
+/// Loads, defaults and validates a Prow configuration. A `config_path` holding a compiled
+/// snapshot (`prow config compile`) is opened as that instead; the other paths are then unused,
+/// since the snapshot already contains the jobs and plugins it was compiled from.
 pub fn load(options: &LoadOptions) -> Result<Loaded, LoadError> {
+    if let Some(opened) = open_if_snapshot(&options.config_path) {
+        return opened;
+    }
     let mut loader = Loader::default();
     let prow = loader.load_prow_config(&options.config_path);
     if let Some(path) = &options.job_config_path {
@@ -82,6 +88,34 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, LoadError> {
     Ok(Loaded {
         config,
         warnings: diagnostics,
+    })
+}
+
+fn open_if_snapshot(path: &Path) -> Option<Result<Loaded, LoadError>> {
+    let mut magic = [0u8; super::snapshot::MAGIC.len()];
+    let mut file = std::fs::File::open(path).ok()?;
+    std::io::Read::read_exact(&mut file, &mut magic).ok()?;
+    if !super::snapshot::is_snapshot(&magic) {
+        return None;
+    }
+    let opened = std::fs::read(path)
+        .map_err(|e| e.to_string())
+        .and_then(|bytes| super::snapshot::decode(bytes).map_err(|e| e.to_string()));
+    Some(match opened {
+        Ok(config) => Ok(Loaded {
+            config,
+            warnings: Vec::new(),
+        }),
+        Err(message) => Err(LoadError {
+            diagnostics: vec![Diagnostic {
+                severity: Severity::Error,
+                file: path.to_path_buf(),
+                line: 0,
+                column: 0,
+                field: String::new(),
+                message,
+            }],
+        }),
     })
 }
 
@@ -338,7 +372,7 @@ impl Loader {
         let decoration = DecorationDefaults::new(prow.plank.decoration_entries());
 
         let mut config = Config {
-            presets: presets.clone(),
+            presets: presets.clone().into(),
             plugins,
             ..Config::default()
         };
@@ -366,7 +400,7 @@ impl Loader {
             for (i, f) in dupes {
                 self.report_findings(paths[i].0, &paths[i].1, vec![f]);
             }
-            config.presubmits.insert(repo, jobs);
+            config.presubmits.insert(repo, jobs.into());
         }
         for (repo, pending) in std::mem::take(&mut self.postsubmits) {
             let mut jobs = Vec::with_capacity(pending.len());
@@ -392,8 +426,9 @@ impl Loader {
             for (i, f) in dupes {
                 self.report_findings(paths[i].0, &paths[i].1, vec![f]);
             }
-            config.postsubmits.insert(repo, jobs);
+            config.postsubmits.insert(repo, jobs.into());
         }
+        let mut periodics = Vec::with_capacity(self.periodics.len());
         let mut seen_periodics: HashMap<String, ()> = HashMap::new();
         for p in std::mem::take(&mut self.periodics) {
             let periodic =
@@ -412,8 +447,9 @@ impl Loader {
                     }],
                 );
             }
-            config.periodics.push(periodic);
+            periodics.push(periodic);
         }
+        config.periodics = periodics.into();
         config.prow = prow;
         config
     }
@@ -493,7 +529,7 @@ impl Loader {
                 .filter(|n| !n.is_empty())
                 .unwrap_or_else(|| prow.pod_namespace.clone()),
             error_on_eviction: raw.error_on_eviction,
-            spec,
+            spec: spec.map(Lazy::from),
             pipeline_run_spec: raw
                 .pipeline_run_spec
                 .take()

@@ -3,10 +3,12 @@
 
 mod diagnostic;
 mod jobs;
+mod lazy;
 mod load;
 mod locate;
 mod plugins;
 mod prow;
+pub mod snapshot;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -16,6 +18,7 @@ pub use jobs::{
     Brancher, ChangeMatcher, JobBase, JobSource, Periodic, Postsubmit, Preset, Presubmit, Retry,
     UtilityConfig, default_rerun_command_for, default_trigger_for,
 };
+pub use lazy::Lazy;
 pub use load::{LoadError, LoadOptions, Loaded, load};
 pub use locate::{Position, Seg, locate};
 pub use plugins::{ExternalPlugin, OrgPlugins, PluginsConfig, TriggerConfig};
@@ -28,12 +31,12 @@ pub use prow::{
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Config {
     pub prow: ProwConfig,
-    pub presets: Vec<Preset>,
+    pub presets: Lazy<Vec<Preset>>,
     /// `org/repo` -> presubmits.
-    pub presubmits: BTreeMap<String, Vec<Presubmit>>,
+    pub presubmits: BTreeMap<String, Lazy<Vec<Presubmit>>>,
     /// `org/repo` -> postsubmits.
-    pub postsubmits: BTreeMap<String, Vec<Postsubmit>>,
-    pub periodics: Vec<Periodic>,
+    pub postsubmits: BTreeMap<String, Lazy<Vec<Postsubmit>>>,
+    pub periodics: Lazy<Vec<Periodic>>,
     pub plugins: PluginsConfig,
 }
 
@@ -54,8 +57,8 @@ impl Config {
             .chain(self.postsubmits.keys())
             .collect();
         Summary {
-            presubmits: self.presubmits.values().map(Vec::len).sum(),
-            postsubmits: self.postsubmits.values().map(Vec::len).sum(),
+            presubmits: self.presubmits.values().map(|jobs| jobs.len()).sum(),
+            postsubmits: self.postsubmits.values().map(|jobs| jobs.len()).sum(),
             periodics: self.periodics.len(),
             repos: repos.len(),
         }
@@ -63,12 +66,16 @@ impl Config {
 
     /// Presubmits configured for `org/repo` (empty when none).
     pub fn presubmits_for(&self, org_repo: &str) -> &[Presubmit] {
-        self.presubmits.get(org_repo).map_or(&[], Vec::as_slice)
+        self.presubmits
+            .get(org_repo)
+            .map_or(&[], |jobs| jobs.as_slice())
     }
 
     /// Postsubmits configured for `org/repo` (empty when none).
     pub fn postsubmits_for(&self, org_repo: &str) -> &[Postsubmit] {
-        self.postsubmits.get(org_repo).map_or(&[], Vec::as_slice)
+        self.postsubmits
+            .get(org_repo)
+            .map_or(&[], |jobs| jobs.as_slice())
     }
 
     pub fn periodic(&self, name: &str) -> Option<&Periodic> {
