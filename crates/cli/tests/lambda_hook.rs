@@ -210,6 +210,32 @@ struct Answer {
     body: String,
 }
 
+/// hook served over HTTP and through the Lambda emulator.
+struct Doors<'a> {
+    client: &'a reqwest::Client,
+    http: &'a str,
+    lambda: &'a str,
+}
+
+impl Doors<'_> {
+    /// The same delivery through both doors, HTTP first; both must answer alike.
+    async fn deliver_both(
+        &self,
+        event: &str,
+        delivery: &str,
+        signature: &str,
+        body: &[u8],
+    ) -> Answer {
+        let over_http = deliver(self.client, self.http, event, delivery, signature, body).await;
+        let over_lambda = deliver(self.client, self.lambda, event, delivery, signature, body).await;
+        assert_eq!(
+            over_lambda, over_http,
+            "Lambda and HTTP answered differently"
+        );
+        over_http
+    }
+}
+
 /// A delivery with the headers GitHub sends, to `url`.
 async fn deliver(
     client: &reqwest::Client,
@@ -305,6 +331,11 @@ async fn lambda_hook_answers_function_url_webhooks_as_http_hook_does() {
 
     let http_hook = format!("http://127.0.0.1:{http_port}/hook");
     let lambda_hook = format!("{emulator_base}/lambda-url/_/hook");
+    let doors = Doors {
+        client: &client,
+        http: &http_hook,
+        lambda: &lambda_hook,
+    };
     wait_healthy(
         &client,
         &format!("http://127.0.0.1:{http_port}/healthz"),
@@ -326,27 +357,11 @@ async fn lambda_hook_answers_function_url_webhooks_as_http_hook_does() {
             .unwrap()
             .to_owned();
     let signature = sign(TOKEN, &payload);
-    let over_http = deliver(
-        &client,
-        &http_hook,
-        "pull_request",
-        DELIVERY,
-        &signature,
-        &payload,
-    )
-    .await;
+    let over_http = doors
+        .deliver_both("pull_request", DELIVERY, &signature, &payload)
+        .await;
     assert_eq!(over_http.status, 200, "{over_http:?}");
     assert_eq!(over_http.body, "Event received. Have a nice day.");
-    let over_lambda = deliver(
-        &client,
-        &lambda_hook,
-        "pull_request",
-        DELIVERY,
-        &signature,
-        &payload,
-    )
-    .await;
-    assert_eq!(over_lambda, over_http);
 
     let received = sink.lock().unwrap().clone();
     assert_eq!(received.len(), 2, "one event per accepted delivery");
@@ -381,26 +396,15 @@ async fn lambda_hook_answers_function_url_webhooks_as_http_hook_does() {
     assert!(!comment_payload.is_ascii());
     let comment_signature = sign(TOKEN, &comment_payload);
     let delivery = "9d1e5c1a-cc78-11e3-81ab-4c9367dc0958";
-    let over_http = deliver(
-        &client,
-        &http_hook,
-        "issue_comment",
-        delivery,
-        &comment_signature,
-        &comment_payload,
-    )
-    .await;
+    let over_http = doors
+        .deliver_both(
+            "issue_comment",
+            delivery,
+            &comment_signature,
+            &comment_payload,
+        )
+        .await;
     assert_eq!(over_http.status, 200, "{over_http:?}");
-    let over_lambda = deliver(
-        &client,
-        &lambda_hook,
-        "issue_comment",
-        delivery,
-        &comment_signature,
-        &comment_payload,
-    )
-    .await;
-    assert_eq!(over_lambda, over_http);
     let received = sink.lock().unwrap().clone();
     assert_eq!(received.len(), 4, "one event per accepted delivery");
     assert_eq!(received[2].body, comment_payload);
@@ -408,26 +412,10 @@ async fn lambda_hook_answers_function_url_webhooks_as_http_hook_does() {
 
     // A wrong signature is refused on both paths and publishes nothing.
     let forged = sign(b"not-the-token", &payload);
-    let over_http = deliver(
-        &client,
-        &http_hook,
-        "pull_request",
-        DELIVERY,
-        &forged,
-        &payload,
-    )
-    .await;
+    let over_http = doors
+        .deliver_both("pull_request", DELIVERY, &forged, &payload)
+        .await;
     assert_eq!(over_http.status, 403, "{over_http:?}");
-    let over_lambda = deliver(
-        &client,
-        &lambda_hook,
-        "pull_request",
-        DELIVERY,
-        &forged,
-        &payload,
-    )
-    .await;
-    assert_eq!(over_lambda, over_http);
     assert_eq!(
         sink.lock().unwrap().len(),
         4,
@@ -437,27 +425,11 @@ async fn lambda_hook_answers_function_url_webhooks_as_http_hook_does() {
     // A correctly signed body that is not JSON is a 400 on both paths, also unpublished.
     let malformed = br#"{"action": "opened", "number": "#;
     let signature = sign(TOKEN, malformed);
-    let over_http = deliver(
-        &client,
-        &http_hook,
-        "pull_request",
-        DELIVERY,
-        &signature,
-        malformed,
-    )
-    .await;
+    let over_http = doors
+        .deliver_both("pull_request", DELIVERY, &signature, malformed)
+        .await;
     assert_eq!(over_http.status, 400, "{over_http:?}");
     assert!(over_http.body.contains("not valid JSON"), "{over_http:?}");
-    let over_lambda = deliver(
-        &client,
-        &lambda_hook,
-        "pull_request",
-        DELIVERY,
-        &signature,
-        malformed,
-    )
-    .await;
-    assert_eq!(over_lambda, over_http);
     assert_eq!(
         sink.lock().unwrap().len(),
         4,
