@@ -399,6 +399,7 @@ async fn run() {
         median(&baseline.rss_kib) as f64 / 1024.0
     );
     let mut offset = 0;
+    let mut deck_sees = None;
     for case in &cases {
         let runs = if case.mode == "yaml" {
             rounds.div_ceil(3).max(1)
@@ -406,6 +407,9 @@ async fn run() {
             rounds
         };
         let args = vec!["serve".to_string(), case.function.to_string()];
+        if case.function == "deck" && deck_sees.is_none() {
+            deck_sees = Some(prowjob_count(&client, &api.url).await);
+        }
         let health = measure(
             prow.clone(),
             args.clone(),
@@ -450,4 +454,21 @@ async fn run() {
             median(&health.rss_kib) as f64 / 1024.0
         );
     }
+    if let Some(count) = deck_sees {
+        println!(
+            "deck's idle RSS includes its index of the {count} ProwJobs trigger's runs left in the API server"
+        );
+    }
+}
+
+async fn prowjob_count(client: &reqwest::Client, api: &str) -> usize {
+    let list: Value = client
+        .get(format!("{api}/apis/prow.k8s.io/v1/prowjobs"))
+        .send()
+        .await
+        .expect("list prowjobs")
+        .json()
+        .await
+        .expect("prowjob list");
+    list["items"].as_array().map_or(0, Vec::len)
 }

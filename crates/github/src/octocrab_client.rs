@@ -132,7 +132,32 @@ impl OctocrabGitHubBuilder {
         self
     }
 
+    /// Checks the endpoint and credentials now; the octocrab clients themselves are built on
+    /// the first call (see [`OctocrabGitHub`]).
     pub fn build(self) -> Result<OctocrabGitHub> {
+        self.endpoint.parse::<Uri>().map_err(|e| {
+            GitHubError::Setup(format!("invalid GitHub endpoint {:?}: {e}", self.endpoint))
+        })?;
+        if let Some(Credentials::App {
+            app_id,
+            private_key_pem,
+            ..
+        }) = &self.credentials
+        {
+            jsonwebtoken::EncodingKey::from_rsa_pem(private_key_pem.as_bytes())
+                .map_err(|e| GitHubError::Setup(format!("GitHub App {app_id} private key: {e}")))?;
+        }
+        Ok(OctocrabGitHub {
+            has_app: matches!(self.credentials, Some(Credentials::App { .. })),
+            clients: std::sync::OnceLock::new(),
+            policy: self.policy.clone(),
+            sleeper: self.sleeper.clone(),
+            setup: self,
+            bot_login: OnceCell::new(),
+        })
+    }
+
+    fn connect(&self) -> Result<Clients> {
         let base = || -> Result<octocrab::OctocrabBuilder<_, _, _, _>> {
             Octocrab::builder()
                 // Our request helper owns retries; octocrab's would multiply them.
@@ -176,14 +201,16 @@ impl OctocrabGitHubBuilder {
                 (installation, Some(app))
             }
         };
-        Ok(OctocrabGitHub {
-            crab,
-            app_crab,
-            policy: self.policy,
-            sleeper: self.sleeper,
-            bot_login: OnceCell::new(),
-        })
+        Ok(Clients { crab, app_crab })
     }
+}
+
+/// The octocrab clients, built once.
+struct Clients {
+    /// Acts as the token's user or the app installation.
+    crab: Octocrab,
+    /// Acts as the GitHub App itself (JWT); only for `GET /app`.
+    app_crab: Option<Octocrab>,
 }
 
 /// [`GitHub`] over octocrab. Every call goes through one helper that retries 5xx and
@@ -191,10 +218,11 @@ impl OctocrabGitHubBuilder {
 /// (`Retry-After`, capped) and a spent primary limit (until `X-RateLimit-Reset`, capped,
 /// else [`GitHubError::RateLimited`]), and follows `Link: rel="next"` pages.
 pub struct OctocrabGitHub {
-    /// Acts as the token's user or the app installation.
-    crab: Octocrab,
-    /// Acts as the GitHub App itself (JWT); only for `GET /app`.
-    app_crab: Option<Octocrab>,
+    /// Built on the first call: octocrab sets up TLS when built, reading every system root
+    /// certificate, which a cold function should not pay before it answers anything.
+    clients: std::sync::OnceLock<std::result::Result<Clients, String>>,
+    setup: OctocrabGitHubBuilder,
+    has_app: bool,
     policy: RetryPolicy,
     sleeper: Arc<dyn Sleeper>,
     bot_login: OnceCell<String>,
@@ -203,7 +231,7 @@ pub struct OctocrabGitHub {
 impl fmt::Debug for OctocrabGitHub {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OctocrabGitHub")
-            .field("app", &self.app_crab.is_some())
+            .field("app", &self.has_app)
             .field("policy", &self.policy)
             .finish_non_exhaustive()
     }
@@ -306,6 +334,17 @@ fn with_per_page(path: &str) -> String {
 }
 
 impl OctocrabGitHub {
+    fn clients(&self) -> Result<&Clients> {
+        self.clients
+            .get_or_init(|| self.setup.connect().map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(|e| GitHubError::Setup(e.clone()))
+    }
+
+    fn crab(&self) -> Result<&Octocrab> {
+        Ok(&self.clients()?.crab)
+    }
+
     /// Starts configuring a client for the API at `endpoint` (e.g. [`DEFAULT_ENDPOINT`],
     /// `https://ghe.example.com/api/v3`, a ghproxy or a test server).
     pub fn builder(endpoint: impl Into<String>) -> OctocrabGitHubBuilder {
@@ -409,7 +448,7 @@ impl OctocrabGitHub {
     }
 
     async fn get_json<T: DeserializeOwned>(&self, call: &str, path: &str) -> Result<T> {
-        self.request(&self.crab, call, Method::GET, path, None)
+        self.request(self.crab()?, call, Method::GET, path, None)
             .await?
             .expect(call, &[200])?
             .json(call)
@@ -427,7 +466,7 @@ impl OctocrabGitHub {
                 });
             }
             let answer = self
-                .request(&self.crab, call, Method::GET, &path, None)
+                .request(self.crab()?, call, Method::GET, &path, None)
                 .await?
                 .expect(call, &[200])?;
             pages.push(answer.json(call)?);
@@ -448,7 +487,7 @@ impl OctocrabGitHub {
     /// A yes/no question GitHub answers with 204 (yes) or 404 (no).
     async fn membership(&self, call: &str, path: &str, no: &[u16]) -> Result<bool> {
         let answer = self
-            .request(&self.crab, call, Method::GET, path, None)
+            .request(self.crab()?, call, Method::GET, path, None)
             .await?;
         let status = answer.status.as_u16();
         if no.contains(&status) {
@@ -464,7 +503,7 @@ impl OctocrabGitHub {
             state: String,
         }
         let answer = self
-            .request(&self.crab, call, Method::GET, path, None)
+            .request(self.crab()?, call, Method::GET, path, None)
             .await?;
         if answer.status == StatusCode::NOT_FOUND {
             return Ok(false);
@@ -482,7 +521,7 @@ impl OctocrabGitHub {
         struct App {
             slug: String,
         }
-        match &self.app_crab {
+        match &self.clients()?.app_crab {
             // Installation tokens cannot read /user; an app acts as `<slug>[bot]`.
             Some(app_crab) => {
                 let call = "bot_login (GET /app)";
@@ -619,7 +658,7 @@ impl GitHub for OctocrabGitHub {
             call: call.clone(),
             source,
         })?;
-        self.request(&self.crab, &call, Method::POST, &path, Some(&body))
+        self.request(self.crab()?, &call, Method::POST, &path, Some(&body))
             .await?
             .expect(&call, &[201])?;
         Ok(())
@@ -646,7 +685,7 @@ impl GitHub for OctocrabGitHub {
         let call = format!("create_comment {org}/{repo}#{number}");
         let path = format!("/repos/{}/{}/issues/{number}/comments", seg(org), seg(repo));
         self.request(
-            &self.crab,
+            self.crab()?,
             &call,
             Method::POST,
             &path,
@@ -665,7 +704,7 @@ impl GitHub for OctocrabGitHub {
             seg(repo)
         );
         self.request(
-            &self.crab,
+            self.crab()?,
             &call,
             Method::PATCH,
             &path,
@@ -683,7 +722,7 @@ impl GitHub for OctocrabGitHub {
             seg(org),
             seg(repo)
         );
-        self.request(&self.crab, &call, Method::DELETE, &path, None)
+        self.request(self.crab()?, &call, Method::DELETE, &path, None)
             .await?
             .expect(&call, &[204, 404])?;
         Ok(())
@@ -693,7 +732,7 @@ impl GitHub for OctocrabGitHub {
         let call = format!("add_label {org}/{repo}#{number} {label}");
         let path = format!("/repos/{}/{}/issues/{number}/labels", seg(org), seg(repo));
         self.request(
-            &self.crab,
+            self.crab()?,
             &call,
             Method::POST,
             &path,
@@ -712,7 +751,7 @@ impl GitHub for OctocrabGitHub {
             seg(repo),
             seg(label)
         );
-        self.request(&self.crab, &call, Method::DELETE, &path, None)
+        self.request(self.crab()?, &call, Method::DELETE, &path, None)
             .await?
             .expect(&call, &[200, 204, 404])?;
         Ok(())
