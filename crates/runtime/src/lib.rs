@@ -92,6 +92,41 @@ pub fn metrics_response(rendered: Result<String, std::fmt::Error>) -> axum::resp
     }
 }
 
+/// A PingSource-driven function's answer to one event, as the broker expects it: 400 for an event
+/// type other than the tick (a redelivery would not help), otherwise runs `tick` and answers 200
+/// with an empty body once it is done, or 500 to ask for a redelivery. `record` learns whether the
+/// tick succeeded (for metrics). Ticks are idempotent, so a redelivered one is harmless.
+pub async fn answer_tick<R: std::fmt::Debug, E: std::fmt::Display>(
+    function: &str,
+    event_type: &str,
+    tick: impl Future<Output = Result<R, E>>,
+    record: impl FnOnce(bool),
+) -> axum::response::Response {
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    let ping = prow_core::events::PING;
+    if event_type != ping {
+        let reason = format!("{function} only handles {ping} events, not {event_type}");
+        return (StatusCode::BAD_REQUEST, reason).into_response();
+    }
+    match tick.await {
+        Ok(report) => {
+            record(true);
+            tracing::info!(?report, "tick handled");
+            StatusCode::OK.into_response()
+        }
+        Err(err) => {
+            record(false);
+            tracing::error!(error = %err, "tick failed; asking for redelivery");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "500 Internal Server Error",
+            )
+                .into_response()
+        }
+    }
+}
+
 /// Loads a function's Prow config, logging each warning (unknown fields and the like) once at
 /// start-up, so every function reports the same problems the same way.
 pub fn load_config(

@@ -16,8 +16,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -157,35 +156,10 @@ async fn render_metrics(State(state): State<HorologiumState>) -> Response {
 /// Answers 200 with an empty body once every due run exists, 500 (asking for redelivery) when
 /// the API server failed us; the deterministic names make the redelivery harmless.
 async fn ping(State(state): State<HorologiumState>, CloudEvent(event): CloudEvent) -> Response {
-    if event.ty() != prow_core::events::PING {
-        let reason = format!(
-            "horologium only handles {} events, not {}",
-            prow_core::events::PING,
-            event.ty()
-        );
-        return (StatusCode::BAD_REQUEST, reason).into_response();
-    }
-    match tick(&state).await {
-        Ok(report) => {
-            state.metrics.tick(true);
-            tracing::info!(
-                created = report.created,
-                existing = report.existing,
-                dry_run = report.dry_run,
-                "tick handled"
-            );
-            StatusCode::OK.into_response()
-        }
-        Err(err) => {
-            state.metrics.tick(false);
-            tracing::error!(error = %err, "tick failed; asking for redelivery");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "500 Internal Server Error",
-            )
-                .into_response()
-        }
-    }
+    prow_runtime::answer_tick("horologium", event.ty(), tick(&state), |ok| {
+        state.metrics.tick(ok)
+    })
+    .await
 }
 
 /// What one tick did.

@@ -15,8 +15,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use prow_core::config::{Config, LoadError};
 use prow_core::jobspec::CREATED_BY_PROW;
@@ -137,35 +136,10 @@ async fn render_metrics(State(state): State<SinkerState>) -> Response {
 /// Answers 200 with an empty body when the tick's deletions are done, 500 (asking for a
 /// redelivery) when listing or some deletion failed.
 async fn ping(State(state): State<SinkerState>, CloudEvent(event): CloudEvent) -> Response {
-    if event.ty() != prow_core::events::PING {
-        let reason = format!(
-            "sinker only handles {} events, not {}",
-            prow_core::events::PING,
-            event.ty()
-        );
-        return (StatusCode::BAD_REQUEST, reason).into_response();
-    }
-    match tick(&state).await {
-        Ok(report) => {
-            state.metrics.tick(true);
-            tracing::info!(
-                deleted = report.deleted,
-                dry_run = report.dry_run,
-                kept_orphans = report.kept,
-                "tick handled"
-            );
-            StatusCode::OK.into_response()
-        }
-        Err(err) => {
-            state.metrics.tick(false);
-            tracing::error!(error = %err, "tick failed; asking for redelivery");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "500 Internal Server Error",
-            )
-                .into_response()
-        }
-    }
+    prow_runtime::answer_tick("sinker", event.ty(), tick(&state), |ok| {
+        state.metrics.tick(ok)
+    })
+    .await
 }
 
 /// What one tick did.
