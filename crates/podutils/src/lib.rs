@@ -1,0 +1,15 @@
+//! Prow's pod utilities in Rust.
+//!
+//! Prow decorates a job's pod with four helpers: `clonerefs` (init container checking out the
+//! code), `initupload` (init container writing `started.json`), `entrypoint` (wraps the test
+//! command: timeout, process log, marker file) and `sidecar` (waits for the test and uploads
+//! logs, artifacts and `finished.json`). Each is configured by one JSON environment variable;
+//! [`options`] holds those documents with Prow's exact field names, so pods built by Go Prow run
+//! our utilities and pods built by us run Prow's images.
+
+pub mod options;
+
+pub use options::{
+    CloneRefsOptions, EntrypointOptions, GcsOptions, InitUploadOptions, OptionsError,
+    SidecarCensoringOptions, SidecarOptions, WrapperOptions,
+};
