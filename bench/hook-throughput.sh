@@ -14,7 +14,7 @@ pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
-payload=../shared/corpus/webhooks/pull_request.opened.json
+payload=testdata/webhooks/pull_request.opened.json
 secret=hook-throughput
 printf '%s' "$secret" > "$work/hmac"
 signature="sha256=$(openssl dgst -sha256 -hmac "$secret" -r < "$payload" | cut -d' ' -f1)"

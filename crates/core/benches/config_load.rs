@@ -30,8 +30,7 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 }
 
 fn main() {
-    let root =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/prow/test-infra/config");
+    let root = prow_testdata::corpus().join("prow/test-infra/config");
     let options = LoadOptions {
         config_path: root.join("prow/config.yaml"),
         job_config_path: Some(root.join("jobs")),

@@ -1,5 +1,6 @@
-//! Loads real Prow configurations (Kubernetes' own, Prow's integration config) and broken ones,
-//! checking counts, defaults, diagnostics with exact positions, and that garbage never panics.
+//! Loads real Prow configurations (a vendored slice of Kubernetes' own, Prow's integration config,
+//! and with `PROW_CORPUS` the whole of Kubernetes' config) and broken ones, checking counts,
+//! defaults, diagnostics with exact positions, and that garbage never panics.
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
@@ -7,18 +8,21 @@ use std::path::{Path, PathBuf};
 use proptest::prelude::*;
 use prow_core::config::{self, Config, Diagnostic, LoadOptions};
 
-fn corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/prow")
+fn testdata() -> PathBuf {
+    prow_testdata::testdata().join("prow")
 }
 
-fn test_infra_options() -> LoadOptions {
-    let root = corpus().join("test-infra/config");
+/// Kubernetes' config layout (`prow/config.yaml`, `prow/plugins.yaml`, `jobs/`) under `root`.
+fn test_infra_options(root: &Path) -> LoadOptions {
     LoadOptions {
         config_path: root.join("prow/config.yaml"),
         job_config_path: Some(root.join("jobs")),
         plugin_config_path: Some(root.join("prow/plugins.yaml")),
     }
 }
+
+/// Jobs in the vendored slice (etcd and containerd): presubmits, postsubmits, periodics, repos.
+const SLICE_COUNTS: (usize, usize, usize, usize) = (34, 21, 79, 6);
 
 fn load_ok(options: &LoadOptions) -> (Config, Vec<Diagnostic>) {
     match config::load(options) {
@@ -36,7 +40,7 @@ fn load_ok(options: &LoadOptions) -> (Config, Vec<Diagnostic>) {
 
 /// The compiled snapshot of Kubernetes' config opens through `config::load` (found by its magic
 /// bytes) and is, job for job and pod spec for pod spec, the config it was compiled from.
-fn snapshot_of_test_infra_is_the_same_config(config: &Config) {
+fn snapshot_of_test_infra_is_the_same_config(config: &Config, big_repo: &str) {
     let bytes = config::snapshot::encode(config).unwrap();
     // Small enough for a ConfigMap (1 MiB), which is how the manifests mount it.
     assert!(
@@ -54,8 +58,8 @@ fn snapshot_of_test_infra_is_the_same_config(config: &Config) {
     });
     assert!(opened.1.is_empty());
     let opened = opened.0;
-    let k8s = opened.presubmits_for("kubernetes/kubernetes");
-    assert!(!opened.periodics.is_decoded() && k8s.len() > 400);
+    let k8s = opened.presubmits_for(big_repo).unwrap();
+    assert!(!opened.periodics.is_decoded() && !k8s.is_empty());
     assert!(
         k8s.iter()
             .all(|j| !j.base.spec.as_ref().unwrap().is_decoded())
@@ -67,8 +71,43 @@ fn snapshot_of_test_infra_is_the_same_config(config: &Config) {
 }
 
 #[test]
-fn kubernetes_test_infra_config_loads_without_errors() {
-    let (config, warnings) = load_ok(&test_infra_options());
+fn kubernetes_config_slice_gets_prows_defaults_and_plugins() {
+    let root = testdata().join("test-infra/config");
+    let (config, warnings) = load_ok(&test_infra_options(&root));
+    assert!(warnings.is_empty(), "{warnings:#?}");
+    let summary = config.summary();
+    assert_eq!(
+        (
+            summary.presubmits,
+            summary.postsubmits,
+            summary.periodics,
+            summary.repos
+        ),
+        SLICE_COUNTS
+    );
+    snapshot_of_test_infra_is_the_same_config(&config, "etcd-io/etcd");
+    let etcd = config.presubmits_for("etcd-io/etcd").unwrap();
+    assert!(!etcd.is_empty());
+    let decorated = etcd
+        .iter()
+        .find(|p| p.base.utility.decorate)
+        .expect("a decorated etcd presubmit");
+    let dc = serde_json::to_value(decorated.base.utility.decoration_config.as_ref().unwrap())
+        .unwrap();
+    assert_eq!(dc["gcs_configuration"]["bucket"], "kubernetes-ci-logs");
+    assert!(
+        config
+            .plugins
+            .plugins_for("kubernetes", "kubernetes")
+            .contains(&"trigger".to_string())
+    );
+}
+
+#[test]
+#[ignore = "needs PROW_CORPUS (the whole of Kubernetes' config)"]
+fn corpus_kubernetes_test_infra_config_loads_without_errors() {
+    let root = prow_testdata::corpus().join("prow/test-infra/config");
+    let (config, warnings) = load_ok(&test_infra_options(&root));
     let summary = config.summary();
     assert_eq!(
         (
@@ -94,10 +133,10 @@ fn kubernetes_test_infra_config_loads_without_errors() {
             .any(|w| w.field.ends_with("env[2].NAME") && w.line == 196)
     );
 
-    snapshot_of_test_infra_is_the_same_config(&config);
+    snapshot_of_test_infra_is_the_same_config(&config, "kubernetes/kubernetes");
 
     // Prow's defaults were applied.
-    let k8s = config.presubmits_for("kubernetes/kubernetes");
+    let k8s = config.presubmits_for("kubernetes/kubernetes").unwrap();
     assert!(!k8s.is_empty());
     for ps in k8s {
         assert!(!ps.context.is_empty());
@@ -160,7 +199,7 @@ fn kubernetes_test_infra_config_loads_without_errors() {
 
 #[test]
 fn prow_integration_config_loads() {
-    let root = corpus().join("examples/integration-minimal");
+    let root = testdata().join("examples/integration-minimal");
     let (config, warnings) = load_ok(&LoadOptions {
         config_path: root.join("config.yaml"),
         job_config_path: Some(root.join("jobs")),
@@ -377,8 +416,8 @@ proptest! {
     /// Truncated or garbled real job files give diagnostics, never a panic.
     #[test]
     fn garbled_yaml_never_panics(cut in 0usize..4000, flip in 0usize..4000, byte in any::<u8>()) {
-        let source = corpus().join("test-infra/config/jobs/etcd/etcd-postsubmits.yaml");
-        let mut bytes = std::fs::read(source).expect("corpus file");
+        let source = testdata().join("test-infra/config/jobs/etcd/etcd-postsubmits.yaml");
+        let mut bytes = std::fs::read(source).expect("fixture");
         bytes.truncate(cut.min(bytes.len()));
         if !bytes.is_empty() {
             let i = flip % bytes.len();

@@ -18,7 +18,7 @@ fn config_crd_path() -> PathBuf {
 }
 
 fn corpus_crd_path() -> PathBuf {
-    crate_dir().join("../../../shared/corpus/prow/crd/prowjob_customresourcedefinition.yaml")
+    prow_testdata::testdata().join("prow/crd/prowjob_customresourcedefinition.yaml")
 }
 
 /// The `openAPIV3Schema` of the CRD's only version.

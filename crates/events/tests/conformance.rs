@@ -8,7 +8,7 @@ use prow_events::{AttributesReader, Event, data_bytes, data_json, decode, encode
 use serde_json::Value;
 
 fn corpus() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/cloudevents-conformance")
+    prow_testdata::testdata().join("cloudevents-conformance")
 }
 
 fn read(relative: &str) -> String {

@@ -115,13 +115,9 @@ fn scheduled(rule: &str) -> Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs cargo-lambda (.ci/install-deps installs it; .ci/test runs this)"]
 async fn function_urls_and_schedules_reach_the_router() {
-    if which("cargo-lambda").is_none() {
-        eprintln!(
-            "SKIP: cargo-lambda is not installed (pip install cargo-lambda); Lambda emulator test not run"
-        );
-        return;
-    }
+    prow_testdata::counterpart("cargo-lambda", None, "pip install cargo-lambda");
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = std::env::temp_dir().join(format!("prow-lambda-emulator-{}", std::process::id()));
     let emulator = Emulator::start(&dir).await;
@@ -200,10 +196,3 @@ async fn function_urls_and_schedules_reach_the_router() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-fn which(program: &str) -> Option<std::path::PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(program))
-            .find(|candidate| candidate.is_file())
-    })
-}

@@ -14,12 +14,6 @@ use prow_local::{LogTarget, MemoryLogs};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 
-fn find_kubectl() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("kubectl"))
-        .find(|candidate| candidate.is_file())
-}
 
 /// kubectl with its own HOME (fresh discovery cache) and a kubeconfig pointing at the server.
 struct Kubectl {
@@ -115,24 +109,22 @@ fn prowjob_yaml(name: &str, tier: &str) -> String {
     PROWJOB_YAML.replace("NAME", name).replace("TIER", tier)
 }
 
-async fn setup() -> Option<(Running, Kubectl, MemoryLogs)> {
-    let Some(bin) = find_kubectl() else {
-        eprintln!(
-            "SKIPPED: no `kubectl` on PATH; install the apt package `kubectl` (see .ci/install-deps) to run the kubectl tests"
-        );
-        return None;
-    };
+async fn setup() -> (Running, Kubectl, MemoryLogs) {
+    let bin = prow_testdata::counterpart(
+        "kubectl",
+        None,
+        "install the apt package `kubectl` (.ci/install-deps does)",
+    );
     let logs = MemoryLogs::new();
     let srv = Running::start_with_logs(Arc::new(logs.clone())).await;
     let kubectl = Kubectl::new(bin, &srv.url);
-    Some((srv, kubectl, logs))
+    (srv, kubectl, logs)
 }
 
 #[tokio::test]
+#[ignore = "needs kubectl (.ci/install-deps installs it; .ci/test runs this)"]
 async fn kubectl_manages_prowjobs() {
-    let Some((srv, kubectl, _logs)) = setup().await else {
-        return;
-    };
+    let (srv, kubectl, _logs) = setup().await;
     let pj1 = kubectl.file("pj1.yaml", &prowjob_yaml("pj1", "fast"));
     let out = kubectl.ok(&["apply", "-f", &pj1]).await;
     assert_eq!(out.trim(), "prowjob.prow.k8s.io/pj1 created");
@@ -234,10 +226,9 @@ async fn kubectl_manages_prowjobs() {
 }
 
 #[tokio::test]
+#[ignore = "needs kubectl (.ci/install-deps installs it; .ci/test runs this)"]
 async fn kubectl_watch_prints_an_event_and_ends_with_the_server_stream() {
-    let Some((srv, kubectl, _logs)) = setup().await else {
-        return;
-    };
+    let (srv, kubectl, _logs) = setup().await;
     let pj1 = kubectl.file("pj1.yaml", &prowjob_yaml("pj1", "fast"));
     kubectl.ok(&["apply", "-f", &pj1]).await;
 
@@ -274,10 +265,9 @@ async fn kubectl_watch_prints_an_event_and_ends_with_the_server_stream() {
 }
 
 #[tokio::test]
+#[ignore = "needs kubectl (.ci/install-deps installs it; .ci/test runs this)"]
 async fn kubectl_reads_pod_logs() {
-    let Some((_srv, kubectl, logs)) = setup().await else {
-        return;
-    };
+    let (_srv, kubectl, logs) = setup().await;
     let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p1\nspec:\n  containers:\n  - name: test\n    image: alpine\n";
     assert_eq!(
         kubectl

@@ -98,7 +98,7 @@ fn client() -> reqwest::Client {
 }
 
 fn corpus() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/webhooks")
+    prow_testdata::webhooks()
 }
 
 fn secret_file(dir: &tempfile::TempDir, content: &str) -> PathBuf {

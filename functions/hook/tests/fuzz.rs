@@ -19,9 +19,7 @@ fn state() -> HookState {
 }
 
 fn payload() -> Vec<u8> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/corpus/webhooks/pull_request.opened.json");
-    std::fs::read(path).unwrap()
+    prow_testdata::webhook("pull_request.opened.json")
 }
 
 fn status_of(body: Vec<u8>, signed: bool, event: &str) -> u16 {

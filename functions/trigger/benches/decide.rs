@@ -16,8 +16,7 @@ use prow_trigger::decide::{self, Action, JobContext, PrFacts};
 use prow_trigger::payload::PullRequestEvent;
 
 fn main() {
-    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
-    let root = shared.join("corpus/prow/test-infra/config");
+    let root = prow_testdata::corpus().join("prow/test-infra/config");
     let config = load(&LoadOptions {
         config_path: root.join("prow/config.yaml"),
         job_config_path: Some(root.join("jobs")),
@@ -26,7 +25,7 @@ fn main() {
     .unwrap()
     .config;
     let mut payload: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(shared.join("corpus/webhooks/pull_request.opened.json")).unwrap(),
+        &String::from_utf8(prow_testdata::webhook("pull_request.opened.json")).unwrap(),
     )
     .unwrap();
     let kubernetes = serde_json::json!({
@@ -39,7 +38,7 @@ fn main() {
     payload["pull_request"]["base"]["repo"] = kubernetes;
     payload["pull_request"]["base"]["ref"] = "master".into();
     let ev: PullRequestEvent = serde_json::from_value(payload).unwrap();
-    let presubmits = config.presubmits_for("kubernetes/kubernetes");
+    let presubmits = config.presubmits_for("kubernetes/kubernetes").unwrap();
     let trigger = config.plugins.trigger_for("kubernetes", "kubernetes");
     let facts = PrFacts {
         author_trusted: true,

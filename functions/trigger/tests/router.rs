@@ -20,7 +20,6 @@ use tower::ServiceExt;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const CORPUS: &str = "/work/shared/corpus/webhooks";
 const NS: &str = "default";
 const ORG_REPO: &str = "/repos/Codertocat/Hello-World";
 const BASE_SHA: &str = "1111111111111111111111111111111111111111";
@@ -173,7 +172,7 @@ async fn mock_labels(server: &MockServer, labels: &[&str]) {
 }
 
 fn payload(file: &str) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(format!("{CORPUS}/{file}")).unwrap()).unwrap()
+    serde_json::from_slice(&prow_testdata::webhook(file)).unwrap()
 }
 
 /// The opened PR payload with `author` as the PR's author.
