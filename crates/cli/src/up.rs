@@ -33,11 +33,12 @@ pub struct UpArgs {
         default_value = "config/plugins.yaml"
     )]
     plugin_config: PathBuf,
-    /// Knative Eventing manifests to route by (Broker, Triggers, PingSources, ApiServerSources).
-    #[arg(long, default_value = "eventing")]
-    eventing_dir: PathBuf,
-    /// More eventing manifest files (e.g. the ApiServerSource of the pod namespace).
-    #[arg(long = "eventing-file", default_value = "config/test-pods-source.yaml")]
+    /// Route by the Knative Eventing manifests (Broker, Triggers, PingSources,
+    /// ApiServerSources) in this directory instead of the ones compiled into `prow`.
+    #[arg(long)]
+    eventing_dir: Option<PathBuf>,
+    /// More eventing manifest files, added to the compiled-in or `--eventing-dir` ones.
+    #[arg(long = "eventing-file")]
     eventing_files: Vec<PathBuf>,
     /// Where state lives: the API server's database, pod work dirs, artifacts, secrets.
     #[arg(long, env = "PROW_STATE_DIR", default_value = ".prow")]
@@ -182,16 +183,16 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     );
 
     // The broker, its sources, and its ingress.
-    let mut manifests = Manifests::load_dir(&args.eventing_dir)
-        .with_context(|| format!("loading {}", args.eventing_dir.display()))?;
-    for file in args.eventing_files.iter().filter(|f| f.exists()) {
+    let mut manifests = match &args.eventing_dir {
+        Some(dir) => {
+            Manifests::load_dir(dir).with_context(|| format!("loading {}", dir.display()))?
+        }
+        None => embedded_manifests()?,
+    };
+    for file in &args.eventing_files {
         let text =
             std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-        let more = Manifests::parse_str(&text, &file.display().to_string())?;
-        manifests.brokers.extend(more.brokers);
-        manifests.triggers.extend(more.triggers);
-        manifests.ping_sources.extend(more.ping_sources);
-        manifests.api_server_sources.extend(more.api_server_sources);
+        manifests.extend(Manifests::parse_str(&text, &file.display().to_string())?);
     }
     let broker = Broker::new(&manifests, routers, BrokerOptions::default())?;
     let ticker = PingTicker::new(
@@ -311,6 +312,43 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The deployed wiring, compiled in so `prow up` runs from any directory: every file of
+/// `eventing/` (what `kubectl apply -k .` deploys) and the test-pods ApiServerSource from `config/`.
+const EMBEDDED_EVENTING: [(&str, &str); 6] = [
+    (
+        "eventing/apiserversource.yaml",
+        include_str!("../../../eventing/apiserversource.yaml"),
+    ),
+    (
+        "eventing/broker.yaml",
+        include_str!("../../../eventing/broker.yaml"),
+    ),
+    (
+        "eventing/dead-letters.yaml",
+        include_str!("../../../eventing/dead-letters.yaml"),
+    ),
+    (
+        "eventing/pingsources.yaml",
+        include_str!("../../../eventing/pingsources.yaml"),
+    ),
+    (
+        "eventing/triggers.yaml",
+        include_str!("../../../eventing/triggers.yaml"),
+    ),
+    (
+        "config/test-pods-source.yaml",
+        include_str!("../../../config/test-pods-source.yaml"),
+    ),
+];
+
+fn embedded_manifests() -> anyhow::Result<Manifests> {
+    let mut all = Manifests::default();
+    for (origin, text) in EMBEDDED_EVENTING {
+        all.extend(Manifests::parse_str(text, origin)?);
+    }
+    Ok(all)
+}
+
 fn load_config(args: &UpArgs) -> anyhow::Result<Config> {
     let options = LoadOptions {
         config_path: args.config_path.clone(),
@@ -379,4 +417,36 @@ pub fn kubeconfig(api_url: &str, namespace: &str) -> String {
     format!(
         "apiVersion: v1\nkind: Config\nclusters:\n- name: prow-up\n  cluster:\n    server: {api_url}\ncontexts:\n- name: prow-up\n  context:\n    cluster: prow-up\n    user: prow-up\n    namespace: {namespace}\ncurrent-context: prow-up\nusers:\n- name: prow-up\n  user: {{}}\n"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A manifest added to `eventing/` must be compiled in too, or `prow up` would route
+    /// differently from the cluster.
+    #[test]
+    fn every_eventing_manifest_is_compiled_in() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../eventing");
+        let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+            .expect("eventing/")
+            .map(|entry| {
+                let name = entry.expect("entry").file_name();
+                format!("eventing/{}", name.to_string_lossy())
+            })
+            .filter(|name| name.ends_with(".yaml"))
+            .collect();
+        on_disk.sort();
+        let embedded: Vec<&str> = EMBEDDED_EVENTING
+            .iter()
+            .map(|(origin, _)| *origin)
+            .filter(|origin| origin.starts_with("eventing/"))
+            .collect();
+        assert_eq!(on_disk, embedded);
+        let compiled = embedded_manifests().expect("embedded manifests parse");
+        let from_dir = Manifests::load_dir(&dir).expect("eventing/ parses");
+        assert_eq!(compiled.triggers.len(), from_dir.triggers.len());
+        assert_eq!(compiled.ping_sources.len(), from_dir.ping_sources.len());
+        assert!(compiled.api_server_sources.len() > from_dir.api_server_sources.len());
+    }
 }

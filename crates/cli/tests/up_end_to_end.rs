@@ -3,7 +3,7 @@
 //! crier reports the status to GitHub (a wiremock server speaking GitHub's REST shapes).
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -15,10 +15,6 @@ use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const BASE_SHA: &str = "0123456789abcdef0123456789abcdef01234567";
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 struct Up(Child);
 
@@ -122,10 +118,6 @@ fn start_up(dir: &Path, github_url: &str) -> (Up, Value) {
         .arg(config.join("jobs"))
         .arg("--plugin-config")
         .arg(config.join("plugins.yaml"))
-        .arg("--eventing-dir")
-        .arg(repo_root().join("eventing"))
-        .arg("--eventing-file")
-        .arg(dir.join("none.yaml"))
         .arg("--state-dir")
         .arg(dir.join("state"))
         .arg("--hmac-secret-file")
@@ -134,6 +126,9 @@ fn start_up(dir: &Path, github_url: &str) -> (Up, Value) {
         .arg(github_url)
         .arg("--github-token-path")
         .arg(dir.join("token"))
+        // Started away from the checkout: the eventing wiring is compiled into the binary and
+        // only the user's config is read from disk.
+        .current_dir(dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -179,7 +174,7 @@ async fn a_pull_request_webhook_runs_its_presubmit_and_reports_to_github() {
     let api = endpoints["api"].as_str().expect("api url");
 
     let body =
-        std::fs::read(repo_root().join("../shared/corpus/webhooks/pull_request.opened.json"))
+        Ok::<_, std::io::Error>(prow_testdata::webhook("pull_request.opened.json"))
             .expect("payload");
     let http = reqwest::Client::new();
     let send = || {
