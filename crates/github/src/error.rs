@@ -65,6 +65,15 @@ impl GitHubError {
         }
     }
 
+    /// GitHub's own explanation (the `message` field of its answer), when it answered.
+    pub fn message(&self) -> Option<&str> {
+        match self {
+            GitHubError::Status { message, .. }
+            | GitHubError::RetriesExhausted { message, .. } => Some(message),
+            _ => None,
+        }
+    }
+
     /// True for "no such thing" answers, which callers often treat as a normal outcome.
     pub fn is_not_found(&self) -> bool {
         self.status() == Some(404) || matches!(self, GitHubError::DryRunUnknown { .. })

@@ -145,11 +145,19 @@ pub fn status_report(pj: &ProwJob) -> Option<StatusReport> {
     })
 }
 
-/// GitHub answers Prow's reporter treats as done rather than as failures to retry.
-pub fn is_ignorable_status_error(message: &str) -> bool {
-    message.contains("This SHA and context has reached the maximum number of statuses")
-        || message.contains("\"message\":\"Not Found\"")
-        || message.contains("No commit found for SHA:")
+/// GitHub answers Prow's reporter treats as done rather than as failures to retry: the commit
+/// is gone (404, or 422 "No commit found for SHA"), or the context already holds GitHub's
+/// maximum number of statuses (422). Decided on the status code GitHub answered, then its
+/// message; anything else (401, 5xx, no answer) is retried.
+pub fn is_ignorable_status_error(err: &prow_github::GitHubError) -> bool {
+    match (err.status(), err.message()) {
+        (Some(404), _) => true,
+        (Some(422), Some(message)) => {
+            message.contains("No commit found for SHA")
+                || message.contains("reached the maximum number of statuses")
+        }
+        _ => false,
+    }
 }
 
 /// Whether a finished job takes part in the failure comment.
@@ -536,7 +544,32 @@ mod tests {
             .get_or_insert_default()
             .insert(IS_OPTIONAL_LABEL.into(), "true".into());
         assert!(failure_row(&pj).contains("| false |"));
-        assert!(is_ignorable_status_error("No commit found for SHA: abc"));
-        assert!(!is_ignorable_status_error("Bad credentials"));
+    }
+
+    #[test]
+    fn only_gone_commits_and_full_contexts_are_ignorable() {
+        let answered = |status: u16, message: &str| prow_github::GitHubError::Status {
+            call: "create_status acme/foo@abc".into(),
+            status,
+            message: message.into(),
+        };
+        assert!(is_ignorable_status_error(&answered(404, "Not Found")));
+        assert!(is_ignorable_status_error(&answered(
+            422,
+            "No commit found for SHA: abc"
+        )));
+        assert!(is_ignorable_status_error(&answered(
+            422,
+            "This SHA and context has reached the maximum number of statuses."
+        )));
+        assert!(!is_ignorable_status_error(&answered(422, "Validation Failed")));
+        assert!(!is_ignorable_status_error(&answered(401, "Bad credentials")));
+        assert!(!is_ignorable_status_error(&answered(502, "Not Found")));
+        assert!(!is_ignorable_status_error(
+            &prow_github::GitHubError::TooManyPages {
+                call: "x".into(),
+                pages: 3
+            }
+        ));
     }
 }

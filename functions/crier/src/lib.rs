@@ -225,7 +225,7 @@ async fn report_github(state: &CrierState, pj: &ProwJob) -> Result<bool, CrierEr
             tracing::info!(job = pj.name(), org = %report.org, repo = %report.repo, sha = %report.sha,
                 context = %report.status.context, state = report.status.state.as_str(), "status reported");
         }
-        Err(e) if github_report::is_ignorable_status_error(&e.to_string()) => {
+        Err(e) if github_report::is_ignorable_status_error(&e) => {
             tracing::info!(job = pj.name(), error = %e, "status not settable; treated as reported");
         }
         Err(e) => return Err(gh_err(e)),

@@ -36,9 +36,8 @@ struct Pr {
 }
 
 fn corpus_pr() -> Pr {
-    let text =
-        std::fs::read_to_string("/work/shared/corpus/webhooks/pull_request.opened.json").unwrap();
-    let payload: Value = serde_json::from_str(&text).unwrap();
+    let payload: Value =
+        serde_json::from_slice(&prow_testdata::webhook("pull_request.opened.json")).unwrap();
     let pr = &payload["pull_request"];
     Pr {
         org: payload["repository"]["owner"]["login"]
@@ -269,6 +268,51 @@ async fn duplicate_events_report_each_state_once() {
         "{description}"
     );
     github.verify().await;
+}
+
+/// GitHub's answers for a commit that is gone or a context that is full end the report (Prow's
+/// crier ignores them); any other refusal is retried, so the job is not marked reported.
+#[tokio::test]
+async fn ignorable_github_answers_end_the_report_and_others_are_retried() {
+    let pr = corpus_pr();
+    let cases = [
+        (404, "Not Found", true),
+        (422, "No commit found for SHA: deadbeef", true),
+        (
+            422,
+            "This SHA and context has reached the maximum number of statuses.",
+            true,
+        ),
+        (422, "Validation Failed", false),
+        (401, "Bad credentials", false),
+    ];
+    for (index, (status, message, ignorable)) in cases.into_iter().enumerate() {
+        let github = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path(statuses_path(&pr)))
+            .respond_with(ResponseTemplate::new(status).set_body_json(
+                json!({"message": message, "documentation_url": "https://docs.github.com"}),
+            ))
+            .mount(&github)
+            .await;
+        let crier = Crier::start(&github, None).await;
+        let mut pj = presubmit(&pr, "pull-unit", &format!("30{index}"));
+        pj.status.state = ProwJobState::Pending;
+        crier.put(&pj).await;
+        let (code, _) = crier.updated(pj.name()).await;
+        let reported = crier
+            .get(pj.name())
+            .await
+            .status
+            .prev_report_states
+            .contains_key("github-reporter");
+        if ignorable {
+            assert_eq!((code, reported), (200, true), "{status} {message}");
+        } else {
+            assert!(code >= 500, "{status} {message}: answered {code}");
+            assert!(!reported, "{status} {message} must not count as reported");
+        }
+    }
 }
 
 #[tokio::test]
@@ -621,10 +665,9 @@ async fn job_metadata_in_a_local_directory() {
 }
 
 #[tokio::test]
+#[ignore = "needs fake-gcs-server (.ci/install-deps installs it; .ci/test runs this)"]
 async fn job_metadata_in_fake_gcs_server() {
-    let Some(server) = FakeGcs::start().await.unwrap() else {
-        return;
-    };
+    let server = FakeGcs::start().await.unwrap();
     server.create_bucket("prow-artifacts").await.unwrap();
     job_metadata_in_prow_layout(Arc::new(server.store().unwrap())).await;
     server.stop().await;

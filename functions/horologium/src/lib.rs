@@ -174,6 +174,9 @@ pub struct TickReport {
 pub enum TickError {
     #[error(transparent)]
     List(KubeError),
+    /// The periodics could not be read from the config snapshot.
+    #[error(transparent)]
+    Config(#[from] prow_core::config::SectionError),
     #[error("{failed} of {due} due runs could not be created; first error: {first}")]
     Create {
         failed: usize,
@@ -299,7 +302,7 @@ fn to_time(now: DateTime<Utc>) -> Time {
 pub async fn tick(state: &HorologiumState) -> Result<TickReport, TickError> {
     let now = state.clock.now();
     let prowjobs = state.prowjobs.list(None).await.map_err(TickError::List)?;
-    let plan = plan(&state.config.periodics, &prowjobs, now, state.tick);
+    let plan = plan(state.config.periodic_jobs()?, &prowjobs, now, state.tick);
     for err in &plan.invalid {
         state.metrics.invalid_periodic();
         tracing::error!(error = %err, "periodic skipped");

@@ -156,6 +156,9 @@ pub struct TickReport {
 pub enum TickError {
     #[error(transparent)]
     List(KubeError),
+    /// The periodics could not be read from the config snapshot.
+    #[error(transparent)]
+    Config(#[from] prow_core::config::SectionError),
     #[error("{failed} of {planned} deletions failed; first error: {first}")]
     Delete {
         failed: usize,
@@ -179,7 +182,7 @@ pub async fn tick(state: &SinkerState) -> Result<TickReport, TickError> {
         .map_err(TickError::List)?;
     let periodics: HashSet<String> = state
         .config
-        .periodics
+        .periodic_jobs()?
         .iter()
         .map(|p| p.name().to_owned())
         .collect();

@@ -40,6 +40,26 @@ pub enum TriggerError {
         #[source]
         source: KubeError,
     },
+    /// The repo's jobs could not be read from the config snapshot: answering 5xx keeps the
+    /// event for redelivery instead of silently running nothing.
+    #[error("{target}: {source}")]
+    Config {
+        target: String,
+        #[source]
+        source: prow_core::config::SectionError,
+    },
+}
+
+/// A repo's jobs, or the snapshot error naming the repo.
+fn jobs_of<'a, J>(
+    jobs: Result<&'a [J], prow_core::config::SectionError>,
+    org: &str,
+    repo: &str,
+) -> Result<&'a [J], TriggerError> {
+    jobs.map_err(|source| TriggerError::Config {
+        target: format!("{org}/{repo}"),
+        source,
+    })
 }
 
 impl TriggerError {
@@ -133,7 +153,7 @@ async fn handle_pull_request(
             ev.repository.name.clone(),
         ),
     };
-    let presubmits = state.config.presubmits_for(&format!("{org}/{repo}"));
+    let presubmits = jobs_of(state.config.presubmits_for(&format!("{org}/{repo}")), &org, &repo)?;
     if presubmits.is_empty() {
         return Ok(());
     }
@@ -208,7 +228,7 @@ async fn handle_comment(
     let repo = ev.repository.name.clone();
     let number = ev.issue.number;
     let where_ = format!("{org}/{repo}#{number}");
-    let presubmits = state.config.presubmits_for(&format!("{org}/{repo}"));
+    let presubmits = jobs_of(state.config.presubmits_for(&format!("{org}/{repo}")), &org, &repo)?;
     if ev.action != "created" || ev.issue.pull_request.is_none() {
         return Ok(());
     }
@@ -262,7 +282,13 @@ async fn handle_comment(
 
 async fn handle_push(state: &TriggerState, ev: &PushEvent, id: &str) -> Result<(), TriggerError> {
     let org_repo = format!("{}/{}", ev.repository.owner.login, ev.repository.name);
-    let postsubmits = state.config.postsubmits_for(&org_repo);
+    let postsubmits = state
+        .config
+        .postsubmits_for(&org_repo)
+        .map_err(|source| TriggerError::Config {
+            target: org_repo.clone(),
+            source,
+        })?;
     let ctx = JobContext {
         delivery_id: id,
         namespace: &state.config.prow.prowjob_namespace,

@@ -9,20 +9,33 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 type Decoder<T> = Arc<dyn Fn() -> Result<T, String> + Send + Sync>;
 
+/// A snapshot section that could not be decoded: the snapshot passed its checksum and format
+/// checks, so this means a damaged process or a bug, never a normal outcome.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("config snapshot section failed to decode: {0}")]
+pub struct SectionError(String);
+
+/// A decoded value, or the default with the reason decoding failed.
+struct Decoded<T> {
+    value: T,
+    error: Option<SectionError>,
+}
+
 /// A value that is either present or decoded from a snapshot the first time it is read.
 ///
 /// It behaves as the value it holds: it dereferences to it, compares, prints and serializes as
-/// it. A value read from YAML (or built in code) is present from the start.
+/// it. A value read from YAML (or built in code) is present from the start. Code that acts on
+/// the value (which jobs to run) reads it with [`Lazy::try_get`], so a section that fails to
+/// decode is an error the function answers with 5xx, not an empty job list.
 pub struct Lazy<T> {
-    value: OnceLock<T>,
+    value: OnceLock<Decoded<T>>,
     decoder: Option<Decoder<T>>,
 }
 
 impl<T> Lazy<T> {
     /// A value decoded by `decode` when first read. The snapshot verified its checksum and format
-    /// version before handing out decoders, so a failure here means a corrupted process or a bug;
-    /// it is reported on stderr and the value reads as its default rather than taking the
-    /// function down on every request.
+    /// version before handing out decoders, so a failure here means a corrupted process or a bug:
+    /// [`Lazy::try_get`] returns it (every time), while [`Lazy::get`] reads the default.
     pub(crate) fn decoded_by(
         decode: impl Fn() -> Result<T, String> + Send + Sync + 'static,
     ) -> Self {
@@ -39,21 +52,42 @@ impl<T> Lazy<T> {
 }
 
 impl<T: Default> Lazy<T> {
-    pub fn get(&self) -> &T {
+    fn decoded(&self) -> &Decoded<T> {
         self.value.get_or_init(|| match &self.decoder {
-            Some(decode) => decode().unwrap_or_else(|err| {
-                eprintln!("prow-core: config snapshot section failed to decode: {err}");
-                T::default()
-            }),
-            None => T::default(),
+            Some(decode) => match decode() {
+                Ok(value) => Decoded { value, error: None },
+                Err(err) => Decoded {
+                    value: T::default(),
+                    error: Some(SectionError(err)),
+                },
+            },
+            None => Decoded {
+                value: T::default(),
+                error: None,
+            },
         })
+    }
+
+    /// The value, or why its snapshot section could not be decoded.
+    pub fn try_get(&self) -> Result<&T, SectionError> {
+        let decoded = self.decoded();
+        match &decoded.error {
+            Some(error) => Err(error.clone()),
+            None => Ok(&decoded.value),
+        }
+    }
+
+    /// The value; the default when its section failed to decode (for display and counting:
+    /// decisions use [`Lazy::try_get`]).
+    pub fn get(&self) -> &T {
+        &self.decoded().value
     }
 }
 
 impl<T> From<T> for Lazy<T> {
     fn from(value: T) -> Self {
         Lazy {
-            value: OnceLock::from(value),
+            value: OnceLock::from(Decoded { value, error: None }),
             decoder: None,
         }
     }
@@ -88,7 +122,13 @@ impl<'a, T> IntoIterator for &'a Lazy<Vec<T>> {
 impl<T: Clone> Clone for Lazy<T> {
     fn clone(&self) -> Self {
         match self.value.get() {
-            Some(value) => Lazy::from(value.clone()),
+            Some(Decoded { value, error }) => Lazy {
+                value: OnceLock::from(Decoded {
+                    value: value.clone(),
+                    error: error.clone(),
+                }),
+                decoder: None,
+            },
             None => Lazy {
                 value: OnceLock::new(),
                 decoder: self.decoder.clone(),
@@ -127,6 +167,17 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
+
+    #[test]
+    fn a_section_that_fails_to_decode_is_an_error_every_time() {
+        let lazy: Lazy<Vec<u32>> = Lazy::decoded_by(|| Err("presubmits/acme/foo: bad".into()));
+        for _ in 0..2 {
+            let err = lazy.try_get().unwrap_err();
+            assert!(err.to_string().contains("presubmits/acme/foo: bad"), "{err}");
+        }
+        assert!(lazy.get().is_empty());
+        assert!(lazy.clone().try_get().is_err());
+    }
 
     #[test]
     fn decodes_once_on_first_read() {

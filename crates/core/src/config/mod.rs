@@ -18,7 +18,7 @@ pub use jobs::{
     Brancher, ChangeMatcher, JobBase, JobSource, Periodic, Postsubmit, Preset, Presubmit, Retry,
     UtilityConfig, default_rerun_command_for, default_trigger_for,
 };
-pub use lazy::Lazy;
+pub use lazy::{Lazy, SectionError};
 pub use load::{LoadError, LoadOptions, Loaded, load};
 pub use locate::{Position, Seg, locate};
 pub use plugins::{ExternalPlugin, OrgPlugins, PluginsConfig, TriggerConfig};
@@ -64,18 +64,27 @@ impl Config {
         }
     }
 
-    /// Presubmits configured for `org/repo` (empty when none).
-    pub fn presubmits_for(&self, org_repo: &str) -> &[Presubmit] {
-        self.presubmits
-            .get(org_repo)
-            .map_or(&[], |jobs| jobs.as_slice())
+    /// Presubmits configured for `org/repo` (empty when none); an error when the repo's
+    /// snapshot section cannot be decoded.
+    pub fn presubmits_for(&self, org_repo: &str) -> Result<&[Presubmit], SectionError> {
+        match self.presubmits.get(org_repo) {
+            Some(jobs) => jobs.try_get().map(Vec::as_slice),
+            None => Ok(&[]),
+        }
     }
 
-    /// Postsubmits configured for `org/repo` (empty when none).
-    pub fn postsubmits_for(&self, org_repo: &str) -> &[Postsubmit] {
-        self.postsubmits
-            .get(org_repo)
-            .map_or(&[], |jobs| jobs.as_slice())
+    /// Postsubmits configured for `org/repo` (empty when none); an error when the repo's
+    /// snapshot section cannot be decoded.
+    pub fn postsubmits_for(&self, org_repo: &str) -> Result<&[Postsubmit], SectionError> {
+        match self.postsubmits.get(org_repo) {
+            Some(jobs) => jobs.try_get().map(Vec::as_slice),
+            None => Ok(&[]),
+        }
+    }
+
+    /// Every periodic; an error when the snapshot section cannot be decoded.
+    pub fn periodic_jobs(&self) -> Result<&[Periodic], SectionError> {
+        self.periodics.try_get().map(Vec::as_slice)
     }
 
     pub fn periodic(&self, name: &str) -> Option<&Periodic> {

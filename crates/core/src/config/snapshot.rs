@@ -453,7 +453,7 @@ mod tests {
         assert_eq!(opened.prow.prowjob_namespace, "prow");
         let lazy = &opened.presubmits["acme/widgets"];
         assert!(!lazy.is_decoded());
-        let job = &opened.presubmits_for("acme/widgets")[0];
+        let job = &opened.presubmits_for("acme/widgets").unwrap()[0];
         assert!(lazy.is_decoded());
         assert!(!job.base.spec.as_ref().unwrap().is_decoded());
         assert!(job.brancher.should_run("main") && !job.brancher.should_run("dev"));
