@@ -28,6 +28,7 @@ use tokio::process::Command;
 use tokio::sync::{broadcast, watch};
 
 use crate::error::ApiError;
+pub use crate::host::{host_path, host_value, pod_utility, program};
 use crate::events::EventType;
 use crate::logs::{LogTarget, MemoryLogs};
 use crate::object::timestamp;
@@ -58,6 +59,12 @@ pub struct KubeletConfig {
     pub grace_period: Duration,
     /// Sees every pod whose containers ended (not deleted ones).
     pub on_finished: Option<Arc<dyn PodFinished>>,
+    /// The binary that runs Prow's pod utilities (`<binary> clonerefs|initupload|entrypoint|
+    /// sidecar`) for containers whose image is a utility's and that name no command: decorated
+    /// pods. `prow up` passes itself.
+    pub utilities: Option<PathBuf>,
+    /// Extra environment for pod-utility containers only (e.g. where the local artifact store is).
+    pub utility_env: Vec<(String, String)>,
 }
 
 impl std::fmt::Debug for KubeletConfig {
@@ -67,6 +74,8 @@ impl std::fmt::Debug for KubeletConfig {
             .field("work_dir", &self.work_dir)
             .field("grace_period", &self.grace_period)
             .field("on_finished", &self.on_finished.is_some())
+            .field("utilities", &self.utilities)
+            .field("utility_env", &self.utility_env)
             .finish()
     }
 }
@@ -78,6 +87,8 @@ impl KubeletConfig {
             work_dir,
             grace_period: Duration::from_secs(5),
             on_finished: None,
+            utilities: None,
+            utility_env: Vec::new(),
         }
     }
 }
@@ -132,29 +143,6 @@ impl Terminated {
     }
 }
 
-/// The program and arguments a container runs: `command` followed by `args`.
-pub fn argv(container: &Value) -> Result<Vec<String>, String> {
-    let strings = |key: &str| -> Vec<String> {
-        container[key]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let command = strings("command");
-    if command.is_empty() {
-        return Err(format!(
-            "container {:?} has no command: the local kubelet runs commands on the host and does not run image entrypoints",
-            container["name"].as_str().unwrap_or("")
-        ));
-    }
-    Ok(command.into_iter().chain(strings("args")).collect())
-}
-
 /// Where each of the container's volume mounts lives on this machine: `(mountPath, directory)`,
 /// longest mount path first so nested mounts win.
 pub fn mounts(container: &Value, pod: &Value, pod_dir: &std::path::Path) -> Vec<(String, PathBuf)> {
@@ -183,19 +171,6 @@ pub fn mounts(container: &Value, pod: &Value, pod_dir: &std::path::Path) -> Vec<
         .collect();
     out.sort_by_key(|(m, _)| std::cmp::Reverse(m.len()));
     out
-}
-
-/// Rewrites a container path under one of `mounts` to the directory behind it.
-pub fn host_path(value: &str, mounts: &[(String, PathBuf)]) -> Option<String> {
-    mounts.iter().find_map(|(mount, dir)| {
-        let rest = value.strip_prefix(mount.as_str())?;
-        if rest.is_empty() {
-            Some(dir.display().to_string())
-        } else {
-            rest.strip_prefix('/')
-                .map(|r| dir.join(r).display().to_string())
-        }
-    })
 }
 
 /// The container's environment: literal values and the downward-API fields Prow uses.
@@ -538,11 +513,11 @@ impl Kubelet {
                 finished_at: timestamp(Utc::now()),
             }
         };
-        let argv = match argv(container) {
-            Ok(argv) => argv,
+        let mounts = mounts(container, pod, pod_dir);
+        let argv: Vec<String> = match program(container, self.config.utilities.as_deref()) {
+            Ok(argv) => argv.iter().map(|a| host_value(a, &mounts)).collect(),
             Err(message) => return cannot_run(message),
         };
-        let mounts = mounts(container, pod, pod_dir);
         for (_, volume_dir) in &mounts {
             if let Err(e) = std::fs::create_dir_all(volume_dir) {
                 return cannot_run(format!("creating volume {}: {e}", volume_dir.display()));
@@ -555,10 +530,18 @@ impl Kubelet {
         if let Err(e) = std::fs::create_dir_all(&dir) {
             return cannot_run(format!("creating working directory {}: {e}", dir.display()));
         }
-        let env = environment(container, pod).into_iter().map(|(k, v)| {
-            let v = host_path(&v, &mounts).unwrap_or(v);
-            (k, v)
-        });
+        let utility_env = if pod_utility(container).is_some() {
+            self.config.utility_env.clone()
+        } else {
+            Vec::new()
+        };
+        let env = environment(container, pod)
+            .into_iter()
+            .map(|(k, v)| {
+                let v = host_value(&v, &mounts);
+                (k, v)
+            })
+            .chain(utility_env);
         let mut child = match Command::new(&argv[0])
             .args(&argv[1..])
             .envs(env)
@@ -721,8 +704,8 @@ mod tests {
     #[test]
     fn argv_is_command_then_args_and_requires_a_command() {
         let c = json!({"name": "t", "command": ["sh", "-c"], "args": ["echo hi"]});
-        assert_eq!(argv(&c).unwrap(), vec!["sh", "-c", "echo hi"]);
-        assert!(argv(&json!({"name": "t", "args": ["x"]})).is_err());
+        assert_eq!(program(&c, None).unwrap(), vec!["sh", "-c", "echo hi"]);
+        assert!(program(&json!({"name": "t", "args": ["x"]}), None).is_err());
     }
 
     #[test]

@@ -22,6 +22,7 @@
 pub mod discovery;
 pub mod error;
 pub mod events;
+pub mod host;
 pub mod http;
 pub mod kubelet;
 pub mod logs;
