@@ -5,6 +5,7 @@ pub mod config;
 pub mod cron;
 pub mod duration;
 pub mod events;
+pub mod gotemplate;
 pub mod jobspec;
 pub mod naming;
 pub mod prowjob;
