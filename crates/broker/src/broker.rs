@@ -1,6 +1,7 @@
 //! The Broker runtime: matches events to Triggers and delivers them to in-process subscribers like Knative's MT broker.
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -22,6 +23,7 @@ use crate::delivery::{RetryPolicy, should_retry};
 use crate::filter::{FilterError, TriggerFilter};
 use crate::manifest::{Destination, Manifests};
 use crate::metrics::{BrokerLabels, Metrics, TriggerLabels, TriggerStats};
+use crate::store::{DeliveryKey, DeliveryStore, RedbStore, StoreError, StoredEvent};
 
 /// Extension carrying how many more times an event may pass through the broker (reply loops).
 pub const TTL_EXTENSION: &str = "knativebrokerttl";
@@ -72,6 +74,10 @@ pub struct BrokerOptions {
     pub attempt_timeout: Duration,
     /// How long `shutdown` waits for queued and in-flight deliveries.
     pub drain_timeout: Duration,
+    /// A redb file where every accepted event is kept until each Trigger it matched is done with
+    /// it (subscriber answered 2xx, or dead-lettered); what a killed process left there is
+    /// delivered again by the next broker opened on it. `None`: events live only in the queues.
+    pub durable_store: Option<PathBuf>,
 }
 
 impl Default for BrokerOptions {
@@ -83,6 +89,7 @@ impl Default for BrokerOptions {
             publish_timeout: Duration::from_secs(5),
             attempt_timeout: Duration::from_secs(300),
             drain_timeout: Duration::from_secs(30),
+            durable_store: None,
         }
     }
 }
@@ -110,6 +117,10 @@ pub enum BrokerError {
         owner: String,
         source: crate::delivery::DeliveryError,
     },
+    #[error("opening the event store {path}: {source}")]
+    OpenStore { path: PathBuf, source: StoreError },
+    #[error("reading undelivered events: {0}")]
+    Store(#[from] StoreError),
 }
 
 /// Why an event was not accepted.
@@ -125,6 +136,8 @@ pub enum PublishError {
     QueueFull { trigger: String },
     #[error("broker is shutting down")]
     ShuttingDown,
+    #[error("event {id} could not be stored: {reason}")]
+    Store { id: String, reason: String },
 }
 
 /// Anything events can be handed to: the Broker, or a test double.
@@ -148,6 +161,8 @@ struct Target {
 
 struct TriggerRuntime {
     broker: BrokerKey,
+    /// `namespace/name`: how the store names the Trigger a delivery is owed to.
+    key: String,
     namespace: String,
     name: String,
     filter: TriggerFilter,
@@ -167,6 +182,8 @@ struct Envelope {
     event: Event,
     ttl: i64,
     headers: HeaderMap,
+    /// The event's sequence number in the store, when there is one.
+    seq: Option<u64>,
 }
 
 struct Inner {
@@ -177,6 +194,8 @@ struct Inner {
     senders: Vec<mpsc::Sender<Envelope>>,
     metrics: Metrics,
     options: BrokerOptions,
+    /// Where accepted events wait for their deliveries; `None`: only in the queues.
+    store: Option<Arc<dyn DeliveryStore>>,
     accepting: AtomicBool,
     pending: AtomicUsize,
     idle: Notify,
@@ -193,11 +212,44 @@ pub struct Broker {
 impl Broker {
     /// Builds the runtime for every Broker and Trigger in `manifests` and starts one delivery
     /// worker per Trigger (call inside a Tokio runtime). `subscribers` maps Knative Service
-    /// names to the routers mounted in this process.
+    /// names to the routers mounted in this process. With `options.durable_store`, events are
+    /// kept in that file until delivered, and what it still owes is delivered again now.
     pub fn new(
         manifests: &Manifests,
         subscribers: HashMap<String, Router>,
         options: BrokerOptions,
+    ) -> Result<Broker, BrokerError> {
+        let store: Option<Arc<dyn DeliveryStore>> = match &options.durable_store {
+            Some(path) => {
+                // Checked first so a missing runtime does not leave a writer thread behind.
+                tokio::runtime::Handle::try_current().map_err(|_| BrokerError::NoRuntime)?;
+                let store = RedbStore::open(path).map_err(|source| BrokerError::OpenStore {
+                    path: path.clone(),
+                    source,
+                })?;
+                Some(Arc::new(store))
+            }
+            None => None,
+        };
+        Self::build(manifests, subscribers, options, store)
+    }
+
+    /// As [`Broker::new`], keeping events in `store` (which overrides `options.durable_store`)
+    /// and delivering again what it still owes.
+    pub fn with_store(
+        manifests: &Manifests,
+        subscribers: HashMap<String, Router>,
+        options: BrokerOptions,
+        store: Arc<dyn DeliveryStore>,
+    ) -> Result<Broker, BrokerError> {
+        Self::build(manifests, subscribers, options, Some(store))
+    }
+
+    fn build(
+        manifests: &Manifests,
+        subscribers: HashMap<String, Router>,
+        options: BrokerOptions,
+        store: Option<Arc<dyn DeliveryStore>>,
     ) -> Result<Broker, BrokerError> {
         if manifests.brokers.is_empty() {
             return Err(BrokerError::NoBroker);
@@ -275,6 +327,7 @@ impl Broker {
                     trigger: t.metadata.name.clone(),
                 },
                 broker: key,
+                key: format!("{namespace}/{}", t.metadata.name),
                 namespace,
                 name: t.metadata.name.clone(),
                 filter,
@@ -292,6 +345,7 @@ impl Broker {
             senders,
             metrics,
             options,
+            store,
             accepting: AtomicBool::new(true),
             pending: AtomicUsize::new(0),
             idle: Notify::new(),
@@ -313,6 +367,18 @@ impl Broker {
             .collect();
         if let Ok(mut workers) = inner.workers.lock() {
             *workers = handles;
+        }
+        if let Some(store) = &inner.store {
+            let (owed, orphans) = owed_deliveries(&inner, store.as_ref())?;
+            if !owed.is_empty() || !orphans.is_empty() {
+                tokio_handle.spawn(redeliver(
+                    Arc::downgrade(&inner),
+                    store.clone(),
+                    owed,
+                    orphans,
+                    stop_rx,
+                ));
+            }
         }
         Ok(Broker { inner })
     }
@@ -502,14 +568,37 @@ impl Inner {
             };
             permits.push(permit);
         }
+        let stored = StoredEvent {
+            event,
+            ttl,
+            headers: pass_through_headers(&headers),
+        };
+        // Durable before accepted: the permits keep the queue room while the write commits.
+        let seq = match &self.store {
+            Some(store) if !matched.is_empty() => {
+                let keys: Vec<&str> = matched
+                    .iter()
+                    .map(|&i| self.triggers[i].key.as_str())
+                    .collect();
+                let seq = store.accept(&stored, &keys).await.map_err(|e| {
+                    tracing::error!(event.id = %stored.event.id(), "storing an accepted event: {e}");
+                    PublishError::Store {
+                        id: stored.event.id().to_string(),
+                        reason: e.to_string(),
+                    }
+                })?;
+                Some(seq)
+            }
+            _ => None,
+        };
         self.metrics.accepted.get_or_create(&broker_labels).inc();
         self.pending.fetch_add(permits.len(), Ordering::SeqCst);
-        let pass_through = pass_through_headers(&headers);
         for permit in permits {
             permit.send(Envelope {
-                event: event.clone(),
-                ttl,
-                headers: pass_through.clone(),
+                event: stored.event.clone(),
+                ttl: stored.ttl,
+                headers: stored.headers.clone(),
+                seq,
             });
         }
         Ok(())
@@ -625,6 +714,113 @@ fn resolve(
     })
 }
 
+/// What the store still owes, by event, oldest first, counted as pending; and the deliveries owed
+/// to Triggers that are no longer in the manifests (the wiring changed since they were accepted).
+#[allow(clippy::type_complexity)]
+fn owed_deliveries(
+    inner: &Inner,
+    store: &dyn DeliveryStore,
+) -> Result<(Vec<(u64, Vec<usize>)>, Vec<DeliveryKey>), StoreError> {
+    let by_key: HashMap<&str, usize> = inner
+        .triggers
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.key.as_str(), i))
+        .collect();
+    let mut owed: Vec<(u64, Vec<usize>)> = Vec::new();
+    let mut orphans = Vec::new();
+    for d in store.pending()? {
+        match by_key.get(d.trigger.as_str()) {
+            Some(&i) => match owed.last_mut() {
+                Some((seq, triggers)) if *seq == d.seq => triggers.push(i),
+                _ => owed.push((d.seq, vec![i])),
+            },
+            None => orphans.push(d),
+        }
+    }
+    let deliveries: usize = owed.iter().map(|(_, t)| t.len()).sum();
+    // Orphans count too, until they are forgotten: `wait_idle` covers the whole backlog.
+    inner
+        .pending
+        .fetch_add(deliveries + orphans.len(), Ordering::SeqCst);
+    if deliveries > 0 {
+        tracing::info!(
+            events = owed.len(),
+            deliveries,
+            "delivering again what the last run accepted but did not finish"
+        );
+    }
+    if !orphans.is_empty() {
+        tracing::warn!(
+            deliveries = orphans.len(),
+            "dropping undelivered events owed to Triggers that no longer exist"
+        );
+    }
+    Ok((owed, orphans))
+}
+
+/// Feeds the store's backlog through the ordinary queues (waiting for room like any publisher,
+/// so ingress still sees back-pressure), then ends.
+async fn redeliver(
+    inner: Weak<Inner>,
+    store: Arc<dyn DeliveryStore>,
+    owed: Vec<(u64, Vec<usize>)>,
+    orphans: Vec<DeliveryKey>,
+    mut stop: watch::Receiver<bool>,
+) {
+    for d in orphans {
+        if let Err(e) = store.complete(d.seq, &d.trigger).await {
+            tracing::warn!(trigger = %d.trigger, seq = d.seq, "dropping an orphaned delivery: {e}");
+        }
+        match inner.upgrade() {
+            Some(inner) => inner.done(),
+            None => return,
+        }
+    }
+    for (seq, triggers) in owed {
+        let stored = match store.event(seq) {
+            Ok(Some(stored)) => Some(stored),
+            Ok(None) => {
+                tracing::error!(
+                    seq,
+                    "the store owes deliveries of an event it does not have"
+                );
+                None
+            }
+            Err(e) => {
+                tracing::error!(
+                    seq,
+                    "an undelivered event cannot be read back; dropping it: {e}"
+                );
+                None
+            }
+        };
+        for i in triggers {
+            let Some(strong) = inner.upgrade() else {
+                return;
+            };
+            let trigger = strong.triggers[i].clone();
+            let Some(stored) = &stored else {
+                let _ = store.complete(seq, &trigger.key).await;
+                strong.done();
+                continue;
+            };
+            let tx = strong.senders[i].clone();
+            drop(strong);
+            let envelope = Envelope {
+                event: stored.event.clone(),
+                ttl: stored.ttl,
+                headers: stored.headers.clone(),
+                seq: Some(seq),
+            };
+            tokio::select! {
+                sent = tx.send(envelope) => if sent.is_err() { return },
+                _ = stop.changed() => return,
+            }
+        }
+    }
+}
+
 async fn run_worker(
     trigger: Arc<TriggerRuntime>,
     mut rx: mpsc::Receiver<Envelope>,
@@ -643,8 +839,15 @@ async fn run_worker(
                 let trigger = trigger.clone();
                 let inner = inner.clone();
                 tasks.spawn(async move {
-                    deliver(&trigger, envelope, &inner).await;
+                    let seq = envelope.seq;
+                    let finished = deliver(&trigger, envelope, &inner).await;
                     if let Some(inner) = inner.upgrade() {
+                        if finished && let (Some(store), Some(seq)) = (&inner.store, seq) {
+                            // Until this commits, a restart delivers the event again.
+                            if let Err(e) = store.complete(seq, &trigger.key).await {
+                                tracing::warn!(trigger = %trigger.key, seq, "recording a finished delivery: {e}");
+                            }
+                        }
                         inner.done();
                     }
                     drop(slot);
@@ -674,9 +877,11 @@ enum Attempt {
     },
 }
 
-async fn deliver(trigger: &TriggerRuntime, envelope: Envelope, inner: &Weak<Inner>) {
+/// Delivers with the Trigger's retries, then to its dead letter sink. Returns whether the
+/// delivery is over (2xx or dead-lettered); `false` only when the broker went away meanwhile.
+async fn deliver(trigger: &TriggerRuntime, envelope: Envelope, inner: &Weak<Inner>) -> bool {
     let Some(router) = &trigger.subscriber.router else {
-        return;
+        return false;
     };
     let timeout = trigger
         .policy
@@ -684,7 +889,7 @@ async fn deliver(trigger: &TriggerRuntime, envelope: Envelope, inner: &Weak<Inne
         .or_else(|| inner.upgrade().map(|i| i.options.attempt_timeout));
     let metrics = match inner.upgrade() {
         Some(i) => i.metrics.clone(),
-        None => return,
+        None => return false,
     };
     let mut retry = 0;
     let failure = loop {
@@ -703,7 +908,7 @@ async fn deliver(trigger: &TriggerRuntime, envelope: Envelope, inner: &Weak<Inne
                 if let Some(reply) = reply {
                     handle_reply(trigger, &envelope, *reply, inner).await;
                 }
-                return;
+                return true;
             }
             Attempt::Failed {
                 status,
@@ -724,6 +929,7 @@ async fn deliver(trigger: &TriggerRuntime, envelope: Envelope, inner: &Weak<Inne
         }
     };
     dead_letter(trigger, &envelope, failure, timeout, &metrics).await;
+    true
 }
 
 /// Knative sends a subscriber's reply event back into the Trigger's Broker with the TTL the

@@ -13,7 +13,8 @@ use crate::broker::{Broker, BrokerKey, PublishError};
 const MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
 
 /// The ingress router: 202 accepted, 400 malformed event or TTL exhausted, 404 unknown broker,
-/// 429 a Trigger queue is full (with `Retry-After`), 503 shutting down.
+/// 429 a Trigger queue is full (with `Retry-After`), 503 shutting down or the event could not be
+/// stored. With a durable store, 202 means the event is on disk.
 pub fn ingress_router(broker: Broker) -> Router {
     Router::new()
         .route("/{namespace}/{name}", post(receive).options(options))
@@ -49,7 +50,8 @@ fn rejection(error: PublishError) -> Response {
             StatusCode::BAD_REQUEST
         }
         PublishError::QueueFull { .. } => StatusCode::TOO_MANY_REQUESTS,
-        PublishError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+        // Not written down, so not accepted: the sender should try again.
+        PublishError::ShuttingDown | PublishError::Store { .. } => StatusCode::SERVICE_UNAVAILABLE,
     };
     let mut response = (status, error.to_string()).into_response();
     if matches!(

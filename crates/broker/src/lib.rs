@@ -7,6 +7,11 @@
 //! from the delivery spec, subscriber replies fed back into the broker, PingSource ticks and
 //! ApiServerSource watch events.
 //!
+//! With `BrokerOptions::durable_store` (what `prow up` sets), every accepted event is written to
+//! a redb file before ingress answers 202 and stays there until each matching Trigger's subscriber
+//! answered 2xx or the event was dead-lettered; a broker opened on that file after a crash
+//! delivers the rest again (at-least-once; see the `store` module).
+//!
 //! Wiring under `prow up` (the functions' routers are mounted by Knative Service name; each
 //! function gets `K_SINK=http://<ingress addr>/prow/default`):
 //!
@@ -45,6 +50,7 @@ mod ingress;
 pub mod manifest;
 pub mod metrics;
 pub mod ping;
+pub mod store;
 
 pub use broker::{
     ARRIVAL_EXTENSION, Broker, BrokerError, BrokerKey, BrokerOptions, ERROR_CODE_EXTENSION,
@@ -55,3 +61,4 @@ pub use ingress::ingress_router;
 pub use manifest::Manifests;
 pub use metrics::{Metrics, TriggerStats};
 pub use ping::{Clock, PingTicker};
+pub use store::{DeliveryStore, MemoryStore, RedbStore};
