@@ -118,6 +118,7 @@ impl Settings {
             urls: UrlSettings {
                 job_url_prefix_config: plank.job_url_prefix_config.clone(),
                 deck_url: None,
+                job_url_template: plank.job_url_template.clone(),
             },
         })
     }

@@ -1,11 +1,11 @@
 //! The job URL plank writes to `status.url` (crier's `target_url`): Prow's storage-browser link, or a Deck link.
 //!
-//! Prow uses `<job_url_prefix>/<provider>/<bucket>/<build dir>` for decorated jobs and
-//! evaluates the Go template `plank.job_url_template` otherwise. We do the former exactly
-//! (prefix from the job's `gcs_configuration.job_url_prefix`, else `plank.job_url_prefix_config`
-//! keyed `org/repo`, `org`, `*`). Go templates are not evaluated: an undecorated job links to
-//! Deck's ProwJob page, `<deck_url>/prowjob?prowjob=<name>`, when a Deck URL is configured,
-//! and gets no URL otherwise.
+//! Prow uses `<job_url_prefix>/<provider>/<bucket>/<build dir>` for decorated jobs (prefix from
+//! the job's `gcs_configuration.job_url_prefix`, else `plank.job_url_prefix_config` keyed
+//! `org/repo`, `org`, `*`) and evaluates the Go template `plank.job_url_template` against the
+//! ProwJob otherwise, as we do. Without a template (or when it fails to render, which Prow only
+//! logs), a job links to Deck's ProwJob page, `<deck_url>/prowjob?prowjob=<name>`, when a Deck
+//! URL is configured, and gets no URL otherwise.
 
 use std::collections::BTreeMap;
 
@@ -18,6 +18,8 @@ pub struct UrlSettings {
     pub job_url_prefix_config: BTreeMap<String, String>,
     /// Deck's base URL for jobs without a storage link.
     pub deck_url: Option<String>,
+    /// `plank.job_url_template`, a Go template over the ProwJob.
+    pub job_url_template: Option<String>,
 }
 
 /// `status.url` for `pj` running as `build_id`.
@@ -44,6 +46,16 @@ pub fn job_url(pj: &ProwJob, build_id: &str, settings: &UrlSettings) -> String {
                 prefix.trim_end_matches('/'),
                 build_dir(pj, gcs, build_id)
             );
+        }
+    }
+    if let Some(template) = settings.job_url_template.as_deref().filter(|t| !t.is_empty()) {
+        let mut with_build = pj.clone();
+        if with_build.status.build_id.is_empty() {
+            with_build.status.build_id = build_id.to_owned();
+        }
+        match prow_core::gotemplate::render_prowjob(template, &with_build) {
+            Ok(url) => return url,
+            Err(err) => tracing::warn!(job = pj.name(), %err, "job_url_template did not render"),
         }
     }
     match &settings.deck_url {
@@ -155,7 +167,29 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             deck_url: Some("http://deck.local/".into()),
+            job_url_template: None,
         }
+    }
+
+    #[test]
+    fn undecorated_jobs_render_job_url_template_like_prow() {
+        let pj = ProwJob::builder("ci-foo", ProwJobType::Periodic)
+            .name("pj-9")
+            .build();
+        let mut settings = prefixes(&[("*", "https://star/")]);
+        settings.job_url_template = Some(
+            "https://prow.example.com/view/gs/bucket/{{if .Spec.Refs}}pr-logs{{else}}logs{{end}}/{{.Spec.Job}}/{{.Status.BuildID}}".into(),
+        );
+        assert_eq!(
+            job_url(&pj, "17", &settings),
+            "https://prow.example.com/view/gs/bucket/logs/ci-foo/17"
+        );
+        // A template that does not render (Prow logs it) falls back to Deck.
+        settings.job_url_template = Some("{{.Spec.NoSuchField}}".into());
+        assert_eq!(
+            job_url(&pj, "17", &settings),
+            "http://deck.local/prowjob?prowjob=pj-9"
+        );
     }
 
     #[test]
