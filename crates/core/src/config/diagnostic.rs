@@ -3,7 +3,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::locate::{Position, Seg, locate};
+use super::load::goyaml;
+use super::locate::{Position, Seg};
 
 /// How bad a diagnostic is: errors make the config unusable, warnings (e.g. unknown fields) do not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -109,10 +110,11 @@ impl<'a> FileReporter<'a> {
 }
 
 /// Position of `path`, or of its longest existing prefix (a defaulted field has no line of its
-/// own, so the job that lacks it is the most useful place to point at).
+/// own, so the job that lacks it is the most useful place to point at). A field that came from a
+/// merged anchor points at the anchor's line for it; one the job lacks altogether, at the job
+/// (the mapping that uses the anchor).
 pub fn locate_nearest(text: &str, path: &[Seg]) -> Position {
-    (0..=path.len())
-        .rev()
-        .find_map(|n| locate(text, &path[..n]))
+    goyaml::parse(text)
+        .map(|doc| doc.locate_nearest(path))
         .unwrap_or(Position { line: 1, column: 1 })
 }

@@ -8,17 +8,19 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 
 use super::Config;
-use super::diagnostic::{Diagnostic, FileReporter, Severity, field_name, locate_nearest};
+use super::diagnostic::{Diagnostic, FileReporter, Severity, field_name};
 use super::jobs::{
     Brancher, ChangeMatcher, JobBase, JobSource, Periodic, Postsubmit, Presubmit, RawJob,
     RawJobConfig, UtilityConfig, default_rerun_command_for, default_trigger_for,
 };
 use super::lazy::Lazy;
-use super::locate::Seg;
+use super::locate::{Position, Seg};
 use super::plugins::PluginsConfig;
 use super::prow::{DefaultDecorationConfigEntry, ProwConfig};
 use super::validate::{self, Finding, Kind};
 use crate::prowjob::DecorationConfig;
+
+pub(super) mod goyaml;
 
 /// Where the configuration lives.
 #[derive(Debug, Clone, Default)]
@@ -178,22 +180,55 @@ impl Loader {
         FileReporter::new(path, text, &mut self.diagnostics)
     }
 
-    /// Deserializes one file; unknown fields become warnings unless `known_elsewhere` claims them.
-    fn parse<T: DeserializeOwned + Default>(
+    /// Reads one file as Prow's Go YAML does (first document, merge keys, last of repeated
+    /// keys); `None` after reporting a syntax error. Empty files read as an empty mapping.
+    fn read_doc(&mut self, file: usize) -> Option<goyaml::Doc> {
+        let text = yaml11_octal_modes(&self.files[file].2);
+        let text = if is_empty_document(&text) { "" } else { &text };
+        match goyaml::parse(text) {
+            Ok(doc) => {
+                if let Some(at) = doc.ignored_document() {
+                    let (_, path, _) = &self.files[file];
+                    self.diagnostics.push(Diagnostic {
+                        severity: Severity::Warning,
+                        file: path.clone(),
+                        line: at.line,
+                        column: at.column,
+                        field: String::new(),
+                        message: "only the first YAML document of a file is read, as Prow \
+                                  does; the rest is ignored"
+                            .into(),
+                    });
+                }
+                Some(doc)
+            }
+            Err(err) => {
+                let at = err.position().unwrap_or(Position { line: 1, column: 1 });
+                let (_, path, _) = &self.files[file];
+                self.diagnostics.push(Diagnostic {
+                    severity: Severity::Error,
+                    file: path.clone(),
+                    line: at.line,
+                    column: at.column,
+                    field: String::new(),
+                    message: err.to_string(),
+                });
+                None
+            }
+        }
+    }
+
+    /// Deserializes a parsed file; unknown fields become warnings unless `known_elsewhere`
+    /// claims them.
+    fn parse<T: DeserializeOwned>(
         &mut self,
         file: usize,
+        doc: &goyaml::Doc,
         known_elsewhere: &dyn Fn(&[Seg]) -> bool,
     ) -> Option<T> {
-        let text = &self.files[file].2;
-        if is_empty_document(text) {
-            return Some(T::default());
-        }
-        let text = yaml11_octal_modes(text);
         let mut unknown = Vec::new();
         let result: Result<T, _> =
-            serde_ignored::deserialize(serde_norway::Deserializer::from_str(&text), |p| {
-                unknown.push(segments(&p))
-            });
+            serde_ignored::deserialize(doc.deserializer(), |p| unknown.push(segments(&p)));
         match result {
             Ok(value) => {
                 for path in unknown.into_iter().filter(|p| !known_elsewhere(p)) {
@@ -205,53 +240,44 @@ impl Loader {
                 Some(value)
             }
             Err(err) => {
-                self.report_parse_error::<T>(file, err);
+                self.report_parse_error::<T>(file, doc, err);
                 None
             }
         }
     }
 
-    /// Re-reads a file that failed to deserialize to name the field that broke it.
-    fn report_parse_error<T: DeserializeOwned>(&mut self, file: usize, err: serde_norway::Error) {
-        let (_, path, text) = &self.files[file];
-        let text = yaml11_octal_modes(text);
-        let field_path = match serde_path_to_error::deserialize::<_, T>(
-            serde_norway::Deserializer::from_str(&text),
-        ) {
+    /// Deserializes again, tracking the path, to name the field that broke the file.
+    fn report_parse_error<T: DeserializeOwned>(
+        &mut self,
+        file: usize,
+        doc: &goyaml::Doc,
+        err: goyaml::Error,
+    ) {
+        let field_path = match serde_path_to_error::deserialize::<_, T>(doc.deserializer()) {
             Err(e) => path_to_error_segments(e.path()),
             Ok(_) => Vec::new(),
         };
-        let (line, column) = match err.location() {
-            Some(loc) => (loc.line(), loc.column()),
-            None => {
-                let pos = locate_nearest(&text, &field_path);
-                (pos.line, pos.column)
-            }
-        };
-        let message = err.to_string();
-        // serde_norway appends " at line L column C"; the position is already in front.
-        let message = message
-            .split(" at line ")
-            .next()
-            .unwrap_or(&message)
-            .to_string();
+        let at = err
+            .position()
+            .unwrap_or_else(|| doc.locate_nearest(&field_path));
         self.diagnostics.push(Diagnostic {
             severity: Severity::Error,
-            file: path.clone(),
-            line,
-            column,
+            file: self.files[file].1.clone(),
+            line: at.line,
+            column: at.column,
             field: field_name(&field_path),
-            message,
+            message: err.to_string(),
         });
     }
 
     fn load_prow_config(&mut self, path: &Path) -> Option<ProwConfig> {
         let file = self.read(path)?;
+        let doc = self.read_doc(file)?;
         let is_job_key = |p: &[Seg]| matches!(p.first(), Some(Seg::Key(k)) if JOB_CONFIG_KEYS.contains(&k.as_str()));
-        let prow: ProwConfig = self.parse(file, &is_job_key)?;
+        let prow: ProwConfig = self.parse(file, &doc, &is_job_key)?;
         // The same file may hold jobs; its top-level non-job keys were judged by the pass above.
         let top_level_only = |p: &[Seg]| p.len() == 1;
-        if let Some(jobs) = self.parse::<RawJobConfig>(file, &top_level_only) {
+        if let Some(jobs) = self.parse::<RawJobConfig>(file, &doc, &top_level_only) {
             self.decorate_all_jobs = jobs.decorate_all_jobs;
             self.add_jobs(file, jobs);
         }
@@ -299,15 +325,21 @@ impl Loader {
             let Some(file) = self.read(&path) else {
                 continue;
             };
-            if let Some(jobs) = self.parse::<RawJobConfig>(file, &|_| false) {
+            let Some(doc) = self.read_doc(file) else {
+                continue;
+            };
+            if let Some(jobs) = self.parse::<RawJobConfig>(file, &doc, &|_| false) {
                 self.add_jobs(file, jobs);
             }
         }
     }
 
     fn load_plugins(&mut self, path: &Path) -> PluginsConfig {
-        self.read(path)
-            .and_then(|file| self.parse(file, &|_| false))
+        let Some(file) = self.read(path) else {
+            return PluginsConfig::default();
+        };
+        self.read_doc(file)
+            .and_then(|doc| self.parse(file, &doc, &|_| false))
             .unwrap_or_default()
     }
 
