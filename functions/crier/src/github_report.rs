@@ -195,8 +195,30 @@ pub fn failure_row(pj: &ProwJob) -> String {
     )
 }
 
-/// The failure comment body for `rows`.
-pub fn comment_body(author: &str, rows: &[String]) -> String {
+/// The `plank.report_templates` entry for the job's repo, as Prow's `ReportTemplateForRepo`
+/// picks it: `org/repo`, then `org`, then `*` (the legacy `report_template` counts as `*`).
+pub fn report_template<'a>(plank: &'a prow_core::config::Plank, pj: &ProwJob) -> Option<&'a str> {
+    let templates = &plank.report_templates;
+    let star = || {
+        templates
+            .get("*")
+            .or(plank.report_template.as_ref())
+            .map(String::as_str)
+    };
+    let Some(refs) = pj.spec.refs.as_ref() else {
+        return star();
+    };
+    templates
+        .get(&refs.org_repo())
+        .or_else(|| templates.get(&refs.org))
+        .map(String::as_str)
+        .or_else(star)
+        .filter(|t| !t.is_empty())
+}
+
+/// The failure comment body for `rows`, with the rendered report template (if any) under the
+/// table, as Prow's `createComment` writes it.
+pub fn comment_body(author: &str, rows: &[String], report: Option<&str>) -> String {
     let plural = if rows.len() == 1 { "test" } else { "tests" };
     let mut lines = vec![
         format!(
@@ -207,6 +229,9 @@ pub fn comment_body(author: &str, rows: &[String]) -> String {
         "--- | --- | --- | --- | ---".to_owned(),
     ];
     lines.extend(rows.iter().cloned());
+    if let Some(report) = report {
+        lines.extend([String::new(), report.to_owned()]);
+    }
     lines.extend([
         String::new(),
         "<details>".to_owned(),
@@ -253,6 +278,7 @@ pub fn plan_failure_comment(
     pj: &ProwJob,
     bot_login: &str,
     comments: &[IssueComment],
+    report: Option<&str>,
 ) -> Vec<CommentAction> {
     let Some(author) = pj
         .spec
@@ -290,7 +316,7 @@ pub fn plan_failure_comment(
     match latest {
         _ if rows.is_empty() => actions.extend(latest.map(CommentAction::Delete)),
         Some(id) if !added => {
-            let body = comment_body(&author, &rows);
+            let body = comment_body(&author, &rows, report);
             let unchanged = ours.last().is_some_and(|c| c.body == body);
             if !unchanged {
                 actions.push(CommentAction::Edit(id, body));
@@ -298,7 +324,7 @@ pub fn plan_failure_comment(
         }
         _ => {
             actions.extend(latest.map(CommentAction::Delete));
-            actions.push(CommentAction::Create(comment_body(&author, &rows)));
+            actions.push(CommentAction::Create(comment_body(&author, &rows, report)));
         }
     }
     actions
@@ -462,6 +488,53 @@ mod tests {
         }
     }
 
+    /// The example config's `report_templates` entry, rendered under the table exactly where
+    /// Prow's `createComment` puts it: after the rows, a blank line, the rendered text, then the
+    /// bot footer.
+    #[test]
+    fn failure_comment_carries_the_repos_report_template_like_prow() {
+        let mut plank = prow_core::config::Plank::default();
+        plank.report_templates.insert(
+            "*".into(),
+            "[Full PR test history](https://prow.example.com/pr-history?org={{.Spec.Refs.Org}}&repo={{.Spec.Refs.Repo}}&pr={{with index .Spec.Refs.Pulls 0}}{{.Number}}{{end}}).".into(),
+        );
+        plank
+            .report_templates
+            .insert("other-org".into(), "other".into());
+        let pj = presubmit("pull-foo-unit", ProwJobState::Failure);
+        let template = report_template(&plank, &pj).unwrap();
+        let report = prow_core::gotemplate::render_prowjob(template, &pj).unwrap();
+        let actions = plan_failure_comment(&pj, "bot", &[], Some(&report));
+        let [CommentAction::Create(body)] = actions.as_slice() else {
+            panic!("{actions:?}")
+        };
+        let expected = [
+            "@alice: The following test **failed**, say `/retest` to rerun all failed tests or `/retest-required` to rerun all mandatory failed tests:",
+            "",
+            "Test name | Commit | Details | Required | Rerun command",
+            "--- | --- | --- | --- | ---",
+            &format!("pull-foo-unit | {SHA} | [link](https://prow.example.com/view/gs/b/pull-foo-unit/1) | true | `/test pull-foo-unit`"),
+            "",
+            "[Full PR test history](https://prow.example.com/pr-history?org=acme&repo=foo&pr=42).",
+            "",
+            "<details>",
+            "",
+            ABOUT_THIS_BOT,
+            "</details>",
+            COMMENT_TAG,
+        ]
+        .join("\n");
+        assert_eq!(body, &expected);
+        // The org's own entry wins over `*`; the legacy singular form counts as `*`.
+        plank.report_templates.insert("acme".into(), "acme's".into());
+        assert_eq!(report_template(&plank, &pj), Some("acme's"));
+        let legacy = prow_core::config::Plank {
+            report_template: Some("legacy".into()),
+            ..prow_core::config::Plank::default()
+        };
+        assert_eq!(report_template(&legacy, &pj), Some("legacy"));
+    }
+
     #[test]
     fn failure_comment_lifecycle() {
         let unit_failed = presubmit("pull-foo-unit", ProwJobState::Failure);
@@ -470,7 +543,7 @@ mod tests {
         let lint_passed = presubmit("pull-foo-lint", ProwJobState::Success);
 
         // First failure: a new comment with one row, "test" singular.
-        let actions = plan_failure_comment(&unit_failed, "bot", &[]);
+        let actions = plan_failure_comment(&unit_failed, "bot", &[], None);
         let [CommentAction::Create(body)] = actions.as_slice() else {
             panic!("{actions:?}")
         };
@@ -483,7 +556,7 @@ mod tests {
 
         // A second failure: the old comment goes, a new one lists both ("tests").
         let existing = [comment(1, "someone", "hi"), comment(7, "bot", &first)];
-        let actions = plan_failure_comment(&lint_failed, "bot", &existing);
+        let actions = plan_failure_comment(&lint_failed, "bot", &existing, None);
         let [CommentAction::Delete(7), CommentAction::Create(both)] = actions.as_slice() else {
             panic!("{actions:?}")
         };
@@ -492,7 +565,7 @@ mod tests {
 
         // The unit test passes on a retest: edited in place, its row gone.
         let existing = [comment(8, "bot", both)];
-        let actions = plan_failure_comment(&unit_passed, "bot", &existing);
+        let actions = plan_failure_comment(&unit_passed, "bot", &existing, None);
         let [CommentAction::Edit(8, edited)] = actions.as_slice() else {
             panic!("{actions:?}")
         };
@@ -500,13 +573,13 @@ mod tests {
 
         // Everything passes: the comment is deleted.
         let existing = [comment(8, "bot", edited)];
-        let actions = plan_failure_comment(&lint_passed, "bot", &existing);
+        let actions = plan_failure_comment(&lint_passed, "bot", &existing, None);
         assert_eq!(actions, [CommentAction::Delete(8)]);
 
         // Nothing failed and no comment: nothing to do; the same report twice: no edit.
-        assert!(plan_failure_comment(&lint_passed, "bot", &[]).is_empty());
+        assert!(plan_failure_comment(&lint_passed, "bot", &[], None).is_empty());
         let existing = [comment(9, "bot", edited)];
-        assert!(plan_failure_comment(&unit_passed, "bot", &existing).is_empty());
+        assert!(plan_failure_comment(&unit_passed, "bot", &existing, None).is_empty());
 
         // Older duplicates are deleted; comments by others are left alone.
         let existing = [
@@ -515,7 +588,7 @@ mod tests {
             comment(5, "bot", &first),
         ];
         // (the latest already says the right thing, so it is left as it is).
-        let actions = plan_failure_comment(&lint_passed, "bot", &existing);
+        let actions = plan_failure_comment(&lint_passed, "bot", &existing, None);
         assert_eq!(actions, [CommentAction::Delete(3)]);
     }
 

@@ -251,7 +251,14 @@ async fn update_failure_comment(
     let _held = lock.lock().await;
     let bot = state.github.bot_login().await?;
     let comments = state.github.list_issue_comments(org, repo, number).await?;
-    for action in github_report::plan_failure_comment(pj, &bot, &comments) {
+    // Prow fails the report when the template does not render; we report without it (and say
+    // why in the log) so one bad template cannot block every failure comment.
+    let report = github_report::report_template(&state.config.prow.plank, pj).and_then(|t| {
+        prow_core::gotemplate::render_prowjob(t, pj)
+            .map_err(|err| tracing::warn!(job = pj.name(), %err, "report template left out"))
+            .ok()
+    });
+    for action in github_report::plan_failure_comment(pj, &bot, &comments, report.as_deref()) {
         match action {
             CommentAction::Delete(id) => state.github.delete_comment(org, repo, id).await?,
             CommentAction::Edit(id, body) => {
