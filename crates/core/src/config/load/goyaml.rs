@@ -319,9 +319,10 @@ impl Builder<'_> {
                     let merge = is_merge(&event);
                     let key = self.node(event, key_mark, depth + 1)?;
                     let (event, value_mark) = self.next()?;
+                    let aliased = matches!(event, Event::Alias(_));
                     let value = self.node(event, value_mark, depth + 1)?;
                     if merge {
-                        self.merge(&mut map, value, position(&key_mark))?;
+                        self.merge(&mut map, value, aliased, position(&key_mark))?;
                     } else {
                         if !matches!(self.nodes[key].kind, Kind::Scalar(_)) {
                             return Err(Error::at(position(&key_mark), "invalid map key"));
@@ -338,8 +339,15 @@ impl Builder<'_> {
     }
 
     /// go-yaml v2's `merge`: a mapping's entries are assigned in place; for a sequence of
-    /// mappings the last is assigned first so that earlier mappings win.
-    fn merge(&self, map: &mut MapBuilder, value: NodeId, at: Position) -> Result<(), Error> {
+    /// mappings the last is assigned first so that earlier mappings win. The sequence must be
+    /// written in place: an alias must name a mapping.
+    fn merge(
+        &self,
+        map: &mut MapBuilder,
+        value: NodeId,
+        aliased: bool,
+        at: Position,
+    ) -> Result<(), Error> {
         let want_map = || {
             Error::at(
                 at,
@@ -352,6 +360,7 @@ impl Builder<'_> {
                     map.assign(&self.nodes, k, v);
                 }
             }
+            Kind::Seq(_) if aliased => return Err(want_map()),
             Kind::Seq(items) => {
                 for &item in items.iter().rev() {
                     let Kind::Map(entries) = &self.nodes[item].kind else {
@@ -1204,6 +1213,12 @@ nested: &nested {inner: {x: 1, y: 2}, top: t}
                 "a: &a [1]\nx:\n  <<: *a\n",
                 "map merge requires map or sequence of maps",
                 3,
+            ),
+            // go-yaml v2: an alias after `<<` must name a mapping, even a list of mappings.
+            (
+                "a: &a {k: 1}\nl: &l [*a]\nx:\n  <<: *l\n",
+                "map merge requires map or sequence of maps",
+                4,
             ),
             (
                 "a: &a {k: 1}\nx:\n  <<: [*a, [1]]\n",
