@@ -8,13 +8,13 @@
 //! writes are guarded by the state they were decided from.
 //!
 //! Differences from Prow's plank (see the module docs for details):
-//! - decorated jobs get no clonerefs/initupload/entrypoint/sidecar containers ([`pod`]);
 //! - `plank.job_url_template` (a Go template) is not evaluated ([`url`]);
 //! - the `prow.k8s.io/id`/`build-id` labels are not copied back onto the ProwJob;
 //! - concurrency limits are checked per decision against a fresh list; two events handled at
 //!   the same instant can each see the last free slot (Prow's single worker cannot).
 
 pub mod buildid;
+pub mod decorate;
 pub mod metrics;
 pub mod pod;
 pub mod reconcile;

@@ -1,25 +1,26 @@
-//! ProwJob -> Pod: Prow's `ProwJobToPod` minus the decoration init containers.
+//! ProwJob -> Pod: Prow's `ProwJobToPod`.
 //!
-//! Decorated jobs in Prow get clonerefs/initupload/entrypoint/sidecar containers built from
-//! Go images. Those cannot run on this platform (the local kubelet runs commands, not images),
-//! so a decorated job here gets Prow's env contract only: `ARTIFACTS=/logs/artifacts` and an
-//! `emptyDir` volume `logs` mounted at `/logs` in every container. No source is cloned and no
-//! artifacts are uploaded by the pod; the decoration `timeout` is not enforced by an entrypoint
-//! (plank's `pod_running_timeout` still applies).
+//! The job's pod spec with `restartPolicy: Never`, its lone container renamed `test`, the
+//! service account token not mounted unless asked for, Prow's env (`JOB_SPEC`, `BUILD_ID`,
+//! `PULL_*`, ...) and `FallbackToLogsOnError` termination messages, labelled and annotated like
+//! the ProwJob. A decorated job's spec is further decorated with the pod utilities
+//! (clonerefs, initupload, entrypoint, sidecar) as Prow does: see [`crate::decorate`].
+//! As in Prow's plank (not its `ProwJobToPod`), the pod also gets its namespace and the
+//! `prow.k8s.io/plank-version` label.
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{EmptyDirVolumeSource, EnvVar, Pod, Volume, VolumeMount};
+use k8s_openapi::api::core::v1::{EnvVar, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use prow_core::jobspec::{self, BUILD_ID_LABEL, ID_LABEL, JobSpecError, PLANK_VERSION_LABEL};
 use prow_core::prowjob::ProwJob;
 
-/// Name of the volume decorated jobs write their logs and artifacts to.
-pub const LOGS_VOLUME: &str = "logs";
-/// Where that volume is mounted (the parent of `$ARTIFACTS`).
-pub const LOGS_MOUNT_PATH: &str = "/logs";
+use crate::decorate::{self, DecorateError};
+
 /// Name of a job's only container, as Prow renames it.
 pub const TEST_CONTAINER: &str = "test";
+/// Termination message policy Prow gives containers that set none.
+const FALLBACK_TO_LOGS: &str = "FallbackToLogsOnError";
 
 #[derive(Debug, thiserror::Error)]
 pub enum PodError {
@@ -29,6 +30,8 @@ pub enum PodError {
     NoContainers { job: String },
     #[error(transparent)]
     Env(#[from] JobSpecError),
+    #[error(transparent)]
+    Decorate(#[from] DecorateError),
 }
 
 /// The pod for `pj` as build `build_id`, in `pj.spec.namespace` (or `default_namespace` when
@@ -50,42 +53,35 @@ pub fn build_pod(pj: &ProwJob, build_id: &str, default_namespace: &str) -> Resul
     if spec.automount_service_account_token.is_none() && spec.service_account_name.is_none() {
         spec.automount_service_account_token = Some(false);
     }
-    let env: Vec<EnvVar> = jobspec::prow_env(pj, build_id)?
-        .into_iter()
-        .map(|(name, value)| EnvVar {
-            name,
-            value: Some(value),
-            ..EnvVar::default()
-        })
-        .collect();
-    let decorated = pj.spec.is_decorated();
-    for container in &mut spec.containers {
-        container
-            .env
-            .get_or_insert_with(Vec::new)
-            .extend(env.iter().cloned());
-        if container.termination_message_policy.is_none() {
-            container.termination_message_policy = Some("FallbackToLogsOnError".into());
-        }
-        if decorated {
-            let mounts = container.volume_mounts.get_or_insert_with(Vec::new);
-            if !mounts.iter().any(|m| m.name == LOGS_VOLUME) {
-                mounts.push(VolumeMount {
-                    name: LOGS_VOLUME.into(),
-                    mount_path: LOGS_MOUNT_PATH.into(),
-                    ..VolumeMount::default()
-                });
-            }
+    let env = jobspec::prow_env(pj, build_id)?;
+    if pj.spec.is_decorated() {
+        decorate::decorate(&mut spec, pj, env.into_iter().collect())?;
+    } else {
+        let env: Vec<EnvVar> = env
+            .into_iter()
+            .map(|(name, value)| EnvVar {
+                name,
+                value: Some(value),
+                ..EnvVar::default()
+            })
+            .collect();
+        for container in &mut spec.containers {
+            container
+                .env
+                .get_or_insert_with(Vec::new)
+                .extend(env.iter().cloned());
         }
     }
-    if decorated {
-        let volumes = spec.volumes.get_or_insert_with(Vec::new);
-        if !volumes.iter().any(|v| v.name == LOGS_VOLUME) {
-            volumes.push(Volume {
-                name: LOGS_VOLUME.into(),
-                empty_dir: Some(EmptyDirVolumeSource::default()),
-                ..Volume::default()
-            });
+    // Prow also defaults the policy of user init containers of undecorated jobs; this plank
+    // has always left those as written, and keeps doing so.
+    let init_containers = if pj.spec.is_decorated() {
+        spec.init_containers.as_deref_mut().unwrap_or_default()
+    } else {
+        &mut []
+    };
+    for container in init_containers.iter_mut().chain(&mut spec.containers) {
+        if container.termination_message_policy.is_none() {
+            container.termination_message_policy = Some(FALLBACK_TO_LOGS.into());
         }
     }
 
@@ -256,26 +252,71 @@ mod tests {
         assert_eq!(spec.automount_service_account_token, None);
     }
 
+    fn names(containers: &[Container]) -> Vec<&str> {
+        containers.iter().map(|c| c.name.as_str()).collect()
+    }
+
     #[test]
-    fn decorated_jobs_get_artifacts_and_a_logs_volume_but_no_prow_init_containers() {
+    fn decorated_jobs_get_prows_utility_containers_around_an_entrypoint() {
         let mut pj = presubmit();
         pj.spec.decoration_config = Some(DecorationConfig::default());
+        let spec = pj.spec.pod_spec.as_mut().unwrap();
+        spec.containers[0].command = Some(vec!["make".into()]);
+        spec.containers[0].args = Some(vec!["test".into()]);
+        spec.init_containers = Some(vec![Container {
+            name: "setup".into(),
+            ..Container::default()
+        }]);
         let pod = build_pod(&pj, "1", "x").unwrap();
-        assert_eq!(
-            env_of(&pod).get("ARTIFACTS").map(String::as_str),
-            Some("/logs/artifacts")
-        );
+        let env = env_of(&pod);
+        assert_eq!(env["ARTIFACTS"], "/logs/artifacts");
+        assert_eq!(env["GOPATH"], "/home/prow/go");
+        assert_eq!(env["BUILD_ID"], "1");
+        assert!(env["ENTRYPOINT_OPTIONS"].contains(r#""args":["make","test"]"#));
         let spec = pod.spec.unwrap();
-        assert!(spec.init_containers.is_none());
-        let volumes = spec.volumes.unwrap();
-        assert_eq!(volumes.len(), 1);
-        assert_eq!(volumes[0].name, "logs");
-        assert!(volumes[0].empty_dir.is_some());
-        let mounts = spec.containers[0].volume_mounts.as_ref().unwrap();
+        let init = spec.init_containers.as_deref().unwrap();
         assert_eq!(
-            (mounts[0].name.as_str(), mounts[0].mount_path.as_str()),
-            ("logs", "/logs")
+            names(init),
+            ["clonerefs", "setup", "initupload", "place-entrypoint"]
         );
+        assert_eq!(names(&spec.containers), ["test", "sidecar"]);
+        let test = &spec.containers[0];
+        assert_eq!(
+            test.command.as_deref(),
+            Some(&["/tools/entrypoint".into()][..])
+        );
+        assert_eq!(test.args, None);
+        assert_eq!(
+            test.working_dir.as_deref(),
+            Some("/home/prow/go/src/github.com/acme/foo")
+        );
+        // Every container, the user's init container included, falls back to its logs.
+        assert!(
+            init.iter()
+                .chain(&spec.containers)
+                .all(|c| c.termination_message_policy.as_deref() == Some("FallbackToLogsOnError"))
+        );
+        let volumes: Vec<&str> = spec
+            .volumes
+            .iter()
+            .flatten()
+            .map(|v| v.name.as_str())
+            .collect();
+        assert_eq!(volumes, ["logs", "tools", "clonerefs-tmp", "code"]);
+    }
+
+    #[test]
+    fn undecorated_jobs_keep_their_init_containers_as_written() {
+        let mut pj = presubmit();
+        pj.spec.pod_spec.as_mut().unwrap().init_containers = Some(vec![Container {
+            name: "setup".into(),
+            ..Container::default()
+        }]);
+        let spec = build_pod(&pj, "1", "x").unwrap().spec.unwrap();
+        let init = spec.init_containers.unwrap();
+        assert_eq!(names(&init), ["setup"]);
+        assert_eq!(init[0].termination_message_policy, None);
+        assert!(init[0].env.is_none());
     }
 
     #[test]
