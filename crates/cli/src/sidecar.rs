@@ -1,4 +1,5 @@
-//! The local stand-in for Prow's sidecar under `prow up`: when the kubelet sees a decorated job's
+//! The local stand-in for Prow's sidecar under `prow up`, for decorated pods that carry no
+//! `sidecar` container (pods built by an older plank): when the kubelet sees such a job's
 //! pod end, its build log and everything it wrote to `$ARTIFACTS` go to the artifact store in
 //! Prow's layout (`<build dir>/build-log.txt`, `<build dir>/artifacts/...`), before the pod's final
 //! status is written, so they exist by the time the job is reported complete.
@@ -13,7 +14,7 @@ use prow_artifacts::ArtifactStore;
 use prow_artifacts::layout::job_paths;
 use prow_artifacts::upload::{content_type, files_under};
 use prow_kube::ProwJobs;
-use prow_local::kubelet::PodFinished;
+use prow_local::kubelet::{PodFinished, pod_utility};
 use serde_json::Value;
 
 #[derive(Debug)]
@@ -39,6 +40,12 @@ impl PodFinished for LocalSidecar {
 
 impl LocalSidecar {
     async fn upload(&self, pod: &Value, pod_dir: &Path, log: String) -> anyhow::Result<()> {
+        let decorated_with_sidecar = pod["spec"]["containers"]
+            .as_array()
+            .is_some_and(|cs| cs.iter().any(|c| pod_utility(c) == Some("sidecar")));
+        if decorated_with_sidecar {
+            return Ok(()); // Prow's sidecar (ours, `prow sidecar`) uploaded everything already
+        }
         let labels = &pod["metadata"]["labels"];
         let Some(name) = labels["prow.k8s.io/id"]
             .as_str()

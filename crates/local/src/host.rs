@@ -101,12 +101,11 @@ pub fn host_value(value: &str, mounts: &[(String, PathBuf)]) -> String {
         return format!("{flag}={path}");
     }
     let trimmed = value.trim_start();
-    if trimmed.starts_with('{') || trimmed.starts_with('[') {
-        if let Ok(mut json) = serde_json::from_str::<Value>(value) {
-            if rewrite_json(&mut json, mounts) {
-                return json.to_string();
-            }
-        }
+    if (trimmed.starts_with('{') || trimmed.starts_with('['))
+        && let Ok(mut json) = serde_json::from_str::<Value>(value)
+        && rewrite_json(&mut json, mounts)
+    {
+        return json.to_string();
     }
     value.to_string()
 }
@@ -203,7 +202,10 @@ mod tests {
     #[test]
     fn paths_under_mounts_are_rewritten_also_inside_json_and_flags() {
         let m = mounts();
-        assert_eq!(host_value("/logs/artifacts", &m), "/pod/volumes/logs/artifacts");
+        assert_eq!(
+            host_value("/logs/artifacts", &m),
+            "/pod/volumes/logs/artifacts"
+        );
         assert_eq!(host_value("/logs", &m), "/pod/volumes/logs");
         assert_eq!(host_value("/logsx", &m), "/logsx");
         assert_eq!(

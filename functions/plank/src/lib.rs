@@ -8,7 +8,6 @@
 //! writes are guarded by the state they were decided from.
 //!
 //! Differences from Prow's plank (see the module docs for details):
-//! - `plank.job_url_template` (a Go template) is not evaluated ([`url`]);
 //! - the `prow.k8s.io/id`/`build-id` labels are not copied back onto the ProwJob;
 //! - concurrency limits are checked per decision against a fresh list; two events handled at
 //!   the same instant can each see the last free slot (Prow's single worker cannot).

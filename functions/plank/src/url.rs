@@ -48,7 +48,11 @@ pub fn job_url(pj: &ProwJob, build_id: &str, settings: &UrlSettings) -> String {
             );
         }
     }
-    if let Some(template) = settings.job_url_template.as_deref().filter(|t| !t.is_empty()) {
+    if let Some(template) = settings
+        .job_url_template
+        .as_deref()
+        .filter(|t| !t.is_empty())
+    {
         let mut with_build = pj.clone();
         if with_build.status.build_id.is_empty() {
             with_build.status.build_id = build_id.to_owned();
