@@ -54,6 +54,91 @@ pub struct KubeOptions {
     /// Kubernetes API server URL (plain http for the embedded server); default: kubeconfig or in-cluster.
     #[arg(long = "kube-url", env = "KUBE_URL")]
     pub url: Option<String>,
+    /// Build clusters, as Prow's `--kubeconfig`: one context per cluster alias a job's
+    /// `cluster` names; a `default` context (else the API above) runs jobs that name none.
+    #[arg(long = "kubeconfig", env = "BUILD_CLUSTERS_KUBECONFIG")]
+    pub build_clusters: Option<std::path::PathBuf>,
+}
+
+/// The cluster alias of jobs that name none (Prow's `kube.DefaultClusterAlias`).
+pub const DEFAULT_CLUSTER: &str = "default";
+
+/// The build clusters pods run in, by the alias a ProwJob's `spec.cluster` names.
+#[derive(Clone)]
+pub struct BuildClusters {
+    clients: std::collections::BTreeMap<String, Client>,
+}
+
+impl std::fmt::Debug for BuildClusters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BuildClusters")
+            .field("aliases", &self.clients.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl BuildClusters {
+    /// Only the `default` cluster.
+    pub fn single(default: Client) -> Self {
+        let mut clients = std::collections::BTreeMap::new();
+        clients.insert(DEFAULT_CLUSTER.to_owned(), default);
+        BuildClusters { clients }
+    }
+
+    /// Adds (or replaces) the cluster called `alias`.
+    pub fn with_alias(mut self, alias: impl Into<String>, client: Client) -> Self {
+        self.clients.insert(alias.into(), client);
+        self
+    }
+
+    /// The cluster a job's `spec.cluster` names (`""` is `default`); `None` when unknown, which
+    /// ends the job in `error` as Prow does.
+    pub fn get(&self, alias: &str) -> Option<&Client> {
+        let alias = if alias.is_empty() {
+            DEFAULT_CLUSTER
+        } else {
+            alias
+        };
+        self.clients.get(alias)
+    }
+
+    /// Every cluster, `default` included, by alias.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Client)> {
+        self.clients.iter().map(|(alias, client)| (alias.as_str(), client))
+    }
+
+    /// `default` is `default_client` unless the kubeconfig has a `default` context; every
+    /// context of the kubeconfig at `options.build_clusters` is a cluster of its name.
+    pub async fn from_options(
+        options: &KubeOptions,
+        default_client: Client,
+    ) -> Result<Self, KubeError> {
+        let mut clusters = BuildClusters::single(default_client);
+        let Some(path) = &options.build_clusters else {
+            return Ok(clusters);
+        };
+        install_crypto_provider();
+        let kubeconfig = kube::config::Kubeconfig::read_from(path)
+            .map_err(|e| KubeError::Config(format!("{}: {e}", path.display())))?;
+        for context in &kubeconfig.contexts {
+            let settings = kube::config::KubeConfigOptions {
+                context: Some(context.name.clone()),
+                ..kube::config::KubeConfigOptions::default()
+            };
+            let config = Config::from_custom_kubeconfig(kubeconfig.clone(), &settings)
+                .await
+                .map_err(|e| {
+                    KubeError::Config(format!("{} context {}: {e}", path.display(), context.name))
+                })?;
+            let client = if config.cluster_url.scheme_str() == Some("http") {
+                plain_http_client(config)?
+            } else {
+                Client::try_from(config).map_err(|e| KubeError::Config(e.to_string()))?
+            };
+            clusters = clusters.with_alias(context.name.clone(), client);
+        }
+        Ok(clusters)
+    }
 }
 
 /// Installs ring as the process-wide rustls provider once; several crates pull in rustls and

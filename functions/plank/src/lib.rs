@@ -65,6 +65,9 @@ pub struct Options {
     /// Decide and log, write nothing.
     pub dry_run: bool,
     pub clock: Clock,
+    /// Where pods run, by the cluster alias jobs name; default: only `default`, the API server
+    /// the ProwJobs live in.
+    pub build_clusters: Option<prow_kube::BuildClusters>,
 }
 
 impl Default for Options {
@@ -72,6 +75,7 @@ impl Default for Options {
         Options {
             dry_run: false,
             clock: Arc::new(Timestamp::now),
+            build_clusters: None,
         }
     }
 }
@@ -95,8 +99,8 @@ struct Inner {
     settings: Settings,
     /// ProwJobs in the namespace plank serves.
     jobs: ProwJobs,
-    /// For pods, in whichever namespace each job names.
-    client: kube::Client,
+    /// For pods: the build cluster each job names, in whichever namespace it names.
+    clusters: prow_kube::BuildClusters,
     /// Vends BUILD_IDs that increase within this process.
     build_ids: BuildIds,
     clock: Clock,
@@ -140,7 +144,9 @@ impl PlankState {
             inner: Arc::new(Inner {
                 settings,
                 jobs: ProwJobs::new(client.clone(), prowjob_namespace),
-                client,
+                clusters: options
+                    .build_clusters
+                    .unwrap_or_else(|| prow_kube::BuildClusters::single(client)),
                 build_ids: BuildIds::default(),
                 clock: options.clock,
                 dry_run: options.dry_run,
@@ -291,6 +297,9 @@ pub async fn app(flags: Flags) -> Result<Router, PlankError> {
     settings.urls.deck_url = flags.deck_url.clone();
     let options = Options {
         dry_run: flags.dry_run,
+        build_clusters: Some(
+            prow_kube::BuildClusters::from_options(&flags.kube, client.clone()).await?,
+        ),
         ..Options::default()
     };
     Ok(router(PlankState::with_settings(

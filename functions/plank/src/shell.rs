@@ -17,6 +17,9 @@ use crate::reconcile::{Action, Observed, StatusChange, may_start, reconcile};
 pub enum ShellError {
     #[error(transparent)]
     Kube(#[from] KubeError),
+    /// The job names a build cluster plank has no client for: a terminal error for the job.
+    #[error("unknown cluster alias {0:?}")]
+    UnknownCluster(String),
     #[error("resync: {failed} of {total} jobs failed, first: {first}")]
     Resync {
         failed: usize,
@@ -35,8 +38,40 @@ pub struct Applied {
 }
 
 impl PlankState {
-    fn pods(&self, namespace: &str) -> Pods {
-        Pods::new(self.inner.client.clone(), namespace)
+    /// The pods of `namespace` in the build cluster `pj` runs in.
+    fn pods(&self, pj: &ProwJob, namespace: &str) -> Result<Pods, ShellError> {
+        self.inner
+            .clusters
+            .get(&pj.spec.cluster)
+            .map(|client| Pods::new(client.clone(), namespace))
+            .ok_or_else(|| ShellError::UnknownCluster(pj.spec.cluster.clone()))
+    }
+
+    /// Reads `pj`'s pod; a job on a build cluster plank does not know ends in `error` there and
+    /// then, as in Prow (`None` then means "done with this job").
+    async fn pod_of(&self, pj: &ProwJob, namespace: &str) -> Result<Option<Option<Pod>>, ShellError> {
+        match self.pods(pj, namespace) {
+            Ok(pods) => Ok(Some(pods.get(pj.name()).await?)),
+            Err(ShellError::UnknownCluster(alias)) => {
+                let change = StatusChange {
+                    state: Some(ProwJobState::Error),
+                    description: Some(format!(
+                        "Terminal error: unknown cluster alias {alias:?}."
+                    )),
+                    completion_time: Some(Time((self.inner.clock)())),
+                    ..StatusChange {
+                        from: pj.status.state,
+                        ..StatusChange::default()
+                    }
+                };
+                tracing::warn!(job = pj.name(), cluster = %alias, "unknown build cluster");
+                if !self.inner.dry_run {
+                    self.write_own_status(pj, &change).await?;
+                }
+                Ok(None)
+            }
+            Err(err) => Err(err),
+        }
     }
 
     /// Does a decision about `pj` need the list of every job? Only when starting it under a
@@ -60,7 +95,9 @@ impl PlankState {
             return Ok(());
         }
         let namespace = pod_namespace(&pj, &self.inner.settings.pod_namespace).to_owned();
-        let pod = self.pods(&namespace).get(pj.name()).await?;
+        let Some(pod) = self.pod_of(&pj, &namespace).await? else {
+            return Ok(());
+        };
         let jobs = if self.needs_other_jobs(&pj) {
             self.inner.jobs.list(None).await?
         } else {
@@ -103,7 +140,9 @@ impl PlankState {
             }
             let pj = pj.clone();
             let namespace = pod_namespace(&pj, &settings.pod_namespace).to_owned();
-            let pod = self.pods(&namespace).get(pj.name()).await?;
+            let Some(pod) = self.pod_of(&pj, &namespace).await? else {
+                continue;
+            };
             let applied = self.decide_and_apply(&pj, pod.as_ref(), &jobs).await?;
             if let Some(stored) = applied.stored {
                 jobs[i] = stored;
@@ -117,7 +156,8 @@ impl PlankState {
     pub async fn resync(&self) -> Result<usize, ShellError> {
         let mut jobs = self.inner.jobs.list(None).await?;
         sort_fifo(&mut jobs);
-        let mut pods_by_ns: HashMap<String, HashMap<String, Pod>> = HashMap::new();
+        // Pods by build cluster and namespace, each listed once.
+        let mut pods_by_ns: HashMap<(String, String), HashMap<String, Pod>> = HashMap::new();
         let mut failures = Vec::new();
         let mut reconciled = 0;
         for i in 0..jobs.len() {
@@ -126,15 +166,25 @@ impl PlankState {
             }
             let pj = jobs[i].clone();
             let namespace = pod_namespace(&pj, &self.inner.settings.pod_namespace).to_owned();
-            if !pods_by_ns.contains_key(&namespace) {
-                let pods = self.pods(&namespace).list(None).await?;
+            let key = (pj.spec.cluster.clone(), namespace.clone());
+            if !pods_by_ns.contains_key(&key) {
+                let pods = match self.pods(&pj, &namespace) {
+                    Ok(pods) => pods.list(None).await?,
+                    Err(ShellError::UnknownCluster(_)) => {
+                        if let Err(err) = self.pod_of(&pj, &namespace).await {
+                            failures.push(format!("{}: {err}", pj.name()));
+                        }
+                        continue;
+                    }
+                    Err(err) => return Err(err),
+                };
                 let by_name = pods
                     .into_iter()
                     .map(|p| (p.metadata.name.clone().unwrap_or_default(), p))
                     .collect();
-                pods_by_ns.insert(namespace.clone(), by_name);
+                pods_by_ns.insert(key.clone(), by_name);
             }
-            let pod = pods_by_ns.get(&namespace).and_then(|m| m.get(pj.name()));
+            let pod = pods_by_ns.get(&key).and_then(|m| m.get(pj.name()));
             match self.decide_and_apply(&pj, pod, &jobs).await {
                 Ok(applied) => {
                     reconciled += 1;
@@ -195,7 +245,7 @@ impl PlankState {
                         .namespace
                         .clone()
                         .unwrap_or_else(|| self.inner.settings.pod_namespace.clone());
-                    match self.pods(&namespace).create(&pod).await {
+                    match self.pods(pj, &namespace)?.create(&pod).await {
                         Ok(Created::New(_)) => self.inner.metrics.action("create_pod"),
                         Ok(Created::Existing) => {
                             // Another plank (or an earlier try) made it: its build id is the
@@ -226,7 +276,7 @@ impl PlankState {
                     }
                 }
                 Action::DeletePod { namespace, name } => {
-                    self.pods(&namespace).delete(&name).await?;
+                    self.pods(pj, &namespace)?.delete(&name).await?;
                     self.inner.metrics.action("delete_pod");
                 }
                 Action::UpdateStatus(change) => {

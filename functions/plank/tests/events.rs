@@ -329,6 +329,7 @@ async fn app_builds_plank_from_flags_and_a_config_file() {
         job_config_path: None,
         kube: prow_kube::KubeOptions {
             url: Some(world.api.url.clone()),
+            build_clusters: None,
         },
         namespace: None,
         deck_url: Some("http://deck.example".into()),
@@ -414,4 +415,47 @@ async fn two_plank_instances_racing_to_finish_a_job_write_its_final_state_once()
         text.contains("plank_job_transitions_total{state=\"pending\"} 5"),
         "{text}"
     );
+}
+
+/// Jobs name build clusters (`spec.cluster`); plank runs each pod in the cluster named, and a
+/// job naming a cluster plank has no client for ends in `error` as in Prow, before any pod.
+#[tokio::test]
+async fn jobs_run_in_the_build_cluster_they_name_and_an_unknown_one_is_a_terminal_error() {
+    let world = World::start().await;
+    let clusters = prow_kube::BuildClusters::single(world.api.client().unwrap())
+        .with_alias("k8s-infra-prow-build", world.api.client().unwrap());
+    let plank = prow_plank::router(prow_plank::PlankState::with_settings(
+        Settings::default(),
+        world.api.client().unwrap(),
+        JOB_NS,
+        prow_plank::Options {
+            build_clusters: Some(clusters),
+            ..prow_plank::Options::default()
+        },
+    ));
+    let mut known = periodic("on-build-cluster", "true");
+    known.spec.cluster = "k8s-infra-prow-build".into();
+    world.jobs.create(&known).await.unwrap();
+    deliver_ok(&plank, &job_added(&known)).await;
+    assert!(world.pod("on-build-cluster").await.is_some());
+    assert_eq!(
+        world.job("on-build-cluster").await.status.state,
+        ProwJobState::Pending
+    );
+
+    let mut unknown = periodic("on-nowhere", "true");
+    unknown.spec.cluster = "nowhere".into();
+    world.jobs.create(&unknown).await.unwrap();
+    deliver_ok(&plank, &job_added(&unknown)).await;
+    let job = world.job("on-nowhere").await;
+    assert_eq!(job.status.state, ProwJobState::Error);
+    assert_eq!(
+        job.status.description,
+        "Terminal error: unknown cluster alias \"nowhere\"."
+    );
+    assert!(job.status.completion_time.is_some());
+    assert!(world.pod("on-nowhere").await.is_none());
+    // The resync sees it complete and leaves it alone.
+    deliver_ok(&plank, &ping()).await;
+    assert_eq!(world.job("on-nowhere").await.status, job.status);
 }
