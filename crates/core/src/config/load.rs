@@ -338,9 +338,16 @@ impl Loader {
         let Some(file) = self.read(path) else {
             return PluginsConfig::default();
         };
-        self.read_doc(file)
-            .and_then(|doc| self.parse(file, &doc, &|_| false))
-            .unwrap_or_default()
+        let Some(plugins) = self
+            .read_doc(file)
+            .and_then(|doc| self.parse::<PluginsConfig>(file, &doc, &|_| false))
+        else {
+            return PluginsConfig::default();
+        };
+        for (at, severity, message) in plugins.check() {
+            self.reporter(file).report(severity, &at, message);
+        }
+        plugins
     }
 
     fn add_jobs(&mut self, file: usize, jobs: RawJobConfig) {

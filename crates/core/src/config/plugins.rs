@@ -1,15 +1,21 @@
 //! `plugins.yaml`: which plugins run where, and the trigger plugin's trust settings.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_norway::Value;
+
+use super::diagnostic::Severity;
+use super::locate::Seg;
 
 /// Prow's plugin Configuration. Plugin-specific sections prow-rs does not act on yet stay raw YAML.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PluginsConfig {
-    /// `org` or `org/repo` -> enabled plugins.
+    /// `org` or `org/repo` -> enabled plugins. A repo runs its org's plugins (unless the org
+    /// entry lists it in `excluded_repos`) plus its own entry's.
     pub plugins: BTreeMap<String, OrgPlugins>,
     pub external_plugins: BTreeMap<String, Vec<ExternalPlugin>>,
     pub triggers: Vec<TriggerConfig>,
@@ -48,8 +54,10 @@ pub struct PluginsConfig {
     pub invalid_commit_msg: Option<Value>,
 }
 
-/// Plugins enabled for an org or repo: either a plain list or `{plugins, excluded_repos}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Plugins enabled for an org or repo: either a plain list (Prow's older form) or
+/// `{plugins, excluded_repos}`. `excluded_repos` holds bare repo names of the org (`foo`, not
+/// `acme/foo`) and only means something in an org entry, as in Prow.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum OrgPlugins {
     List(Vec<String>),
@@ -64,6 +72,76 @@ pub enum OrgPlugins {
 impl Default for OrgPlugins {
     fn default() -> Self {
         OrgPlugins::List(Vec::new())
+    }
+}
+
+impl OrgPlugins {
+    /// The plugin names, whichever form the entry is written in.
+    pub fn plugins(&self) -> &[String] {
+        match self {
+            OrgPlugins::List(plugins) | OrgPlugins::Detailed { plugins, .. } => plugins,
+        }
+    }
+
+    /// Repos of the org that do not get this entry's plugins (bare names).
+    pub fn excluded_repos(&self) -> &[String] {
+        match self {
+            OrgPlugins::List(_) => &[],
+            OrgPlugins::Detailed { excluded_repos, .. } => excluded_repos,
+        }
+    }
+}
+
+/// A list, a `{plugins, excluded_repos}` mapping, or nothing (an empty list, as Go reads null);
+/// other keys of the mapping are ignored (and so reported as unknown).
+impl<'de> Deserialize<'de> for OrgPlugins {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entry;
+
+        impl<'de> Visitor<'de> for Entry {
+            type Value = OrgPlugins;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of plugin names or {plugins: [...], excluded_repos: [...]}")
+            }
+
+            fn visit_unit<E: de::Error>(self) -> Result<OrgPlugins, E> {
+                Ok(OrgPlugins::default())
+            }
+
+            fn visit_none<E: de::Error>(self) -> Result<OrgPlugins, E> {
+                Ok(OrgPlugins::default())
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<OrgPlugins, A::Error> {
+                let mut plugins = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(plugin) = seq.next_element()? {
+                    plugins.push(plugin);
+                }
+                Ok(OrgPlugins::List(plugins))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OrgPlugins, A::Error> {
+                let (mut plugins, mut excluded_repos) = (Vec::new(), Vec::new());
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "plugins" => plugins = map.next_value::<Option<_>>()?.unwrap_or_default(),
+                        "excluded_repos" => {
+                            excluded_repos = map.next_value::<Option<_>>()?.unwrap_or_default()
+                        }
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(OrgPlugins::Detailed {
+                    plugins,
+                    excluded_repos,
+                })
+            }
+        }
+
+        deserializer.deserialize_any(Entry)
     }
 }
 
@@ -91,32 +169,98 @@ pub struct TriggerConfig {
 }
 
 impl PluginsConfig {
-    /// Plugins enabled for `org/repo` (org-level entries minus exclusions, plus repo-level ones).
+    /// The org entry's plugins for `repo`: none when the entry excludes it (Prow's getPlugins).
+    fn org_plugins(&self, org: &str, repo: &str) -> &[String] {
+        match self.plugins.get(org) {
+            Some(entry) if !entry.excluded_repos().iter().any(|r| r == repo) => entry.plugins(),
+            _ => &[],
+        }
+    }
+
+    fn repo_plugins(&self, org: &str, repo: &str) -> &[String] {
+        self.plugins
+            .get(&format!("{org}/{repo}"))
+            .map_or(&[], OrgPlugins::plugins)
+    }
+
+    /// Plugins enabled for `org/repo`, sorted: the org entry's unless it excludes the repo, plus
+    /// the repo entry's (Prow's getPlugins; names and keys compare case-sensitively, as there).
     pub fn plugins_for(&self, org: &str, repo: &str) -> Vec<String> {
-        let full = format!("{org}/{repo}");
+        let mut out: Vec<String> = self
+            .org_plugins(org, repo)
+            .iter()
+            .chain(self.repo_plugins(org, repo))
+            .cloned()
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Whether `plugin` is enabled for `org/repo`: Prow dispatches a repo's events only to the
+    /// plugins enabled for it.
+    pub fn is_enabled(&self, org: &str, repo: &str, plugin: &str) -> bool {
+        self.org_plugins(org, repo)
+            .iter()
+            .chain(self.repo_plugins(org, repo))
+            .any(|p| p == plugin)
+    }
+
+    /// What Prow's plugin config validation says about the `plugins` map, as (path, severity,
+    /// message): both entry forms in one map (Prow then fails to read the map at all), a plugin
+    /// enabled at both the org and the repo level (Prow's validatePluginsDupes), and an
+    /// `excluded_repos` entry that can never match.
+    pub(crate) fn check(&self) -> Vec<(Vec<Seg>, Severity, String)> {
         let mut out = Vec::new();
-        if let Some(entry) = self.plugins.get(org) {
-            match entry {
-                OrgPlugins::List(list) => out.extend(list.iter().cloned()),
-                OrgPlugins::Detailed {
-                    plugins,
-                    excluded_repos,
-                } => {
-                    if !excluded_repos.iter().any(|r| r == repo || *r == full) {
-                        out.extend(plugins.iter().cloned());
-                    }
+        let at = |key: &str| vec![Seg::from("plugins"), Seg::Key(key.to_string())];
+        let detailed = self
+            .plugins
+            .values()
+            .any(|e| matches!(e, OrgPlugins::Detailed { .. }));
+        for (key, entry) in &self.plugins {
+            if detailed && matches!(entry, OrgPlugins::List(_)) {
+                out.push((
+                    at(key),
+                    Severity::Error,
+                    "a plain list among {plugins: [...]} entries: Prow reads the whole map in \
+                     one form or the other and fails to load this plugins.yaml"
+                        .to_string(),
+                ));
+            }
+            for (i, excluded) in entry.excluded_repos().iter().enumerate() {
+                if excluded.contains('/') {
+                    let mut path = at(key);
+                    path.extend([Seg::from("excluded_repos"), Seg::Index(i)]);
+                    out.push((
+                        path,
+                        Severity::Warning,
+                        format!(
+                            "{excluded:?} never matches: excluded_repos holds bare repo names \
+                             of the org"
+                        ),
+                    ));
+                }
+            }
+            if let Some((org, repo)) = key.split_once('/') {
+                let repo = repo.split('/').next().unwrap_or(repo);
+                let dupes: Vec<&str> = entry
+                    .plugins()
+                    .iter()
+                    .filter(|p| self.org_plugins(org, repo).contains(p))
+                    .map(String::as_str)
+                    .collect();
+                if !dupes.is_empty() {
+                    out.push((
+                        at(key),
+                        Severity::Error,
+                        format!(
+                            "plugins [{}] are duplicated for {repo} and {org}",
+                            dupes.join(" ")
+                        ),
+                    ));
                 }
             }
         }
-        if let Some(entry) = self.plugins.get(&full) {
-            let list = match entry {
-                OrgPlugins::List(list) => list,
-                OrgPlugins::Detailed { plugins, .. } => plugins,
-            };
-            out.extend(list.iter().cloned());
-        }
-        out.sort();
-        out.dedup();
         out
     }
 
@@ -155,5 +299,123 @@ mod tests {
         assert!(cfg.trigger_for("acme", "foo").only_org_members);
         assert_eq!(cfg.trigger_for("acme", "bar").trusted_org, "acme-friends");
         assert_eq!(cfg.trigger_for("other", "x"), TriggerConfig::default());
+    }
+
+    fn plugins(yaml: &str) -> PluginsConfig {
+        serde_norway::from_str(yaml).expect("parses")
+    }
+
+    /// Prow's getPlugins: the org's plugins unless its entry excludes the repo (by bare name),
+    /// plus the repo's own.
+    #[test]
+    fn enablement_follows_prows_get_plugins() {
+        let cases: &[(&str, &str, &str, bool)] = &[
+            ("plugins: {acme: [trigger]}", "acme", "foo", true),
+            ("plugins: {acme: {plugins: [trigger]}}", "acme", "foo", true),
+            ("plugins: {acme/foo: [trigger]}", "acme", "foo", true),
+            ("plugins: {acme/foo: [trigger]}", "acme", "bar", false),
+            ("plugins: {acme: [lgtm]}", "acme", "foo", false),
+            ("plugins: {other: [trigger]}", "acme", "foo", false),
+            ("triggers: [{repos: [acme]}]", "acme", "foo", false),
+            (
+                "plugins: {acme: {plugins: [trigger], excluded_repos: [foo]}}",
+                "acme",
+                "foo",
+                false,
+            ),
+            (
+                "plugins: {acme: {plugins: [trigger], excluded_repos: [foo]}}",
+                "acme",
+                "bar",
+                true,
+            ),
+            // Prow compares bare names: `acme/foo` excludes nothing.
+            (
+                "plugins: {acme: {plugins: [trigger], excluded_repos: [acme/foo]}}",
+                "acme",
+                "foo",
+                true,
+            ),
+            // The repo's own entry still applies to an excluded repo.
+            (
+                "plugins: {acme: {plugins: [trigger], excluded_repos: [foo]}, acme/foo: {plugins: [trigger]}}",
+                "acme",
+                "foo",
+                true,
+            ),
+            // excluded_repos means nothing in a repo entry.
+            (
+                "plugins: {acme/foo: {plugins: [trigger], excluded_repos: [foo]}}",
+                "acme",
+                "foo",
+                true,
+            ),
+            // Keys compare case-sensitively, as Go map lookups do.
+            ("plugins: {Acme: [trigger]}", "acme", "foo", false),
+            ("plugins: {acme: ~}", "acme", "foo", false),
+        ];
+        for (yaml, org, repo, enabled) in cases {
+            let cfg = plugins(yaml);
+            assert_eq!(
+                cfg.is_enabled(org, repo, "trigger"),
+                *enabled,
+                "{yaml} for {org}/{repo}"
+            );
+            assert_eq!(
+                cfg.plugins_for(org, repo).contains(&"trigger".to_string()),
+                *enabled,
+                "{yaml} for {org}/{repo}"
+            );
+        }
+    }
+
+    #[test]
+    fn prows_plugin_map_checks() {
+        let messages = |yaml: &str| -> Vec<(String, Severity, String)> {
+            plugins(yaml)
+                .check()
+                .into_iter()
+                .map(|(path, severity, message)| {
+                    (
+                        super::super::diagnostic::field_name(&path),
+                        severity,
+                        message,
+                    )
+                })
+                .collect()
+        };
+        assert!(messages("plugins: {acme: [lgtm], acme/foo: [hold]}").is_empty());
+        assert!(
+            messages("plugins: {acme: {plugins: [lgtm]}, acme/foo: {plugins: [hold]}}").is_empty()
+        );
+        let mixed = messages("plugins: {acme: {plugins: [lgtm]}, acme/foo: [hold]}");
+        assert_eq!(mixed.len(), 1, "{mixed:?}");
+        assert_eq!(
+            (mixed[0].0.as_str(), mixed[0].1),
+            ("plugins.acme/foo", Severity::Error)
+        );
+        assert_eq!(
+            messages("plugins: {acme: [lgtm, hold, size], acme/foo: [hold, size, cat]}"),
+            vec![(
+                "plugins.acme/foo".to_string(),
+                Severity::Error,
+                "plugins [hold size] are duplicated for foo and acme".to_string()
+            )]
+        );
+        // An excluded repo may enable what its org has.
+        assert!(
+            messages(
+                "plugins: {acme: {plugins: [lgtm], excluded_repos: [foo]}, acme/foo: {plugins: [lgtm]}}"
+            )
+            .is_empty()
+        );
+        let never = messages("plugins: {acme: {plugins: [lgtm], excluded_repos: [foo, acme/bar]}}");
+        assert_eq!(
+            never
+                .iter()
+                .map(|(p, s, _)| (p.as_str(), *s))
+                .collect::<Vec<_>>(),
+            vec![("plugins.acme.excluded_repos[1]", Severity::Warning)]
+        );
     }
 }
