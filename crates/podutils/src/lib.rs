@@ -6,10 +6,23 @@
 //! logs, artifacts and `finished.json`). Each is configured by one JSON environment variable;
 //! [`options`] holds those documents with Prow's exact field names, so pods built by Go Prow run
 //! our utilities and pods built by us run Prow's images.
+//!
+//! Each utility is a library function (`clonerefs::run`, `initupload::run`, `entrypoint::run`,
+//! `sidecar::run`); the `prow` binary exposes them as subcommands.
 
+pub mod censor;
+pub mod clone;
+pub mod clonerefs;
+pub mod entrypoint;
+pub mod initupload;
+pub mod jobspec;
+pub mod log;
 pub mod options;
+pub mod sidecar;
+pub mod upload;
 
 pub use options::{
     CloneRefsOptions, EntrypointOptions, GcsOptions, InitUploadOptions, OptionsError,
     SidecarCensoringOptions, SidecarOptions, WrapperOptions,
 };
+pub use upload::{Destination, store_for};
