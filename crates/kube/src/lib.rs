@@ -104,7 +104,9 @@ impl BuildClusters {
 
     /// Every cluster, `default` included, by alias.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Client)> {
-        self.clients.iter().map(|(alias, client)| (alias.as_str(), client))
+        self.clients
+            .iter()
+            .map(|(alias, client)| (alias.as_str(), client))
     }
 
     /// `default` is `default_client` unless the kubeconfig has a `default` context; every

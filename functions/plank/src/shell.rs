@@ -49,15 +49,17 @@ impl PlankState {
 
     /// Reads `pj`'s pod; a job on a build cluster plank does not know ends in `error` there and
     /// then, as in Prow (`None` then means "done with this job").
-    async fn pod_of(&self, pj: &ProwJob, namespace: &str) -> Result<Option<Option<Pod>>, ShellError> {
+    async fn pod_of(
+        &self,
+        pj: &ProwJob,
+        namespace: &str,
+    ) -> Result<Option<Option<Pod>>, ShellError> {
         match self.pods(pj, namespace) {
             Ok(pods) => Ok(Some(pods.get(pj.name()).await?)),
             Err(ShellError::UnknownCluster(alias)) => {
                 let change = StatusChange {
                     state: Some(ProwJobState::Error),
-                    description: Some(format!(
-                        "Terminal error: unknown cluster alias {alias:?}."
-                    )),
+                    description: Some(format!("Terminal error: unknown cluster alias {alias:?}.")),
                     completion_time: Some(Time((self.inner.clock)())),
                     ..StatusChange {
                         from: pj.status.state,

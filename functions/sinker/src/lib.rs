@@ -8,7 +8,7 @@
 pub mod gc;
 pub mod metrics;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -48,8 +48,9 @@ pub struct SinkerState {
     pub config: Arc<Config>,
     /// ProwJobs in `prow.prowjob_namespace`.
     pub prowjobs: ProwJobs,
-    /// Pods in `prow.pod_namespace`.
-    pub pods: Pods,
+    /// Pods in `prow.pod_namespace` of each build cluster not in `sinker.exclude_clusters`,
+    /// by cluster alias.
+    pub clusters: Vec<(String, Pods)>,
     /// `sinker:` age limits, parsed once.
     pub limits: Limits,
     pub clock: Clock,
@@ -67,16 +68,35 @@ impl SinkerState {
     ) -> Result<Self, SinkerError> {
         let limits = Limits::from_config(&config.prow.sinker)?;
         let prowjobs = ProwJobs::new(client.clone(), &config.prow.prowjob_namespace);
-        let pods = Pods::new(client, &config.prow.pod_namespace);
+        let clusters = vec![(
+            prow_kube::DEFAULT_CLUSTER.to_owned(),
+            Pods::new(client, &config.prow.pod_namespace),
+        )];
         Ok(Self {
             config,
             prowjobs,
-            pods,
+            clusters,
             limits,
             clock,
             dry_run,
             metrics: Arc::new(Metrics::default()),
         })
+    }
+
+    /// Cleans the pods of every build cluster, except those `sinker.exclude_clusters` names.
+    pub fn with_build_clusters(mut self, clusters: &prow_kube::BuildClusters) -> Self {
+        let excluded = &self.config.prow.sinker.exclude_clusters;
+        self.clusters = clusters
+            .iter()
+            .filter(|(alias, _)| !excluded.iter().any(|e| e == alias))
+            .map(|(alias, client)| {
+                (
+                    alias.to_owned(),
+                    Pods::new(client.clone(), &self.config.prow.pod_namespace),
+                )
+            })
+            .collect();
+        self
     }
 }
 
@@ -104,7 +124,9 @@ pub async fn app(flags: Flags) -> Result<Router, SinkerError> {
         plugin_config_path: None,
     })?;
     let client = prow_kube::client(&flags.kube).await?;
-    let state = SinkerState::new(Arc::new(config), client, Clock::system(), flags.dry_run)?;
+    let clusters = prow_kube::BuildClusters::from_options(&flags.kube, client.clone()).await?;
+    let state = SinkerState::new(Arc::new(config), client, Clock::system(), flags.dry_run)?
+        .with_build_clusters(&clusters);
     Ok(router(state))
 }
 
@@ -175,11 +197,19 @@ pub async fn tick(state: &SinkerState) -> Result<TickReport, TickError> {
     // the fresh read in `delete` (and the 30 s grace) settles.
     let prowjobs = state.prowjobs.list(None).await.map_err(TickError::List)?;
     let selector = format!("{CREATED_BY_PROW}=true");
-    let pods = state
-        .pods
-        .list(Some(&selector))
-        .await
-        .map_err(TickError::List)?;
+    // Pod names are ProwJob names, unique across clusters: remember where each one lives.
+    let mut pods = Vec::new();
+    let mut cluster_of: HashMap<String, usize> = HashMap::new();
+    for (index, (_, cluster_pods)) in state.clusters.iter().enumerate() {
+        for pod in cluster_pods
+            .list(Some(&selector))
+            .await
+            .map_err(TickError::List)?
+        {
+            cluster_of.insert(pod.metadata.name.clone().unwrap_or_default(), index);
+            pods.push(pod);
+        }
+    }
     let periodics: HashSet<String> = state
         .config
         .periodic_jobs()?
@@ -202,7 +232,7 @@ pub async fn tick(state: &SinkerState) -> Result<TickReport, TickError> {
             report.dry_run += 1;
             continue;
         }
-        match delete(state, deletion).await {
+        match delete(state, deletion, &cluster_of).await {
             Ok(true) => {
                 tracing::info!(%deletion, "deleted");
                 state.metrics.deleted(deletion.reason);
@@ -229,7 +259,11 @@ pub async fn tick(state: &SinkerState) -> Result<TickReport, TickError> {
 
 /// Deletes one object; an orphan is first confirmed by reading its ProwJob afresh (Prow does
 /// the same), and kept (`Ok(false)`) if the ProwJob exists after all.
-async fn delete(state: &SinkerState, deletion: &Deletion) -> Result<bool, KubeError> {
+async fn delete(
+    state: &SinkerState,
+    deletion: &Deletion,
+    cluster_of: &HashMap<String, usize>,
+) -> Result<bool, KubeError> {
     match deletion.reason.kind() {
         Kind::ProwJob => state.prowjobs.delete(&deletion.name).await.map(|()| true),
         Kind::Pod => {
@@ -240,7 +274,11 @@ async fn delete(state: &SinkerState, deletion: &Deletion) -> Result<bool, KubeEr
                 tracing::info!(pod = %deletion.name, prowjob = %owner, "ProwJob appeared; pod kept");
                 return Ok(false);
             }
-            state.pods.delete(&deletion.name).await.map(|()| true)
+            let index = cluster_of.get(&deletion.name).copied().unwrap_or(0);
+            match state.clusters.get(index) {
+                Some((_, pods)) => pods.delete(&deletion.name).await.map(|()| true),
+                None => Ok(false),
+            }
         }
     }
 }

@@ -343,3 +343,46 @@ fn bad_age_limits_are_refused_at_construction() {
     let err = SinkerState::new(Arc::new(config), client, Clock::system(), false).unwrap_err();
     assert!(err.to_string().contains("sinker.max_pod_age"), "{err}");
 }
+
+/// Sinker cleans the test pods of every build cluster it knows, except the ones
+/// `sinker.exclude_clusters` names (Prow's behaviour); ProwJobs live in the default cluster.
+#[tokio::test]
+async fn pods_are_cleaned_in_every_build_cluster_but_excluded_ones() {
+    let main = World::start().await;
+    let build = World::start().await;
+    let excluded = World::start().await;
+    let prow = (CREATED_BY_PROW, "true");
+    main.prowjob(
+        "done",
+        "ci-done",
+        ProwJobType::Periodic,
+        3 * DAY,
+        Some(2 * DAY),
+    )
+    .await;
+    build
+        .pod("done", &[prow, (ID_LABEL, "done")], 3 * DAY)
+        .await;
+    excluded
+        .pod("done-too", &[prow, (ID_LABEL, "done")], 3 * DAY)
+        .await;
+    let mut config = Config::default();
+    config.prow.prowjob_namespace = PROWJOB_NS.into();
+    config.prow.pod_namespace = POD_NS.into();
+    config.prow.sinker.exclude_clusters = vec!["gpu".into()];
+    let clusters = prow_kube::BuildClusters::single(main.api.client().unwrap())
+        .with_alias("build", build.api.client().unwrap())
+        .with_alias("gpu", excluded.api.client().unwrap());
+    let state = SinkerState::new(
+        Arc::new(config),
+        main.api.client().unwrap(),
+        Clock::fixed(main.now),
+        false,
+    )
+    .unwrap()
+    .with_build_clusters(&clusters);
+    let report = prow_sinker::tick(&state).await.unwrap();
+    assert_eq!(report.deleted, 1, "{report:?}");
+    assert!(build.names().await.1.is_empty());
+    assert_eq!(excluded.names().await.1, ["done-too"]);
+}
