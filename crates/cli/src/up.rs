@@ -194,7 +194,12 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
         manifests.extend(Manifests::parse_str(&text, &file.display().to_string())?);
     }
-    let broker = Broker::new(&manifests, routers, BrokerOptions::default())?;
+    // Accepted events wait on disk until delivered: a webhook hook answered 2xx survives kill -9.
+    let broker_options = BrokerOptions {
+        durable_store: Some(args.state_dir.join("broker.redb")),
+        ..BrokerOptions::default()
+    };
+    let broker = Broker::new(&manifests, routers, broker_options)?;
     let ticker = PingTicker::new(
         &manifests.ping_sources,
         Arc::new(broker.clone()),
