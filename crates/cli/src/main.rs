@@ -2,6 +2,7 @@
 
 mod check_config;
 mod config_compile;
+mod podutils;
 mod serve;
 mod sidecar;
 mod up;
@@ -51,11 +52,26 @@ enum Command {
         #[command(subcommand)]
         function: serve::Function,
     },
+    /// Prow's clonerefs: clone the refs in $CLONEREFS_OPTIONS, write clone records.
+    Clonerefs,
+    /// Prow's initupload: upload started.json and clone records ($INITUPLOAD_OPTIONS, $JOB_SPEC).
+    Initupload,
+    /// Prow's entrypoint: run the test in $ENTRYPOINT_OPTIONS with timeout and marker file.
+    Entrypoint(podutils::EntrypointArgs),
+    /// Prow's sidecar: wait for the test, upload logs, artifacts, finished.json ($SIDECAR_OPTIONS).
+    Sidecar,
 }
 
 fn main() -> ExitCode {
+    if let Some(code) = podutils::by_program_name() {
+        std::process::exit(code);
+    }
     let cli = Cli::parse();
     match cli.command {
+        Command::Clonerefs => std::process::exit(podutils::clonerefs()),
+        Command::Initupload => std::process::exit(podutils::initupload()),
+        Command::Entrypoint(args) => std::process::exit(podutils::entrypoint(&args)),
+        Command::Sidecar => std::process::exit(podutils::sidecar()),
         Command::CheckConfig(args) => return check_config::run(args),
         Command::Config { command } => return config_compile::run(command),
         Command::Kubeconfig { server, namespace } => {
@@ -74,7 +90,13 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::CheckConfig(_) | Command::Config { .. } | Command::Kubeconfig { .. } => Ok(()),
+            Command::CheckConfig(_)
+            | Command::Config { .. }
+            | Command::Kubeconfig { .. }
+            | Command::Clonerefs
+            | Command::Initupload
+            | Command::Entrypoint(_)
+            | Command::Sidecar => Ok(()),
             Command::Up(args) => up::run(args).await,
             Command::Serve { function } => serve::serve(function).await,
             Command::Lambda { function } => serve::lambda(function).await,
