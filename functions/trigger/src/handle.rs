@@ -50,16 +50,14 @@ pub enum TriggerError {
     },
 }
 
-/// A repo's jobs, or the snapshot error naming the repo.
-fn jobs_of<'a, J>(
-    jobs: Result<&'a [J], prow_core::config::SectionError>,
+/// The snapshot error naming the repo whose jobs could not be read (a closure, like [`gh`]: a
+/// function returning `Result<_, TriggerError>` trips clippy's `result_large_err`).
+fn config_err(
     org: &str,
     repo: &str,
-) -> Result<&'a [J], TriggerError> {
-    jobs.map_err(|source| TriggerError::Config {
-        target: format!("{org}/{repo}"),
-        source,
-    })
+) -> impl FnOnce(prow_core::config::SectionError) -> TriggerError + use<> {
+    let target = format!("{org}/{repo}");
+    move |source| TriggerError::Config { target, source }
 }
 
 impl TriggerError {
@@ -103,6 +101,16 @@ pub async fn handle_event(state: &TriggerState, event: &Event) -> Result<(), Tri
             Ok(())
         }
     }
+}
+
+/// Whether plugins.yaml enables trigger for the repo: Prow's hook hands a repo's events only to
+/// the plugins enabled there, so elsewhere trigger does nothing (and answers 200).
+fn enabled(state: &TriggerState, org: &str, repo: &str) -> bool {
+    let on = state.config.plugins.is_enabled(org, repo, "trigger");
+    if !on {
+        tracing::debug!(org, repo, "trigger is not enabled for this repo");
+    }
+    on
 }
 
 /// The PR an action applies to, with what running jobs needs.
@@ -153,7 +161,13 @@ async fn handle_pull_request(
             ev.repository.name.clone(),
         ),
     };
-    let presubmits = jobs_of(state.config.presubmits_for(&format!("{org}/{repo}")), &org, &repo)?;
+    if !enabled(state, &org, &repo) {
+        return Ok(());
+    }
+    let presubmits = state
+        .config
+        .presubmits_for(&format!("{org}/{repo}"))
+        .map_err(config_err(&org, &repo))?;
     if presubmits.is_empty() {
         return Ok(());
     }
@@ -228,7 +242,13 @@ async fn handle_comment(
     let repo = ev.repository.name.clone();
     let number = ev.issue.number;
     let where_ = format!("{org}/{repo}#{number}");
-    let presubmits = jobs_of(state.config.presubmits_for(&format!("{org}/{repo}")), &org, &repo)?;
+    if !enabled(state, &org, &repo) {
+        return Ok(());
+    }
+    let presubmits = state
+        .config
+        .presubmits_for(&format!("{org}/{repo}"))
+        .map_err(config_err(&org, &repo))?;
     if ev.action != "created" || ev.issue.pull_request.is_none() {
         return Ok(());
     }
@@ -281,14 +301,18 @@ async fn handle_comment(
 }
 
 async fn handle_push(state: &TriggerState, ev: &PushEvent, id: &str) -> Result<(), TriggerError> {
+    if !enabled(state, &ev.repository.owner.login, &ev.repository.name) {
+        return Ok(());
+    }
     let org_repo = format!("{}/{}", ev.repository.owner.login, ev.repository.name);
-    let postsubmits = state
-        .config
-        .postsubmits_for(&org_repo)
-        .map_err(|source| TriggerError::Config {
-            target: org_repo.clone(),
-            source,
-        })?;
+    let postsubmits =
+        state
+            .config
+            .postsubmits_for(&org_repo)
+            .map_err(|source| TriggerError::Config {
+                target: org_repo.clone(),
+                source,
+            })?;
     let ctx = JobContext {
         delivery_id: id,
         namespace: &state.config.prow.prowjob_namespace,

@@ -92,7 +92,7 @@ pub struct Flags {
     /// Job config file or directory.
     #[arg(long, env = "JOB_CONFIG_PATH")]
     pub job_config_path: Option<PathBuf>,
-    /// plugins.yaml (trigger's trust settings).
+    /// plugins.yaml: the repos trigger is enabled for (`plugins:`) and its trust settings.
     #[arg(long = "plugin-config", env = "PLUGIN_CONFIG")]
     pub plugin_config: Option<PathBuf>,
     #[command(flatten)]

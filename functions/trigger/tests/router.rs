@@ -64,14 +64,22 @@ struct Harness {
     _dir: tempfile::TempDir,
 }
 
+/// Trigger enabled for the Codertocat org, which the payloads come from.
+const PLUGINS: &str =
+    "plugins:\n  Codertocat:\n    plugins: [trigger]\ntriggers:\n- repos: [Codertocat]\n";
+
 async fn harness() -> Harness {
+    harness_with(PLUGINS).await
+}
+
+async fn harness_with(plugins_yaml: &str) -> Harness {
     let api = LocalApi::start().await.unwrap();
     let client = api.client().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config_path = dir.path().join("config.yaml");
     std::fs::write(&config_path, CONFIG).unwrap();
     let plugins_path = dir.path().join("plugins.yaml");
-    std::fs::write(&plugins_path, "triggers:\n- repos: [Codertocat]\n").unwrap();
+    std::fs::write(&plugins_path, plugins_yaml).unwrap();
     let config = prow_core::config::load(&prow_core::config::LoadOptions {
         config_path,
         job_config_path: None,
@@ -587,4 +595,57 @@ async fn drafts_and_unmergeable_prs_get_no_jobs_and_close_aborts() {
     let jobs = jobs(&h).await;
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].status.state, ProwJobState::Aborted);
+}
+
+/// Prow's hook hands a repo's events to trigger only where plugins.yaml enables it there: every
+/// event trigger acts on is then a 200 with no ProwJob and nothing sent to GitHub.
+#[tokio::test]
+async fn repos_without_trigger_enabled_get_nothing() {
+    let disabled = [
+        "triggers:\n- repos: [Codertocat]\n",
+        "plugins:\n  Codertocat: [lgtm, hold]\n",
+        "plugins:\n  Codertocat/Other-Repo: [trigger]\n",
+        "plugins:\n  Codertocat:\n    plugins: [trigger]\n    excluded_repos: [Hello-World]\n",
+    ];
+    for plugins_yaml in disabled {
+        let h = harness_with(plugins_yaml).await;
+        let mut push = payload("push.json");
+        push["ref"] = json!("refs/heads/master");
+        let events = [
+            (
+                "dev.prow.github.pull_request",
+                Some("opened"),
+                pr_opened("alice"),
+            ),
+            (
+                "dev.prow.github.issue_comment",
+                Some("created"),
+                pr_comment("alice", "/test all", "alice"),
+            ),
+            ("dev.prow.github.push", None, push),
+        ];
+        for (i, (ty, action, data)) in events.iter().enumerate() {
+            let status = send(&h.app, ty, &format!("d-off-{i}"), *action, data).await;
+            assert_eq!(status, StatusCode::OK, "{ty} with {plugins_yaml}");
+        }
+        assert!(jobs(&h).await.is_empty(), "{plugins_yaml}");
+        let requests = h.github.received_requests().await.unwrap();
+        assert!(requests.is_empty(), "{plugins_yaml}: {requests:?}");
+    }
+
+    // The repo's own entry enables it even where its org excludes it.
+    let h = harness_with(
+        "plugins:\n  Codertocat:\n    plugins: [lgtm]\n    excluded_repos: [Hello-World]\n  Codertocat/Hello-World:\n    plugins: [trigger]\n",
+    )
+    .await;
+    let status = send(
+        &h.app,
+        "dev.prow.github.pull_request",
+        "d-on",
+        Some("opened"),
+        &pr_opened("alice"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(names(&jobs(&h).await), vec!["pull-hello-unit"]);
 }
