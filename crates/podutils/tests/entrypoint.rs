@@ -99,7 +99,7 @@ async fn timeout_interrupts_then_marks_internal_error() {
     assert_eq!(code, INTERNAL_ERROR_CODE);
     assert_eq!(marker(tmp.path()), "127");
     // SIGINT ends `sleep` at once: no need to wait out the grace period.
-    assert!(took < Duration::from_millis(1900), "{took:?}");
+    assert!(took < Duration::from_secs(2), "{took:?}");
     let log = process_log(tmp.path());
     assert!(log.contains("started"));
     assert!(
