@@ -35,7 +35,7 @@ fn write(path: &Path, text: &str) {
     std::fs::write(path, text).expect("write");
 }
 
-/// Enough of GitHub for trigger (trust, base ref, PR files) and crier (statuses).
+/// Enough of GitHub for trigger (trust, base ref, PR files) and crier (statuses, comments).
 async fn github() -> MockServer {
     let gh = MockServer::start().await;
     let json = |v: Value| ResponseTemplate::new(200).set_body_json(v);
@@ -71,6 +71,12 @@ async fn github() -> MockServer {
             "^{REPO}/issues/[0-9]+/(comments|labels)$"
         )))
         .respond_with(json(serde_json::json!([])))
+        .mount(&gh)
+        .await;
+    // crier comments on a PR whose job failed (e.g. its pod died with the first `prow up`).
+    Mock::given(method("POST"))
+        .and(path_regex(format!("^{REPO}/issues/[0-9]+/comments$")))
+        .respond_with(ResponseTemplate::new(201).set_body_json(serde_json::json!({"id": 1})))
         .mount(&gh)
         .await;
     Mock::given(method("POST"))
