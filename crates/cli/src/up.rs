@@ -114,6 +114,12 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         prowjobs: prow_kube::ProwJobs::new(kube.clone(), &ns),
         store: artifacts.clone(),
     }));
+    // Decorated pods run Prow's pod utilities from their images' entrypoints: here, this binary.
+    kubelet_config.utilities = Some(std::env::current_exe().context("locating the prow binary")?);
+    kubelet_config.utility_env = vec![(
+        prow_podutils::LOCAL_ARTIFACTS_ENV.to_owned(),
+        artifacts_dir.display().to_string(),
+    )];
     let kubelet = Kubelet::new(api.clone(), logs, kubelet_config);
     let kubelet_stop = wait(stopped.clone());
     tokio::spawn(async move {
@@ -151,7 +157,10 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             plank_settings,
             kube.clone(),
             &ns,
-            prow_plank::Options::default(),
+            prow_plank::Options {
+                build_clusters: Some(local_build_clusters(&config, &kube)),
+                ..prow_plank::Options::default()
+            },
         )),
     );
     routers.insert(
@@ -174,12 +183,15 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     );
     routers.insert(
         "sinker".into(),
-        prow_sinker::router(prow_sinker::SinkerState::new(
-            config.clone(),
-            kube.clone(),
-            prow_sinker::Clock::system(),
-            false,
-        )?),
+        prow_sinker::router(
+            prow_sinker::SinkerState::new(
+                config.clone(),
+                kube.clone(),
+                prow_sinker::Clock::system(),
+                false,
+            )?
+            .with_build_clusters(&local_build_clusters(&config, &kube)),
+        ),
     );
 
     // The broker, its sources, and its ingress.
@@ -352,6 +364,29 @@ fn embedded_manifests() -> anyhow::Result<Manifests> {
         all.extend(Manifests::parse_str(text, origin)?);
     }
     Ok(all)
+}
+
+/// The embedded cluster under every build-cluster alias the config's jobs name, so a job
+/// written for `k8s-infra-prow-build` runs here as it would there.
+fn local_build_clusters(config: &Config, kube: &kube::Client) -> prow_kube::BuildClusters {
+    let presubmits = config
+        .presubmits
+        .values()
+        .flat_map(|jobs| jobs.get().iter().map(|j| &j.base));
+    let postsubmits = config
+        .postsubmits
+        .values()
+        .flat_map(|jobs| jobs.get().iter().map(|j| &j.base));
+    let periodics = config.periodics.get().iter().map(|j| &j.base);
+    presubmits
+        .chain(postsubmits)
+        .chain(periodics)
+        .map(|base| base.cluster.as_str())
+        .filter(|alias| !alias.is_empty())
+        .fold(
+            prow_kube::BuildClusters::single(kube.clone()),
+            |clusters, alias| clusters.with_alias(alias, kube.clone()),
+        )
 }
 
 fn load_config(args: &UpArgs) -> anyhow::Result<Config> {

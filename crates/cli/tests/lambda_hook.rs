@@ -39,7 +39,6 @@ fn free_port() -> u16 {
         .port()
 }
 
-
 /// A child process that is killed with the test, printing its log if the test failed.
 struct Running {
     name: &'static str,

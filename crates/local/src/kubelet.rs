@@ -28,8 +28,8 @@ use tokio::process::Command;
 use tokio::sync::{broadcast, watch};
 
 use crate::error::ApiError;
-pub use crate::host::{host_path, host_value, pod_utility, program};
 use crate::events::EventType;
+pub use crate::host::{host_path, host_value, pod_utility, program};
 use crate::logs::{LogTarget, MemoryLogs};
 use crate::object::timestamp;
 use crate::patch::PatchKind;
@@ -513,12 +513,19 @@ impl Kubelet {
                 finished_at: timestamp(Utc::now()),
             }
         };
-        let mounts = mounts(container, pod, pod_dir);
+        let mut mounts = mounts(container, pod, pod_dir);
+        // A volume at /tmp (clonerefs has one, for read-only root filesystems) is the process's
+        // TMPDIR: rewriting every /tmp path would also move the host's own paths under /tmp
+        // (a local `clone_uri`, a user's files) into the pod.
+        let tmp_dir = mounts
+            .iter()
+            .position(|(mount, _)| mount == "/tmp")
+            .map(|i| mounts.remove(i).1);
         let argv: Vec<String> = match program(container, self.config.utilities.as_deref()) {
             Ok(argv) => argv.iter().map(|a| host_value(a, &mounts)).collect(),
             Err(message) => return cannot_run(message),
         };
-        for (_, volume_dir) in &mounts {
+        for volume_dir in mounts.iter().map(|(_, dir)| dir).chain(&tmp_dir) {
             if let Err(e) = std::fs::create_dir_all(volume_dir) {
                 return cannot_run(format!("creating volume {}: {e}", volume_dir.display()));
             }
@@ -541,7 +548,8 @@ impl Kubelet {
                 let v = host_value(&v, &mounts);
                 (k, v)
             })
-            .chain(utility_env);
+            .chain(utility_env)
+            .chain(tmp_dir.map(|dir| ("TMPDIR".to_owned(), dir.display().to_string())));
         let mut child = match Command::new(&argv[0])
             .args(&argv[1..])
             .envs(env)

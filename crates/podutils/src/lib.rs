@@ -25,4 +25,4 @@ pub use options::{
     CloneRefsOptions, EntrypointOptions, GcsOptions, InitUploadOptions, OptionsError,
     SidecarCensoringOptions, SidecarOptions, WrapperOptions,
 };
-pub use upload::{Destination, store_for};
+pub use upload::{Destination, LOCAL_ARTIFACTS_ENV, store_for};

@@ -58,6 +58,10 @@ fn local_root(dir: &Path) -> Result<(PathBuf, String), UploadError> {
     Ok((parent, name))
 }
 
+/// Set by the local kubelet of `prow up` on utility containers: the directory of its artifact
+/// store (`<dir>/<bucket>/<object>`), used instead of GCS for `gs://` and bare buckets.
+pub const LOCAL_ARTIFACTS_ENV: &str = "PROW_LOCAL_ARTIFACTS_DIR";
+
 /// The store for `options` (the brief's `store_for`): `local_output_dir` or a `file://` bucket ->
 /// [`LocalStore`]; `gs://<bucket>` or a bare bucket name -> [`GcsStore`] (the emulator named by
 /// `STORAGE_EMULATOR_HOST` in `env`, else GCS authenticated from `gcs_credentials_file` when it
@@ -87,6 +91,16 @@ pub fn store_for(
             Ok(Destination {
                 store: Arc::new(LocalStore::new(root)?),
                 bucket: name,
+                local: false,
+            })
+        }
+        "gs" if env(LOCAL_ARTIFACTS_ENV).is_some_and(|d| !d.is_empty()) => {
+            // `prow up`: the node's artifact store is a directory of buckets, the same one crier
+            // and Deck read, so the run lands where a cluster's sidecar would put it in GCS.
+            let root = env(LOCAL_ARTIFACTS_ENV).unwrap_or_default();
+            Ok(Destination {
+                store: Arc::new(LocalStore::new(PathBuf::from(root))?),
+                bucket: bucket.name,
                 local: false,
             })
         }

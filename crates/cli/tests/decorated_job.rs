@@ -1,0 +1,375 @@
+//! Jobs that really run: a decorated presubmit under `prow up`, from a signed `pull_request`
+//! webhook to Prow's artifact layout. The pod is built as Prow's decorate builds it (clonerefs,
+//! initupload, place-entrypoint, entrypoint-wrapped test, sidecar), the local kubelet runs the
+//! utilities as `prow <utility>`, clonerefs merges the PR onto its base from a real git
+//! repository, and the sidecar uploads the log, metadata and `$ARTIFACTS`. A second job runs past
+//! its decoration timeout, ignores the interrupt, and ends in failure after the grace period.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use hmac::{KeyInit, Mac};
+use prow_core::prowjob::{ProwJob, ProwJobState};
+use prow_kube::ProwJobs;
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path, path_regex};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const REPO: &str = "Codertocat/Hello-World";
+const PR: u64 = 2;
+const BUCKET: &str = "local-ci";
+
+struct Up(Child);
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    std::fs::write(path, text).expect("write");
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "tester")
+        .env("GIT_AUTHOR_EMAIL", "tester@example.com")
+        .env("GIT_COMMITTER_NAME", "tester")
+        .env("GIT_COMMITTER_EMAIL", "tester@example.com")
+        .output()
+        .expect("git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned()
+}
+
+/// The "GitHub" repository: `master` with one file, PR #2's head adding another, published
+/// as `refs/pull/2/head` as GitHub does. Returns (base sha, head sha).
+fn remote_repository(dir: &Path) -> (String, String) {
+    std::fs::create_dir_all(dir).expect("mkdir");
+    git(dir, &["init", "-q", "-b", "master"]);
+    write(&dir.join("base.txt"), "on master\n");
+    git(dir, &["add", "."]);
+    git(dir, &["commit", "-q", "-m", "base"]);
+    let base = git(dir, &["rev-parse", "HEAD"]);
+    git(dir, &["checkout", "-q", "-b", "feature"]);
+    write(&dir.join("pr.txt"), "from the pull request\n");
+    git(dir, &["add", "."]);
+    git(dir, &["commit", "-q", "-m", "the change"]);
+    let head = git(dir, &["rev-parse", "HEAD"]);
+    git(dir, &["update-ref", &format!("refs/pull/{PR}/head"), &head]);
+    git(dir, &["checkout", "-q", "master"]);
+    (base, head)
+}
+
+async fn github(base_sha: &str) -> MockServer {
+    let gh = MockServer::start().await;
+    let repo = format!("/repos/{REPO}");
+    let ok = |body: Value| ResponseTemplate::new(200).set_body_json(body);
+    Mock::given(method("GET"))
+        .and(path("/user"))
+        .respond_with(ok(json!({"login": "prow-bot", "id": 1})))
+        .mount(&gh)
+        .await;
+    for members in [
+        r"^/orgs/[^/]+/members/[^/]+$".to_owned(),
+        format!("^{repo}/collaborators/[^/]+$"),
+    ] {
+        Mock::given(method("GET"))
+            .and(path_regex(members))
+            .respond_with(ResponseTemplate::new(204))
+            .mount(&gh)
+            .await;
+    }
+    Mock::given(method("GET"))
+        .and(path_regex(format!("^{repo}/git/refs?/heads/master$")))
+        .respond_with(ok(
+            json!({"ref": "refs/heads/master", "object": {"sha": base_sha, "type": "commit"}}),
+        ))
+        .mount(&gh)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex(format!("^{repo}/pulls/{PR}/files$")))
+        .respond_with(ok(json!([{"filename": "pr.txt", "status": "added"}])))
+        .mount(&gh)
+        .await;
+    for list in ["comments", "labels"] {
+        Mock::given(method("GET"))
+            .and(path_regex(format!("^{repo}/issues/{PR}/{list}$")))
+            .respond_with(ok(json!([])))
+            .mount(&gh)
+            .await;
+    }
+    Mock::given(method("POST"))
+        .and(path_regex(format!("^{repo}/statuses/[0-9a-f]{{40}}$")))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 1})))
+        .mount(&gh)
+        .await;
+    Mock::given(method("POST"))
+        .and(path_regex(format!("^{repo}/issues/{PR}/comments$")))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({
+            "id": 7, "body": "", "user": {"login": "prow-bot", "id": 1},
+            "html_url": "https://github.com/x", "created_at": "2026-12-01T00:00:00Z",
+            "updated_at": "2026-12-01T00:00:00Z"})))
+        .mount(&gh)
+        .await;
+    gh
+}
+
+/// A Prow config as users write it: default decoration with utility images, a bucket, and two
+/// decorated presubmits cloning from `remote` (`clone_uri`, as for a mirror or GHE).
+fn write_config(config: &Path, remote: &Path) {
+    write(
+        &config.join("config.yaml"),
+        &format!(
+            r#"prowjob_namespace: prow
+pod_namespace: test-pods
+plank:
+  default_decoration_configs:
+    "*":
+      timeout: 5m
+      grace_period: 10s
+      utility_images:
+        clonerefs: us-docker.pkg.dev/k8s-infra-prow/images/clonerefs:v20260821-a61940897
+        initupload: us-docker.pkg.dev/k8s-infra-prow/images/initupload:v20260821-a61940897
+        entrypoint: us-docker.pkg.dev/k8s-infra-prow/images/entrypoint:v20260821-a61940897
+        sidecar: us-docker.pkg.dev/k8s-infra-prow/images/sidecar:v20260821-a61940897
+      gcs_configuration:
+        bucket: {BUCKET}
+        path_strategy: explicit
+      gcs_credentials_secret: gcs-credentials
+"#
+        ),
+    );
+    let remote = remote.display();
+    write(
+        &config.join("jobs/hello.yaml"),
+        &format!(
+            r#"presubmits:
+  {REPO}:
+  - name: pull-hello-unit
+    always_run: true
+    decorate: true
+    clone_uri: {remote}
+    spec:
+      containers:
+      - image: docker.io/library/alpine:3
+        command: [sh, -c]
+        args:
+        - test -f base.txt && test -f pr.txt && echo "merged at $(git rev-parse HEAD)" && echo ok > "$ARTIFACTS/result.txt"
+  - name: pull-hello-slow
+    always_run: true
+    decorate: true
+    clone_uri: {remote}
+    decoration_config:
+      timeout: 2s
+      grace_period: 1s
+    spec:
+      containers:
+      - image: docker.io/library/alpine:3
+        command: [sh, -c]
+        args:
+        - trap '' INT TERM; echo started; sleep 60
+"#
+        ),
+    );
+    write(
+        &config.join("plugins.yaml"),
+        &format!("plugins:\n  {REPO}: [trigger]\n"),
+    );
+}
+
+fn start_up(dir: &Path, github_url: &str) -> (Up, Value) {
+    let config = dir.join("config");
+    write(&dir.join("token"), "ghp_test_token\n");
+    write(&dir.join("hmac"), "decorated-secret\n");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_prow"))
+        .args([
+            "up",
+            "--api-addr",
+            "127.0.0.1:0",
+            "--hook-addr",
+            "127.0.0.1:0",
+        ])
+        .args(["--deck-addr", "127.0.0.1:0"])
+        .arg("--config-path")
+        .arg(config.join("config.yaml"))
+        .arg("--job-config-path")
+        .arg(config.join("jobs"))
+        .arg("--plugin-config")
+        .arg(config.join("plugins.yaml"))
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .arg("--hmac-secret-file")
+        .arg(dir.join("hmac"))
+        .arg("--github-endpoint")
+        .arg(github_url)
+        .arg("--github-token-path")
+        .arg(dir.join("token"))
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start prow up");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read endpoints");
+    let endpoints: Value =
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("endpoints line {line:?}: {e}"));
+    (Up(child), endpoints)
+}
+
+fn sign(secret: &[u8], body: &[u8]) -> String {
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).expect("key");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+async fn finished(jobs: &ProwJobs, job: &str, timeout: Duration) -> ProwJob {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let list = jobs.list(None).await.unwrap_or_default();
+        if let Some(pj) = list
+            .into_iter()
+            .find(|pj| pj.spec.job == job && pj.is_complete())
+        {
+            return pj;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {job}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The run's directory in the local artifact store, in Prow's layout for a presubmit.
+fn build_dir(state: &Path, job: &str, build_id: &str) -> PathBuf {
+    state.join(format!(
+        "artifacts/{BUCKET}/pr-logs/pull/{}/{PR}/{job}/{build_id}",
+        REPO.replace('/', "_")
+    ))
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decorated_presubmit_clones_the_pr_runs_and_uploads_in_prows_layout() {
+    prow_kube::install_crypto_provider();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keep = KeepOnFailure(dir.path().to_path_buf());
+    let remote = dir.path().join("remote");
+    let (base_sha, head_sha) = remote_repository(&remote);
+    write_config(&dir.path().join("config"), &remote);
+    let gh = github(&base_sha).await;
+    let (_up, endpoints) = start_up(dir.path(), &gh.uri());
+    let hook = endpoints["hook"].as_str().expect("hook url");
+    let api = endpoints["api"].as_str().expect("api url");
+
+    let mut payload: Value =
+        serde_json::from_slice(&prow_testdata::webhook("pull_request.opened.json")).expect("json");
+    payload["pull_request"]["head"]["sha"] = json!(head_sha);
+    payload["pull_request"]["base"]["sha"] = json!(base_sha);
+    let body = serde_json::to_vec(&payload).expect("body");
+    let response = reqwest::Client::new()
+        .post(hook)
+        .header("X-GitHub-Event", "pull_request")
+        .header("X-GitHub-Delivery", "decorated-1")
+        .header("X-Hub-Signature-256", sign(b"decorated-secret", &body))
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("deliver");
+    assert_eq!(response.status(), 200, "{:?}", response.text().await);
+
+    let jobs = ProwJobs::new(prow_kube::client_for_url(api).expect("client"), "prow");
+    let unit = finished(&jobs, "pull-hello-unit", Duration::from_secs(180)).await;
+    let state = dir.path().join("state");
+    let run = build_dir(&state, "pull-hello-unit", &unit.status.build_id);
+    assert_eq!(
+        unit.status.state,
+        ProwJobState::Success,
+        "{}; build log: {:?}",
+        unit.status.description,
+        std::fs::read_to_string(run.join("build-log.txt"))
+    );
+
+    // The test ran on the PR merged onto its base, in Prow's working directory.
+    let log = read(&run.join("build-log.txt"));
+    assert!(log.contains("merged at "), "{log}");
+    let records: Value =
+        serde_json::from_str(&read(&run.join("clone-records.json"))).expect("records");
+    // Prow writes an environment-setup record first, then one per repository cloned.
+    let record = records
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["commands"].is_array()))
+        .expect("a clone record with commands");
+    assert_ne!(record["failed"], json!(true), "{record:#}");
+    assert!(
+        record["commands"].as_array().is_some_and(|c| c
+            .iter()
+            .any(|c| c["command"].as_str().is_some_and(|c| c.contains("merge")))),
+        "{record:#}"
+    );
+    let started: Value = serde_json::from_str(&read(&run.join("started.json"))).expect("started");
+    assert!(started["timestamp"].as_i64().is_some(), "{started}");
+    let finished_json: Value =
+        serde_json::from_str(&read(&run.join("finished.json"))).expect("finished");
+    assert_eq!(finished_json["passed"], json!(true), "{finished_json}");
+    assert_eq!(finished_json["result"], json!("SUCCESS"), "{finished_json}");
+    assert_eq!(read(&run.join("artifacts/result.txt")), "ok\n");
+
+    // Past its 2 s timeout the slow job is interrupted, ignores it, and is killed after the
+    // 1 s grace period: a failure, as in Prow, well before its 60 s sleep would end.
+    let slow = finished(&jobs, "pull-hello-slow", Duration::from_secs(120)).await;
+    assert_eq!(
+        slow.status.state,
+        ProwJobState::Failure,
+        "{}",
+        slow.status.description
+    );
+    let slow_run = build_dir(&state, "pull-hello-slow", &slow.status.build_id);
+    let slow_log = read(&slow_run.join("build-log.txt"));
+    assert!(slow_log.contains("started"), "{slow_log}");
+    let elapsed = slow
+        .status
+        .completion_time
+        .as_ref()
+        .zip(slow.status.start_time.as_ref())
+        .map(|(end, start)| end.0.duration_since(start.0).as_secs_f64());
+    assert!(elapsed.is_some_and(|s| s < 50.0), "ran {elapsed:?} s");
+    drop(keep);
+}
+
+/// On a failed assertion, copies the run's state (pods' directories, artifacts) somewhere that
+/// outlives the temp dir and says where, so the failure can be read.
+struct KeepOnFailure(PathBuf);
+
+impl Drop for KeepOnFailure {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let kept = std::env::temp_dir().join(format!("decorated-job-{}", std::process::id()));
+            let _ = Command::new("cp")
+                .arg("-a")
+                .arg(&self.0)
+                .arg(&kept)
+                .status();
+            eprintln!("state of the failed run kept in {}", kept.display());
+        }
+    }
+}
