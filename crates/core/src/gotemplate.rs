@@ -328,7 +328,10 @@ mod tests {
     fn unset_fields_are_go_zero_values_and_metadata_is_promoted() {
         let pj = presubmit();
         let t = "{{.Name}}={{.ObjectMeta.Name}} [{{.Spec.Refs.PathAlias}}] [{{.Status.URL}}] {{.Spec.Refs.CloneDepth}} {{if .Spec.DecorationConfig}}d{{else}}nil{{end}} {{(index .Spec.Refs.Pulls 0).Title}}|";
-        assert_eq!(render_prowjob(t, &pj).unwrap(), "3f6c2a1e=3f6c2a1e [] [] 0 nil |");
+        assert_eq!(
+            render_prowjob(t, &pj).unwrap(),
+            "3f6c2a1e=3f6c2a1e [] [] 0 nil |"
+        );
         let err = render_prowjob("{{.Spec.NoSuchField}}", &pj).unwrap_err();
         assert!(err.to_string().contains("NoSuchField"), "{err}");
     }

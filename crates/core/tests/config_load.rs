@@ -92,8 +92,8 @@ fn kubernetes_config_slice_gets_prows_defaults_and_plugins() {
         .iter()
         .find(|p| p.base.utility.decorate)
         .expect("a decorated etcd presubmit");
-    let dc = serde_json::to_value(decorated.base.utility.decoration_config.as_ref().unwrap())
-        .unwrap();
+    let dc =
+        serde_json::to_value(decorated.base.utility.decoration_config.as_ref().unwrap()).unwrap();
     assert_eq!(dc["gcs_configuration"]["bucket"], "kubernetes-ci-logs");
     assert!(
         config

@@ -68,8 +68,9 @@ impl GitHubError {
     /// GitHub's own explanation (the `message` field of its answer), when it answered.
     pub fn message(&self) -> Option<&str> {
         match self {
-            GitHubError::Status { message, .. }
-            | GitHubError::RetriesExhausted { message, .. } => Some(message),
+            GitHubError::Status { message, .. } | GitHubError::RetriesExhausted { message, .. } => {
+                Some(message)
+            }
             _ => None,
         }
     }

@@ -195,4 +195,3 @@ async fn function_urls_and_schedules_reach_the_router() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
-

@@ -14,7 +14,6 @@ use prow_local::{LogTarget, MemoryLogs};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 
-
 /// kubectl with its own HOME (fresh discovery cache) and a kubeconfig pointing at the server.
 struct Kubectl {
     bin: PathBuf,

@@ -526,7 +526,9 @@ mod tests {
         .join("\n");
         assert_eq!(body, &expected);
         // The org's own entry wins over `*`; the legacy singular form counts as `*`.
-        plank.report_templates.insert("acme".into(), "acme's".into());
+        plank
+            .report_templates
+            .insert("acme".into(), "acme's".into());
         assert_eq!(report_template(&plank, &pj), Some("acme's"));
         let legacy = prow_core::config::Plank {
             report_template: Some("legacy".into()),
@@ -635,8 +637,14 @@ mod tests {
             422,
             "This SHA and context has reached the maximum number of statuses."
         )));
-        assert!(!is_ignorable_status_error(&answered(422, "Validation Failed")));
-        assert!(!is_ignorable_status_error(&answered(401, "Bad credentials")));
+        assert!(!is_ignorable_status_error(&answered(
+            422,
+            "Validation Failed"
+        )));
+        assert!(!is_ignorable_status_error(&answered(
+            401,
+            "Bad credentials"
+        )));
         assert!(!is_ignorable_status_error(&answered(502, "Not Found")));
         assert!(!is_ignorable_status_error(
             &prow_github::GitHubError::TooManyPages {

@@ -173,7 +173,10 @@ mod tests {
         let lazy: Lazy<Vec<u32>> = Lazy::decoded_by(|| Err("presubmits/acme/foo: bad".into()));
         for _ in 0..2 {
             let err = lazy.try_get().unwrap_err();
-            assert!(err.to_string().contains("presubmits/acme/foo: bad"), "{err}");
+            assert!(
+                err.to_string().contains("presubmits/acme/foo: bad"),
+                "{err}"
+            );
         }
         assert!(lazy.get().is_empty());
         assert!(lazy.clone().try_get().is_err());
