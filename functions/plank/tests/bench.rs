@@ -12,8 +12,8 @@ use prow_core::prowjob::ProwJobState;
 use prow_plank::reconcile::Settings;
 
 #[tokio::test]
-#[ignore = "benchmark: run explicitly"]
-async fn prowjobs_started_per_second_by_one_resync() {
+#[ignore = "benchmark: run explicitly (.ci/test skips benchmark_*)"]
+async fn benchmark_prowjobs_started_per_second_by_one_resync() {
     let n: usize = std::env::var("PLANK_BENCH_JOBS")
         .ok()
         .and_then(|v| v.parse().ok())
