@@ -308,6 +308,10 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             "simulated (no --github-token-path): calls are logged, not sent"
         }
     );
+    eprintln!(
+        "  pods: host processes in {} (images are not pulled; decorated jobs' utilities run as `prow <utility>`)",
+        args.state_dir.join("pods").display()
+    );
     eprintln!("ready");
     println!("{}", serde_json::to_string(&endpoints)?);
 
