@@ -235,6 +235,15 @@ pub struct ApiServerAdapter {
     listed: Arc<(AtomicUsize, Notify)>,
 }
 
+impl std::fmt::Debug for ApiServerAdapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiServerAdapter")
+            .field("source", &self.source)
+            .field("watches", &self.watches.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl ApiServerAdapter {
     /// `api_server_url` becomes the events' `source`, as Knative uses its rest config's host.
     pub fn new(

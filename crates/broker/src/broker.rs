@@ -209,6 +209,12 @@ pub struct Broker {
     inner: Arc<Inner>,
 }
 
+impl std::fmt::Debug for Broker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Broker").finish_non_exhaustive()
+    }
+}
+
 impl Broker {
     /// Builds the runtime for every Broker and Trigger in `manifests` and starts one delivery
     /// worker per Trigger (call inside a Tokio runtime). `subscribers` maps Knative Service

@@ -337,7 +337,7 @@ mod tests {
     fn legacy_attributes_filter_follows_knative() {
         use FilterResult::*;
         type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], FilterResult);
-        let cases: &[Case] = &[
+        let cases: &[Case<'_>] = &[
             ("an empty attribute map passes everything", &[], Pass),
             (
                 "exact type matches",

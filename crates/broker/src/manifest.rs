@@ -481,7 +481,7 @@ fn validate_trigger(trigger: &Trigger) -> Result<(), String> {
 
 fn validate_api_server_source(source: &ApiServerSource) -> Result<(), String> {
     match source.spec.mode.as_deref() {
-        None | Some("Reference") | Some("Resource") => {}
+        None | Some("Reference" | "Resource") => {}
         Some(other) => {
             return Err(format!(
                 "spec.mode {other:?} is neither Reference nor Resource"

@@ -166,6 +166,12 @@ impl Schedule {
 #[derive(Clone)]
 pub struct Clock(Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>);
 
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Clock")
+    }
+}
+
 impl Clock {
     pub fn system() -> Clock {
         Clock(Arc::new(Utc::now))
@@ -196,6 +202,15 @@ pub struct PingTicker {
     schedules: Arc<Vec<Schedule>>,
     sink: Arc<dyn EventSink>,
     clock: Clock,
+}
+
+impl std::fmt::Debug for PingTicker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PingTicker")
+            .field("schedules", &self.schedules.len())
+            .field("clock", &self.clock)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PingTicker {

@@ -24,9 +24,9 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use tokio::sync::oneshot;
 
 /// Event bytes by sequence number.
-const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
+const EVENTS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("events");
 /// One row per delivery still owed: (event sequence number, Trigger `namespace/name`).
-const DELIVERIES: TableDefinition<(u64, &str), ()> = TableDefinition::new("deliveries");
+const DELIVERIES: TableDefinition<'_, (u64, &str), ()> = TableDefinition::new("deliveries");
 /// Operations folded into one write transaction when several are waiting (group commit).
 const MAX_BATCH: usize = 512;
 /// Version byte in front of every stored event.

@@ -121,18 +121,20 @@ async fn prowjob_and_pod_changes_reach_plank_and_crier() {
     )
     .await
     .unwrap();
-    jobs.create(
-        &PostParams::default(),
-        &object(
-            "prow.k8s.io/v1",
-            "ProwJob",
-            "foreign",
-            false,
-            json!({"type": "periodic", "job": "x"}),
-        ),
-    )
-    .await
-    .unwrap();
+    // Every ProwJob is watched, but only Pods labelled created-by-prow.
+    pods(&client)
+        .create(
+            &PostParams::default(),
+            &object(
+                "v1",
+                "Pod",
+                "foreign",
+                false,
+                json!({"containers": [{"name": "test", "image": "busybox"}]}),
+            ),
+        )
+        .await
+        .unwrap();
     eventually("plank and crier to see the add", || {
         rec["plank"].count() == 1 && rec["crier"].count() == 1
     })
@@ -202,7 +204,7 @@ async fn prowjob_and_pod_changes_reach_plank_and_crier() {
     );
 
     broker.wait_idle().await;
-    // crier wants no pods and no deletes; nobody hears about the unlabelled ProwJob.
+    // crier wants no pods and no deletes; nobody hears about the unlabelled Pod.
     assert_eq!(rec["crier"].count(), 2);
     assert!(
         rec["plank"]

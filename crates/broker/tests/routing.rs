@@ -50,7 +50,7 @@ fn the_deployed_manifests_define_the_expected_objects() {
     assert_eq!(
         resources,
         [
-            ("prowjobs", "created-by-prow=true", true),
+            ("prowjobs", "", true),
             ("pods", "created-by-prow=true", true)
         ]
     );

@@ -8,7 +8,7 @@ use prow_core::config::{self, LoadOptions};
 
 /// Where a Prow configuration lives, as every function's flags name it.
 #[derive(Debug, Args)]
-pub struct ConfigSource {
+pub(crate) struct ConfigSource {
     /// Prow's config.yaml (or a snapshot from `prow config compile`).
     #[arg(long, env = "CONFIG_PATH")]
     config_path: PathBuf,
@@ -21,7 +21,7 @@ pub struct ConfigSource {
 }
 
 impl ConfigSource {
-    pub fn options(self) -> LoadOptions {
+    pub(crate) fn options(self) -> LoadOptions {
         LoadOptions {
             config_path: self.config_path,
             job_config_path: self.job_config_path,
@@ -31,7 +31,7 @@ impl ConfigSource {
 }
 
 #[derive(Debug, Args)]
-pub struct CheckConfigArgs {
+pub(crate) struct CheckConfigArgs {
     #[command(flatten)]
     source: ConfigSource,
     /// Treat warnings (e.g. unknown fields) as errors.
@@ -42,7 +42,7 @@ pub struct CheckConfigArgs {
     quiet: bool,
 }
 
-pub fn run(args: CheckConfigArgs) -> ExitCode {
+pub(crate) fn run(args: CheckConfigArgs) -> ExitCode {
     match config::load(&args.source.options()) {
         Ok(loaded) => {
             if !args.quiet {
@@ -73,7 +73,7 @@ pub fn run(args: CheckConfigArgs) -> ExitCode {
 }
 
 /// Prints an invalid config's diagnostics (errors always, warnings unless `quiet`).
-pub fn print_invalid(err: &config::LoadError, quiet: bool) {
+pub(crate) fn print_invalid(err: &config::LoadError, quiet: bool) {
     for d in err.diagnostics.iter().filter(|d| d.is_error() || !quiet) {
         println!("{d}");
     }

@@ -14,13 +14,13 @@ use crate::check_config::{ConfigSource, print_invalid};
 const CONFIGMAP_LIMIT: usize = 1024 * 1024;
 
 #[derive(Debug, Subcommand)]
-pub enum ConfigCommand {
+pub(crate) enum ConfigCommand {
     /// Validate the config and write it as a snapshot (CONFIG_PATH may then name the snapshot).
     Compile(CompileArgs),
 }
 
 #[derive(Debug, Args)]
-pub struct CompileArgs {
+pub(crate) struct CompileArgs {
     #[command(flatten)]
     source: ConfigSource,
     /// Where to write the snapshot.
@@ -28,7 +28,7 @@ pub struct CompileArgs {
     output: PathBuf,
 }
 
-pub fn run(command: ConfigCommand) -> ExitCode {
+pub(crate) fn run(command: ConfigCommand) -> ExitCode {
     let ConfigCommand::Compile(args) = command;
     let loaded = match config::load(&args.source.options()) {
         Ok(loaded) => loaded,

@@ -16,7 +16,7 @@ use prow_podutils::{
 
 /// Flags of `prow entrypoint` (everything else comes from `ENTRYPOINT_OPTIONS`).
 #[derive(Debug, Clone, Default, clap::Args)]
-pub struct EntrypointArgs {
+pub(crate) struct EntrypointArgs {
     /// Only copy this binary to --copy-destination (the place-entrypoint init container).
     #[arg(long)]
     copy_mode_only: bool,
@@ -43,7 +43,7 @@ fn runtime(component: &str) -> Result<tokio::runtime::Runtime, i32> {
 }
 
 /// `prow clonerefs`: exit 1 when the options are bad or (with `fail`) a clone failed.
-pub fn clonerefs() -> i32 {
+pub(crate) fn clonerefs() -> i32 {
     let options: CloneRefsOptions = match load_env(CLONEREFS_OPTIONS_ENV) {
         Ok(o) => o,
         Err(e) => return fatal("clonerefs", format!("Could not resolve options: {e}")),
@@ -61,7 +61,7 @@ pub fn clonerefs() -> i32 {
 }
 
 /// `prow initupload`: exit 1 when uploading failed or a clone record failed.
-pub fn initupload() -> i32 {
+pub(crate) fn initupload() -> i32 {
     let options: InitUploadOptions = match load_env(INITUPLOAD_OPTIONS_ENV) {
         Ok(o) => o,
         Err(e) => return fatal("initupload", format!("Could not resolve options: {e}")),
@@ -94,7 +94,7 @@ pub fn initupload() -> i32 {
 }
 
 /// `prow entrypoint`: the wrapped command's exit code (or Prow's internal codes).
-pub fn entrypoint(args: &EntrypointArgs) -> i32 {
+pub(crate) fn entrypoint(args: &EntrypointArgs) -> i32 {
     let options: EntrypointOptions = match std::env::var(ENTRYPOINT_OPTIONS_ENV) {
         Ok(_) => match load_env(ENTRYPOINT_OPTIONS_ENV) {
             Ok(o) => o,
@@ -131,7 +131,7 @@ pub fn entrypoint(args: &EntrypointArgs) -> i32 {
 }
 
 /// `prow sidecar`: exit 1 only when `entry_error` is set and a test container failed.
-pub fn sidecar() -> i32 {
+pub(crate) fn sidecar() -> i32 {
     let options: SidecarOptions = match load_env(SIDECAR_OPTIONS_ENV) {
         Ok(o) => o,
         Err(e) => return fatal("sidecar", format!("Could not resolve options: {e}")),
@@ -181,7 +181,7 @@ pub fn sidecar() -> i32 {
 
 /// When this binary was started as `entrypoint` (the copy in `/tools`), `clonerefs`,
 /// `initupload` or `sidecar`, runs that utility and gives its exit code.
-pub fn by_program_name() -> Option<i32> {
+pub(crate) fn by_program_name() -> Option<i32> {
     let argv0 = std::env::args_os().next()?;
     let name = std::path::Path::new(&argv0)
         .file_name()?

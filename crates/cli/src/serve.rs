@@ -7,7 +7,7 @@ use clap::Subcommand;
 
 /// A function and its flags.
 #[derive(Debug, Subcommand)]
-pub enum Function {
+pub(crate) enum Function {
     /// GitHub webhooks in, CloudEvents out.
     Hook(prow_hook::Flags),
     /// GitHub events -> ProwJobs.
@@ -26,7 +26,7 @@ pub enum Function {
 
 impl Function {
     /// Builds the function's router from its flags.
-    pub async fn router(self) -> anyhow::Result<Router> {
+    pub(crate) async fn router(self) -> anyhow::Result<Router> {
         Ok(match self {
             Function::Hook(flags) => prow_hook::app(flags).context("hook")?,
             Function::Trigger(flags) => prow_trigger::app(flags).await.context("trigger")?,
@@ -42,14 +42,14 @@ impl Function {
 }
 
 /// Serves the function on `0.0.0.0:$PORT` until SIGTERM.
-pub async fn serve(function: Function) -> anyhow::Result<()> {
+pub(crate) async fn serve(function: Function) -> anyhow::Result<()> {
     let router = function.router().await?;
     prow_runtime::serve_function(router).await?;
     Ok(())
 }
 
 /// Serves the function through the AWS Lambda Runtime API.
-pub async fn lambda(function: Function) -> anyhow::Result<()> {
+pub(crate) async fn lambda(function: Function) -> anyhow::Result<()> {
     let router = function.router().await?;
     prow_lambda::run(router)
         .await

@@ -18,7 +18,7 @@ use prow_local::kubelet::{PodFinished, pod_utility};
 use serde_json::Value;
 
 #[derive(Debug)]
-pub struct LocalSidecar {
+pub(crate) struct LocalSidecar {
     pub prowjobs: ProwJobs,
     pub store: Arc<dyn ArtifactStore>,
 }

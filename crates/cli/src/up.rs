@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 #[derive(Debug, Args)]
-pub struct UpArgs {
+pub(crate) struct UpArgs {
     /// Prow's config.yaml.
     #[arg(long, env = "CONFIG_PATH", default_value = "config/config.yaml")]
     config_path: PathBuf,
@@ -83,7 +83,7 @@ struct Endpoints {
     hmac_secret_file: PathBuf,
 }
 
-pub async fn run(args: UpArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(args: UpArgs) -> anyhow::Result<()> {
     prow_kube::install_crypto_provider();
     std::fs::create_dir_all(&args.state_dir)
         .with_context(|| format!("creating state dir {}", args.state_dir.display()))?;
@@ -457,7 +457,7 @@ fn write_kubeconfig(path: &Path, api_url: &str, namespace: &str) -> anyhow::Resu
 }
 
 /// A kubeconfig for the embedded API server (plain HTTP, no credentials).
-pub fn kubeconfig(api_url: &str, namespace: &str) -> String {
+pub(crate) fn kubeconfig(api_url: &str, namespace: &str) -> String {
     format!(
         "apiVersion: v1\nkind: Config\nclusters:\n- name: prow-up\n  cluster:\n    server: {api_url}\ncontexts:\n- name: prow-up\n  context:\n    cluster: prow-up\n    user: prow-up\n    namespace: {namespace}\ncurrent-context: prow-up\nusers:\n- name: prow-up\n  user: {{}}\n"
     )

@@ -378,7 +378,7 @@ mod tests {
         // (case, filters, branch, changed files, expected jobs)
         // (case, filters, branch, changed files, expected jobs)
         type Case<'a> = (&'a str, Vec<Filter>, &'a str, Vec<String>, Vec<&'a str>);
-        let cases: Vec<Case> = vec![
+        let cases: Vec<Case<'_>> = vec![
             (
                 "new PR runs automatic jobs whose file filters match",
                 vec![Filter::TestAll],

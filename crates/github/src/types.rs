@@ -216,7 +216,7 @@ mod tests {
     #[test]
     fn changed_filenames_are_current_names_only_as_in_prow() {
         type Case<'a> = (&'a [(&'a str, Option<&'a str>)], &'a [&'a str]);
-        let cases: &[Case] = &[
+        let cases: &[Case<'_>] = &[
             (&[], &[]),
             (&[("a.go", None)], &["a.go"]),
             (&[("new/a.go", Some("old/a.go"))], &["new/a.go"]),

@@ -358,7 +358,7 @@ where
             };
             match result {
                 Ok(stored) => return Ok(Some(stored)),
-                Err(e) if is_status(&e, 409) => continue,
+                Err(e) if is_status(&e, 409) => {}
                 Err(e) if is_status(&e, 404) => return Ok(None),
                 Err(e) => return Err(self.err(verb, name, e)),
             }
@@ -378,6 +378,7 @@ pub mod test_support {
     use tokio::sync::oneshot;
 
     /// A running embedded API server; stops when dropped.
+    #[derive(Debug)]
     pub struct LocalApi {
         pub url: String,
         pub server: prow_local::ApiServer,

@@ -78,7 +78,7 @@ pub async fn run_with(router: Router, options: ScheduleOptions) -> Result<(), la
 }
 
 /// The tower service `lambda_http` drives: one Lambda invocation in, one router call out.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct LambdaService {
     router: Router,
     options: ScheduleOptions,

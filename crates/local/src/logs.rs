@@ -181,7 +181,7 @@ impl LogSource for MemoryLogs {
                                 return None;
                             }
                             // A slow follower misses lines rather than stalling the writer.
-                            Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                            Err(broadcast::error::RecvError::Lagged(_)) => {}
                         }
                     }
                 })

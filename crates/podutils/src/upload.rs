@@ -212,7 +212,7 @@ pub fn run_paths(options: &GcsOptions, spec: &JobSpec) -> Result<RunPaths, Uploa
     let blob_path = join(&[&job_base, &options.sub_dir]);
     let alias = bare.alias.map(|alias| {
         let body = if bucket.contains("://") {
-            format!("{}/{}", bucket, job_base)
+            format!("{bucket}/{job_base}")
         } else {
             format!("gs://{}", join(&[&bucket, &job_base]))
         };

@@ -31,10 +31,49 @@ pub struct Compiled {
     repo: Option<(Option<String>, String)>,
     org: Option<String>,
     job: Option<JobMatch>,
-    type_: Option<Option<ProwJobType>>,
-    state: Option<Option<ProwJobState>>,
+    type_: Want<ProwJobType>,
+    state: Want<ProwJobState>,
     author: Option<String>,
-    pull: Option<Option<u64>>,
+    pull: Want<u64>,
+}
+
+/// One parsed query value: absent (anything goes), a value to match, or unparseable (nothing
+/// matches).
+#[derive(Debug, Clone, Default)]
+enum Want<T> {
+    #[default]
+    Any,
+    Only(T),
+    Invalid,
+}
+
+impl<T: PartialEq> Want<T> {
+    fn parse<E>(raw: Option<&str>, parse: impl FnOnce(&str) -> Result<T, E>) -> Self {
+        match raw.map(parse) {
+            None => Want::Any,
+            Some(Ok(v)) => Want::Only(v),
+            Some(Err(_)) => Want::Invalid,
+        }
+    }
+
+    fn admits(&self, v: &T) -> bool {
+        match self {
+            Want::Any => true,
+            Want::Only(want) => want == v,
+            Want::Invalid => false,
+        }
+    }
+
+    /// Whether some value in `values` is admitted; an absent filter admits an empty list.
+    fn admits_any<'a>(&self, mut values: impl Iterator<Item = &'a T>) -> bool
+    where
+        T: 'a,
+    {
+        match self {
+            Want::Any => true,
+            _ => values.any(|v| self.admits(v)),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -64,12 +103,12 @@ impl Filter {
                     JobMatch::Exact(j.to_owned())
                 }
             }),
-            type_: nonempty(&self.type_).map(|t| t.parse().ok()),
-            state: nonempty(&self.state).map(|s| s.parse().ok()),
+            type_: Want::parse(nonempty(&self.type_), str::parse),
+            state: Want::parse(nonempty(&self.state), str::parse),
             author: nonempty(&self.author)
                 .or(nonempty(&self.owner))
                 .map(str::to_lowercase),
-            pull: nonempty(&self.pull).map(|p| p.trim_start_matches('#').parse().ok()),
+            pull: Want::parse(nonempty(&self.pull), |p| p.trim_start_matches('#').parse()),
         }
     }
 
@@ -105,14 +144,7 @@ impl Compiled {
                 return false;
             }
         }
-        if let Some(t) = &self.type_
-            && *t != Some(spec.type_)
-        {
-            return false;
-        }
-        if let Some(s) = &self.state
-            && *s != Some(pj.status.state)
-        {
+        if !self.type_.admits(&spec.type_) || !self.state.admits(&pj.status.state) {
             return false;
         }
         if let Some((org, repo)) = &self.repo {
@@ -135,16 +167,8 @@ impl Compiled {
                 return false;
             }
         }
-        if let Some(pull) = &self.pull {
-            let Some(number) = pull else { return false };
-            if !all_refs()
-                .flat_map(|r| r.pulls.iter())
-                .any(|p| p.number == *number)
-            {
-                return false;
-            }
-        }
-        true
+        self.pull
+            .admits_any(all_refs().flat_map(|r| r.pulls.iter()).map(|p| &p.number))
     }
 }
 

@@ -67,7 +67,7 @@ fn match_from(p: &[char], n: &[char]) -> Option<bool> {
 /// Matches `c` against the class starting at `p[0] == '['`; returns (hit, class length).
 fn class(p: &[char], c: char) -> Option<(bool, usize)> {
     let mut i = 1;
-    let negate = matches!(p.get(i), Some('!') | Some('^'));
+    let negate = matches!(p.get(i), Some('!' | '^'));
     if negate {
         i += 1;
     }

@@ -119,7 +119,7 @@ impl From<&Filter> for FilterView {
     }
 }
 
-#[derive(Template)]
+#[derive(Debug, Template)]
 #[template(path = "list.html")]
 pub struct ListPage {
     pub rows: Vec<RowView>,
@@ -146,7 +146,7 @@ pub struct ArtifactView {
     pub size: u64,
 }
 
-#[derive(Template)]
+#[derive(Debug, Template)]
 #[template(path = "job.html")]
 pub struct JobPage {
     pub row: RowView,
@@ -170,7 +170,7 @@ pub struct JobPage {
     pub user: String,
 }
 
-#[derive(Template)]
+#[derive(Debug, Template)]
 #[template(path = "message.html")]
 pub struct MessagePage {
     pub title: String,
@@ -180,7 +180,7 @@ pub struct MessagePage {
     pub user: String,
 }
 
-#[derive(Template)]
+#[derive(Debug, Template)]
 #[template(path = "login.html")]
 pub struct LoginPage {
     pub error: String,
@@ -198,7 +198,7 @@ pub struct CommandView {
     pub who: String,
 }
 
-#[derive(Template)]
+#[derive(Debug, Template)]
 #[template(path = "command_help.html")]
 pub struct CommandHelpPage {
     pub commands: Vec<CommandView>,

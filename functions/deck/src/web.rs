@@ -66,7 +66,7 @@ impl Metrics {
     }
 }
 
-pub async fn metrics(State(state): State<DeckState>) -> Response {
+pub(crate) async fn metrics(State(state): State<DeckState>) -> Response {
     state
         .metrics
         .indexed
@@ -77,7 +77,7 @@ pub async fn metrics(State(state): State<DeckState>) -> Response {
 const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// Defence in depth behind the escaping: no inline script can run, no framing, no sniffing.
-pub async fn security_headers(request: Request, next: Next) -> Response {
+pub(crate) async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     headers
@@ -94,14 +94,14 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
     response
 }
 
-pub async fn css() -> Response {
+pub(crate) async fn css() -> Response {
     static_file(
         "text/css; charset=utf-8",
         include_str!("../static/deck.css"),
     )
 }
 
-pub async fn js() -> Response {
+pub(crate) async fn js() -> Response {
     static_file(
         "text/javascript; charset=utf-8",
         include_str!("../static/deck.js"),
@@ -120,7 +120,7 @@ fn static_file(content_type: &'static str, body: &'static str) -> Response {
 }
 
 /// The caller's identity from the `Authorization` header or the login cookie.
-pub fn identity(state: &DeckState, headers: &HeaderMap) -> Identity {
+pub(crate) fn identity(state: &DeckState, headers: &HeaderMap) -> Identity {
     let get = |name| headers.get(name).and_then(|v| v.to_str().ok());
     auth::identify(
         &state.tokens,
@@ -129,7 +129,7 @@ pub fn identity(state: &DeckState, headers: &HeaderMap) -> Identity {
     )
 }
 
-pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -138,7 +138,7 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// The CSRF session id, and the `Set-Cookie` that creates it when the browser has none yet.
-pub fn session(headers: &HeaderMap) -> (String, Option<String>) {
+pub(crate) fn session(headers: &HeaderMap) -> (String, Option<String>) {
     match cookie(headers, SESSION_COOKIE).filter(|s| s.len() >= 16) {
         Some(sid) => (sid, None),
         None => {
@@ -150,7 +150,7 @@ pub fn session(headers: &HeaderMap) -> (String, Option<String>) {
 }
 
 /// Renders a template, 500 (logged) if rendering fails.
-pub fn html(status: StatusCode, page: &impl Template) -> Response {
+pub(crate) fn html(status: StatusCode, page: &impl Template) -> Response {
     match page.render() {
         Ok(body) => (
             status,
@@ -170,7 +170,7 @@ pub fn html(status: StatusCode, page: &impl Template) -> Response {
 }
 
 /// A message page for browsers, plain text for API clients (bearer header).
-pub fn message(
+pub(crate) fn message(
     identity: &Identity,
     status: StatusCode,
     title: &str,
@@ -199,12 +199,12 @@ pub fn message(
 }
 
 #[derive(Debug, Default, Deserialize)]
-pub struct ActionQuery {
+pub(crate) struct ActionQuery {
     prowjob: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
-pub struct ActionForm {
+pub(crate) struct ActionForm {
     csrf: Option<String>,
     prowjob: Option<String>,
 }
@@ -286,7 +286,7 @@ fn actor(who: &Identity) -> &str {
     who.login().unwrap_or("anonymous")
 }
 
-pub async fn rerun(
+pub(crate) async fn rerun(
     State(state): State<DeckState>,
     Query(query): Query<ActionQuery>,
     headers: HeaderMap,
@@ -328,7 +328,7 @@ pub async fn rerun(
     }
 }
 
-pub async fn abort(
+pub(crate) async fn abort(
     State(state): State<DeckState>,
     Query(query): Query<ActionQuery>,
     headers: HeaderMap,
@@ -394,7 +394,7 @@ pub async fn abort(
 }
 
 #[derive(Debug, Deserialize)]
-pub struct LoginForm {
+pub(crate) struct LoginForm {
     token: String,
 }
 
@@ -406,7 +406,7 @@ fn cookie_safe(token: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b))
 }
 
-pub async fn login(State(state): State<DeckState>, Form(form): Form<LoginForm>) -> Response {
+pub(crate) async fn login(State(state): State<DeckState>, Form(form): Form<LoginForm>) -> Response {
     let token = form.token.trim();
     if !cookie_safe(token) || state.tokens.user_for(token).is_none() {
         let page = crate::views::LoginPage {
@@ -424,7 +424,7 @@ pub async fn login(State(state): State<DeckState>, Form(form): Form<LoginForm>) 
     response
 }
 
-pub async fn logout() -> Response {
+pub(crate) async fn logout() -> Response {
     let mut response = Redirect::to("/").into_response();
     let clear = format!("{TOKEN_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
     if let Ok(v) = HeaderValue::from_str(&clear) {

@@ -17,19 +17,19 @@ use prow_deck::{DeckOptions, DeckState};
 use prow_kube::ProwJobs;
 use prow_kube::test_support::LocalApi;
 
-pub const NS: &str = "default";
-pub const BUCKET: &str = "prow-logs";
+pub(crate) const NS: &str = "default";
+pub(crate) const BUCKET: &str = "prow-logs";
 /// `alice` may rerun/abort (deck config), `mallory` may not.
-pub const TOKENS: &str = "alice-token alice\nmallory-token mallory\n";
+pub(crate) const TOKENS: &str = "alice-token alice\nmallory-token mallory\n";
 
-pub struct Env {
+pub(crate) struct Env {
     pub api: LocalApi,
     pub state: DeckState,
     pub prowjobs: ProwJobs,
     pub artifacts: tempfile::TempDir,
 }
 
-pub fn config() -> Config {
+pub(crate) fn config() -> Config {
     let mut config = Config::default();
     config.prow.deck.rerun_auth_configs.insert(
         "*".into(),
@@ -41,7 +41,7 @@ pub fn config() -> Config {
     config
 }
 
-pub async fn start() -> Env {
+pub(crate) async fn start() -> Env {
     let api = LocalApi::start().await.unwrap();
     let client = api.client().unwrap();
     let artifacts = tempfile::tempdir().unwrap();
@@ -69,7 +69,7 @@ pub async fn start() -> Env {
 
 impl Env {
     /// Creates jobs and waits until the watch has brought them all into the index.
-    pub async fn create(&self, jobs: &[ProwJob]) {
+    pub(crate) async fn create(&self, jobs: &[ProwJob]) {
         for pj in jobs {
             self.prowjobs.create(pj).await.unwrap();
         }
@@ -77,7 +77,7 @@ impl Env {
             .await;
     }
 
-    pub async fn wait_for(&self, cond: impl Fn(&DeckState) -> bool) {
+    pub(crate) async fn wait_for(&self, cond: impl Fn(&DeckState) -> bool) {
         for _ in 0..300 {
             if cond(&self.state) {
                 return;
@@ -88,7 +88,7 @@ impl Env {
     }
 
     /// Writes an artifact of `pj`'s run into the local store.
-    pub fn artifact(&self, pj: &ProwJob, rel: &str, body: &str) {
+    pub(crate) fn artifact(&self, pj: &ProwJob, rel: &str, body: &str) {
         let paths = prow_artifacts::layout::job_paths_for(pj).unwrap();
         let path = self
             .artifacts
@@ -100,13 +100,13 @@ impl Env {
     }
 }
 
-pub fn at(second: i64) -> Time {
+pub(crate) fn at(second: i64) -> Time {
     Time(Timestamp::from_second(second).unwrap())
 }
 
 /// A presubmit on `org/repo#pull` by `author`, started at `second`.
 #[allow(clippy::too_many_arguments)]
-pub fn presubmit(
+pub(crate) fn presubmit(
     name: &str,
     job: &str,
     org_repo: &str,
@@ -142,7 +142,7 @@ pub fn presubmit(
         .build()
 }
 
-pub fn periodic(name: &str, job: &str, state: ProwJobState, second: i64) -> ProwJob {
+pub(crate) fn periodic(name: &str, job: &str, state: ProwJobState, second: i64) -> ProwJob {
     ProwJob::builder(job, ProwJobType::Periodic)
         .name(name)
         .namespace(NS)

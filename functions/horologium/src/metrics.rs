@@ -30,7 +30,7 @@ impl RunResult {
 }
 
 impl EncodeLabelValue for RunResult {
-    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> Result<(), std::fmt::Error> {
         encoder.write_str(self.as_str())
     }
 }

@@ -192,7 +192,7 @@ mod tests {
             &'a [&'a str],
             &'a str,
         );
-        let cases: [Case; 3] = [
+        let cases: [Case<'_>; 3] = [
             (
                 "",
                 &[],

@@ -13,14 +13,14 @@ use prow_events::{Event, EventBuilder, EventBuilderV10};
 
 /// One request a subscriber saw.
 #[derive(Debug, Clone)]
-pub struct Received {
+pub(crate) struct Received {
     pub path: String,
     pub headers: HeaderMap,
     pub body: Bytes,
 }
 
 impl Received {
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 }
@@ -29,24 +29,26 @@ type Responder = Arc<dyn Fn(usize, &Received) -> Response + Send + Sync>;
 
 /// A subscriber router that records every request and answers with `respond(n, request)`.
 #[derive(Clone)]
-pub struct Recorder {
+pub(crate) struct Recorder {
     pub seen: Arc<Mutex<Vec<Received>>>,
     respond: Responder,
 }
 
 impl Recorder {
-    pub fn accepting() -> Recorder {
+    pub(crate) fn accepting() -> Recorder {
         Recorder::new(|_, _| StatusCode::ACCEPTED.into_response())
     }
 
-    pub fn new(respond: impl Fn(usize, &Received) -> Response + Send + Sync + 'static) -> Recorder {
+    pub(crate) fn new(
+        respond: impl Fn(usize, &Received) -> Response + Send + Sync + 'static,
+    ) -> Recorder {
         Recorder {
             seen: Arc::default(),
             respond: Arc::new(respond),
         }
     }
 
-    pub fn router(&self) -> Router {
+    pub(crate) fn router(&self) -> Router {
         let this = self.clone();
         Router::new().fallback(
             move |uri: axum::http::Uri, headers: HeaderMap, body: Bytes| {
@@ -68,11 +70,11 @@ impl Recorder {
         )
     }
 
-    pub fn count(&self) -> usize {
+    pub(crate) fn count(&self) -> usize {
         self.seen.lock().unwrap().len()
     }
 
-    pub fn types(&self) -> Vec<String> {
+    pub(crate) fn types(&self) -> Vec<String> {
         self.seen
             .lock()
             .unwrap()
@@ -81,13 +83,13 @@ impl Recorder {
             .collect()
     }
 
-    pub fn last(&self) -> Option<Received> {
+    pub(crate) fn last(&self) -> Option<Received> {
         self.seen.lock().unwrap().last().cloned()
     }
 }
 
 /// Recorders for every function named by eventing/*.yaml.
-pub fn functions() -> (HashMap<String, Router>, HashMap<&'static str, Recorder>) {
+pub(crate) fn functions() -> (HashMap<String, Router>, HashMap<&'static str, Recorder>) {
     let mut routers = HashMap::new();
     let mut recorders = HashMap::new();
     for name in [
@@ -107,11 +109,11 @@ pub fn functions() -> (HashMap<String, Router>, HashMap<&'static str, Recorder>)
     (routers, recorders)
 }
 
-pub fn eventing_dir() -> String {
+pub(crate) fn eventing_dir() -> String {
     format!("{}/../../eventing", env!("CARGO_MANIFEST_DIR"))
 }
 
-pub fn github_event(event: &str, data: &str) -> Event {
+pub(crate) fn github_event(event: &str, data: &str) -> Event {
     EventBuilderV10::new()
         .id(uuid::Uuid::new_v4().to_string())
         .ty(format!("dev.prow.github.{event}"))
@@ -122,7 +124,7 @@ pub fn github_event(event: &str, data: &str) -> Event {
         .unwrap()
 }
 
-pub fn apiserver_event(change: &str, kind: &str, name: &str) -> Event {
+pub(crate) fn apiserver_event(change: &str, kind: &str, name: &str) -> Event {
     let api_version = if kind == "ProwJob" {
         "prow.k8s.io/v1"
     } else {
@@ -148,7 +150,7 @@ pub fn apiserver_event(change: &str, kind: &str, name: &str) -> Event {
         .unwrap()
 }
 
-pub fn ping_event(source: &str) -> Event {
+pub(crate) fn ping_event(source: &str) -> Event {
     EventBuilderV10::new()
         .id(uuid::Uuid::new_v4().to_string())
         .ty("dev.knative.sources.ping")
@@ -159,7 +161,7 @@ pub fn ping_event(source: &str) -> Event {
 }
 
 /// Polls `cond` until it holds or 20 s pass (generous for a loaded machine).
-pub async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+pub(crate) async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while !cond() {
         assert!(

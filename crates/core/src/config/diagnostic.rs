@@ -55,7 +55,7 @@ impl fmt::Display for Diagnostic {
 }
 
 /// Renders a YAML path as the dotted field name used in diagnostics.
-pub fn field_name(path: &[Seg]) -> String {
+pub(super) fn field_name(path: &[Seg]) -> String {
     let mut out = String::new();
     for seg in path {
         match seg {
@@ -77,18 +77,18 @@ pub fn field_name(path: &[Seg]) -> String {
 
 /// Collects diagnostics for one file, resolving YAML paths to positions only when something is
 /// reported: the happy path never pays for position tracking.
-pub struct FileReporter<'a> {
+pub(super) struct FileReporter<'a> {
     file: &'a Path,
     text: &'a str,
     out: &'a mut Vec<Diagnostic>,
 }
 
 impl<'a> FileReporter<'a> {
-    pub fn new(file: &'a Path, text: &'a str, out: &'a mut Vec<Diagnostic>) -> Self {
+    pub(super) fn new(file: &'a Path, text: &'a str, out: &'a mut Vec<Diagnostic>) -> Self {
         Self { file, text, out }
     }
 
-    pub fn report(&mut self, severity: Severity, path: &[Seg], message: impl Into<String>) {
+    pub(super) fn report(&mut self, severity: Severity, path: &[Seg], message: impl Into<String>) {
         let pos = locate_nearest(self.text, path);
         self.out.push(Diagnostic {
             severity,
@@ -100,11 +100,11 @@ impl<'a> FileReporter<'a> {
         });
     }
 
-    pub fn error(&mut self, path: &[Seg], message: impl Into<String>) {
+    pub(super) fn error(&mut self, path: &[Seg], message: impl Into<String>) {
         self.report(Severity::Error, path, message);
     }
 
-    pub fn warning(&mut self, path: &[Seg], message: impl Into<String>) {
+    pub(super) fn warning(&mut self, path: &[Seg], message: impl Into<String>) {
         self.report(Severity::Warning, path, message);
     }
 }
@@ -113,7 +113,7 @@ impl<'a> FileReporter<'a> {
 /// own, so the job that lacks it is the most useful place to point at). A field that came from a
 /// merged anchor points at the anchor's line for it; one the job lacks altogether, at the job
 /// (the mapping that uses the anchor).
-pub fn locate_nearest(text: &str, path: &[Seg]) -> Position {
+pub(super) fn locate_nearest(text: &str, path: &[Seg]) -> Position {
     goyaml::parse(text)
         .map(|doc| doc.locate_nearest(path))
         .unwrap_or(Position { line: 1, column: 1 })

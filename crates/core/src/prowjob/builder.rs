@@ -12,7 +12,7 @@ use super::{
 
 /// Start time of built jobs unless [`ProwJobBuilder::started_at`] says otherwise: a fixed
 /// instant keeps test output stable (2023-11-14T22:13:20Z).
-pub const TEST_START_SECOND: i64 = 1_700_000_000;
+pub(super) const TEST_START_SECOND: i64 = 1_700_000_000;
 
 /// Builds a [`ProwJob`] for tests: `ProwJob::builder("pull-foo-unit", ProwJobType::Presubmit)
 /// .refs(Refs::new("acme", "foo").base("main", "aaaa").pull(Pull::new(42, "alice", "bbbb"))).pending().build()`.

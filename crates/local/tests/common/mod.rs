@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
 /// A server running on 127.0.0.1:<random port>; stops when dropped.
-pub struct Running {
+pub(crate) struct Running {
     pub url: String,
     pub server: ApiServer,
     stop: Option<oneshot::Sender<()>>,
@@ -25,15 +25,15 @@ impl Drop for Running {
 }
 
 impl Running {
-    pub async fn start() -> Running {
+    pub(crate) async fn start() -> Running {
         Self::start_with(ApiServer::in_memory().unwrap()).await
     }
 
-    pub async fn start_with_logs(logs: Arc<dyn LogSource>) -> Running {
+    pub(crate) async fn start_with_logs(logs: Arc<dyn LogSource>) -> Running {
         Self::start_with(ApiServer::in_memory().unwrap().with_log_source(logs)).await
     }
 
-    pub async fn start_with(server: ApiServer) -> Running {
+    pub(crate) async fn start_with(server: ApiServer) -> Running {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
@@ -52,32 +52,32 @@ impl Running {
         }
     }
 
-    pub fn client(&self) -> kube::Client {
+    pub(crate) fn client(&self) -> kube::Client {
         client_for(&self.url)
     }
 }
 
-pub fn client_for(url: &str) -> kube::Client {
+pub(crate) fn client_for(url: &str) -> kube::Client {
     let mut config = kube::Config::new(url.parse().unwrap());
     config.default_namespace = "default".into();
     kube::Client::try_from(config).unwrap()
 }
 
-pub fn prowjob_resource() -> ApiResource {
+pub(crate) fn prowjob_resource() -> ApiResource {
     ApiResource::from_gvk_with_plural(
         &GroupVersionKind::gvk("prow.k8s.io", "v1", "ProwJob"),
         "prowjobs",
     )
 }
 
-pub fn prowjobs(client: &kube::Client, ns: &str) -> kube::Api<DynamicObject> {
+pub(crate) fn prowjobs(client: &kube::Client, ns: &str) -> kube::Api<DynamicObject> {
     kube::Api::namespaced_with(client.clone(), ns, &prowjob_resource())
 }
 
 /// Builder for ProwJob test objects.
-pub struct ProwJobBuilder(Value);
+pub(crate) struct ProwJobBuilder(Value);
 
-pub fn prowjob(name: &str) -> ProwJobBuilder {
+pub(crate) fn prowjob(name: &str) -> ProwJobBuilder {
     ProwJobBuilder(json!({
         "apiVersion": "prow.k8s.io/v1",
         "kind": "ProwJob",
@@ -88,32 +88,32 @@ pub fn prowjob(name: &str) -> ProwJobBuilder {
 }
 
 impl ProwJobBuilder {
-    pub fn label(mut self, k: &str, v: &str) -> Self {
+    pub(crate) fn label(mut self, k: &str, v: &str) -> Self {
         self.0["metadata"]["labels"][k] = json!(v);
         self
     }
-    pub fn state(mut self, s: &str) -> Self {
+    pub(crate) fn state(mut self, s: &str) -> Self {
         self.0["status"]["state"] = json!(s);
         self
     }
-    pub fn generate_name(mut self, prefix: &str) -> Self {
+    pub(crate) fn generate_name(mut self, prefix: &str) -> Self {
         self.0["metadata"] = json!({"generateName": prefix});
         self
     }
-    pub fn spec(mut self, k: &str, v: Value) -> Self {
+    pub(crate) fn spec(mut self, k: &str, v: Value) -> Self {
         self.0["spec"][k] = v;
         self
     }
-    pub fn json(self) -> Value {
+    pub(crate) fn json(self) -> Value {
         self.0
     }
-    pub fn dynamic(self) -> DynamicObject {
+    pub(crate) fn dynamic(self) -> DynamicObject {
         serde_json::from_value(self.0).unwrap()
     }
 }
 
 /// Polls `check` until it is true (generous timeout for a loaded machine).
-pub async fn eventually<F, Fut>(what: &str, mut check: F)
+pub(crate) async fn eventually<F, Fut>(what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -128,7 +128,7 @@ where
 }
 
 /// The `Status` inside a kube API error.
-pub fn api_status(err: kube::Error) -> kube::core::Status {
+pub(crate) fn api_status(err: kube::Error) -> kube::core::Status {
     match err {
         kube::Error::Api(status) => *status,
         other => panic!("expected an API error, got {other:?}"),

@@ -19,17 +19,17 @@ use prow_plank::{Options, PlankState, router};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-pub const JOB_NS: &str = "default";
-pub const POD_NS: &str = "test-pods";
+pub(crate) const JOB_NS: &str = "default";
+pub(crate) const POD_NS: &str = "test-pods";
 
-pub struct World {
+pub(crate) struct World {
     pub api: LocalApi,
     pub jobs: ProwJobs,
     pub pods: Pods,
 }
 
 impl World {
-    pub async fn start() -> World {
+    pub(crate) async fn start() -> World {
         let api = LocalApi::start().await.unwrap();
         let client = api.client().unwrap();
         World {
@@ -39,11 +39,11 @@ impl World {
         }
     }
 
-    pub fn plank(&self, settings: Settings) -> Router {
+    pub(crate) fn plank(&self, settings: Settings) -> Router {
         router(self.state(settings))
     }
 
-    pub fn state(&self, settings: Settings) -> PlankState {
+    pub(crate) fn state(&self, settings: Settings) -> PlankState {
         PlankState::with_settings(
             settings,
             self.api.client().unwrap(),
@@ -52,7 +52,7 @@ impl World {
         )
     }
 
-    pub async fn job(&self, name: &str) -> ProwJob {
+    pub(crate) async fn job(&self, name: &str) -> ProwJob {
         self.jobs
             .get(name)
             .await
@@ -60,12 +60,12 @@ impl World {
             .unwrap_or_else(|| panic!("no ProwJob {name}"))
     }
 
-    pub async fn pod(&self, name: &str) -> Option<Pod> {
+    pub(crate) async fn pod(&self, name: &str) -> Option<Pod> {
         self.pods.get(name).await.unwrap()
     }
 
     /// Sets the pod's status as a kubelet would.
-    pub async fn set_pod_status(&self, name: &str, status: Value) {
+    pub(crate) async fn set_pod_status(&self, name: &str, status: Value) {
         self.pods
             .api()
             .patch_status(
@@ -79,7 +79,7 @@ impl World {
 }
 
 /// A periodic ProwJob whose pod runs `script` with sh.
-pub fn periodic(name: &str, script: &str) -> ProwJob {
+pub(crate) fn periodic(name: &str, script: &str) -> ProwJob {
     let mut pj = ProwJob::builder("ci-foo", ProwJobType::Periodic)
         .name(name)
         .build();
@@ -88,7 +88,7 @@ pub fn periodic(name: &str, script: &str) -> ProwJob {
     pj
 }
 
-pub fn apiserver_event(ty: &str, kind: &str, object: &impl serde::Serialize) -> Event {
+pub(crate) fn apiserver_event(ty: &str, kind: &str, object: &impl serde::Serialize) -> Event {
     let object = serde_json::to_value(object).unwrap();
     let name = object["metadata"]["name"]
         .as_str()
@@ -114,15 +114,15 @@ pub fn apiserver_event(ty: &str, kind: &str, object: &impl serde::Serialize) -> 
         .unwrap()
 }
 
-pub fn job_added(pj: &ProwJob) -> Event {
+pub(crate) fn job_added(pj: &ProwJob) -> Event {
     apiserver_event(APISERVER_ADD, "ProwJob", pj)
 }
 
-pub fn pod_updated(pod: &Pod) -> Event {
+pub(crate) fn pod_updated(pod: &Pod) -> Event {
     apiserver_event(APISERVER_UPDATE, "Pod", pod)
 }
 
-pub fn ping() -> Event {
+pub(crate) fn ping() -> Event {
     EventBuilderV10::new()
         .id("ping-1")
         .ty(PING)
@@ -133,7 +133,7 @@ pub fn ping() -> Event {
 }
 
 /// Delivers `event` in binary mode as the broker does; returns status and body.
-pub async fn deliver(app: &Router, event: &Event) -> (u16, String) {
+pub(crate) async fn deliver(app: &Router, event: &Event) -> (u16, String) {
     let (headers, body) = prow_events::encode_binary(event).unwrap();
     let mut request = Request::post("/").body(Body::from(body)).unwrap();
     *request.headers_mut() = headers;
@@ -146,7 +146,7 @@ pub async fn deliver(app: &Router, event: &Event) -> (u16, String) {
 }
 
 /// Delivers and insists on the broker's "done": 2xx with an empty body.
-pub async fn deliver_ok(app: &Router, event: &Event) {
+pub(crate) async fn deliver_ok(app: &Router, event: &Event) {
     let (status, body) = deliver(app, event).await;
     assert!(
         (200..300).contains(&status) && body.is_empty(),
@@ -155,7 +155,7 @@ pub async fn deliver_ok(app: &Router, event: &Event) {
 }
 
 /// Polls `check` until it yields a value (generous: the machine is shared).
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+pub(crate) async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,

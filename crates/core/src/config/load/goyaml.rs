@@ -141,7 +141,7 @@ pub(crate) fn parse(text: &str) -> Result<Doc, Error> {
     let root = loop {
         let (event, mark) = builder.next()?;
         match event {
-            Event::StreamStart | Event::Nothing => continue,
+            Event::StreamStart | Event::Nothing => {}
             Event::StreamEnd => {
                 ended = true;
                 break None;
@@ -250,14 +250,11 @@ impl Builder<'_> {
     fn next_document(&mut self) -> Option<Position> {
         loop {
             match self.parser.next_token() {
-                Ok((Event::DocumentEnd | Event::Nothing, _)) => continue,
+                Ok((Event::DocumentEnd | Event::Nothing, _)) => {}
                 Ok((Event::DocumentStart, start)) => match self.parser.next_token() {
                     Ok((Event::Scalar(value, TScalarStyle::Plain, 0, None), _))
-                        if value.is_empty() =>
-                    {
-                        continue;
-                    }
-                    Ok((Event::DocumentEnd, _)) => continue,
+                        if value.is_empty() => {}
+                    Ok((Event::DocumentEnd, _)) => {}
                     _ => return Some(position(&start)),
                 },
                 Ok(_) => return None,
