@@ -139,7 +139,7 @@ async fn main() {
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let deck = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(prow_deck::serve(listener, state, std::future::pending()));
+    tokio::spawn(axum::serve(listener, prow_deck::router(state)).into_future());
 
     let client = reqwest::Client::new();
     let dir = tempfile::tempdir().unwrap();

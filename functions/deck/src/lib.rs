@@ -20,7 +20,6 @@ pub mod spyglass;
 pub mod views;
 mod web;
 
-use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,7 +29,6 @@ use axum::routing::{get, post};
 use prow_artifacts::ArtifactStore;
 use prow_core::config::{Config, LoadOptions};
 use prow_kube::{KubeOptions, ProwJobs};
-use tokio::net::TcpListener;
 
 use crate::auth::{Csrf, Tokens};
 use crate::index::{FollowTask, JobIndex};
@@ -150,17 +148,6 @@ pub fn router(state: DeckState) -> Router {
         .with_state(state)
 }
 
-/// Serves the router on `listener` until `shutdown` resolves.
-pub async fn serve(
-    listener: TcpListener,
-    state: DeckState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
-}
-
 /// Deck's flags; each also from the environment.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Flags {
@@ -188,8 +175,9 @@ pub struct Flags {
     pub dry_run: bool,
 }
 
+/// Why deck could not start.
 #[derive(Debug, thiserror::Error)]
-pub enum DeckError {
+pub enum StartError {
     #[error(transparent)]
     Config(#[from] prow_core::config::LoadError),
     #[error(transparent)]
@@ -201,7 +189,7 @@ pub enum DeckError {
 }
 
 /// Builds Deck from flags: loads the config, connects to the API server, starts the watch.
-pub async fn app(flags: Flags) -> Result<Router, DeckError> {
+pub async fn app(flags: Flags) -> Result<Router, StartError> {
     let config = Arc::new(prow_runtime::load_config(&LoadOptions {
         config_path: flags.config_path.clone(),
         job_config_path: flags.job_config_path.clone(),

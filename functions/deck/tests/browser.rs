@@ -206,7 +206,7 @@ async fn deck_in_a_real_browser() {
     let base = format!("http://{}", listener.local_addr().unwrap());
     let state = env.state.clone();
     tokio::spawn(async move {
-        let _ = prow_deck::serve(listener, state, std::future::pending()).await;
+        let _ = axum::serve(listener, prow_deck::router(state)).await;
     });
 
     let (_driver, client) = start_driver().await;

@@ -10,7 +10,6 @@ pub mod metrics;
 pub mod secret;
 pub mod webhook;
 
-use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -24,7 +23,6 @@ use axum::routing::{any, get};
 use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use prow_events::{PublishError, Publisher};
-use tokio::net::TcpListener;
 
 use crate::metrics::{Metrics, Outcome, UNVERIFIED};
 use crate::secret::{HmacSecrets, SecretError};
@@ -135,17 +133,6 @@ pub fn router(state: HookState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
         .with_state(state)
-}
-
-/// Serves the router on `listener` until `shutdown` resolves (used by `main`, `prow up`, tests).
-pub async fn serve(
-    listener: TcpListener,
-    state: HookState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
 }
 
 async fn metrics(State(state): State<HookState>) -> Response {

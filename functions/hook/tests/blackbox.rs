@@ -57,7 +57,7 @@ fn policy() -> RetryPolicy {
     }
 }
 
-/// Starts prow-hook via its `serve` on port 0; returns its `/hook` URL.
+/// Serves prow-hook on port 0; returns its `/hook` URL.
 async fn start_hook(secret_file: &Path, sink_url: &str) -> String {
     let publisher = Publisher::new(sink_url, policy()).unwrap();
     let state = HookState::new(
@@ -66,7 +66,7 @@ async fn start_hook(secret_file: &Path, sink_url: &str) -> String {
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(prow_hook::serve(listener, state, std::future::pending()));
+    tokio::spawn(axum::serve(listener, prow_hook::router(state)).into_future());
     url
 }
 

@@ -9,7 +9,6 @@ pub mod metrics;
 pub mod schedule;
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,7 +27,6 @@ use prow_core::naming::prowjob_name;
 use prow_core::prowjob::{ProwJob, ProwJobState, ProwJobType};
 use prow_events::{AttributesReader, CloudEvent};
 use prow_kube::{Created, KubeError, KubeOptions, ProwJobs};
-use tokio::net::TcpListener;
 use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::metrics::{Metrics, RunResult};
@@ -43,8 +41,9 @@ const MAX_EVENT_BYTES: usize = 64 * 1024;
 /// Prow's default `horologium.tick_interval`.
 const DEFAULT_TICK: Duration = Duration::from_secs(60);
 
+/// Why horologium could not start.
 #[derive(Debug, thiserror::Error)]
-pub enum HorologiumError {
+pub enum StartError {
     #[error("loading Prow config: {0}")]
     Config(#[from] LoadError),
     #[error("horologium.tick_interval {value:?}: {source}")]
@@ -78,15 +77,13 @@ impl HorologiumState {
         client: kube::Client,
         clock: Clock,
         dry_run: bool,
-    ) -> Result<Self, HorologiumError> {
+    ) -> Result<Self, StartError> {
         let tick = match config.prow.horologium.tick_interval.as_deref() {
             None | Some("") => DEFAULT_TICK,
-            Some(value) => {
-                parse_go_duration(value).map_err(|source| HorologiumError::TickInterval {
-                    value: value.to_owned(),
-                    source,
-                })?
-            }
+            Some(value) => parse_go_duration(value).map_err(|source| StartError::TickInterval {
+                value: value.to_owned(),
+                source,
+            })?,
         };
         let prowjobs = ProwJobs::new(client, &config.prow.prowjob_namespace);
         Ok(Self {
@@ -117,7 +114,7 @@ pub struct Flags {
 }
 
 /// Builds the router from flags: loads the config and connects to the Kubernetes API.
-pub async fn app(flags: Flags) -> Result<Router, HorologiumError> {
+pub async fn app(flags: Flags) -> Result<Router, StartError> {
     let config = prow_runtime::load_config(&prow_core::config::LoadOptions {
         config_path: flags.config_path,
         job_config_path: flags.job_config_path,
@@ -136,17 +133,6 @@ pub fn router(state: HorologiumState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(render_metrics))
         .with_state(state)
-}
-
-/// Serves the router on `listener` until `shutdown` resolves.
-pub async fn serve(
-    listener: TcpListener,
-    state: HorologiumState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
 }
 
 async fn render_metrics(State(state): State<HorologiumState>) -> Response {

@@ -73,11 +73,7 @@ impl Horologium {
             HorologiumState::new(Arc::new(config), api.client().unwrap(), clock, dry_run).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/", listener.local_addr().unwrap());
-        tokio::spawn(prow_horologium::serve(
-            listener,
-            state,
-            std::future::pending(),
-        ));
+        tokio::spawn(axum::serve(listener, prow_horologium::router(state)).into_future());
         Self {
             url,
             now,
@@ -337,11 +333,7 @@ async fn an_unreachable_api_server_asks_for_redelivery() {
         HorologiumState::new(Arc::new(config), client, Clock::fixed(at(9, 0, 0)), false).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}/", listener.local_addr().unwrap());
-    tokio::spawn(prow_horologium::serve(
-        listener,
-        state,
-        std::future::pending(),
-    ));
+    tokio::spawn(axum::serve(listener, prow_horologium::router(state)).into_future());
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
         .build()

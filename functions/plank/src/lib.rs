@@ -49,8 +49,9 @@ pub const MAX_EVENT_BYTES: usize = 8 * 1024 * 1024;
 /// The time source; tests pin it.
 pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
 
+/// Why plank could not start.
 #[derive(Debug, thiserror::Error)]
-pub enum PlankError {
+pub enum StartError {
     #[error("loading config: {0}")]
     Config(String),
     #[error(transparent)]
@@ -124,7 +125,7 @@ impl PlankState {
         config: &Config,
         client: kube::Client,
         prowjob_namespace: &str,
-    ) -> Result<Self, PlankError> {
+    ) -> Result<Self, StartError> {
         let settings = Settings::from_config(&config.prow.plank, &config.prow.pod_namespace)?;
         Ok(Self::with_settings(
             settings,
@@ -281,13 +282,13 @@ pub struct Flags {
 }
 
 /// Builds plank's router from flags: loads config, connects to the API server.
-pub async fn app(flags: Flags) -> Result<Router, PlankError> {
+pub async fn app(flags: Flags) -> Result<Router, StartError> {
     let config = prow_runtime::load_config(&LoadOptions {
         config_path: flags.config_path.clone(),
         job_config_path: flags.job_config_path.clone(),
         plugin_config_path: None,
     })
-    .map_err(|e| PlankError::Config(e.to_string()))?;
+    .map_err(|e| StartError::Config(e.to_string()))?;
     let client = prow_kube::client(&flags.kube).await?;
     let namespace = flags
         .namespace

@@ -9,7 +9,6 @@ pub mod gc;
 pub mod metrics;
 
 use std::collections::{HashMap, HashSet};
-use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -21,7 +20,6 @@ use prow_core::config::{Config, LoadError};
 use prow_core::jobspec::CREATED_BY_PROW;
 use prow_events::{AttributesReader, CloudEvent};
 use prow_kube::{KubeError, KubeOptions, Pods, ProwJobs};
-use tokio::net::TcpListener;
 use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::gc::{Deletion, Kind, Limits, LimitsError, Observed, Reason};
@@ -31,8 +29,9 @@ pub use prow_core::clock::Clock;
 /// Ping payloads are tiny; anything bigger is not a PingSource event.
 const MAX_EVENT_BYTES: usize = 64 * 1024;
 
+/// Why sinker could not start.
 #[derive(Debug, thiserror::Error)]
-pub enum SinkerError {
+pub enum StartError {
     #[error("loading Prow config: {0}")]
     Config(#[from] LoadError),
     #[error(transparent)]
@@ -65,7 +64,7 @@ impl SinkerState {
         client: kube::Client,
         clock: Clock,
         dry_run: bool,
-    ) -> Result<Self, SinkerError> {
+    ) -> Result<Self, StartError> {
         let limits = Limits::from_config(&config.prow.sinker)?;
         let prowjobs = ProwJobs::new(client.clone(), &config.prow.prowjob_namespace);
         let clusters = vec![(
@@ -117,7 +116,7 @@ pub struct Flags {
 }
 
 /// Builds the router from flags: loads the config and connects to the Kubernetes API.
-pub async fn app(flags: Flags) -> Result<Router, SinkerError> {
+pub async fn app(flags: Flags) -> Result<Router, StartError> {
     let config = prow_runtime::load_config(&prow_core::config::LoadOptions {
         config_path: flags.config_path,
         job_config_path: flags.job_config_path,
@@ -138,17 +137,6 @@ pub fn router(state: SinkerState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(render_metrics))
         .with_state(state)
-}
-
-/// Serves the router on `listener` until `shutdown` resolves.
-pub async fn serve(
-    listener: TcpListener,
-    state: SinkerState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
 }
 
 async fn render_metrics(State(state): State<SinkerState>) -> Response {

@@ -173,7 +173,7 @@ impl World {
         .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/", listener.local_addr().unwrap());
-        tokio::spawn(prow_sinker::serve(listener, state, std::future::pending()));
+        tokio::spawn(axum::serve(listener, prow_sinker::router(state)).into_future());
         url
     }
 
@@ -323,7 +323,7 @@ async fn an_unreachable_api_server_asks_for_redelivery() {
     .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/", listener.local_addr().unwrap());
-    tokio::spawn(prow_sinker::serve(listener, state, std::future::pending()));
+    tokio::spawn(axum::serve(listener, prow_sinker::router(state)).into_future());
     let (status, _) = ping(&url, "t1").await;
     assert_eq!(status, 500);
     assert!(
