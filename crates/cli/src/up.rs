@@ -177,8 +177,7 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<()> {
         prow_horologium::router(prow_horologium::HorologiumState::new(
             config.clone(),
             kube.clone(),
-            prow_horologium::Clock::system(),
-            false,
+            prow_horologium::Options::default(),
         )?),
     );
     routers.insert(
@@ -187,8 +186,7 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<()> {
             prow_sinker::SinkerState::new(
                 config.clone(),
                 kube.clone(),
-                prow_sinker::Clock::system(),
-                false,
+                prow_sinker::Options::default(),
             )?
             .with_build_clusters(&local_build_clusters(&config, &kube)),
         ),

@@ -71,13 +71,31 @@ pub struct HorologiumState {
     pub metrics: Arc<Metrics>,
 }
 
+/// Optional parts of [`HorologiumState`].
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// What "now" is; default: the system clock.
+    pub clock: Clock,
+    /// Decide and log, write nothing.
+    pub dry_run: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            clock: Clock::system(),
+            dry_run: false,
+        }
+    }
+}
+
 impl HorologiumState {
     pub fn new(
         config: Arc<Config>,
         client: kube::Client,
-        clock: Clock,
-        dry_run: bool,
+        options: Options,
     ) -> Result<Self, StartError> {
+        let Options { clock, dry_run } = options;
         let tick = match config.prow.horologium.tick_interval.as_deref() {
             None | Some("") => DEFAULT_TICK,
             Some(value) => parse_go_duration(value).map_err(|source| StartError::TickInterval {
@@ -121,7 +139,14 @@ pub async fn app(flags: Flags) -> Result<Router, StartError> {
         plugin_config_path: None,
     })?;
     let client = prow_kube::client(&flags.kube).await?;
-    let state = HorologiumState::new(Arc::new(config), client, Clock::system(), flags.dry_run)?;
+    let state = HorologiumState::new(
+        Arc::new(config),
+        client,
+        Options {
+            dry_run: flags.dry_run,
+            ..Options::default()
+        },
+    )?;
     Ok(router(state))
 }
 

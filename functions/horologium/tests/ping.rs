@@ -11,7 +11,7 @@ use k8s_openapi::jiff::Timestamp;
 use prow_core::config::{Config, Periodic};
 use prow_core::naming::prowjob_name;
 use prow_core::prowjob::{ProwJob, ProwJobState, ProwJobType};
-use prow_horologium::{Clock, HorologiumState};
+use prow_horologium::{Clock, HorologiumState, Options};
 use prow_kube::ProwJobs;
 use prow_kube::test_support::LocalApi;
 
@@ -69,8 +69,12 @@ impl Horologium {
         let now = Arc::new(Mutex::new(start));
         let read = now.clone();
         let clock = Clock::from_fn(move || *read.lock().unwrap());
-        let state =
-            HorologiumState::new(Arc::new(config), api.client().unwrap(), clock, dry_run).unwrap();
+        let state = HorologiumState::new(
+            Arc::new(config),
+            api.client().unwrap(),
+            Options { clock, dry_run },
+        )
+        .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/", listener.local_addr().unwrap());
         tokio::spawn(axum::serve(listener, prow_horologium::router(state)).into_future());
@@ -329,8 +333,7 @@ async fn an_unreachable_api_server_asks_for_redelivery() {
     let url = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
     let client = prow_kube::client_for_url(&url).unwrap();
-    let state =
-        HorologiumState::new(Arc::new(config), client, Clock::fixed(at(9, 0, 0)), false).unwrap();
+    let state = HorologiumState::new(Arc::new(config), client, fixed(at(9, 0, 0))).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}/", listener.local_addr().unwrap());
     tokio::spawn(axum::serve(listener, prow_horologium::router(state)).into_future());
@@ -439,4 +442,12 @@ async fn a_failed_run_is_retried_once_per_attempt_with_the_rerun_label() {
             .unwrap()
             .contains_key("prow.k8s.io/re-run")
     );
+}
+
+/// Options with a clock stopped at `at`, not a dry run.
+fn fixed(at: chrono::DateTime<chrono::Utc>) -> Options {
+    Options {
+        clock: Clock::fixed(at),
+        dry_run: false,
+    }
 }

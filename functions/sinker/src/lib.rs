@@ -58,13 +58,31 @@ pub struct SinkerState {
     pub metrics: Arc<Metrics>,
 }
 
+/// Optional parts of [`SinkerState`].
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// What "now" is; default: the system clock.
+    pub clock: Clock,
+    /// Decide and log, write nothing.
+    pub dry_run: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            clock: Clock::system(),
+            dry_run: false,
+        }
+    }
+}
+
 impl SinkerState {
     pub fn new(
         config: Arc<Config>,
         client: kube::Client,
-        clock: Clock,
-        dry_run: bool,
+        options: Options,
     ) -> Result<Self, StartError> {
+        let Options { clock, dry_run } = options;
         let limits = Limits::from_config(&config.prow.sinker)?;
         let prowjobs = ProwJobs::new(client.clone(), &config.prow.prowjob_namespace);
         let clusters = vec![(
@@ -124,8 +142,15 @@ pub async fn app(flags: Flags) -> Result<Router, StartError> {
     })?;
     let client = prow_kube::client(&flags.kube).await?;
     let clusters = prow_kube::BuildClusters::from_options(&flags.kube, client.clone()).await?;
-    let state = SinkerState::new(Arc::new(config), client, Clock::system(), flags.dry_run)?
-        .with_build_clusters(&clusters);
+    let state = SinkerState::new(
+        Arc::new(config),
+        client,
+        Options {
+            dry_run: flags.dry_run,
+            ..Options::default()
+        },
+    )?
+    .with_build_clusters(&clusters);
     Ok(router(state))
 }
 

@@ -14,7 +14,7 @@ use prow_core::jobspec::{CREATED_BY_PROW, ID_LABEL};
 use prow_core::prowjob::{ProwJob, ProwJobState, ProwJobType};
 use prow_kube::test_support::LocalApi;
 use prow_kube::{Pods, ProwJobs};
-use prow_sinker::{Clock, SinkerState};
+use prow_sinker::{Clock, Options, SinkerState};
 
 const PROWJOB_NS: &str = "prow-jobs";
 const POD_NS: &str = "test-pods";
@@ -167,8 +167,10 @@ impl World {
         let state = SinkerState::new(
             Arc::new(config),
             self.api.client().unwrap(),
-            Clock::fixed(self.now),
-            dry_run,
+            Options {
+                clock: Clock::fixed(self.now),
+                dry_run,
+            },
         )
         .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -317,8 +319,7 @@ async fn an_unreachable_api_server_asks_for_redelivery() {
     let state = SinkerState::new(
         Arc::new(Config::default()),
         prow_kube::client_for_url(&api_url).unwrap(),
-        Clock::fixed(sinker_now()),
-        false,
+        fixed(sinker_now()),
     )
     .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -340,7 +341,7 @@ fn bad_age_limits_are_refused_at_construction() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let client =
         runtime.block_on(async { prow_kube::client_for_url("http://127.0.0.1:1").unwrap() });
-    let err = SinkerState::new(Arc::new(config), client, Clock::system(), false).unwrap_err();
+    let err = SinkerState::new(Arc::new(config), client, Options::default()).unwrap_err();
     assert!(err.to_string().contains("sinker.max_pod_age"), "{err}");
 }
 
@@ -376,8 +377,7 @@ async fn pods_are_cleaned_in_every_build_cluster_but_excluded_ones() {
     let state = SinkerState::new(
         Arc::new(config),
         main.api.client().unwrap(),
-        Clock::fixed(main.now),
-        false,
+        fixed(main.now),
     )
     .unwrap()
     .with_build_clusters(&clusters);
@@ -385,4 +385,12 @@ async fn pods_are_cleaned_in_every_build_cluster_but_excluded_ones() {
     assert_eq!(report.deleted, 1, "{report:?}");
     assert!(build.names().await.1.is_empty());
     assert_eq!(excluded.names().await.1, ["done-too"]);
+}
+
+/// Options with a clock stopped at `at`, not a dry run.
+fn fixed(at: chrono::DateTime<chrono::Utc>) -> Options {
+    Options {
+        clock: Clock::fixed(at),
+        dry_run: false,
+    }
 }
