@@ -57,5 +57,20 @@ mod tests {
         assert_eq!(format_go_duration(Duration::from_secs(5400)), "1h30m0s");
         assert_eq!(format_go_duration(Duration::from_secs(45)), "45s");
         assert_eq!(format_go_duration(Duration::from_secs(900)), "15m0s");
+        let cases = [
+            (Duration::ZERO, "0s"),
+            (Duration::from_millis(1500), "1.5s"),
+            (Duration::from_secs(123), "2m3s"),
+            (Duration::from_secs(3600), "1h0m0s"),
+            (Duration::from_millis(150), "150ms"),
+            (Duration::from_micros(1), "1µs"),
+            (Duration::from_nanos(1), "1ns"),
+            (Duration::from_nanos(1_500), "1.5µs"),
+            (Duration::from_millis(61_001), "1m1.001s"),
+            (Duration::from_secs(100 * 3600 + 1), "100h0m1s"),
+        ];
+        for (d, want) in cases {
+            assert_eq!(format_go_duration(d), want, "{d:?}");
+        }
     }
 }

@@ -399,28 +399,8 @@ fn watch_timeout(req: &Request) -> Option<Duration> {
     {
         return Some(Duration::from_secs(secs));
     }
-    req.param("timeout").and_then(parse_go_duration)
-}
-
-/// Parses the Go duration subset clients send: sequences of `<int>h`, `<int>m`, `<int>s`.
-pub fn parse_go_duration(text: &str) -> Option<Duration> {
-    let mut total = 0u64;
-    let mut digits = String::new();
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-            continue;
-        }
-        let n: u64 = digits.parse().ok()?;
-        digits.clear();
-        total += n * match c {
-            'h' => 3600,
-            'm' => 60,
-            's' => 1,
-            _ => return None,
-        };
-    }
-    digits.is_empty().then_some(Duration::from_secs(total))
+    req.param("timeout")
+        .and_then(|t| prow_core::duration::parse_go_duration(t).ok())
 }
 
 async fn start_watch(req: Request) -> Result<Response, ApiError> {
@@ -767,16 +747,17 @@ mod tests {
     #[test]
     fn go_durations_parse() {
         let cases = [
-            ("32s", Some(32)),
-            ("1m0s", Some(60)),
-            ("2h", Some(7200)),
+            ("32s", Some(32_000)),
+            ("1m0s", Some(60_000)),
+            ("2h", Some(7_200_000)),
+            ("1.5s", Some(1_500)),
             ("5", None),
-            ("1.5s", None),
+            ("", None),
         ];
         for (text, want) in cases {
             assert_eq!(
-                parse_go_duration(text),
-                want.map(Duration::from_secs),
+                prow_core::duration::parse_go_duration(text).ok(),
+                want.map(Duration::from_millis),
                 "{text}"
             );
         }

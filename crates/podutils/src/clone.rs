@@ -4,7 +4,8 @@
 use std::process::{Command as Process, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use prow_core::prowjob::{GoDuration, Refs};
+use prow_core::duration::format_go_duration;
+use prow_core::prowjob::Refs;
 use serde::{Deserialize, Serialize};
 
 use crate::options::{go_nanos, path_for_refs};
@@ -427,10 +428,6 @@ pub(crate) fn now_unix() -> i64 {
         .unwrap_or(0)
 }
 
-fn go_duration(d: Duration) -> String {
-    GoDuration::from_std(d).canonical()
-}
-
 /// A record as text for build logs (Prow's `clone.FormatRecord`; initupload writes these to
 /// `clone-log.txt`).
 pub fn format_record(record: &Record) -> String {
@@ -464,7 +461,7 @@ pub fn format_record(record: &Record) -> String {
         let runtime = if command.duration.is_zero() {
             String::new()
         } else {
-            format!(" (runtime: {})", go_duration(command.duration))
+            format!(" (runtime: {})", format_go_duration(command.duration))
         };
         out.push_str(&format!("$ {}{runtime}\n", command.command));
         out.push_str(&command.output);
@@ -475,7 +472,7 @@ pub fn format_record(record: &Record) -> String {
     out.push_str(&format!("# Final SHA: {}\n", record.final_sha));
     out.push_str(&format!(
         "# Total runtime: {}\n",
-        go_duration(record.duration)
+        format_go_duration(record.duration)
     ));
     out
 }

@@ -12,7 +12,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use prow_core::prowjob::GoDuration;
+use prow_core::duration::format_go_duration;
 use rustix::process::{Pid, Signal, kill_process_group};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
@@ -123,10 +123,6 @@ pub async fn run_with_interrupt(
         return INTERNAL_ERROR_CODE;
     }
     if options.always_zero { 0 } else { code }
-}
-
-fn go_duration(d: Duration) -> String {
-    GoDuration::from_std(d).canonical()
 }
 
 /// Copies a child's output to our stdout and the process log.
@@ -278,7 +274,7 @@ pub async fn execute_process(
         End::TimedOut => {
             log.error(&format!(
                 "Process did not finish before {} timeout",
-                go_duration(timeout)
+                format_go_duration(timeout)
             ));
             (true, None)
         }
@@ -296,11 +292,11 @@ pub async fn execute_process(
             }
             tokio::select! {
                 status = child.wait() => {
-                    log.error(&format!("Process gracefully exited before {} grace period", go_duration(grace)));
+                    log.error(&format!("Process gracefully exited before {} grace period", format_go_duration(grace)));
                     status
                 }
                 _ = tokio::time::sleep(grace) => {
-                    log.error(&format!("Process did not exit before {} grace period", go_duration(grace)));
+                    log.error(&format!("Process did not exit before {} grace period", format_go_duration(grace)));
                     signal_group(pid, Signal::KILL);
                     child.wait().await
                 }
