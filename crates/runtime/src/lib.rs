@@ -129,6 +129,36 @@ pub async fn answer_tick<R: std::fmt::Debug, E: std::fmt::Display>(
 
 /// Loads a function's Prow config, logging each warning (unknown fields and the like) once at
 /// start-up, so every function reports the same problems the same way.
+/// The config flags every function that reads Prow's config shares (`#[command(flatten)]`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConfigArgs {
+    /// Prow's `config.yaml`.
+    #[arg(long, env = "CONFIG_PATH")]
+    pub config_path: std::path::PathBuf,
+    /// Job config file or directory.
+    #[arg(long, env = "JOB_CONFIG_PATH")]
+    pub job_config_path: Option<std::path::PathBuf>,
+}
+
+impl ConfigArgs {
+    /// Loads `config.yaml` and the job config, logging warnings ([`load_config`]).
+    pub fn load(&self) -> Result<prow_core::config::Config, prow_core::config::LoadError> {
+        self.load_with_plugins(None)
+    }
+
+    /// As [`ConfigArgs::load`], with `plugins.yaml` too.
+    pub fn load_with_plugins(
+        &self,
+        plugin_config: Option<std::path::PathBuf>,
+    ) -> Result<prow_core::config::Config, prow_core::config::LoadError> {
+        load_config(&prow_core::config::LoadOptions {
+            config_path: self.config_path.clone(),
+            job_config_path: self.job_config_path.clone(),
+            plugin_config_path: plugin_config,
+        })
+    }
+}
+
 pub fn load_config(
     options: &prow_core::config::LoadOptions,
 ) -> Result<prow_core::config::Config, prow_core::config::LoadError> {

@@ -466,12 +466,8 @@ impl Metrics {
 /// crier's flags; each also from the environment.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Flags {
-    /// Prow's config.yaml.
-    #[arg(long, env = "CONFIG_PATH")]
-    pub config_path: PathBuf,
-    /// Job config file or directory.
-    #[arg(long, env = "JOB_CONFIG_PATH")]
-    pub job_config_path: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: prow_runtime::ConfigArgs,
     #[command(flatten)]
     pub kube: KubeOptions,
     /// GitHub API endpoint (a ghproxy, or a fake in tests).
@@ -506,11 +502,7 @@ pub enum StartError {
 
 /// Builds the router from flags: loads the config, connects to Kubernetes, GitHub and storage.
 pub async fn app(flags: Flags) -> Result<Router, StartError> {
-    let config = prow_runtime::load_config(&prow_core::config::LoadOptions {
-        config_path: flags.config_path,
-        job_config_path: flags.job_config_path,
-        plugin_config_path: None,
-    })?;
+    let config = flags.config.load()?;
     let client = prow_kube::client(&flags.kube).await?;
     let github = prow_github::connect(&prow_github::Settings {
         endpoint: flags.github_endpoint,

@@ -27,7 +27,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::{get, post};
 use prow_artifacts::ArtifactStore;
-use prow_core::config::{Config, LoadOptions};
+use prow_core::config::Config;
 use prow_kube::{KubeOptions, ProwJobs};
 
 use crate::auth::{Csrf, Tokens};
@@ -151,10 +151,8 @@ pub fn router(state: DeckState) -> Router {
 /// Deck's flags; each also from the environment.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Flags {
-    #[arg(long, env = "CONFIG_PATH")]
-    pub config_path: PathBuf,
-    #[arg(long, env = "JOB_CONFIG_PATH")]
-    pub job_config_path: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: prow_runtime::ConfigArgs,
     #[arg(long = "plugin-config", env = "PLUGIN_CONFIG")]
     pub plugin_config: Option<PathBuf>,
     #[command(flatten)]
@@ -190,11 +188,11 @@ pub enum StartError {
 
 /// Builds Deck from flags: loads the config, connects to the API server, starts the watch.
 pub async fn app(flags: Flags) -> Result<Router, StartError> {
-    let config = Arc::new(prow_runtime::load_config(&LoadOptions {
-        config_path: flags.config_path.clone(),
-        job_config_path: flags.job_config_path.clone(),
-        plugin_config_path: flags.plugin_config.clone(),
-    })?);
+    let config = Arc::new(
+        flags
+            .config
+            .load_with_plugins(flags.plugin_config.clone())?,
+    );
     let client = prow_kube::client(&flags.kube).await?;
     let namespace = flags
         .namespace

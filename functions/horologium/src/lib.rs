@@ -9,7 +9,6 @@ pub mod metrics;
 pub mod schedule;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -118,12 +117,8 @@ impl HorologiumState {
 /// Flags of the horologium binary and of `prow serve horologium`; each also from env.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Flags {
-    /// Prow's `config.yaml`.
-    #[arg(long, env = "CONFIG_PATH")]
-    pub config_path: PathBuf,
-    /// Job config file or directory.
-    #[arg(long, env = "JOB_CONFIG_PATH")]
-    pub job_config_path: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: prow_runtime::ConfigArgs,
     #[command(flatten)]
     pub kube: KubeOptions,
     /// Decide and log due runs, create none.
@@ -133,11 +128,7 @@ pub struct Flags {
 
 /// Builds the router from flags: loads the config and connects to the Kubernetes API.
 pub async fn app(flags: Flags) -> Result<Router, StartError> {
-    let config = prow_runtime::load_config(&prow_core::config::LoadOptions {
-        config_path: flags.config_path,
-        job_config_path: flags.job_config_path,
-        plugin_config_path: None,
-    })?;
+    let config = flags.config.load()?;
     let client = prow_kube::client(&flags.kube).await?;
     let state = HorologiumState::new(
         Arc::new(config),

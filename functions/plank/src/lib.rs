@@ -20,7 +20,6 @@ pub mod reconcile;
 pub mod shell;
 pub mod url;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
@@ -30,7 +29,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use bytes::Bytes;
 use k8s_openapi::jiff::Timestamp;
-use prow_core::config::{Config, LoadOptions};
+use prow_core::config::Config;
 use prow_core::events::{APISERVER_ADD, APISERVER_DELETE, APISERVER_UPDATE, PING};
 use prow_core::jobspec::ID_LABEL;
 use prow_events::{AttributesReader, Event};
@@ -262,12 +261,8 @@ async fn receive(State(state): State<PlankState>, headers: HeaderMap, body: Byte
 /// plank's flags; each also from the environment.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Flags {
-    /// Prow's config.yaml.
-    #[arg(long, env = "CONFIG_PATH")]
-    pub config_path: PathBuf,
-    /// Job config file or directory.
-    #[arg(long, env = "JOB_CONFIG_PATH")]
-    pub job_config_path: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: prow_runtime::ConfigArgs,
     #[command(flatten)]
     pub kube: KubeOptions,
     /// Namespace of the ProwJobs; default: `prowjob_namespace` from config.yaml.
@@ -283,12 +278,10 @@ pub struct Flags {
 
 /// Builds plank's router from flags: loads config, connects to the API server.
 pub async fn app(flags: Flags) -> Result<Router, StartError> {
-    let config = prow_runtime::load_config(&LoadOptions {
-        config_path: flags.config_path.clone(),
-        job_config_path: flags.job_config_path.clone(),
-        plugin_config_path: None,
-    })
-    .map_err(|e| StartError::Config(e.to_string()))?;
+    let config = flags
+        .config
+        .load()
+        .map_err(|e| StartError::Config(e.to_string()))?;
     let client = prow_kube::client(&flags.kube).await?;
     let namespace = flags
         .namespace

@@ -325,8 +325,10 @@ async fn app_builds_plank_from_flags_and_a_config_file() {
     )
     .unwrap();
     let flags = prow_plank::Flags {
-        config_path: config,
-        job_config_path: None,
+        config: prow_runtime::ConfigArgs {
+            config_path: config,
+            job_config_path: None,
+        },
         kube: prow_kube::KubeOptions {
             url: Some(world.api.url.clone()),
             build_clusters: None,

@@ -9,7 +9,6 @@ pub mod gc;
 pub mod metrics;
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
@@ -120,12 +119,8 @@ impl SinkerState {
 /// Flags of the sinker binary and of `prow serve sinker`; each also from env.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Flags {
-    /// Prow's `config.yaml`.
-    #[arg(long, env = "CONFIG_PATH")]
-    pub config_path: PathBuf,
-    /// Job config file or directory (its periodics' latest runs are kept).
-    #[arg(long, env = "JOB_CONFIG_PATH")]
-    pub job_config_path: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: prow_runtime::ConfigArgs,
     #[command(flatten)]
     pub kube: KubeOptions,
     /// Log and count deletions, delete nothing.
@@ -135,11 +130,7 @@ pub struct Flags {
 
 /// Builds the router from flags: loads the config and connects to the Kubernetes API.
 pub async fn app(flags: Flags) -> Result<Router, StartError> {
-    let config = prow_runtime::load_config(&prow_core::config::LoadOptions {
-        config_path: flags.config_path,
-        job_config_path: flags.job_config_path,
-        plugin_config_path: None,
-    })?;
+    let config = flags.config.load()?;
     let client = prow_kube::client(&flags.kube).await?;
     let clusters = prow_kube::BuildClusters::from_options(&flags.kube, client.clone()).await?;
     let state = SinkerState::new(

@@ -86,12 +86,8 @@ impl TriggerState {
 /// trigger's settings, from flags or env (`prow serve trigger`, the `prow-trigger` binary).
 #[derive(Debug, Clone, clap::Args)]
 pub struct Flags {
-    /// Prow's config.yaml.
-    #[arg(long, env = "CONFIG_PATH")]
-    pub config_path: PathBuf,
-    /// Job config file or directory.
-    #[arg(long, env = "JOB_CONFIG_PATH")]
-    pub job_config_path: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: prow_runtime::ConfigArgs,
     /// plugins.yaml: the repos trigger is enabled for (`plugins:`) and its trust settings.
     #[arg(long = "plugin-config", env = "PLUGIN_CONFIG")]
     pub plugin_config: Option<PathBuf>,
@@ -121,11 +117,7 @@ pub enum StartError {
 
 /// Builds the router from flags: loads the config, connects to Kubernetes and GitHub.
 pub async fn app(flags: Flags) -> Result<Router, StartError> {
-    let config = prow_runtime::load_config(&prow_core::config::LoadOptions {
-        config_path: flags.config_path,
-        job_config_path: flags.job_config_path,
-        plugin_config_path: flags.plugin_config,
-    })?;
+    let config = flags.config.load_with_plugins(flags.plugin_config)?;
     let client = prow_kube::client(&flags.kube).await?;
     let github = prow_github::connect(&prow_github::Settings {
         endpoint: flags.github_endpoint,
