@@ -132,6 +132,29 @@ pub trait GitHub: Send + Sync + std::fmt::Debug {
     async fn get_issue_labels(&self, org: &str, repo: &str, number: u64) -> Result<Vec<Label>>;
 }
 
+/// The GitHub flags functions share (`#[command(flatten)]`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct GitHubArgs {
+    /// GitHub API endpoint (a ghproxy, or a fake in tests).
+    #[arg(long, env = "GITHUB_ENDPOINT", default_value = DEFAULT_ENDPOINT)]
+    pub github_endpoint: String,
+    /// File holding a GitHub token; without one GitHub is simulated (nothing is sent).
+    #[arg(long, env = "GITHUB_TOKEN_PATH")]
+    pub github_token_path: Option<PathBuf>,
+}
+
+impl GitHubArgs {
+    /// [`Settings`] for these flags; `dry_run` makes no writes.
+    pub fn settings(&self, dry_run: bool) -> Settings {
+        Settings {
+            endpoint: self.github_endpoint.clone(),
+            token_path: self.github_token_path.clone(),
+            dry_run,
+            ..Settings::default()
+        }
+    }
+}
+
 /// How a function reaches GitHub; binaries fill it from flags/env.
 #[derive(Debug, Clone, Default)]
 pub struct Settings {

@@ -470,12 +470,8 @@ pub struct Flags {
     pub config: prow_runtime::ConfigArgs,
     #[command(flatten)]
     pub kube: KubeOptions,
-    /// GitHub API endpoint (a ghproxy, or a fake in tests).
-    #[arg(long, env = "GITHUB_ENDPOINT", default_value = prow_github::DEFAULT_ENDPOINT)]
-    pub github_endpoint: String,
-    /// File holding a GitHub token; without one GitHub is simulated (nothing is sent).
-    #[arg(long, env = "GITHUB_TOKEN_PATH")]
-    pub github_token_path: Option<PathBuf>,
+    #[command(flatten)]
+    pub github: prow_github::GitHubArgs,
     /// Write job metadata to GCS (`STORAGE_EMULATOR_HOST` selects an emulator).
     #[arg(long, env = "GCS_REPORTER")]
     pub gcs: bool,
@@ -504,12 +500,7 @@ pub enum StartError {
 pub async fn app(flags: Flags) -> Result<Router, StartError> {
     let config = flags.config.load()?;
     let client = prow_kube::client(&flags.kube).await?;
-    let github = prow_github::connect(&prow_github::Settings {
-        endpoint: flags.github_endpoint,
-        token_path: flags.github_token_path,
-        dry_run: flags.dry_run,
-        ..prow_github::Settings::default()
-    })?;
+    let github = prow_github::connect(&flags.github.settings(flags.dry_run))?;
     let artifacts: Option<Arc<dyn ArtifactStore>> = if flags.gcs {
         Some(Arc::new(prow_artifacts::GcsStore::from_env()?))
     } else if let Some(dir) = flags.artifacts_dir {

@@ -93,12 +93,8 @@ pub struct Flags {
     pub plugin_config: Option<PathBuf>,
     #[command(flatten)]
     pub kube: KubeOptions,
-    /// GitHub API endpoint (a ghproxy, or a fake in tests).
-    #[arg(long, env = "GITHUB_ENDPOINT", default_value = prow_github::DEFAULT_ENDPOINT)]
-    pub github_endpoint: String,
-    /// File holding a GitHub token; without one GitHub is simulated (nothing is sent).
-    #[arg(long, env = "GITHUB_TOKEN_PATH")]
-    pub github_token_path: Option<PathBuf>,
+    #[command(flatten)]
+    pub github: prow_github::GitHubArgs,
     /// Read from GitHub but record labels and comments instead of sending them.
     #[arg(long, env = "DRY_RUN")]
     pub dry_run: bool,
@@ -119,12 +115,7 @@ pub enum StartError {
 pub async fn app(flags: Flags) -> Result<Router, StartError> {
     let config = flags.config.load_with_plugins(flags.plugin_config)?;
     let client = prow_kube::client(&flags.kube).await?;
-    let github = prow_github::connect(&prow_github::Settings {
-        endpoint: flags.github_endpoint,
-        token_path: flags.github_token_path,
-        dry_run: flags.dry_run,
-        ..prow_github::Settings::default()
-    })?;
+    let github = prow_github::connect(&flags.github.settings(flags.dry_run))?;
     Ok(router(TriggerState::new(Arc::new(config), client, github)))
 }
 
