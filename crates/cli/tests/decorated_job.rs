@@ -5,12 +5,12 @@
 //! repository, and the sidecar uploads the log, metadata and `$ARTIFACTS`. A second job runs past
 //! its decoration timeout, ignores the interrupt, and ends in failure after the grace period.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use hmac::{KeyInit, Mac};
 use prow_core::prowjob::{ProwJob, ProwJobState};
 use prow_kube::ProwJobs;
 use serde_json::{Value, json};
@@ -20,20 +20,6 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 const REPO: &str = "Codertocat/Hello-World";
 const PR: u64 = 2;
 const BUCKET: &str = "local-ci";
-
-struct Up(Child);
-
-impl Drop for Up {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn write(path: &Path, text: &str) {
-    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-    std::fs::write(path, text).expect("write");
-}
 
 fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
@@ -61,12 +47,12 @@ fn git(dir: &Path, args: &[&str]) -> String {
 fn remote_repository(dir: &Path) -> (String, String) {
     std::fs::create_dir_all(dir).expect("mkdir");
     git(dir, &["init", "-q", "-b", "master"]);
-    write(&dir.join("base.txt"), "on master\n");
+    common::write(&dir.join("base.txt"), "on master\n");
     git(dir, &["add", "."]);
     git(dir, &["commit", "-q", "-m", "base"]);
     let base = git(dir, &["rev-parse", "HEAD"]);
     git(dir, &["checkout", "-q", "-b", "feature"]);
-    write(&dir.join("pr.txt"), "from the pull request\n");
+    common::write(&dir.join("pr.txt"), "from the pull request\n");
     git(dir, &["add", "."]);
     git(dir, &["commit", "-q", "-m", "the change"]);
     let head = git(dir, &["rev-parse", "HEAD"]);
@@ -132,7 +118,7 @@ async fn github(base_sha: &str) -> MockServer {
 /// A Prow config as users write it: default decoration with utility images, a bucket, and two
 /// decorated presubmits cloning from `remote` (`clone_uri`, as for a mirror or GHE).
 fn write_config(config: &Path, remote: &Path) {
-    write(
+    common::write(
         &config.join("config.yaml"),
         &format!(
             r#"prowjob_namespace: prow
@@ -155,7 +141,7 @@ plank:
         ),
     );
     let remote = remote.display();
-    write(
+    common::write(
         &config.join("jobs/hello.yaml"),
         &format!(
             r#"presubmits:
@@ -186,58 +172,22 @@ plank:
 "#
         ),
     );
-    write(
+    common::write(
         &config.join("plugins.yaml"),
         &format!("plugins:\n  {REPO}: [trigger]\n"),
     );
 }
 
-fn start_up(dir: &Path, github_url: &str) -> (Up, Value) {
-    let config = dir.join("config");
-    write(&dir.join("token"), "ghp_test_token\n");
-    write(&dir.join("hmac"), "decorated-secret\n");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_prow"))
-        .args([
-            "up",
-            "--api-addr",
-            "127.0.0.1:0",
-            "--hook-addr",
-            "127.0.0.1:0",
-        ])
-        .args(["--deck-addr", "127.0.0.1:0"])
-        .arg("--config-path")
-        .arg(config.join("config.yaml"))
-        .arg("--job-config-path")
-        .arg(config.join("jobs"))
-        .arg("--plugin-config")
-        .arg(config.join("plugins.yaml"))
-        .arg("--state-dir")
-        .arg(dir.join("state"))
-        .arg("--hmac-secret-file")
-        .arg(dir.join("hmac"))
-        .arg("--github-endpoint")
-        .arg(github_url)
-        .arg("--github-token-path")
-        .arg(dir.join("token"))
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start prow up");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("read endpoints");
-    let endpoints: Value =
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("endpoints line {line:?}: {e}"));
-    (Up(child), endpoints)
-}
-
-fn sign(secret: &[u8], body: &[u8]) -> String {
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).expect("key");
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+fn start_up(dir: &Path, github_url: &str) -> (common::Up, Value) {
+    let _config = dir.join("config");
+    common::start_up(
+        dir,
+        &common::UpOptions {
+            github: Some(github_url),
+            hmac_secret: Some(b"decorated-secret\n"),
+            ..common::UpOptions::default()
+        },
+    )
 }
 
 async fn finished(jobs: &ProwJobs, job: &str, timeout: Duration) -> ProwJob {
@@ -289,7 +239,10 @@ async fn a_decorated_presubmit_clones_the_pr_runs_and_uploads_in_prows_layout() 
         .post(hook)
         .header("X-GitHub-Event", "pull_request")
         .header("X-GitHub-Delivery", "decorated-1")
-        .header("X-Hub-Signature-256", sign(b"decorated-secret", &body))
+        .header(
+            "X-Hub-Signature-256",
+            common::sign(b"decorated-secret", &body),
+        )
         .header("Content-Type", "application/json")
         .body(body)
         .send()

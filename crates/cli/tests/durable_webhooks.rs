@@ -3,13 +3,12 @@
 //! on the same state dir ends with exactly one ProwJob per webhook (none lost, none doubled).
 //! GitHub never redelivers a webhook it saw answered 2xx, so the broker has to keep it.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hmac::{KeyInit, Mac};
 use prow_core::prowjob::ProwJob;
 use prow_kube::ProwJobs;
 use serde_json::Value;
@@ -20,20 +19,6 @@ const WEBHOOKS: u64 = 100;
 const SECRET: &[u8] = b"durable-webhooks-secret";
 const BASE_SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 const REPO: &str = "/repos/Codertocat/Hello-World";
-
-struct Up(Child);
-
-impl Drop for Up {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn write(path: &Path, text: &str) {
-    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-    std::fs::write(path, text).expect("write");
-}
 
 /// Enough of GitHub for trigger (trust, base ref, PR files) and crier (statuses, comments).
 async fn github() -> MockServer {
@@ -91,68 +76,28 @@ async fn github() -> MockServer {
 }
 
 /// `prow up` on `dir/state` with one always_run presubmit whose pod does nothing.
-fn start_up(dir: &Path, github_url: &str) -> (Up, Value) {
+fn start_up(dir: &Path, github_url: &str) -> (common::Up, Value) {
     let config = dir.join("config");
-    write(
+    common::write(
         &config.join("config.yaml"),
         "prowjob_namespace: prow\npod_namespace: prow\n",
     );
-    write(
+    common::write(
         &config.join("jobs/hello.yaml"),
         "presubmits:\n  Codertocat/Hello-World:\n  - name: pull-hello-unit\n    always_run: true\n    spec:\n      containers:\n      - image: alpine\n        command: ['true']\n",
     );
-    write(
+    common::write(
         &config.join("plugins.yaml"),
         "plugins:\n  Codertocat/Hello-World: [trigger]\n",
     );
-    write(&dir.join("token"), "ghp_test_token\n");
-    write(
-        &dir.join("hmac"),
-        std::str::from_utf8(SECRET).expect("utf8"),
-    );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_prow"))
-        .args([
-            "up",
-            "--api-addr",
-            "127.0.0.1:0",
-            "--hook-addr",
-            "127.0.0.1:0",
-            "--deck-addr",
-            "127.0.0.1:0",
-        ])
-        .arg("--config-path")
-        .arg(config.join("config.yaml"))
-        .arg("--job-config-path")
-        .arg(config.join("jobs"))
-        .arg("--plugin-config")
-        .arg(config.join("plugins.yaml"))
-        .arg("--state-dir")
-        .arg(dir.join("state"))
-        .arg("--hmac-secret-file")
-        .arg(dir.join("hmac"))
-        .arg("--github-endpoint")
-        .arg(github_url)
-        .arg("--github-token-path")
-        .arg(dir.join("token"))
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start prow up");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("read endpoints");
-    let endpoints: Value =
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("endpoints line {line:?}: {e}"));
-    (Up(child), endpoints)
-}
-
-fn sign(body: &[u8]) -> String {
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET).expect("key");
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    common::start_up(
+        dir,
+        &common::UpOptions {
+            github: Some(github_url),
+            hmac_secret: Some(SECRET),
+            ..common::UpOptions::default()
+        },
+    )
 }
 
 /// The real pull_request.opened payload, renumbered: PR `n` with its own head SHA.
@@ -201,7 +146,7 @@ async fn webhooks_answered_2xx_survive_kill_9_exactly_once() {
                 .post(&hook)
                 .header("X-GitHub-Event", "pull_request")
                 .header("X-GitHub-Delivery", format!("durable-delivery-{n}"))
-                .header("X-Hub-Signature-256", sign(&body))
+                .header("X-Hub-Signature-256", common::sign(SECRET, &body))
                 .header("Content-Type", "application/json")
                 .body(body)
                 .send()

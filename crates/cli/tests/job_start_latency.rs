@@ -6,23 +6,14 @@
 //! `cargo test --release -p prow-cli --test job_start_latency -- --ignored --nocapture`
 //! (`PROW_LATENCY_JOBS`, default 100).
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use prow_core::prowjob::ProwJob;
 use prow_kube::ProwJobs;
-use serde_json::{Value, json};
-
-struct Up(Child);
-
-impl Drop for Up {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use serde_json::json;
 
 fn now_ns() -> u128 {
     SystemTime::now()
@@ -68,43 +59,20 @@ async fn benchmark_prowjob_created_to_test_command_started() {
     let dir = tempfile::tempdir().expect("tempdir");
     let marks = dir.path().join("marks");
     std::fs::create_dir_all(&marks).expect("marks dir");
-    let config = dir.path().join("config.yaml");
-    std::fs::write(
-        &config,
+    let config = dir.path().join("config");
+    common::write(
+        &config.join("config.yaml"),
         "prowjob_namespace: prow\npod_namespace: test-pods\n",
-    )
-    .expect("config");
-    std::fs::create_dir_all(dir.path().join("jobs")).expect("jobs dir");
-    std::fs::write(dir.path().join("plugins.yaml"), "plugins: {}\n").expect("plugins");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_prow"))
-        .args([
-            "up",
-            "--api-addr",
-            "127.0.0.1:0",
-            "--hook-addr",
-            "127.0.0.1:0",
-        ])
-        .args(["--deck-addr", "127.0.0.1:0"])
-        .arg("--config-path")
-        .arg(&config)
-        .arg("--job-config-path")
-        .arg(dir.path().join("jobs"))
-        .arg("--plugin-config")
-        .arg(dir.path().join("plugins.yaml"))
-        .arg("--state-dir")
-        .arg(dir.path().join("state"))
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start prow up");
-    let stdout = child.stdout.take().expect("stdout");
-    let _up = Up(child);
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("endpoints");
-    let endpoints: Value = serde_json::from_str(&line).expect("endpoints json");
+    );
+    std::fs::create_dir_all(config.join("jobs")).expect("jobs dir");
+    common::write(&config.join("plugins.yaml"), "plugins: {}\n");
+    let (_up, endpoints) = common::start_up(
+        dir.path(),
+        &common::UpOptions {
+            log: Some("warn"),
+            ..common::UpOptions::default()
+        },
+    );
     let api = endpoints["api"].as_str().expect("api url");
     let jobs = ProwJobs::new(prow_kube::client_for_url(api).expect("client"), "prow");
 

@@ -2,12 +2,11 @@
 //! creates a ProwJob, plank starts its pod, the local kubelet runs it, plank records success, and
 //! crier reports the status to GitHub (a wiremock server speaking GitHub's REST shapes).
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use hmac::{KeyInit, Mac};
 use prow_core::prowjob::{ProwJob, ProwJobState};
 use prow_kube::ProwJobs;
 use serde_json::Value;
@@ -15,20 +14,6 @@ use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const BASE_SHA: &str = "0123456789abcdef0123456789abcdef01234567";
-
-struct Up(Child);
-
-impl Drop for Up {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn write(path: &Path, text: &str) {
-    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-    std::fs::write(path, text).expect("write");
-}
 
 async fn github() -> MockServer {
     let gh = MockServer::start().await;
@@ -86,67 +71,28 @@ async fn github() -> MockServer {
     gh
 }
 
-fn start_up(dir: &Path, github_url: &str) -> (Up, Value) {
+fn start_up(dir: &Path, github_url: &str) -> (common::Up, Value) {
     let config = dir.join("config");
-    write(
+    common::write(
         &config.join("config.yaml"),
         "prowjob_namespace: prow\npod_namespace: prow\n",
     );
-    write(
+    common::write(
         &config.join("jobs/hello.yaml"),
         "presubmits:\n  Codertocat/Hello-World:\n  - name: pull-hello-unit\n    always_run: true\n    spec:\n      containers:\n      - image: alpine\n        command: [sh, -c, 'echo hello from $JOB_NAME at $PULL_PULL_SHA']\n",
     );
-    write(
+    common::write(
         &config.join("plugins.yaml"),
         "plugins:\n  Codertocat/Hello-World: [trigger]\n",
     );
-    write(&dir.join("token"), "ghp_test_token\n");
-    write(&dir.join("hmac"), "end-to-end-secret\n");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_prow"))
-        .args([
-            "up",
-            "--api-addr",
-            "127.0.0.1:0",
-            "--hook-addr",
-            "127.0.0.1:0",
-            "--deck-addr",
-            "127.0.0.1:0",
-        ])
-        .arg("--config-path")
-        .arg(config.join("config.yaml"))
-        .arg("--job-config-path")
-        .arg(config.join("jobs"))
-        .arg("--plugin-config")
-        .arg(config.join("plugins.yaml"))
-        .arg("--state-dir")
-        .arg(dir.join("state"))
-        .arg("--hmac-secret-file")
-        .arg(dir.join("hmac"))
-        .arg("--github-endpoint")
-        .arg(github_url)
-        .arg("--github-token-path")
-        .arg(dir.join("token"))
-        // Started away from the checkout: the eventing wiring is compiled into the binary and
-        // only the user's config is read from disk.
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start prow up");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("read endpoints");
-    let endpoints: Value =
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("endpoints line {line:?}: {e}"));
-    (Up(child), endpoints)
-}
-
-fn sign(secret: &[u8], body: &[u8]) -> String {
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).expect("key");
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    common::start_up(
+        dir,
+        &common::UpOptions {
+            github: Some(github_url),
+            hmac_secret: Some(b"end-to-end-secret\n"),
+            ..common::UpOptions::default()
+        },
+    )
 }
 
 async fn wait_for<T>(
@@ -179,7 +125,10 @@ async fn a_pull_request_webhook_runs_its_presubmit_and_reports_to_github() {
         http.post(hook)
             .header("X-GitHub-Event", "pull_request")
             .header("X-GitHub-Delivery", "e2e-delivery-1")
-            .header("X-Hub-Signature-256", sign(b"end-to-end-secret", &body))
+            .header(
+                "X-Hub-Signature-256",
+                common::sign(b"end-to-end-secret", &body),
+            )
             .header("Content-Type", "application/json")
             .body(body.clone())
             .send()
