@@ -227,31 +227,43 @@ pub fn path_for_refs(src_root: &str, refs: &Refs) -> String {
     clean_join(src_root, &rel)
 }
 
-/// Go's `path.Join(root, "src", rel)`: joined and lexically cleaned.
+/// Go's `path.Join(root, "src", rel)`.
 fn clean_join(root: &str, rel: &str) -> String {
-    let joined = format!("{root}/src/{rel}");
-    let absolute = joined.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for part in joined.split('/') {
-        match part {
+    go_path_join(&[root, "src", rel])
+}
+
+/// Go's `path.Join`: the non-empty parts joined by `/`, then cleaned (`.` and empty elements
+/// dropped, `..` resolved lexically); `""` when every part is empty.
+pub fn go_path_join(parts: &[&str]) -> String {
+    let joined = parts
+        .iter()
+        .filter(|p| !p.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join("/");
+    if joined.is_empty() {
+        return String::new();
+    }
+    let rooted = joined.starts_with('/');
+    let mut out: Vec<&str> = Vec::new();
+    for element in joined.split('/') {
+        match element {
             "" | "." => {}
             ".." => {
-                if parts.last().is_some_and(|p| *p != "..") {
-                    parts.pop();
-                } else if !absolute {
-                    parts.push("..");
+                if out.last().is_some_and(|last| *last != "..") {
+                    out.pop();
+                } else if !rooted {
+                    out.push("..");
                 }
             }
-            p => parts.push(p),
+            _ => out.push(element),
         }
     }
-    let body = parts.join("/");
-    if absolute {
-        format!("/{body}")
-    } else if body.is_empty() {
-        ".".to_owned()
-    } else {
-        body
+    let body = out.join("/");
+    match (rooted, body.is_empty()) {
+        (true, _) => format!("/{body}"),
+        (false, true) => ".".into(),
+        (false, false) => body,
     }
 }
 

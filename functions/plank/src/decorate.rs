@@ -24,6 +24,7 @@
 //! (`ProwJobToPodLocal`: copy into a host directory instead of uploading) is not built here:
 //! plank never uses it.
 
+use prow_podutils::options::{go_path_join, path_for_refs};
 use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::core::v1::{
@@ -407,24 +408,6 @@ pub fn sidecar(input: SidecarSpec<'_>) -> Result<Container, DecorateError> {
     })
 }
 
-/// Where a repository is cloned under `base_dir` (Prow's `clone.PathForRefs`):
-/// `<base_dir>/src/` + the path alias, else the repo link without its scheme, else
-/// `github.com/<org>/<repo>`.
-pub fn path_for_refs(base_dir: &str, refs: &Refs) -> String {
-    let clone_path = if !refs.path_alias.is_empty() {
-        refs.path_alias.clone()
-    } else if !refs.repo_link.is_empty() {
-        refs.repo_link
-            .rsplit("://")
-            .next()
-            .unwrap_or(&refs.repo_link)
-            .to_owned()
-    } else {
-        format!("github.com/{}/{}", refs.org, refs.repo)
-    };
-    go_path_join(&[base_dir, "src", &clone_path])
-}
-
 /// The test containers' working directory: the clone of the first ref marked `workdir`, else
 /// of the first ref. `refs` must not be empty.
 fn work_dir(refs: &[Refs]) -> String {
@@ -702,41 +685,6 @@ fn secret_volume(
             ..SecretVolumeSource::default()
         }),
         ..Volume::default()
-    }
-}
-
-/// Go's `path.Join`: the non-empty parts joined by `/`, then cleaned (`.` and empty elements
-/// dropped, `..` resolved lexically).
-fn go_path_join(parts: &[&str]) -> String {
-    let joined = parts
-        .iter()
-        .filter(|p| !p.is_empty())
-        .copied()
-        .collect::<Vec<_>>()
-        .join("/");
-    if joined.is_empty() {
-        return String::new();
-    }
-    let rooted = joined.starts_with('/');
-    let mut out: Vec<&str> = Vec::new();
-    for element in joined.split('/') {
-        match element {
-            "" | "." => {}
-            ".." => {
-                if out.last().is_some_and(|last| *last != "..") {
-                    out.pop();
-                } else if !rooted {
-                    out.push("..");
-                }
-            }
-            _ => out.push(element),
-        }
-    }
-    let body = out.join("/");
-    match (rooted, body.is_empty()) {
-        (true, _) => format!("/{body}"),
-        (false, true) => ".".into(),
-        (false, false) => body,
     }
 }
 
