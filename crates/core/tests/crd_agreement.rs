@@ -370,7 +370,7 @@ fn comparison_detects_renamed_and_retyped_fields() {
 }
 
 #[test]
-fn config_crd_is_the_corpus_crd_byte_for_byte() {
+fn config_crd_is_upstreams_crd_byte_for_byte() {
     let ours = std::fs::read(config_crd_path()).unwrap();
     let corpus = std::fs::read(corpus_crd_path()).unwrap();
     assert!(

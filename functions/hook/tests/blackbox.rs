@@ -108,7 +108,7 @@ fn secret_file(dir: &tempfile::TempDir, content: &str) -> PathBuf {
 }
 
 #[tokio::test]
-async fn every_corpus_payload_becomes_exactly_one_event() {
+async fn every_real_payload_becomes_exactly_one_event() {
     let dir = tempfile::tempdir().unwrap();
     let secret = secret_file(&dir, "corpus-token\n");
     let (sink, sink_url) = start_sink().await;
