@@ -168,3 +168,42 @@ pub fn load_config(
     }
     Ok(loaded.config)
 }
+
+/// CloudEvents handled, by event type and outcome: the counter every event-driven function
+/// exports as `<function>_events`.
+#[derive(Debug, Clone, Default)]
+pub struct EventCounter {
+    events: prometheus_client::metrics::family::Family<
+        EventLabels,
+        prometheus_client::metrics::counter::Counter,
+    >,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+struct EventLabels {
+    event: String,
+    outcome: String,
+}
+
+impl EventCounter {
+    /// Registers the counter as `name` in `registry`.
+    pub fn register(registry: &mut prometheus_client::registry::Registry, name: &str) -> Self {
+        let counter = EventCounter::default();
+        registry.register(
+            name,
+            "CloudEvents handled by type and outcome",
+            counter.events.clone(),
+        );
+        counter
+    }
+
+    /// Counts one event of type `event` that ended with `outcome`.
+    pub fn observe(&self, event: &str, outcome: &str) {
+        self.events
+            .get_or_create(&EventLabels {
+                event: event.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+}

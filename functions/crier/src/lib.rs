@@ -9,7 +9,9 @@
 
 pub mod gcs_report;
 pub mod github_report;
+pub mod metrics;
 
+pub use crate::metrics::Metrics;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -21,10 +23,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use bytes::Bytes;
 use cloudevents::AttributesReader;
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::registry::Registry;
 use prow_artifacts::ArtifactStore;
 use prow_core::config::Config;
 use prow_core::events::{APISERVER_ADD, APISERVER_UPDATE, PING};
@@ -396,71 +394,7 @@ async fn receive(State(state): State<CrierState>, headers: HeaderMap, body: Byte
 }
 
 async fn metrics(State(state): State<CrierState>) -> Response {
-    prow_runtime::metrics_response(prow_runtime::encode_metrics(&state.metrics.registry))
-}
-
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct EventLabels {
-    event: String,
-    outcome: String,
-}
-
-/// Prometheus metrics of crier.
-#[derive(Debug)]
-pub struct Metrics {
-    registry: Registry,
-    events: Family<EventLabels, Counter>,
-    pub github_statuses: Counter,
-    pub github_comment_changes: Counter,
-    pub gcs_reports: Counter,
-}
-
-impl Default for Metrics {
-    fn default() -> Self {
-        let mut registry = Registry::default();
-        let events = Family::<EventLabels, Counter>::default();
-        registry.register(
-            "crier_events",
-            "CloudEvents handled by type and outcome",
-            events.clone(),
-        );
-        let github_statuses = Counter::default();
-        registry.register(
-            "crier_github_statuses",
-            "Commit statuses set",
-            github_statuses.clone(),
-        );
-        let github_comment_changes = Counter::default();
-        registry.register(
-            "crier_github_comment_changes",
-            "Failure comments created, edited or deleted",
-            github_comment_changes.clone(),
-        );
-        let gcs_reports = Counter::default();
-        registry.register(
-            "crier_gcs_reports",
-            "Job metadata uploads",
-            gcs_reports.clone(),
-        );
-        Self {
-            registry,
-            events,
-            github_statuses,
-            github_comment_changes,
-            gcs_reports,
-        }
-    }
-}
-
-impl Metrics {
-    fn observe(&self, event: &str, outcome: &str) {
-        self.events
-            .get_or_create(&EventLabels {
-                event: event.to_owned(),
-                outcome: outcome.to_owned(),
-            })
-            .inc();
-    }
+    prow_runtime::metrics_response(state.metrics.render())
 }
 
 /// crier's flags; each also from the environment.

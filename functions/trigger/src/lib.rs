@@ -8,9 +8,11 @@
 pub mod decide;
 pub mod handle;
 pub mod messages;
+pub mod metrics;
 pub mod payload;
 pub mod trust;
 
+pub use crate::metrics::Metrics;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -22,10 +24,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::registry::Registry;
 use prow_core::config::Config;
 use prow_github::GitHub;
 use prow_kube::{KubeOptions, ProwJobs};
@@ -162,7 +160,7 @@ async fn receive(State(state): State<TriggerState>, headers: HeaderMap, body: By
 }
 
 async fn metrics(State(state): State<TriggerState>) -> Response {
-    prow_runtime::metrics_response(prow_runtime::encode_metrics(&state.metrics.registry))
+    prow_runtime::metrics_response(state.metrics.render())
 }
 
 /// How one delivery ended.
@@ -171,59 +169,4 @@ pub enum Outcome {
     Done,
     BadRequest,
     Failed,
-}
-
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct EventLabels {
-    /// The CloudEvent type (from a fixed set, see [`handle::event_type`]).
-    event: String,
-    outcome: String,
-}
-
-/// Prometheus metrics of trigger.
-#[derive(Debug)]
-pub struct Metrics {
-    registry: Registry,
-    events: Family<EventLabels, Counter>,
-    /// ProwJobs created (not counting ones that already existed).
-    pub prowjobs_created: Counter,
-}
-
-impl Default for Metrics {
-    fn default() -> Self {
-        let mut registry = Registry::default();
-        let events = Family::<EventLabels, Counter>::default();
-        registry.register(
-            "trigger_events",
-            "CloudEvents handled by type and outcome",
-            events.clone(),
-        );
-        let prowjobs_created = Counter::default();
-        registry.register(
-            "trigger_prowjobs_created",
-            "ProwJobs created by trigger",
-            prowjobs_created.clone(),
-        );
-        Self {
-            registry,
-            events,
-            prowjobs_created,
-        }
-    }
-}
-
-impl Metrics {
-    fn observe(&self, event: &str, outcome: Outcome) {
-        let outcome = match outcome {
-            Outcome::Done => "done",
-            Outcome::BadRequest => "bad_request",
-            Outcome::Failed => "failed",
-        };
-        self.events
-            .get_or_create(&EventLabels {
-                event: event.to_owned(),
-                outcome: outcome.to_owned(),
-            })
-            .inc();
-    }
 }
