@@ -207,3 +207,51 @@ impl EventCounter {
             .inc();
     }
 }
+
+/// A PingSource-driven function (horologium, sinker): what one tick does, and its metrics.
+pub trait TickFunction: Clone + Send + Sync + 'static {
+    /// The function's name, in answers and logs.
+    const NAME: &'static str;
+    /// What a tick did (logged).
+    type Report: std::fmt::Debug + Send;
+    /// Why a tick failed (logged; the broker redelivers).
+    type Error: std::fmt::Display + Send;
+
+    /// Does the tick's work; ticks are idempotent, so redelivery is harmless.
+    fn tick(&self) -> impl Future<Output = Result<Self::Report, Self::Error>> + Send;
+    /// Counts a tick that succeeded or failed.
+    fn record_tick(&self, ok: bool);
+    /// The function's metrics in the OpenMetrics text format.
+    fn render_metrics(&self) -> Result<String, std::fmt::Error>;
+}
+
+/// The router every PingSource-driven function serves: `POST /` takes the ping CloudEvent
+/// (bodies over `max_event_bytes` refused), `GET /healthz` and `GET /metrics` for the platform.
+pub fn tick_router<F: TickFunction>(function: F, max_event_bytes: usize) -> axum::Router {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/", post(handle_tick::<F>))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            max_event_bytes,
+        ))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(render_tick_metrics::<F>))
+        .with_state(function)
+}
+
+async fn handle_tick<F: TickFunction>(
+    axum::extract::State(function): axum::extract::State<F>,
+    prow_events::CloudEvent(event): prow_events::CloudEvent,
+) -> axum::response::Response {
+    use prow_events::AttributesReader;
+    answer_tick(F::NAME, event.ty(), function.tick(), |ok| {
+        function.record_tick(ok);
+    })
+    .await
+}
+
+async fn render_tick_metrics<F: TickFunction>(
+    axum::extract::State(function): axum::extract::State<F>,
+) -> axum::response::Response {
+    metrics_response(function.render_metrics())
+}

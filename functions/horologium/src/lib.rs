@@ -13,9 +13,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::State;
-use axum::response::Response;
-use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
@@ -24,9 +21,7 @@ use prow_core::duration::{DurationError, parse_go_duration};
 use prow_core::jobspec::RE_RUN_LABEL;
 use prow_core::naming::prowjob_name;
 use prow_core::prowjob::{ProwJob, ProwJobState, ProwJobType};
-use prow_events::{AttributesReader, CloudEvent};
 use prow_kube::{Created, KubeError, KubeOptions, ProwJobs};
-use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::metrics::{Metrics, RunResult};
 use crate::schedule::{
@@ -143,25 +138,27 @@ pub async fn app(flags: Flags) -> Result<Router, StartError> {
 
 /// `POST /` takes the ping CloudEvent; `/healthz` and `/metrics` for the platform.
 pub fn router(state: HorologiumState) -> Router {
-    Router::new()
-        .route("/", post(ping))
-        .layer(RequestBodyLimitLayer::new(MAX_EVENT_BYTES))
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/metrics", get(render_metrics))
-        .with_state(state)
+    prow_runtime::tick_router(state, MAX_EVENT_BYTES)
 }
 
-async fn render_metrics(State(state): State<HorologiumState>) -> Response {
-    prow_runtime::metrics_response(state.metrics.render())
-}
+/// Answers 200 with an empty body once the tick's work is done, 500 (asking for redelivery)
+/// when the API server failed us; what a tick does is idempotent, so redelivery is harmless.
+impl prow_runtime::TickFunction for HorologiumState {
+    const NAME: &'static str = "horologium";
+    type Report = TickReport;
+    type Error = TickError;
 
-/// Answers 200 with an empty body once every due run exists, 500 (asking for redelivery) when
-/// the API server failed us; the deterministic names make the redelivery harmless.
-async fn ping(State(state): State<HorologiumState>, CloudEvent(event): CloudEvent) -> Response {
-    prow_runtime::answer_tick("horologium", event.ty(), tick(&state), |ok| {
-        state.metrics.tick(ok)
-    })
-    .await
+    fn tick(&self) -> impl Future<Output = Result<TickReport, TickError>> + Send {
+        tick(self)
+    }
+
+    fn record_tick(&self, ok: bool) {
+        self.metrics.tick(ok);
+    }
+
+    fn render_metrics(&self) -> Result<String, std::fmt::Error> {
+        self.metrics.render()
+    }
 }
 
 /// What one tick did.

@@ -12,14 +12,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::State;
-use axum::response::Response;
-use axum::routing::{get, post};
 use prow_core::config::{Config, LoadError};
 use prow_core::jobspec::CREATED_BY_PROW;
-use prow_events::{AttributesReader, CloudEvent};
 use prow_kube::{KubeError, KubeOptions, Pods, ProwJobs};
-use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::gc::{Deletion, Kind, Limits, LimitsError, Observed, Reason};
 use crate::metrics::Metrics;
@@ -147,25 +142,27 @@ pub async fn app(flags: Flags) -> Result<Router, StartError> {
 
 /// `POST /` takes the ping CloudEvent; `/healthz` and `/metrics` for the platform.
 pub fn router(state: SinkerState) -> Router {
-    Router::new()
-        .route("/", post(ping))
-        .layer(RequestBodyLimitLayer::new(MAX_EVENT_BYTES))
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/metrics", get(render_metrics))
-        .with_state(state)
+    prow_runtime::tick_router(state, MAX_EVENT_BYTES)
 }
 
-async fn render_metrics(State(state): State<SinkerState>) -> Response {
-    prow_runtime::metrics_response(state.metrics.render())
-}
+/// Answers 200 with an empty body once the tick's work is done, 500 (asking for redelivery)
+/// when the API server failed us; what a tick does is idempotent, so redelivery is harmless.
+impl prow_runtime::TickFunction for SinkerState {
+    const NAME: &'static str = "sinker";
+    type Report = TickReport;
+    type Error = TickError;
 
-/// Answers 200 with an empty body when the tick's deletions are done, 500 (asking for a
-/// redelivery) when listing or some deletion failed.
-async fn ping(State(state): State<SinkerState>, CloudEvent(event): CloudEvent) -> Response {
-    prow_runtime::answer_tick("sinker", event.ty(), tick(&state), |ok| {
-        state.metrics.tick(ok)
-    })
-    .await
+    fn tick(&self) -> impl Future<Output = Result<TickReport, TickError>> + Send {
+        tick(self)
+    }
+
+    fn record_tick(&self, ok: bool) {
+        self.metrics.tick(ok);
+    }
+
+    fn render_metrics(&self) -> Result<String, std::fmt::Error> {
+        self.metrics.render()
+    }
 }
 
 /// What one tick did.
