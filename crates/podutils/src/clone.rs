@@ -117,15 +117,22 @@ impl GitStep {
                 cmd.env(k, v);
             }
         }
-        match cmd.output() {
-            Ok(out) => {
-                let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-                text.push_str(&String::from_utf8_lossy(&out.stderr));
-                let err = (!out.status.success()).then(|| exit_message(&out.status));
-                (self.display(), text, err)
-            }
-            Err(e) => (self.display(), String::new(), Some(e.to_string())),
+        let (text, err) = outcome(cmd.output());
+        (self.display(), text, err)
+    }
+}
+
+/// What a finished command leaves in a record: its stdout then stderr, and Go's error text when
+/// it failed or could not start.
+pub fn outcome(result: std::io::Result<std::process::Output>) -> (String, Option<String>) {
+    match result {
+        Ok(out) => {
+            let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+            text.push_str(&String::from_utf8_lossy(&out.stderr));
+            let err = (!out.status.success()).then(|| exit_message(&out.status));
+            (text, err)
         }
+        Err(e) => (String::new(), Some(e.to_string())),
     }
 }
 

@@ -10,7 +10,7 @@ use std::process::Command as Process;
 use prow_core::prowjob::Refs;
 
 use crate::clone::{
-    CloneEnv, CloneSettings, CommandRecord, Credentials, Record, clone_refs, exit_message,
+    CloneEnv, CloneSettings, CommandRecord, Credentials, Record, clone_refs, exit_message, outcome,
 };
 use crate::options::CloneRefsOptions;
 
@@ -110,20 +110,10 @@ pub fn create_records(options: &CloneRefsOptions, settings: &CloneSettings) -> V
             command: format!("git config --global http.cookiefile {cookie:?}"),
             ..CommandRecord::default()
         };
-        let ok = match out {
-            Ok(out) => {
-                cmd.output = String::from_utf8_lossy(&out.stdout).into_owned()
-                    + &String::from_utf8_lossy(&out.stderr);
-                if !out.status.success() {
-                    cmd.error = exit_message(&out.status);
-                }
-                out.status.success()
-            }
-            Err(e) => {
-                cmd.error = e.to_string();
-                false
-            }
-        };
+        let (output, error) = outcome(out);
+        cmd.output = output;
+        let ok = error.is_none();
+        cmd.error = error.unwrap_or_default();
         setup.commands.push(cmd);
         if !ok {
             return fail(setup);
@@ -289,20 +279,10 @@ fn add_ssh_keys(paths: &[String], log: &mut Vec<CommandRecord>) -> Result<Vec<St
                 command: format!("ssh-add {:?}", file.display().to_string()),
                 ..CommandRecord::default()
             };
-            let ok = match add.output() {
-                Ok(out) => {
-                    cmd.output = String::from_utf8_lossy(&out.stdout).into_owned()
-                        + &String::from_utf8_lossy(&out.stderr);
-                    if !out.status.success() {
-                        cmd.error = exit_message(&out.status);
-                    }
-                    out.status.success()
-                }
-                Err(e) => {
-                    cmd.error = e.to_string();
-                    false
-                }
-            };
+            let (output, error) = outcome(add.output());
+            cmd.output = output;
+            let ok = error.is_none();
+            cmd.error = error.unwrap_or_default();
             log.push(cmd);
             if !ok {
                 return Err(());
