@@ -11,7 +11,7 @@
 
 use std::path::{Path, PathBuf};
 
-/// The environment variable naming the full corpus directory (`../shared/corpus` in CI).
+/// The environment variable naming the full corpus directory (CI sets it).
 pub const PROW_CORPUS: &str = "PROW_CORPUS";
 
 /// The repository's `testdata/` directory.
@@ -47,7 +47,7 @@ pub fn corpus() -> PathBuf {
             Path::new(&dir).display()
         ),
         None => panic!(
-            "this test reads the full corpus: set {PROW_CORPUS} (CI uses ../shared/corpus); \
+            "this test reads the full corpus: set {PROW_CORPUS} to its directory (CI does); \
              it is ignored unless run with --include-ignored"
         ),
     }
