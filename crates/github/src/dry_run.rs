@@ -10,8 +10,16 @@
 //! - `pull_request_changes`: what was seeded, else no files (only `always_run` jobs match).
 //! - comments, labels, statuses: start empty (labels from a seeded pull request) and follow
 //!   the writes made through this instance, so "edit my earlier comment" logic works.
+//! - `get_tree`, `get_file`: the files seeded with [`DryRunGitHub::with_files`] at that ref
+//!   (tree entries carry no object SHAs); an unseeded ref is [`GitHubError::DryRunUnknown`],
+//!   an unseeded path at a seeded ref is no file.
+//! - `get_issue`: a seeded issue, else one made from a seeded pull request, else unknown;
+//!   assignees follow `add_assignees`/`remove_assignees`, which assign everyone asked (a
+//!   dry run cannot tell who GitHub would refuse). Review requests likewise all succeed.
+//! - `list_reviews`, `list_team_members`: what was seeded, else none;
+//!   `list_collaborators`: the trusted users.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -20,8 +28,8 @@ use serde::Serialize;
 use crate::GitHub;
 use crate::error::{GitHubError, Result};
 use crate::types::{
-    IssueComment, Label, NewStatus, PullRequest, PullRequestChange, Status, User,
-    truncate_description,
+    GitTree, Issue, IssueComment, IssuePullRequestLinks, Label, NewStatus, PullRequest,
+    PullRequestChange, Review, Status, TreeEntry, User, normalize_login, truncate_description,
 };
 
 /// One call made to a [`DryRunGitHub`], with its arguments.
@@ -113,6 +121,59 @@ pub enum Call {
         repo: String,
         number: u64,
     },
+    GetIssue {
+        org: String,
+        repo: String,
+        number: u64,
+    },
+    GetTree {
+        org: String,
+        repo: String,
+        sha: String,
+    },
+    GetFile {
+        org: String,
+        repo: String,
+        git_ref: String,
+        path: String,
+    },
+    ListReviews {
+        org: String,
+        repo: String,
+        number: u64,
+    },
+    RequestReviewers {
+        org: String,
+        repo: String,
+        number: u64,
+        logins: Vec<String>,
+    },
+    UnrequestReviewers {
+        org: String,
+        repo: String,
+        number: u64,
+        logins: Vec<String>,
+    },
+    AddAssignees {
+        org: String,
+        repo: String,
+        number: u64,
+        logins: Vec<String>,
+    },
+    RemoveAssignees {
+        org: String,
+        repo: String,
+        number: u64,
+        logins: Vec<String>,
+    },
+    ListCollaborators {
+        org: String,
+        repo: String,
+    },
+    ListTeamMembers {
+        org: String,
+        team_slug: String,
+    },
 }
 
 impl Call {
@@ -126,6 +187,10 @@ impl Call {
                 | Call::DeleteComment { .. }
                 | Call::AddLabel { .. }
                 | Call::RemoveLabel { .. }
+                | Call::RequestReviewers { .. }
+                | Call::UnrequestReviewers { .. }
+                | Call::AddAssignees { .. }
+                | Call::RemoveAssignees { .. }
         )
     }
 }
@@ -146,6 +211,14 @@ struct State {
     comments: HashMap<IssueKey, Vec<IssueComment>>,
     labels: HashMap<IssueKey, Vec<Label>>,
     last_comment_id: u64,
+    /// Files by (org, repo, ref), path -> contents.
+    files: HashMap<(String, String, String), BTreeMap<String, Vec<u8>>>,
+    issues: HashMap<IssueKey, Issue>,
+    /// Assignee logins once a write changed them (else the seeded issue's).
+    assignees: HashMap<IssueKey, Vec<String>>,
+    requested_reviewers: HashMap<IssueKey, Vec<String>>,
+    reviews: HashMap<IssueKey, Vec<Review>>,
+    team_members: HashMap<(String, String), Vec<String>>,
 }
 
 /// [`GitHub`] that records calls instead of making them; see the module docs for its answers.
@@ -219,6 +292,51 @@ impl DryRunGitHub {
         self
     }
 
+    /// Makes the tree at `git_ref` (a SHA or branch, as later passed to `get_tree` and
+    /// `get_file`) hold exactly `files`, given as (path, contents).
+    pub fn with_files<I, P, C>(self, org: &str, repo: &str, git_ref: &str, files: I) -> Self
+    where
+        I: IntoIterator<Item = (P, C)>,
+        P: Into<String>,
+        C: Into<Vec<u8>>,
+    {
+        let files = files
+            .into_iter()
+            .map(|(path, contents)| (path.into(), contents.into()))
+            .collect();
+        self.lock()
+            .files
+            .insert((org.to_owned(), repo.to_owned(), git_ref.to_owned()), files);
+        self
+    }
+
+    /// Makes `get_issue` answer with `issue`.
+    pub fn with_issue(self, org: &str, repo: &str, issue: Issue) -> Self {
+        self.lock()
+            .issues
+            .insert(issue_key(org, repo, issue.number), issue);
+        self
+    }
+
+    pub fn with_reviews(self, org: &str, repo: &str, number: u64, reviews: Vec<Review>) -> Self {
+        self.lock()
+            .reviews
+            .insert(issue_key(org, repo, number), reviews);
+        self
+    }
+
+    pub fn with_team_members<I, S>(self, org: &str, team_slug: &str, logins: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.lock().team_members.insert(
+            (org.to_owned(), team_slug.to_owned()),
+            logins.into_iter().map(Into::into).collect(),
+        );
+        self
+    }
+
     /// Every call so far, in order.
     pub fn calls(&self) -> Vec<Call> {
         self.lock().calls.clone()
@@ -265,7 +383,81 @@ impl DryRunGitHub {
     }
 }
 
+/// The directories above each file, as `tree` entries, then the files as `blob`s.
+fn tree_of(files: &BTreeMap<String, Vec<u8>>) -> Vec<TreeEntry> {
+    let mut dirs = BTreeSet::new();
+    for path in files.keys() {
+        let mut dir = path.as_str();
+        while let Some((parent, _)) = dir.rsplit_once('/') {
+            dirs.insert(parent.to_owned());
+            dir = parent;
+        }
+    }
+    let dirs = dirs.into_iter().map(|path| TreeEntry {
+        path,
+        kind: "tree".to_owned(),
+        mode: "040000".to_owned(),
+        ..TreeEntry::default()
+    });
+    let blobs = files.iter().map(|(path, contents)| TreeEntry {
+        path: path.clone(),
+        kind: "blob".to_owned(),
+        mode: "100644".to_owned(),
+        size: u64::try_from(contents.len()).ok(),
+        ..TreeEntry::default()
+    });
+    dirs.chain(blobs).collect()
+}
+
+fn owned(logins: &[String]) -> Vec<String> {
+    logins.to_vec()
+}
+
 impl State {
+    /// The issue as seeded, or made from a seeded pull request.
+    fn issue(&self, key: &IssueKey) -> Option<Issue> {
+        let mut issue = match (self.issues.get(key), self.pulls.get(key)) {
+            (Some(issue), _) => issue.clone(),
+            (None, Some(pr)) => Issue {
+                number: pr.number,
+                title: pr.title.clone(),
+                body: pr.body.clone().unwrap_or_default(),
+                user: pr.user.clone(),
+                labels: pr.labels.clone(),
+                assignees: Vec::new(),
+                state: pr.state,
+                html_url: pr.html_url.clone(),
+                pull_request: Some(IssuePullRequestLinks {
+                    url: String::new(),
+                    html_url: pr.html_url.clone(),
+                }),
+            },
+            (None, None) => return None,
+        };
+        if let Some(labels) = self.labels.get(key) {
+            issue.labels = labels.clone();
+        }
+        if let Some(assignees) = self.assignees.get(key) {
+            issue.assignees = assignees
+                .iter()
+                .map(|login| User {
+                    login: login.clone(),
+                    ..User::default()
+                })
+                .collect();
+        }
+        Some(issue)
+    }
+
+    fn assignees_mut(&mut self, key: &IssueKey) -> &mut Vec<String> {
+        let seeded = self
+            .issues
+            .get(key)
+            .map(|i| i.assignees.iter().map(|u| u.login.clone()).collect())
+            .unwrap_or_default();
+        self.assignees.entry(key.clone()).or_insert(seeded)
+    }
+
     fn labels_mut(&mut self, key: &IssueKey) -> &mut Vec<Label> {
         let seeded = self
             .pulls
@@ -524,6 +716,198 @@ impl GitHub for DryRunGitHub {
         });
         Ok(state.labels_mut(&issue_key(org, repo, number)).clone())
     }
+
+    async fn get_issue(&self, org: &str, repo: &str, number: u64) -> Result<Issue> {
+        let state = self.record(Call::GetIssue {
+            org: org.to_owned(),
+            repo: repo.to_owned(),
+            number,
+        });
+        state
+            .issue(&issue_key(org, repo, number))
+            .ok_or_else(|| GitHubError::DryRunUnknown {
+                call: format!("get_issue {org}/{repo}#{number}"),
+            })
+    }
+
+    async fn get_tree(&self, org: &str, repo: &str, sha: &str) -> Result<GitTree> {
+        let state = self.record(Call::GetTree {
+            org: org.to_owned(),
+            repo: repo.to_owned(),
+            sha: sha.to_owned(),
+        });
+        let files = state
+            .files
+            .get(&(org.to_owned(), repo.to_owned(), sha.to_owned()))
+            .ok_or_else(|| GitHubError::DryRunUnknown {
+                call: format!("get_tree {org}/{repo}@{sha}"),
+            })?;
+        Ok(GitTree {
+            sha: sha.to_owned(),
+            entries: tree_of(files),
+            truncated: false,
+        })
+    }
+
+    async fn get_file(
+        &self,
+        org: &str,
+        repo: &str,
+        git_ref: &str,
+        path: &str,
+    ) -> Result<Option<Vec<u8>>> {
+        let state = self.record(Call::GetFile {
+            org: org.to_owned(),
+            repo: repo.to_owned(),
+            git_ref: git_ref.to_owned(),
+            path: path.to_owned(),
+        });
+        let files = state
+            .files
+            .get(&(org.to_owned(), repo.to_owned(), git_ref.to_owned()))
+            .ok_or_else(|| GitHubError::DryRunUnknown {
+                call: format!("get_file {org}/{repo}@{git_ref} {path}"),
+            })?;
+        Ok(files.get(path.trim_start_matches('/')).cloned())
+    }
+
+    async fn list_reviews(&self, org: &str, repo: &str, number: u64) -> Result<Vec<Review>> {
+        let state = self.record(Call::ListReviews {
+            org: org.to_owned(),
+            repo: repo.to_owned(),
+            number,
+        });
+        Ok(state
+            .reviews
+            .get(&issue_key(org, repo, number))
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn request_reviewers(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+        logins: &[String],
+    ) -> Result<Vec<String>> {
+        let mut state = self.record(Call::RequestReviewers {
+            org: org.to_owned(),
+            repo: repo.to_owned(),
+            number,
+            logins: owned(logins),
+        });
+        let requested = state
+            .requested_reviewers
+            .entry(issue_key(org, repo, number))
+            .or_default();
+        add_logins(requested, logins);
+        Ok(owned(logins))
+    }
+
+    async fn unrequest_reviewers(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+        logins: &[String],
+    ) -> Result<Vec<String>> {
+        let mut state = self.record(Call::UnrequestReviewers {
+            org: org.to_owned(),
+            repo: repo.to_owned(),
+            number,
+            logins: owned(logins),
+        });
+        if let Some(requested) = state
+            .requested_reviewers
+            .get_mut(&issue_key(org, repo, number))
+        {
+            remove_logins(requested, logins);
+        }
+        Ok(Vec::new())
+    }
+
+    async fn add_assignees(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+        logins: &[String],
+    ) -> Result<Vec<String>> {
+        let mut state = self.record(Call::AddAssignees {
+            org: org.to_owned(),
+            repo: repo.to_owned(),
+            number,
+            logins: owned(logins),
+        });
+        add_logins(state.assignees_mut(&issue_key(org, repo, number)), logins);
+        Ok(owned(logins))
+    }
+
+    async fn remove_assignees(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+        logins: &[String],
+    ) -> Result<Vec<String>> {
+        let mut state = self.record(Call::RemoveAssignees {
+            org: org.to_owned(),
+            repo: repo.to_owned(),
+            number,
+            logins: owned(logins),
+        });
+        remove_logins(state.assignees_mut(&issue_key(org, repo, number)), logins);
+        Ok(Vec::new())
+    }
+
+    async fn list_collaborators(&self, org: &str, repo: &str) -> Result<Vec<User>> {
+        self.note(Call::ListCollaborators {
+            org: org.to_owned(),
+            repo: repo.to_owned(),
+        });
+        Ok(self
+            .trusted
+            .iter()
+            .map(|login| User {
+                login: login.clone(),
+                ..User::default()
+            })
+            .collect())
+    }
+
+    async fn list_team_members(&self, org: &str, team_slug: &str) -> Result<Vec<User>> {
+        let state = self.record(Call::ListTeamMembers {
+            org: org.to_owned(),
+            team_slug: team_slug.to_owned(),
+        });
+        Ok(state
+            .team_members
+            .get(&(org.to_owned(), team_slug.to_owned()))
+            .into_iter()
+            .flatten()
+            .map(|login| User {
+                login: login.clone(),
+                ..User::default()
+            })
+            .collect())
+    }
+}
+
+fn add_logins(current: &mut Vec<String>, logins: &[String]) {
+    for login in logins {
+        if !current
+            .iter()
+            .any(|c| normalize_login(c) == normalize_login(login))
+        {
+            current.push(login.clone());
+        }
+    }
+}
+
+fn remove_logins(current: &mut Vec<String>, logins: &[String]) {
+    let gone: BTreeSet<String> = logins.iter().map(|l| normalize_login(l)).collect();
+    current.retain(|c| !gone.contains(&normalize_login(c)));
 }
 
 #[cfg(test)]
@@ -553,6 +937,79 @@ mod tests {
         assert!(!gh.is_team_member("acme", "admins", "bob").await.unwrap());
         assert!(gh.writes().is_empty());
         assert_eq!(gh.calls().len(), 7);
+    }
+
+    #[tokio::test]
+    async fn seeded_files_answer_tree_and_file_reads_and_assignees_follow_writes() {
+        let gh = DryRunGitHub::new()
+            .with_files(
+                "acme",
+                "foo",
+                "sha1",
+                [
+                    ("OWNERS", "approvers: [alice]\n"),
+                    ("pkg/a/OWNERS", "reviewers: [bob]\n"),
+                ],
+            )
+            .with_issue(
+                "acme",
+                "foo",
+                Issue {
+                    number: 3,
+                    assignees: vec![User {
+                        login: "carol".to_owned(),
+                        ..User::default()
+                    }],
+                    ..Issue::default()
+                },
+            );
+        let tree = gh.get_tree("acme", "foo", "sha1").await.unwrap();
+        let paths: Vec<(&str, &str)> = tree
+            .entries
+            .iter()
+            .map(|e| (e.path.as_str(), e.kind.as_str()))
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                ("pkg", "tree"),
+                ("pkg/a", "tree"),
+                ("OWNERS", "blob"),
+                ("pkg/a/OWNERS", "blob")
+            ]
+        );
+        assert_eq!(
+            gh.get_file("acme", "foo", "sha1", "OWNERS").await.unwrap(),
+            Some(b"approvers: [alice]\n".to_vec())
+        );
+        assert_eq!(
+            gh.get_file("acme", "foo", "sha1", "nope").await.unwrap(),
+            None
+        );
+        assert!(
+            gh.get_tree("acme", "foo", "sha2")
+                .await
+                .unwrap_err()
+                .is_not_found()
+        );
+
+        let logins = vec!["Dave".to_owned(), "carol".to_owned()];
+        assert_eq!(
+            gh.add_assignees("acme", "foo", 3, &logins).await.unwrap(),
+            logins
+        );
+        let remove = vec!["CAROL".to_owned()];
+        assert!(
+            gh.remove_assignees("acme", "foo", 3, &remove)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let issue = gh.get_issue("acme", "foo", 3).await.unwrap();
+        assert!(issue.is_assignee("dave"));
+        assert!(!issue.is_assignee("carol"));
+        assert!(!issue.is_pull_request());
+        assert_eq!(gh.writes().len(), 2);
     }
 
     #[tokio::test]

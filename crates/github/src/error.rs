@@ -44,6 +44,10 @@ pub enum GitHubError {
         #[source]
         source: serde_json::Error,
     },
+    /// GitHub answered successfully but not with what the call asks for (a directory where
+    /// a file was asked for, a file too large for the contents API).
+    #[error("{call}: {message}")]
+    Unexpected { call: String, message: String },
     /// A list kept announcing a next page past our limit.
     #[error("{call}: still more pages after {pages}; giving up")]
     TooManyPages { call: String, pages: usize },

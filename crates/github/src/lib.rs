@@ -43,9 +43,10 @@ pub use octocrab_client::{Credentials, DEFAULT_ENDPOINT, OctocrabGitHub, Octocra
 pub use read_only::ReadOnlyGitHub;
 pub use retry::{RetryPolicy, RetryReason, Sleeper, TokioSleeper, Verdict, decide};
 pub use types::{
-    IssueComment, IssueState, Label, MAX_STATUS_DESCRIPTION_CHARS, NewStatus, PullRequest,
-    PullRequestBranch, PullRequestChange, Repository, Status, StatusState, User, changed_filenames,
-    truncate_description,
+    GitTree, Issue, IssueComment, IssuePullRequestLinks, IssueState, Label,
+    MAX_STATUS_DESCRIPTION_CHARS, NewStatus, PullRequest, PullRequestBranch, PullRequestChange,
+    Repository, Review, ReviewState, Status, StatusState, TreeEntry, User, changed_filenames,
+    normalize_login, truncate_description,
 };
 
 /// What Prow's functions ask of GitHub. `org`/`repo` name the repository; `number` is an
@@ -130,6 +131,74 @@ pub trait GitHub: Send + Sync + std::fmt::Debug {
     async fn remove_label(&self, org: &str, repo: &str, number: u64, label: &str) -> Result<()>;
 
     async fn get_issue_labels(&self, org: &str, repo: &str, number: u64) -> Result<Vec<Label>>;
+
+    /// An issue or pull request as the issues API shows it (assignees, labels, whether it is
+    /// a pull request).
+    async fn get_issue(&self, org: &str, repo: &str, number: u64) -> Result<Issue>;
+
+    /// Every file and directory at `sha` (a commit or tree SHA, or a branch name), listed
+    /// recursively in one call. Check [`GitTree::truncated`]: GitHub cuts very large trees.
+    async fn get_tree(&self, org: &str, repo: &str, sha: &str) -> Result<GitTree>;
+
+    /// The contents of the file at `path` as of `git_ref` (a SHA or branch; empty means the
+    /// default branch); `None` when there is no such file there. Decoded from base64.
+    async fn get_file(
+        &self,
+        org: &str,
+        repo: &str,
+        git_ref: &str,
+        path: &str,
+    ) -> Result<Option<Vec<u8>>>;
+
+    /// Every review of a pull request (all pages), oldest first.
+    async fn list_reviews(&self, org: &str, repo: &str, number: u64) -> Result<Vec<Review>>;
+
+    /// Asks `logins` to review the pull request; `org/team` (or `@org/team`) names a team of
+    /// `org`. GitHub refuses the whole request when one login may not review (422), so, as
+    /// Prow does, the logins are then retried one at a time. Returns the logins that were
+    /// requested: the others are not collaborators, or teams of another org.
+    async fn request_reviewers(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+        logins: &[String],
+    ) -> Result<Vec<String>>;
+
+    /// Withdraws review requests. Returns those of `logins` GitHub still lists as requested
+    /// afterwards (empty when all went).
+    async fn unrequest_reviewers(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+        logins: &[String],
+    ) -> Result<Vec<String>>;
+
+    /// Assigns `logins`. GitHub silently skips users who cannot be assigned, so this returns
+    /// those of `logins` that are assigned afterwards (Prow reports the rest as missing).
+    async fn add_assignees(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+        logins: &[String],
+    ) -> Result<Vec<String>>;
+
+    /// Unassigns `logins`. Returns those of `logins` still assigned afterwards.
+    async fn remove_assignees(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+        logins: &[String],
+    ) -> Result<Vec<String>>;
+
+    /// Everyone with access to the repository (all pages).
+    async fn list_collaborators(&self, org: &str, repo: &str) -> Result<Vec<User>>;
+
+    /// The members of a team of `org` (all pages).
+    async fn list_team_members(&self, org: &str, team_slug: &str) -> Result<Vec<User>>;
 }
 
 /// The GitHub flags functions share (`#[command(flatten)]`).

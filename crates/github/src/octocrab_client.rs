@@ -18,7 +18,10 @@ use tokio::sync::OnceCell;
 
 use crate::error::{GitHubError, Result};
 use crate::retry::{RetryPolicy, Sleeper, TokioSleeper, Verdict, decide};
-use crate::types::{IssueComment, Label, NewStatus, PullRequest, PullRequestChange, Status};
+use crate::types::{
+    GitTree, Issue, IssueComment, Label, NewStatus, PullRequest, PullRequestChange, Review, Status,
+    User, normalize_login,
+};
 use crate::{GitHub, truncate_description};
 
 /// github.com's REST API.
@@ -302,6 +305,75 @@ fn ref_path(git_ref: &str) -> String {
         .join("/")
 }
 
+/// Encodes each `/`-separated part of a file path, keeping the slashes.
+fn file_path(path: &str) -> String {
+    path.trim_start_matches('/')
+        .split('/')
+        .map(seg)
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// A review request's body: users under `reviewers`, `org/team` (or `@org/team`) of this
+/// org under `team_reviewers`. Teams of other orgs cannot be asked, so they come back
+/// apart, to be reported as not requested.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct ReviewerBody {
+    reviewers: Vec<String>,
+    team_reviewers: Vec<String>,
+    foreign_teams: Vec<String>,
+}
+
+impl ReviewerBody {
+    fn new(org: &str, logins: &[String]) -> Self {
+        let mut body = ReviewerBody::default();
+        for login in logins {
+            match login.trim_start_matches('@').split_once('/') {
+                None => body.reviewers.push(login.clone()),
+                Some((team_org, slug)) if team_org.eq_ignore_ascii_case(org) => {
+                    body.team_reviewers.push(slug.to_owned());
+                }
+                Some(_) => body.foreign_teams.push(login.clone()),
+            }
+        }
+        body
+    }
+
+    fn is_empty(&self) -> bool {
+        self.reviewers.is_empty() && self.team_reviewers.is_empty()
+    }
+
+    fn json(&self) -> serde_json::Value {
+        json!({ "reviewers": self.reviewers, "team_reviewers": self.team_reviewers })
+    }
+}
+
+/// Those of `logins` found in `present` (compared as Prow compares logins), in input order.
+fn logins_in(logins: &[String], present: &[String]) -> Vec<String> {
+    let present: std::collections::HashSet<String> =
+        present.iter().map(|l| normalize_login(l)).collect();
+    logins
+        .iter()
+        .filter(|l| present.contains(&normalize_login(l)))
+        .cloned()
+        .collect()
+}
+
+/// Decodes the contents API's base64, which GitHub wraps at 60 characters.
+fn decode_content(call: &str, content: &str) -> Result<Vec<u8>> {
+    use base64::Engine as _;
+    let compact: String = content
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(compact)
+        .map_err(|e| GitHubError::Unexpected {
+            call: call.to_owned(),
+            message: format!("file content is not valid base64: {e}"),
+        })
+}
+
 /// The path and query of the `rel="next"` target in a `Link` header. Only the path is
 /// kept: the host GitHub names may not be the one we talk to (ghproxy, GitHub Enterprise,
 /// a test server), and octocrab only authenticates host-less requests.
@@ -510,6 +582,47 @@ impl OctocrabGitHub {
         }
         let membership: Membership = answer.expect(call, &[200])?.json(call)?;
         Ok(membership.state == "active")
+    }
+
+    /// One review-request POST; `Ok(false)` when GitHub refuses it as unprocessable (422).
+    async fn try_request_reviewers(
+        &self,
+        call: &str,
+        path: &str,
+        body: &ReviewerBody,
+    ) -> Result<bool> {
+        let answer = self
+            .request(self.crab()?, call, Method::POST, path, Some(&body.json()))
+            .await?;
+        if answer.status == StatusCode::UNPROCESSABLE_ENTITY {
+            tracing::debug!(%call, message = %error_message(&answer.body), "GitHub refused review request");
+            return Ok(false);
+        }
+        answer.expect(call, &[201])?;
+        Ok(true)
+    }
+
+    /// Sends an assignees change and returns the issue's assignees afterwards.
+    async fn change_assignees(
+        &self,
+        call: &str,
+        method: Method,
+        path: &str,
+        logins: &[String],
+        accepted: u16,
+    ) -> Result<Vec<String>> {
+        let issue: Issue = self
+            .request(
+                self.crab()?,
+                call,
+                method,
+                path,
+                Some(&json!({ "assignees": logins })),
+            )
+            .await?
+            .expect(call, &[accepted])?
+            .json(call)?;
+        Ok(issue.assignees.into_iter().map(|u| u.login).collect())
     }
 
     async fn fetch_bot_login(&self) -> Result<String> {
@@ -762,6 +875,226 @@ impl GitHub for OctocrabGitHub {
         let path = format!("/repos/{}/{}/issues/{number}/labels", seg(org), seg(repo));
         self.get_all(&call, &path).await
     }
+
+    async fn get_issue(&self, org: &str, repo: &str, number: u64) -> Result<Issue> {
+        let call = format!("get_issue {org}/{repo}#{number}");
+        let path = format!("/repos/{}/{}/issues/{number}", seg(org), seg(repo));
+        self.get_json(&call, &path).await
+    }
+
+    async fn get_tree(&self, org: &str, repo: &str, sha: &str) -> Result<GitTree> {
+        let call = format!("get_tree {org}/{repo}@{sha}");
+        let path = format!(
+            "/repos/{}/{}/git/trees/{}?recursive=1",
+            seg(org),
+            seg(repo),
+            seg(sha)
+        );
+        let tree: GitTree = self.get_json(&call, &path).await?;
+        if tree.truncated {
+            tracing::warn!(%call, entries = tree.entries.len(), "GitHub truncated the tree");
+        }
+        Ok(tree)
+    }
+
+    async fn get_file(
+        &self,
+        org: &str,
+        repo: &str,
+        git_ref: &str,
+        path: &str,
+    ) -> Result<Option<Vec<u8>>> {
+        #[derive(serde::Deserialize)]
+        struct Content {
+            #[serde(rename = "type")]
+            kind: String,
+            #[serde(default)]
+            encoding: String,
+            #[serde(default)]
+            content: String,
+        }
+        let call = format!("get_file {org}/{repo}@{git_ref} {path}");
+        let mut route = format!(
+            "/repos/{}/{}/contents/{}",
+            seg(org),
+            seg(repo),
+            file_path(path)
+        );
+        if !git_ref.is_empty() {
+            route = format!("{route}?ref={}", seg(git_ref));
+        }
+        let answer = self
+            .request(self.crab()?, &call, Method::GET, &route, None)
+            .await?;
+        if answer.status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let answer = answer.expect(&call, &[200])?;
+        // A directory answers with a JSON array of its entries.
+        if answer.body.first() == Some(&b'[') {
+            return Err(GitHubError::Unexpected {
+                call,
+                message: "the path is a directory, not a file".to_owned(),
+            });
+        }
+        let content: Content = answer.json(&call)?;
+        match (content.kind.as_str(), content.encoding.as_str()) {
+            ("file", "base64") => decode_content(&call, &content.content).map(Some),
+            (kind, encoding) => Err(GitHubError::Unexpected {
+                call,
+                message: format!(
+                    "the contents API answered a {kind} with encoding {encoding:?} (files over 1 MB are not inlined)"
+                ),
+            }),
+        }
+    }
+
+    async fn list_reviews(&self, org: &str, repo: &str, number: u64) -> Result<Vec<Review>> {
+        let call = format!("list_reviews {org}/{repo}#{number}");
+        let path = format!("/repos/{}/{}/pulls/{number}/reviews", seg(org), seg(repo));
+        self.get_all(&call, &path).await
+    }
+
+    async fn request_reviewers(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+        logins: &[String],
+    ) -> Result<Vec<String>> {
+        let call = format!("request_reviewers {org}/{repo}#{number}");
+        let path = format!(
+            "/repos/{}/{}/pulls/{number}/requested_reviewers",
+            seg(org),
+            seg(repo)
+        );
+        let body = ReviewerBody::new(org, logins);
+        if body.is_empty() {
+            return Ok(Vec::new());
+        }
+        let allowed: Vec<String> = logins
+            .iter()
+            .filter(|l| !body.foreign_teams.contains(l))
+            .cloned()
+            .collect();
+        // Prow asks one by one as soon as a team of another org is named; leaving that team
+        // out of one request for the rest gives the same outcome in fewer calls.
+        if self.try_request_reviewers(&call, &path, &body).await? {
+            return Ok(allowed);
+        }
+        // GitHub does not say which login it refused, so ask for each alone.
+        let mut requested = Vec::new();
+        for login in allowed {
+            let single = ReviewerBody::new(org, std::slice::from_ref(&login));
+            if self.try_request_reviewers(&call, &path, &single).await? {
+                requested.push(login);
+            }
+        }
+        Ok(requested)
+    }
+
+    async fn unrequest_reviewers(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+        logins: &[String],
+    ) -> Result<Vec<String>> {
+        #[derive(serde::Deserialize)]
+        struct Team {
+            slug: String,
+        }
+        #[derive(serde::Deserialize)]
+        struct Requested {
+            #[serde(default)]
+            requested_reviewers: Vec<User>,
+            #[serde(default)]
+            requested_teams: Vec<Team>,
+        }
+        let call = format!("unrequest_reviewers {org}/{repo}#{number}");
+        let path = format!(
+            "/repos/{}/{}/pulls/{number}/requested_reviewers",
+            seg(org),
+            seg(repo)
+        );
+        let body = ReviewerBody::new(org, logins);
+        if body.is_empty() {
+            return Ok(Vec::new());
+        }
+        let after: Requested = self
+            .request(
+                self.crab()?,
+                &call,
+                Method::DELETE,
+                &path,
+                Some(&body.json()),
+            )
+            .await?
+            .expect(&call, &[200])?
+            .json(&call)?;
+        let mut still: Vec<String> = after
+            .requested_reviewers
+            .into_iter()
+            .map(|u| u.login)
+            .collect();
+        still.extend(
+            after
+                .requested_teams
+                .into_iter()
+                .map(|t| format!("{org}/{}", t.slug)),
+        );
+        Ok(logins_in(logins, &still))
+    }
+
+    async fn add_assignees(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+        logins: &[String],
+    ) -> Result<Vec<String>> {
+        let call = format!("add_assignees {org}/{repo}#{number}");
+        let path = format!(
+            "/repos/{}/{}/issues/{number}/assignees",
+            seg(org),
+            seg(repo)
+        );
+        let assigned = self
+            .change_assignees(&call, Method::POST, &path, logins, 201)
+            .await?;
+        Ok(logins_in(logins, &assigned))
+    }
+
+    async fn remove_assignees(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+        logins: &[String],
+    ) -> Result<Vec<String>> {
+        let call = format!("remove_assignees {org}/{repo}#{number}");
+        let path = format!(
+            "/repos/{}/{}/issues/{number}/assignees",
+            seg(org),
+            seg(repo)
+        );
+        let assigned = self
+            .change_assignees(&call, Method::DELETE, &path, logins, 200)
+            .await?;
+        Ok(logins_in(logins, &assigned))
+    }
+
+    async fn list_collaborators(&self, org: &str, repo: &str) -> Result<Vec<User>> {
+        let call = format!("list_collaborators {org}/{repo}");
+        let path = format!("/repos/{}/{}/collaborators", seg(org), seg(repo));
+        self.get_all(&call, &path).await
+    }
+
+    async fn list_team_members(&self, org: &str, team_slug: &str) -> Result<Vec<User>> {
+        let call = format!("list_team_members {org}/{team_slug}");
+        let path = format!("/orgs/{}/teams/{}/members", seg(org), seg(team_slug));
+        self.get_all(&call, &path).await
+    }
 }
 
 #[cfg(test)]
@@ -807,6 +1140,29 @@ mod tests {
         assert_eq!(ref_path("heads/release/1.0"), "heads/release/1.0");
         assert_eq!(ref_path("refs/heads/main"), "heads/main");
         assert_eq!(ref_path("heads/a b"), "heads/a%20b");
+    }
+
+    #[test]
+    fn reviewers_split_into_users_own_org_teams_and_foreign_teams() {
+        let logins: Vec<String> = ["alice", "acme/devs", "@ACME/leads", "other/team"]
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        let body = ReviewerBody::new("acme", &logins);
+        assert_eq!(body.reviewers, vec!["alice"]);
+        assert_eq!(body.team_reviewers, vec!["devs", "leads"]);
+        assert_eq!(body.foreign_teams, vec!["other/team"]);
+        assert!(ReviewerBody::new("acme", &[]).is_empty());
+    }
+
+    #[test]
+    fn file_content_base64_may_be_wrapped() {
+        assert_eq!(
+            decode_content("c", "YXBw\ncm92ZXJz\nOgo=\n").unwrap(),
+            b"approvers:\n"
+        );
+        assert!(decode_content("c", "!!!").is_err());
+        assert_eq!(file_path("/a b/OWNERS"), "a%20b/OWNERS");
     }
 
     #[test]

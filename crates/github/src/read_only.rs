@@ -7,7 +7,10 @@ use async_trait::async_trait;
 use crate::GitHub;
 use crate::dry_run::{Call, DryRunGitHub};
 use crate::error::Result;
-use crate::types::{IssueComment, Label, NewStatus, PullRequest, PullRequestChange, Status};
+use crate::types::{
+    GitTree, Issue, IssueComment, Label, NewStatus, PullRequest, PullRequestChange, Review, Status,
+    User,
+};
 
 /// [`GitHub`] that answers reads from `reads` and records writes in a [`DryRunGitHub`].
 pub struct ReadOnlyGitHub {
@@ -132,5 +135,81 @@ impl GitHub for ReadOnlyGitHub {
 
     async fn get_issue_labels(&self, org: &str, repo: &str, number: u64) -> Result<Vec<Label>> {
         self.reads.get_issue_labels(org, repo, number).await
+    }
+
+    async fn get_issue(&self, org: &str, repo: &str, number: u64) -> Result<Issue> {
+        self.reads.get_issue(org, repo, number).await
+    }
+
+    async fn get_tree(&self, org: &str, repo: &str, sha: &str) -> Result<GitTree> {
+        self.reads.get_tree(org, repo, sha).await
+    }
+
+    async fn get_file(
+        &self,
+        org: &str,
+        repo: &str,
+        git_ref: &str,
+        path: &str,
+    ) -> Result<Option<Vec<u8>>> {
+        self.reads.get_file(org, repo, git_ref, path).await
+    }
+
+    async fn list_reviews(&self, org: &str, repo: &str, number: u64) -> Result<Vec<Review>> {
+        self.reads.list_reviews(org, repo, number).await
+    }
+
+    async fn request_reviewers(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+        logins: &[String],
+    ) -> Result<Vec<String>> {
+        self.writes
+            .request_reviewers(org, repo, number, logins)
+            .await
+    }
+
+    async fn unrequest_reviewers(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+        logins: &[String],
+    ) -> Result<Vec<String>> {
+        self.writes
+            .unrequest_reviewers(org, repo, number, logins)
+            .await
+    }
+
+    async fn add_assignees(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+        logins: &[String],
+    ) -> Result<Vec<String>> {
+        self.writes.add_assignees(org, repo, number, logins).await
+    }
+
+    async fn remove_assignees(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+        logins: &[String],
+    ) -> Result<Vec<String>> {
+        self.writes
+            .remove_assignees(org, repo, number, logins)
+            .await
+    }
+
+    async fn list_collaborators(&self, org: &str, repo: &str) -> Result<Vec<User>> {
+        self.reads.list_collaborators(org, repo).await
+    }
+
+    async fn list_team_members(&self, org: &str, team_slug: &str) -> Result<Vec<User>> {
+        self.reads.list_team_members(org, team_slug).await
     }
 }

@@ -208,6 +208,157 @@ pub struct IssueComment {
     pub updated_at: String,
 }
 
+/// GitHub sends `null` for some strings (a review's body, an issue's body); read it as empty.
+fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+/// Lower-cases a login and drops a leading `@`, as Prow's `github.NormLogin` does, so
+/// `@Alice` and `alice` compare equal.
+pub fn normalize_login(login: &str) -> String {
+    login.trim_start_matches('@').to_lowercase()
+}
+
+/// One entry of a git tree (`GET /repos/{o}/{r}/git/trees/{sha}?recursive=1`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct TreeEntry {
+    /// Path from the repository root, `/`-separated.
+    pub path: String,
+    /// `blob` (file), `tree` (directory) or `commit` (submodule).
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub sha: String,
+    /// Git file mode, e.g. `100644`, `040000`.
+    #[serde(default)]
+    pub mode: String,
+    /// Size in bytes, for blobs.
+    #[serde(default)]
+    pub size: Option<u64>,
+}
+
+impl TreeEntry {
+    /// True for files (not directories or submodules).
+    pub fn is_blob(&self) -> bool {
+        self.kind == "blob"
+    }
+}
+
+/// A whole git tree as GitHub lists it recursively.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct GitTree {
+    pub sha: String,
+    #[serde(rename = "tree")]
+    pub entries: Vec<TreeEntry>,
+    /// GitHub stops listing past 100,000 entries or 7 MB and sets this: `entries` is then
+    /// only part of the tree, and callers must not take a missing path as absent.
+    #[serde(default)]
+    pub truncated: bool,
+}
+
+/// What a pull request review says. The REST API spells it `APPROVED`, webhooks
+/// `approved`; both read the same (Prow upper-cases webhook states before comparing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ReviewState {
+    Approved,
+    ChangesRequested,
+    Commented,
+    Dismissed,
+    Pending,
+}
+
+impl<'de> Deserialize<'de> for ReviewState {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let state = String::deserialize(deserializer)?;
+        match state.to_ascii_uppercase().as_str() {
+            "APPROVED" => Ok(ReviewState::Approved),
+            "CHANGES_REQUESTED" => Ok(ReviewState::ChangesRequested),
+            "COMMENTED" => Ok(ReviewState::Commented),
+            "DISMISSED" => Ok(ReviewState::Dismissed),
+            "PENDING" => Ok(ReviewState::Pending),
+            _ => Err(serde::de::Error::unknown_variant(
+                &state,
+                &[
+                    "APPROVED",
+                    "CHANGES_REQUESTED",
+                    "COMMENTED",
+                    "DISMISSED",
+                    "PENDING",
+                ],
+            )),
+        }
+    }
+}
+
+/// A pull request review.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Review {
+    pub id: u64,
+    /// A deleted account's reviews come back with no user; they read as an empty login.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub user: User,
+    pub state: ReviewState,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub body: String,
+    /// RFC 3339; absent for a pending review.
+    #[serde(default)]
+    pub submitted_at: Option<String>,
+    /// The head commit the review was made on.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub commit_id: String,
+    #[serde(default)]
+    pub html_url: String,
+}
+
+/// Present on issues that are pull requests (`pull_request` of an issue object).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct IssuePullRequestLinks {
+    #[serde(default)]
+    pub url: String,
+    #[serde(default)]
+    pub html_url: String,
+}
+
+/// An issue or pull request as the issues API (and `issue_comment` payloads) show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Issue {
+    pub number: u64,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub body: String,
+    pub user: User,
+    #[serde(default)]
+    pub labels: Vec<Label>,
+    #[serde(default)]
+    pub assignees: Vec<User>,
+    #[serde(default)]
+    pub state: IssueState,
+    #[serde(default)]
+    pub html_url: String,
+    /// Set when the issue is a pull request.
+    #[serde(default)]
+    pub pull_request: Option<IssuePullRequestLinks>,
+}
+
+impl Issue {
+    pub fn is_pull_request(&self) -> bool {
+        self.pull_request.is_some()
+    }
+
+    /// Whether `login` is assigned, compared as Prow does ([`normalize_login`]).
+    pub fn is_assignee(&self, login: &str) -> bool {
+        let login = normalize_login(login);
+        self.assignees
+            .iter()
+            .any(|a| normalize_login(&a.login) == login)
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

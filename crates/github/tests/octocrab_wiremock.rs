@@ -1032,3 +1032,465 @@ async fn a_next_link_that_never_ends_is_an_error_not_a_hang() {
         "{err:?}"
     );
 }
+
+/// An object of a real webhook payload from `testdata/webhooks`, e.g. its `issue`. Read at
+/// compile time: prow_testdata's runtime path follows wherever its cached build was made.
+fn webhook_object(file: &str, key: &str) -> Value {
+    let text = match file {
+        "issue_comment.created.json" => {
+            include_str!("../../../testdata/webhooks/issue_comment.created.json")
+        }
+        "pull_request_review.submitted.json" => {
+            include_str!("../../../testdata/webhooks/pull_request_review.submitted.json")
+        }
+        other => panic!("no fixture {other}"),
+    };
+    let payload: Value = serde_json::from_str(text).unwrap();
+    payload[key].clone()
+}
+
+fn logins(names: &[&str]) -> Vec<String> {
+    names.iter().map(|n| (*n).to_owned()).collect()
+}
+
+#[tokio::test]
+async fn get_tree_lists_the_whole_tree_recursively_and_says_when_it_is_truncated() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/foo/git/trees/9fb037999f264ba9a7fc6274d15fa3ae2ab98312"))
+        .and(query_param("recursive", "1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "sha": "9fb037999f264ba9a7fc6274d15fa3ae2ab98312",
+            "url": "https://api.github.com/repos/acme/foo/trees/9fb037999f264ba9a7fc6274d15fa3ae2ab98312",
+            "tree": [
+                {"path": "OWNERS", "mode": "100644", "type": "blob", "size": 30,
+                 "sha": "44b4fc6d56897b048c772eb4087f854f46256132", "url": "https://api.github.com/x"},
+                {"path": "pkg", "mode": "040000", "type": "tree",
+                 "sha": "f484d249c660418515fb01c2b9662073663c242e", "url": "https://api.github.com/y"},
+                {"path": "pkg/OWNERS", "mode": "100644", "type": "blob", "size": 12,
+                 "sha": "7c258a9869f33c1e1e1f74fbb32f07c86cb5a75b", "url": "https://api.github.com/z"},
+                {"path": "vendor/lib", "mode": "160000", "type": "commit",
+                 "sha": "1111111111111111111111111111111111111111"}
+            ],
+            "truncated": false
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/huge/git/trees/main"))
+        .and(query_param("recursive", "1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "sha": "abc", "tree": [], "truncated": true
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let gh = client(&server);
+    let tree = gh
+        .get_tree("acme", "foo", "9fb037999f264ba9a7fc6274d15fa3ae2ab98312")
+        .await
+        .unwrap();
+    assert!(!tree.truncated);
+    let blobs: Vec<&str> = tree
+        .entries
+        .iter()
+        .filter(|e| e.is_blob())
+        .map(|e| e.path.as_str())
+        .collect();
+    assert_eq!(blobs, ["OWNERS", "pkg/OWNERS"]);
+    assert_eq!(tree.entries[1].kind, "tree");
+    assert_eq!(
+        tree.entries[2].sha,
+        "7c258a9869f33c1e1e1f74fbb32f07c86cb5a75b"
+    );
+    assert_eq!(tree.entries[0].size, Some(30));
+    assert!(gh.get_tree("acme", "huge", "main").await.unwrap().truncated);
+}
+
+#[tokio::test]
+async fn get_file_decodes_base64_at_the_ref_and_a_missing_file_is_none() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/foo/contents/pkg/api/OWNERS"))
+        .and(query_param("ref", "deadbeef"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "type": "file", "encoding": "base64", "size": 24, "name": "OWNERS",
+            "path": "pkg/api/OWNERS", "sha": "3d21ec53a331a6f037a91c368710b99387d012c1",
+            // GitHub wraps base64 at 60 columns.
+            "content": "YXBwcm92ZXJzOgotIGFsaWNl\nCnJldmlld2VyczogW2JvYl0K\n"
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/foo/contents/OWNERS_ALIASES"))
+        .and(query_param("ref", "deadbeef"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/foo/contents/pkg"))
+        .and(query_param_is_missing("ref"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            {"type": "file", "name": "OWNERS", "path": "pkg/OWNERS"}
+        ])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/foo/contents/big.bin"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "type": "file", "encoding": "none", "content": "", "size": 2_000_000
+        })))
+        .mount(&server)
+        .await;
+
+    let gh = client(&server);
+    let owners = gh
+        .get_file("acme", "foo", "deadbeef", "pkg/api/OWNERS")
+        .await
+        .unwrap();
+    assert_eq!(
+        owners.as_deref(),
+        Some(b"approvers:\n- alice\nreviewers: [bob]\n".as_slice())
+    );
+    assert_eq!(
+        gh.get_file("acme", "foo", "deadbeef", "OWNERS_ALIASES")
+            .await
+            .unwrap(),
+        None
+    );
+    let dir = gh.get_file("acme", "foo", "", "pkg").await.unwrap_err();
+    assert!(matches!(dir, GitHubError::Unexpected { .. }), "{dir:?}");
+    assert!(dir.to_string().contains("directory"), "{dir}");
+    let big = gh
+        .get_file("acme", "foo", "main", "big.bin")
+        .await
+        .unwrap_err();
+    assert!(big.to_string().contains("1 MB"), "{big}");
+}
+
+#[tokio::test]
+async fn request_reviewers_posts_users_and_own_org_teams_together() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/repos/acme/foo/pulls/5/requested_reviewers"))
+        .and(body_json(
+            json!({"reviewers": ["alice", "Bob"], "team_reviewers": ["sig-node"]}),
+        ))
+        .respond_with(ResponseTemplate::new(201).set_body_json(pull_request_json()))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let requested = client(&server)
+        .request_reviewers(
+            "acme",
+            "foo",
+            5,
+            &logins(&["alice", "Bob", "acme/sig-node", "other-org/team"]),
+        )
+        .await
+        .unwrap();
+    // A team of another org cannot be asked: it is left out of the request and the answer.
+    assert_eq!(requested, ["alice", "Bob", "acme/sig-node"]);
+}
+
+#[tokio::test]
+async fn a_refused_review_request_is_retried_one_login_at_a_time() {
+    let server = MockServer::start().await;
+    let refused = || {
+        ResponseTemplate::new(422).set_body_json(json!({
+            "message": "Reviews may only be requested from collaborators. One or more of the users or teams you specified is not a collaborator of the acme/foo repository."
+        }))
+    };
+    Mock::given(method("POST"))
+        .and(path("/repos/acme/foo/pulls/5/requested_reviewers"))
+        .and(body_json(
+            json!({"reviewers": ["alice", "stranger"], "team_reviewers": []}),
+        ))
+        .respond_with(refused())
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/repos/acme/foo/pulls/5/requested_reviewers"))
+        .and(body_json(
+            json!({"reviewers": ["alice"], "team_reviewers": []}),
+        ))
+        .respond_with(ResponseTemplate::new(201).set_body_json(pull_request_json()))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/repos/acme/foo/pulls/5/requested_reviewers"))
+        .and(body_json(
+            json!({"reviewers": ["stranger"], "team_reviewers": []}),
+        ))
+        .respond_with(refused())
+        .expect(1)
+        .mount(&server)
+        .await;
+    let requested = client(&server)
+        .request_reviewers("acme", "foo", 5, &logins(&["alice", "stranger"]))
+        .await
+        .unwrap();
+    assert_eq!(requested, ["alice"]);
+}
+
+#[tokio::test]
+async fn unrequest_reviewers_deletes_and_reports_who_is_still_requested() {
+    let server = MockServer::start().await;
+    let mut after = pull_request_json();
+    after["requested_reviewers"] = json!([{"login": "Carol", "id": 3, "type": "User"}]);
+    after["requested_teams"] = json!([{"slug": "sig-node", "name": "sig-node", "id": 9}]);
+    Mock::given(method("DELETE"))
+        .and(path("/repos/acme/foo/pulls/5/requested_reviewers"))
+        .and(body_json(
+            json!({"reviewers": ["alice", "carol"], "team_reviewers": ["sig-node"]}),
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(after))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let still = client(&server)
+        .unrequest_reviewers(
+            "acme",
+            "foo",
+            5,
+            &logins(&["alice", "carol", "acme/sig-node"]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(still, ["carol", "acme/sig-node"]);
+}
+
+#[tokio::test]
+async fn add_assignees_returns_only_who_github_really_assigned() {
+    let server = MockServer::start().await;
+    let mut issue = webhook_object("issue_comment.created.json", "issue");
+    issue["assignees"] = json!([
+        {"login": "Codertocat", "id": 21031067, "type": "User"},
+        {"login": "Alice", "id": 2, "type": "User"}
+    ]);
+    Mock::given(method("POST"))
+        .and(path("/repos/Codertocat/Hello-World/issues/1/assignees"))
+        .and(body_json(
+            json!({"assignees": ["alice", "not-a-collaborator"]}),
+        ))
+        .respond_with(ResponseTemplate::new(201).set_body_json(&issue))
+        .expect(1)
+        .mount(&server)
+        .await;
+    issue["assignees"] = json!([{"login": "Codertocat", "id": 21031067, "type": "User"}]);
+    Mock::given(method("DELETE"))
+        .and(path("/repos/Codertocat/Hello-World/issues/1/assignees"))
+        .and(body_json(json!({"assignees": ["@alice", "codertocat"]})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(&issue))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let gh = client(&server);
+    let assigned = gh
+        .add_assignees(
+            "Codertocat",
+            "Hello-World",
+            1,
+            &logins(&["alice", "not-a-collaborator"]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(assigned, ["alice"]);
+    let still = gh
+        .remove_assignees(
+            "Codertocat",
+            "Hello-World",
+            1,
+            &logins(&["@alice", "codertocat"]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(still, ["codertocat"]);
+}
+
+#[tokio::test]
+async fn get_issue_reads_assignees_labels_and_whether_it_is_a_pull_request() {
+    let server = MockServer::start().await;
+    let issue = webhook_object("issue_comment.created.json", "issue");
+    let mut pull = issue.clone();
+    pull["number"] = json!(2);
+    pull["body"] = Value::Null;
+    pull["pull_request"] = json!({
+        "url": "https://api.github.com/repos/Codertocat/Hello-World/pulls/2",
+        "html_url": "https://github.com/Codertocat/Hello-World/pull/2"
+    });
+    Mock::given(method("GET"))
+        .and(path("/repos/Codertocat/Hello-World/issues/1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(&issue))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/Codertocat/Hello-World/issues/2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(&pull))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let gh = client(&server);
+    let got = gh.get_issue("Codertocat", "Hello-World", 1).await.unwrap();
+    assert_eq!(got.title, "Spelling error in the README file");
+    assert_eq!(got.user.login, "Codertocat");
+    assert_eq!(got.state, prow_github::IssueState::Open);
+    assert_eq!(got.labels[0].name, "bug");
+    assert!(got.is_assignee("@codertocat"));
+    assert!(!got.is_pull_request());
+    let pr = gh.get_issue("Codertocat", "Hello-World", 2).await.unwrap();
+    assert!(pr.is_pull_request());
+    assert_eq!(pr.body, "");
+}
+
+#[tokio::test]
+async fn list_reviews_reads_every_page_in_rest_and_webhook_spelling() {
+    let server = MockServer::start().await;
+    let webhook_review = webhook_object("pull_request_review.submitted.json", "review");
+    let mut approved = webhook_review.clone();
+    approved["id"] = json!(2);
+    approved["state"] = json!("APPROVED");
+    approved["body"] = json!("/lgtm");
+    let next = format!(
+        "<{}/repos/Codertocat/Hello-World/pulls/2/reviews?per_page=100&page=2>; rel=\"next\"",
+        server.uri()
+    );
+    Mock::given(method("GET"))
+        .and(path("/repos/Codertocat/Hello-World/pulls/2/reviews"))
+        .and(query_param_is_missing("page"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("link", next.as_str())
+                .set_body_json(json!([webhook_review])),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/Codertocat/Hello-World/pulls/2/reviews"))
+        .and(query_param("page", "2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([approved])))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let reviews = client(&server)
+        .list_reviews("Codertocat", "Hello-World", 2)
+        .await
+        .unwrap();
+    assert_eq!(reviews.len(), 2);
+    assert_eq!(reviews[0].state, prow_github::ReviewState::Commented);
+    assert_eq!(reviews[0].body, "");
+    assert_eq!(reviews[0].user.login, "Codertocat");
+    assert_eq!(
+        reviews[0].commit_id,
+        "ec26c3e57ca3a959ca5aad62de7213c562f8c821"
+    );
+    assert_eq!(
+        reviews[0].submitted_at.as_deref(),
+        Some("2019-05-15T15:20:38Z")
+    );
+    assert_eq!(reviews[1].state, prow_github::ReviewState::Approved);
+    assert_eq!(reviews[1].body, "/lgtm");
+}
+
+#[tokio::test]
+async fn collaborators_and_team_members_are_listed_over_all_pages() {
+    let server = MockServer::start().await;
+    let next = format!(
+        "<{}/repos/acme/foo/collaborators?per_page=100&page=2>; rel=\"next\"",
+        server.uri()
+    );
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/foo/collaborators"))
+        .and(query_param("per_page", "100"))
+        .and(query_param_is_missing("page"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("link", next.as_str())
+                .set_body_json(json!([{"login": "alice", "id": 1, "type": "User",
+                    "permissions": {"admin": false, "push": true, "pull": true}}])),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/foo/collaborators"))
+        .and(query_param("page", "2"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!([{"login": "bob", "id": 2, "type": "User"}])),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/orgs/acme/teams/sig-node/members"))
+        .and(query_param("per_page", "100"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!([{"login": "carol", "id": 3, "type": "User"}])),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let gh = client(&server);
+    let collaborators: Vec<String> = gh
+        .list_collaborators("acme", "foo")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.login)
+        .collect();
+    assert_eq!(collaborators, ["alice", "bob"]);
+    let members = gh.list_team_members("acme", "sig-node").await.unwrap();
+    assert_eq!(members[0].login, "carol");
+}
+
+#[tokio::test]
+async fn a_read_only_github_reads_trees_but_only_records_review_requests() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/foo/contents/OWNERS"))
+        .and(query_param("ref", "abc"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "type": "file", "encoding": "base64", "content": "YXBwcm92ZXJzOgo="
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    // Any write reaching the server fails the test through this expectation.
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let gh = prow_github::ReadOnlyGitHub::new(Arc::new(client(&server)));
+    assert_eq!(
+        gh.get_file("acme", "foo", "abc", "OWNERS").await.unwrap(),
+        Some(b"approvers:\n".to_vec())
+    );
+    let asked = logins(&["alice"]);
+    assert_eq!(
+        gh.request_reviewers("acme", "foo", 5, &asked)
+            .await
+            .unwrap(),
+        asked
+    );
+    assert_eq!(
+        gh.add_assignees("acme", "foo", 5, &asked).await.unwrap(),
+        asked
+    );
+    assert_eq!(gh.writes().len(), 2);
+}
