@@ -10,6 +10,7 @@ mod plugins;
 mod prow;
 pub mod snapshot;
 mod validate;
+mod yaml;
 
 use std::collections::BTreeMap;
 
@@ -26,6 +27,7 @@ pub use prow::{
     Deck, DefaultDecorationConfigEntry, DefaultRerunAuthConfigEntry, GitHubReporter, Horologium,
     Plank, ProwConfig, Sinker,
 };
+pub use yaml::{GoYamlError, from_go_yaml};
 
 /// A loaded, defaulted and validated Prow configuration.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
