@@ -1,6 +1,7 @@
 //! prow-core: the kube-free domain of prow-rs (ProwJob types, Prow config, job selection, events).
 
 pub mod clock;
+pub mod commands;
 pub mod config;
 pub mod cron;
 pub mod duration;

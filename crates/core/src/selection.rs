@@ -4,98 +4,79 @@
 //! [`needs_changed_files`] says a decision depends on them.
 
 use std::collections::BTreeSet;
-use std::sync::LazyLock;
 
-use regex::Regex;
-
+pub use crate::commands::strip_non_commands;
+use crate::commands::{CommandLine, command_lines};
 use crate::config::{Postsubmit, Presubmit};
 
-#[allow(clippy::expect_used)]
-fn re(pattern: &str) -> Regex {
-    Regex::new(pattern).expect("built-in command regex compiles")
-}
-
-static TEST_ALL: LazyLock<Regex> = LazyLock::new(|| re(r"(?m)^/test all,?($|\s.*)"));
-static RETEST: LazyLock<Regex> = LazyLock::new(|| re(r"(?m)^/retest\s*$"));
-static RETEST_REQUIRED: LazyLock<Regex> = LazyLock::new(|| re(r"(?m)^/retest-required\s*$"));
-static TEST_MANUAL_REQUIRED: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?m)^/test-manual-required\s*$"));
-static OK_TO_TEST: LazyLock<Regex> = LazyLock::new(|| re(r"(?m)^/ok-to-test\s*$"));
-static OK_TO_TEST_CANCEL: LazyLock<Regex> = LazyLock::new(|| re(r"(?m)^/ok-to-test\s+cancel\s*$"));
-static TEST_HELP: LazyLock<Regex> = LazyLock::new(|| re(r"(?m)^/test[ \t]*\?\s*$"));
-static BARE_TEST: LazyLock<Regex> = LazyLock::new(|| re(r"(?m)^/test\s*$"));
-static RETEST_WITH_ARGS: LazyLock<Regex> = LazyLock::new(|| re(r"(?m)^/retest[ \t]+\S"));
-static TEST_NAMES: LazyLock<Regex> = LazyLock::new(|| re(r"(?m)^/test[ \t]+(.+)$"));
-
-/// Removes what GitHub renders as code or quotes (fenced blocks, indented blocks, `>` lines), so a
-/// command quoted from someone else's comment does not run again.
-pub fn strip_non_commands(body: &str) -> String {
-    let mut out = String::with_capacity(body.len());
-    let mut fence: Option<&str> = None;
-    for line in body.lines() {
-        let trimmed = line.trim_start();
-        if let Some(marker) = fence {
-            if trimmed.starts_with(marker) {
-                fence = None;
-            }
-            continue;
-        }
-        if trimmed.starts_with("```") {
-            fence = Some("```");
-            continue;
-        }
-        if trimmed.starts_with("~~~") {
-            fence = Some("~~~");
-            continue;
-        }
-        if trimmed.starts_with('>') || line.starts_with("    ") || line.starts_with('\t') {
-            continue;
-        }
-        out.push_str(line.trim_end_matches('\r'));
-        out.push('\n');
-    }
-    out
-}
-
 /// The trigger commands found in a comment (already passed through [`strip_non_commands`]).
+/// Trigger's commands compare case-sensitively, as in Prow.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Commands {
+    /// `/test all` (optionally `all,`), with anything after it.
     pub test_all: bool,
     pub retest: bool,
     pub retest_required: bool,
     pub test_manual_required: bool,
     pub ok_to_test: bool,
     pub ok_to_test_cancel: bool,
+    /// `/test ?` (or `/test?`): the user asks for the list of jobs.
+    pub test_help: bool,
+    /// `/test` with nothing after it.
+    pub bare_test: bool,
+    /// `/retest <something>`: `/retest` takes no job names.
+    pub retest_with_target: bool,
+    /// `/test <anything>`, `all` and `?` included.
+    pub test_with_target: bool,
+    /// Any command whose name starts with the word `test` or `retest`.
+    pub any_test: bool,
     /// `/test ?`, a bare `/test`, or `/retest <something>`: the user wants the list of jobs.
     pub help: bool,
     /// Names after `/test` that are not `all` (used to tell the user about unknown ones).
     pub test_names: Vec<String>,
 }
 
+fn is_test_help(c: &CommandLine<'_>) -> bool {
+    (c.is("test") && c.args == "?") || (c.is("test?") && c.bare())
+}
+
+/// `/test all`, `/test all,` or either followed by whitespace: one space before `all`, as
+/// Prow's `^/test all,?($|\s.*)`.
+fn is_test_all(c: &CommandLine<'_>) -> bool {
+    c.raw_args.strip_prefix(" all").is_some_and(|rest| {
+        let rest = rest.strip_prefix(',').unwrap_or(rest);
+        rest.is_empty() || rest.starts_with(|ch: char| ch.is_ascii_whitespace())
+    })
+}
+
 impl Commands {
     pub fn parse(body: &str) -> Self {
-        let test_names = TEST_NAMES
-            .captures_iter(body)
-            .flat_map(|c| c.get(1).map(|m| m.as_str().to_string()))
-            .flat_map(|args| {
-                args.split(|ch: char| ch.is_whitespace() || ch == ',')
-                    .map(str::to_string)
-                    .collect::<Vec<_>>()
-            })
-            .filter(|n| !n.is_empty() && n != "all" && n != "?")
-            .collect();
-        Commands {
-            test_all: TEST_ALL.is_match(body),
-            retest: RETEST.is_match(body),
-            retest_required: RETEST_REQUIRED.is_match(body),
-            test_manual_required: TEST_MANUAL_REQUIRED.is_match(body),
-            ok_to_test: OK_TO_TEST.is_match(body),
-            ok_to_test_cancel: OK_TO_TEST_CANCEL.is_match(body),
-            help: TEST_HELP.is_match(body)
-                || BARE_TEST.is_match(body)
-                || RETEST_WITH_ARGS.is_match(body),
-            test_names,
+        let mut out = Commands::default();
+        for c in command_lines(body) {
+            out.any_test |= c.starts_with_word("test") || c.starts_with_word("retest");
+            if c.is("test") {
+                let spaced = c.raw_args.starts_with([' ', '\t']);
+                out.bare_test |= c.bare();
+                out.test_with_target |= spaced && !c.bare();
+                out.test_all |= is_test_all(&c);
+                out.test_names.extend(
+                    c.args
+                        .split(|ch: char| ch.is_whitespace() || ch == ',')
+                        .filter(|n| !n.is_empty() && *n != "all" && *n != "?")
+                        .map(str::to_owned),
+                );
+            }
+            out.test_help |= is_test_help(&c);
+            out.retest |= c.is("retest") && c.bare();
+            out.retest_with_target |=
+                c.is("retest") && c.raw_args.starts_with([' ', '\t']) && !c.bare();
+            out.retest_required |= c.is("retest-required") && c.bare();
+            out.test_manual_required |= c.is("test-manual-required") && c.bare();
+            out.ok_to_test |= c.is("ok-to-test") && c.bare();
+            out.ok_to_test_cancel |= c.is("ok-to-test") && c.args == "cancel";
         }
+        out.help = out.test_help || out.bare_test || out.retest_with_target;
+        out
     }
 
     /// Whether anything here asks for jobs to run.
@@ -523,6 +504,14 @@ mod tests {
         assert!(Commands::parse("/retest foo").help);
         assert!(!Commands::parse("/retest").help);
         assert!(Commands::parse("/test all,").test_all);
+        // Prow's regexes pin one space before `all` and a space or tab after `/retest`.
+        assert!(!Commands::parse("/test  all").test_all);
+        assert!(!Commands::parse("/test all,x").test_all);
+        assert!(Commands::parse("/test all, please").test_all);
+        assert!(Commands::parse("/test?").test_help);
+        assert!(Commands::parse("/test-manual-required").any_test);
+        assert!(!Commands::parse("/testing").any_test);
+        assert!(!Commands::parse("/Retest").retest);
     }
 
     fn post(

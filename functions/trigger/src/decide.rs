@@ -1,9 +1,9 @@
 //! Trigger's decisions as pure functions: event + config + trust facts -> actions, and selected jobs -> ProwJobs.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::LazyLock;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use prow_core::commands::strip_non_commands;
 use prow_core::config::{Postsubmit, Presubmit, TriggerConfig};
 use prow_core::jobspec::RETEST_LABEL;
 use prow_core::naming::prowjob_name;
@@ -13,28 +13,15 @@ use prow_core::prowjob_new::{
 };
 use prow_core::selection::{
     Commands, Contexts, Filter, branch_of_ref, filters_for_comment, select_postsubmits,
-    select_presubmits, strip_non_commands,
+    select_presubmits,
 };
 use prow_github::{IssueState, PullRequest};
-use regex::Regex;
 
 use crate::messages::{self, LGTM, NEEDS_OK_TO_TEST, OK_TO_TEST};
 use crate::payload::{IssueCommentEvent, PullRequestEvent, PushEvent, Repo};
 
 /// Description Prow sets on presubmits it aborts.
 pub const ABORTED_DESCRIPTION: &str = "Aborted by trigger plugin.";
-
-#[allow(clippy::expect_used)]
-fn re(pattern: &str) -> Regex {
-    Regex::new(pattern).expect("built-in regex compiles")
-}
-
-static TEST_HELP: LazyLock<Regex> = LazyLock::new(|| re(r"(?m)^/test[ \t]*\?\s*$"));
-static EMPTY_TEST: LazyLock<Regex> = LazyLock::new(|| re(r"(?m)^/test\s*$"));
-static RETEST_WITH_TARGET: LazyLock<Regex> = LazyLock::new(|| re(r"(?m)^/retest[ \t]+\S+"));
-static TEST_WITH_ANY_TARGET: LazyLock<Regex> = LazyLock::new(|| re(r"(?m)^/test[ \t]+\S+"));
-static TEST_ALL: LazyLock<Regex> = LazyLock::new(|| re(r"(?m)^/test all,?($|\s.*)"));
-static ANY_TEST: LazyLock<Regex> = LazyLock::new(|| re(r"(?m)^/(?:re)?test\b"));
 
 /// Something trigger does to the world.
 #[derive(Debug, Clone, PartialEq)]
@@ -301,24 +288,23 @@ pub fn decide_comment(
 }
 
 fn may_need_help(text: &str) -> bool {
-    EMPTY_TEST.is_match(text)
-        || RETEST_WITH_TARGET.is_match(text)
-        || TEST_WITH_ANY_TARGET.is_match(text)
-        || TEST_HELP.is_match(text)
+    let c = Commands::parse(text);
+    c.bare_test || c.retest_with_target || c.test_with_target || c.test_help
 }
 
 /// Prow's ShouldRespondWithHelp: the note of the help reply a comment deserves, if any, given
 /// how many jobs it selected.
 pub fn help_note(text: &str, selected: usize) -> Option<&'static str> {
-    if TEST_HELP.is_match(text) {
+    let c = Commands::parse(text);
+    if c.test_help {
         Some("")
-    } else if EMPTY_TEST.is_match(text) {
+    } else if c.bare_test {
         Some(messages::TEST_WITHOUT_TARGET_NOTE)
-    } else if RETEST_WITH_TARGET.is_match(text) {
+    } else if c.retest_with_target {
         Some(messages::RETEST_WITH_TARGET_NOTE)
-    } else if selected == 0 && TEST_ALL.is_match(text) {
+    } else if selected == 0 && c.test_all {
         Some(messages::NO_TEST_ALL_JOBS_NOTE)
-    } else if selected == 0 && TEST_WITH_ANY_TARGET.is_match(text) {
+    } else if selected == 0 && c.test_with_target {
         Some(messages::TARGET_NOT_FOUND_NOTE)
     } else {
         None
@@ -328,7 +314,7 @@ pub fn help_note(text: &str, selected: usize) -> Option<&'static str> {
 /// Whether a request may end in a help reply (which lists `/test all` jobs, so it may need the
 /// changed files even when the selection does not).
 pub fn may_reply_with_help(run: &RunRequest) -> bool {
-    matches!(run, RunRequest::Comment { text, .. } if may_need_help(text) || TEST_ALL.is_match(text))
+    matches!(run, RunRequest::Comment { text, .. } if may_need_help(text) || Commands::parse(text).test_all)
 }
 
 /// Prow's AvailablePresubmits + HelpMessage for the PR's base branch.
@@ -363,7 +349,7 @@ pub fn help_message(
 
 /// Whether a run request ends with pruning old help replies (`/test …` or `/retest …`).
 pub fn prunes_help(run: &RunRequest) -> bool {
-    matches!(run, RunRequest::Comment { text, .. } if ANY_TEST.is_match(text))
+    matches!(run, RunRequest::Comment { text, .. } if Commands::parse(text).any_test)
 }
 
 /// Whether ProwJobs created for this request carry `prow.k8s.io/retest: "true"`.
