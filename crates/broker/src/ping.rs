@@ -10,6 +10,8 @@ use cloudevents::{Event, EventBuilder, EventBuilderV10};
 use croner::Cron;
 use tokio::task::JoinSet;
 
+pub use prow_core::clock::Clock;
+
 use crate::broker::{BrokerKey, EventSink, PublishError};
 use crate::manifest::PingSource;
 
@@ -159,40 +161,6 @@ impl Schedule {
             event.set_data_unchecked(data.clone());
         }
         Ok(event)
-    }
-}
-
-/// Wall-clock source for the ticker; tests drive it from Tokio's paused clock.
-#[derive(Clone)]
-pub struct Clock(Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>);
-
-impl std::fmt::Debug for Clock {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Clock")
-    }
-}
-
-impl Clock {
-    pub fn system() -> Clock {
-        Clock(Arc::new(Utc::now))
-    }
-
-    /// `start` plus the Tokio time elapsed since this call, so `tokio::time::pause()` and
-    /// `advance()` move the ticker's notion of now.
-    pub fn tokio_from(start: DateTime<Utc>) -> Clock {
-        let origin = tokio::time::Instant::now();
-        Clock(Arc::new(move || {
-            let elapsed = chrono::Duration::from_std(origin.elapsed()).unwrap_or_default();
-            start + elapsed
-        }))
-    }
-
-    pub fn fixed(at: DateTime<Utc>) -> Clock {
-        Clock(Arc::new(move || at))
-    }
-
-    pub fn now(&self) -> DateTime<Utc> {
-        (self.0)()
     }
 }
 
@@ -417,7 +385,12 @@ mod tests {
             s
         }];
         let recorder = Arc::new(Recorder::default());
-        let clock = Clock::tokio_from(utc(2026, 11, 25, 13, 59, 30).unwrap());
+        let start = utc(2026, 11, 25, 13, 59, 30).unwrap();
+        // Now follows Tokio's paused clock, so `advance()` moves the ticker's notion of time.
+        let origin = tokio::time::Instant::now();
+        let clock = Clock::from_fn(move || {
+            start + chrono::Duration::from_std(origin.elapsed()).unwrap_or_default()
+        });
         let ticker = PingTicker::new(&sources, recorder.clone(), clock).unwrap();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let handle = tokio::spawn(ticker.clone().run(async {

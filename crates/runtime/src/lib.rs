@@ -188,12 +188,18 @@ struct EventLabels {
 impl EventCounter {
     /// Registers the counter as `name` in `registry`.
     pub fn register(registry: &mut prometheus_client::registry::Registry, name: &str) -> Self {
+        Self::register_with_help(registry, name, "CloudEvents handled by type and outcome")
+    }
+
+    /// Registers the counter as `name` with its own help text (hook counts webhooks, not
+    /// CloudEvents).
+    pub fn register_with_help(
+        registry: &mut prometheus_client::registry::Registry,
+        name: &str,
+        help: &str,
+    ) -> Self {
         let counter = EventCounter::default();
-        registry.register(
-            name,
-            "CloudEvents handled by type and outcome",
-            counter.events.clone(),
-        );
+        registry.register(name, help, counter.events.clone());
         counter
     }
 
@@ -208,6 +214,40 @@ impl EventCounter {
     }
 }
 
+/// Ping ticks handled, by outcome (`ok`, or `error` when the tick asked for redelivery): the
+/// counter every PingSource-driven function exports as `<function>_ticks`.
+#[derive(Debug, Clone, Default)]
+pub struct TickCounter {
+    ticks: prometheus_client::metrics::family::Family<
+        TickLabels,
+        prometheus_client::metrics::counter::Counter,
+    >,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+struct TickLabels {
+    outcome: &'static str,
+}
+
+impl TickCounter {
+    /// Registers the counter as `name` in `registry`.
+    pub fn register(registry: &mut prometheus_client::registry::Registry, name: &str) -> Self {
+        let counter = TickCounter::default();
+        registry.register(
+            name,
+            "Ping ticks handled, by outcome",
+            counter.ticks.clone(),
+        );
+        counter
+    }
+
+    /// Counts one tick that succeeded or failed.
+    pub fn observe(&self, ok: bool) {
+        let outcome = if ok { "ok" } else { "error" };
+        self.ticks.get_or_create(&TickLabels { outcome }).inc();
+    }
+}
+
 /// A PingSource-driven function (horologium, sinker): what one tick does, and its metrics.
 pub trait TickFunction: Clone + Send + Sync + 'static {
     /// The function's name, in answers and logs.
@@ -219,8 +259,8 @@ pub trait TickFunction: Clone + Send + Sync + 'static {
 
     /// Does the tick's work; ticks are idempotent, so redelivery is harmless.
     fn tick(&self) -> impl Future<Output = Result<Self::Report, Self::Error>> + Send;
-    /// Counts a tick that succeeded or failed.
-    fn record_tick(&self, ok: bool);
+    /// The `<function>_ticks` counter.
+    fn ticks(&self) -> &TickCounter;
     /// The function's metrics in the OpenMetrics text format.
     fn render_metrics(&self) -> Result<String, std::fmt::Error>;
 }
@@ -245,12 +285,93 @@ async fn handle_tick<F: TickFunction>(
 ) -> axum::response::Response {
     use prow_events::AttributesReader;
     answer_tick(F::NAME, event.ty(), function.tick(), |ok| {
-        function.record_tick(ok);
+        function.ticks().observe(ok);
     })
     .await
 }
 
 async fn render_tick_metrics<F: TickFunction>(
+    axum::extract::State(function): axum::extract::State<F>,
+) -> axum::response::Response {
+    metrics_response(function.render_metrics())
+}
+
+/// A function the broker delivers CloudEvents to (trigger, crier, plugins): how it handles one
+/// event, which failures are the sender's fault, and its metrics.
+pub trait EventFunction: Clone + Send + Sync + 'static {
+    /// Why handling an event failed.
+    type Error: std::fmt::Display + Send;
+
+    /// The `event` label an event is counted under: a small, fixed set of values, never
+    /// anything a sender chooses freely (that would grow the metric without bound).
+    fn event_label(event: &prow_events::Event) -> String;
+    /// Handles one event; handlers are idempotent, so a redelivery is harmless.
+    fn handle(
+        &self,
+        event: &prow_events::Event,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    /// True when the event itself is wrong (answered 400 and not redelivered); any other
+    /// failure is answered 503 so the broker redelivers.
+    fn is_bad_request(error: &Self::Error) -> bool;
+    /// The `<function>_events` counter.
+    fn events(&self) -> &EventCounter;
+    /// The function's metrics in the OpenMetrics text format.
+    fn render_metrics(&self) -> Result<String, std::fmt::Error>;
+}
+
+/// The router every event-driven function serves: `POST /` takes a CloudEvent (bodies over
+/// `max_event_bytes` refused with 413), `GET /healthz` and `GET /metrics` for the platform.
+pub fn event_router<F: EventFunction>(function: F, max_event_bytes: usize) -> axum::Router {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/", post(receive_event::<F>))
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            max_event_bytes,
+        ))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(render_event_metrics::<F>))
+        .with_state(function)
+}
+
+async fn receive_event<F: EventFunction>(
+    axum::extract::State(function): axum::extract::State<F>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> axum::response::Response {
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    let event = match prow_events::receive(&headers, &body) {
+        Ok(event) => event,
+        Err(rejection) => {
+            function.events().observe("invalid", "bad_request");
+            return rejection.into_response();
+        }
+    };
+    let label = F::event_label(&event);
+    match function.handle(&event).await {
+        Ok(()) => {
+            function.events().observe(&label, "done");
+            StatusCode::OK.into_response()
+        }
+        Err(err) if F::is_bad_request(&err) => {
+            tracing::info!(error = %err, event = %label, "event rejected");
+            function.events().observe(&label, "bad_request");
+            (StatusCode::BAD_REQUEST, err.to_string()).into_response()
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, event = %label, "event failed; the broker redelivers it");
+            function.events().observe(&label, "failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "event failed, please redeliver",
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn render_event_metrics<F: EventFunction>(
     axum::extract::State(function): axum::extract::State<F>,
 ) -> axum::response::Response {
     metrics_response(function.render_metrics())

@@ -17,11 +17,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use bytes::Bytes;
 use cloudevents::AttributesReader;
 use prow_artifacts::ArtifactStore;
 use prow_core::config::Config;
@@ -30,7 +25,6 @@ use prow_core::prowjob::{ProwJob, ProwJobState};
 use prow_github::GitHub;
 use prow_kube::{KubeOptions, ProwJobs};
 use tokio::sync::Mutex;
-use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::gcs_report::{GCS_REPORTER, GcsReportError};
 use crate::github_report::{CommentAction, GITHUB_REPORTER};
@@ -350,51 +344,35 @@ pub async fn handle_event(
 
 /// `POST /` takes CloudEvents; `/healthz` and `/metrics` for the platform.
 pub fn router(state: CrierState) -> Router {
-    Router::new()
-        .route("/", post(receive))
-        .layer(DefaultBodyLimit::disable())
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/metrics", get(metrics))
-        .with_state(state)
+    prow_runtime::event_router(state, MAX_BODY_BYTES)
 }
 
-async fn receive(State(state): State<CrierState>, headers: HeaderMap, body: Bytes) -> Response {
-    let event = match prow_events::receive(&headers, &body) {
-        Ok(event) => event,
-        Err(rejection) => {
-            state.metrics.observe("invalid", "bad_request");
-            return rejection.into_response();
-        }
-    };
-    let ty = match event.ty() {
-        t @ (APISERVER_ADD | APISERVER_UPDATE | PING) => t.to_owned(),
-        _ => "other".to_owned(),
-    };
-    match handle_event(&state, &event).await {
-        Ok(()) => {
-            state.metrics.observe(&ty, "done");
-            StatusCode::OK.into_response()
-        }
-        Err(err @ CrierError::Payload { .. }) => {
-            tracing::info!(error = %err, "event rejected");
-            state.metrics.observe(&ty, "bad_request");
-            (StatusCode::BAD_REQUEST, err.to_string()).into_response()
-        }
-        Err(err) => {
-            tracing::warn!(error = %err, "report failed; the broker or the next resync retries");
-            state.metrics.observe(&ty, "failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "report failed, please redeliver",
-            )
-                .into_response()
+impl prow_runtime::EventFunction for CrierState {
+    type Error = CrierError;
+
+    fn event_label(event: &cloudevents::Event) -> String {
+        match event.ty() {
+            t @ (APISERVER_ADD | APISERVER_UPDATE | PING) => t.to_owned(),
+            _ => "other".to_owned(),
         }
     }
-}
 
-async fn metrics(State(state): State<CrierState>) -> Response {
-    prow_runtime::metrics_response(state.metrics.render())
+    async fn handle(&self, event: &cloudevents::Event) -> Result<(), CrierError> {
+        // A failed report is retried by the broker's redelivery or, failing that, the next resync.
+        handle_event(self, event).await
+    }
+
+    fn is_bad_request(error: &CrierError) -> bool {
+        matches!(error, CrierError::Payload { .. })
+    }
+
+    fn events(&self) -> &prow_runtime::EventCounter {
+        &self.metrics.events
+    }
+
+    fn render_metrics(&self) -> Result<String, std::fmt::Error> {
+        self.metrics.render()
+    }
 }
 
 /// crier's flags; each also from the environment.

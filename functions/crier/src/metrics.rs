@@ -8,7 +8,7 @@ use prow_runtime::EventCounter;
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
-    events: EventCounter,
+    pub(crate) events: EventCounter,
     pub github_statuses: Counter,
     pub github_comment_changes: Counter,
     pub gcs_reports: Counter,
@@ -47,10 +47,6 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    pub(crate) fn observe(&self, event: &str, outcome: &str) {
-        self.events.observe(event, outcome);
-    }
-
     /// The metrics in the OpenMetrics text format.
     pub fn render(&self) -> Result<String, std::fmt::Error> {
         prow_runtime::encode_metrics(&self.registry)

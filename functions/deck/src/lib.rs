@@ -15,6 +15,7 @@ pub mod filter;
 pub mod glob;
 pub mod help;
 pub mod index;
+pub mod metrics;
 pub mod pages;
 pub mod spyglass;
 pub mod views;
@@ -76,7 +77,7 @@ pub struct DeckState {
     pub tokens: Arc<Tokens>,
     pub csrf: Csrf,
     pub options: DeckOptions,
-    pub metrics: Arc<web::Metrics>,
+    pub metrics: Arc<metrics::Metrics>,
     _follow: Option<Arc<FollowTask>>,
 }
 
@@ -143,7 +144,7 @@ pub fn router(state: DeckState) -> Router {
         .route("/static/deck.css", get(web::css))
         .route("/static/deck.js", get(web::js))
         .route("/healthz", get(|| async { "ok" }))
-        .route("/metrics", get(web::metrics))
+        .route("/metrics", get(metrics::metrics))
         .layer(axum::middleware::from_fn(web::security_headers))
         .with_state(state)
 }

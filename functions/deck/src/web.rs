@@ -1,5 +1,5 @@
 //! HTTP plumbing shared by the pages: identity and session cookies, security headers, static
-//! files, metrics, and the rerun/abort/login handlers (fetch, decide with `actions`/`auth`, write).
+//! files, and the rerun/abort/login handlers (fetch, decide with `actions`/`auth`, write).
 
 use askama::Template;
 use axum::extract::rejection::FormRejection;
@@ -8,11 +8,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use k8s_openapi::jiff::Timestamp;
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::registry::Registry;
 use prow_kube::Created;
 use serde::Deserialize;
 
@@ -20,59 +15,6 @@ use crate::DeckState;
 use crate::actions;
 use crate::auth::{self, Identity, SESSION_COOKIE, TOKEN_COOKIE};
 use crate::views::MessagePage;
-
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ActionLabels {
-    action: &'static str,
-    outcome: &'static str,
-}
-
-/// Counters on `/metrics`.
-#[derive(Debug)]
-pub struct Metrics {
-    registry: Registry,
-    actions: Family<ActionLabels, Counter>,
-    indexed: Gauge,
-}
-
-impl Default for Metrics {
-    fn default() -> Self {
-        let mut registry = Registry::default();
-        let actions = Family::<ActionLabels, Counter>::default();
-        registry.register(
-            "deck_actions",
-            "Rerun/abort requests by outcome",
-            actions.clone(),
-        );
-        let indexed = Gauge::default();
-        registry.register(
-            "deck_indexed_prowjobs",
-            "ProwJobs in Deck's index",
-            indexed.clone(),
-        );
-        Self {
-            registry,
-            actions,
-            indexed,
-        }
-    }
-}
-
-impl Metrics {
-    fn count(&self, action: &'static str, outcome: &'static str) {
-        self.actions
-            .get_or_create(&ActionLabels { action, outcome })
-            .inc();
-    }
-}
-
-pub(crate) async fn metrics(State(state): State<DeckState>) -> Response {
-    state
-        .metrics
-        .indexed
-        .set(i64::try_from(state.index.len()).unwrap_or(i64::MAX));
-    prow_runtime::metrics_response(prow_runtime::encode_metrics(&state.metrics.registry))
-}
 
 const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 

@@ -1,12 +1,9 @@
 //! Prometheus metrics of hook: deliveries by event and outcome, handling latency, publish attempts.
 
-use std::fmt::Write as _;
-
-use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use prow_runtime::EventCounter;
 
 /// What became of one delivery.
 #[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
@@ -31,27 +28,13 @@ impl Outcome {
     }
 }
 
-impl EncodeLabelValue for Outcome {
-    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> Result<(), std::fmt::Error> {
-        encoder.write_str(self.as_str())
-    }
-}
-
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct WebhookLabels {
-    /// The `X-GitHub-Event` name once the signature holds; `unverified` before, so that
-    /// unauthenticated senders cannot mint label values.
-    event: String,
-    outcome: Outcome,
-}
-
 /// Label value for requests whose event name was not (yet) authenticated.
 pub const UNVERIFIED: &str = "unverified";
 
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
-    webhooks: Family<WebhookLabels, Counter>,
+    webhooks: EventCounter,
     latency: Histogram,
     publish_attempts: Counter,
 }
@@ -59,11 +42,12 @@ pub struct Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::default();
-        let webhooks = Family::<WebhookLabels, Counter>::default();
-        registry.register(
+        // The `event` label is the `X-GitHub-Event` name once the signature holds, and
+        // `unverified` before, so that unauthenticated senders cannot mint label values.
+        let webhooks = EventCounter::register_with_help(
+            &mut registry,
             "hook_webhooks",
             "GitHub webhook deliveries by event and outcome",
-            webhooks.clone(),
         );
         let latency = Histogram::new(exponential_buckets(0.001, 2.0, 15));
         registry.register(
@@ -88,12 +72,7 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn observe(&self, event: &str, outcome: Outcome, seconds: f64) {
-        self.webhooks
-            .get_or_create(&WebhookLabels {
-                event: event.to_owned(),
-                outcome,
-            })
-            .inc();
+        self.webhooks.observe(event, outcome.as_str());
         self.latency.observe(seconds);
     }
 
@@ -103,9 +82,7 @@ impl Metrics {
 
     /// OpenMetrics text exposition.
     pub fn render(&self) -> Result<String, std::fmt::Error> {
-        let mut text = String::new();
-        prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
-        Ok(text)
+        prow_runtime::encode_metrics(&self.registry)
     }
 }
 

@@ -152,8 +152,8 @@ impl prow_runtime::TickFunction for HorologiumState {
         tick(self)
     }
 
-    fn record_tick(&self, ok: bool) {
-        self.metrics.tick(ok);
+    fn ticks(&self) -> &prow_runtime::TickCounter {
+        &self.metrics.ticks
     }
 
     fn render_metrics(&self) -> Result<String, std::fmt::Error> {

@@ -1,11 +1,10 @@
 //! Prometheus metrics of horologium: ticks by outcome and periodic runs by result.
 
-use std::fmt::Write as _;
-
-use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
+use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
+use prow_runtime::TickCounter;
 
 /// What became of one run horologium decided to create.
 #[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
@@ -29,27 +28,15 @@ impl RunResult {
     }
 }
 
-impl EncodeLabelValue for RunResult {
-    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> Result<(), std::fmt::Error> {
-        encoder.write_str(self.as_str())
-    }
-}
-
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RunLabels {
-    result: RunResult,
-}
-
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct TickLabels {
-    /// `ok`, or `error` when the tick is answered with a retry request.
-    outcome: &'static str,
+    result: &'static str,
 }
 
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
-    ticks: Family<TickLabels, Counter>,
+    pub(crate) ticks: TickCounter,
     runs: Family<RunLabels, Counter>,
     invalid_periodics: Counter,
 }
@@ -57,12 +44,7 @@ pub struct Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::default();
-        let ticks = Family::<TickLabels, Counter>::default();
-        registry.register(
-            "horologium_ticks",
-            "Ping ticks handled, by outcome",
-            ticks.clone(),
-        );
+        let ticks = TickCounter::register(&mut registry, "horologium_ticks");
         let runs = Family::<RunLabels, Counter>::default();
         registry.register(
             "horologium_runs",
@@ -85,13 +67,12 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    pub fn tick(&self, ok: bool) {
-        let outcome = if ok { "ok" } else { "error" };
-        self.ticks.get_or_create(&TickLabels { outcome }).inc();
-    }
-
     pub fn run(&self, result: RunResult) {
-        self.runs.get_or_create(&RunLabels { result }).inc();
+        self.runs
+            .get_or_create(&RunLabels {
+                result: result.as_str(),
+            })
+            .inc();
     }
 
     pub fn invalid_periodic(&self) {
@@ -100,9 +81,7 @@ impl Metrics {
 
     /// OpenMetrics text exposition.
     pub fn render(&self) -> Result<String, std::fmt::Error> {
-        let mut text = String::new();
-        prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
-        Ok(text)
+        prow_runtime::encode_metrics(&self.registry)
     }
 }
 
@@ -114,7 +93,7 @@ mod tests {
     #[test]
     fn rendered_text_counts_ticks_and_runs_by_result() {
         let metrics = Metrics::default();
-        metrics.tick(true);
+        metrics.ticks.observe(true);
         metrics.run(RunResult::Created);
         metrics.run(RunResult::Created);
         metrics.run(RunResult::Existing);

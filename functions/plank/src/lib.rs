@@ -28,7 +28,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use bytes::Bytes;
-use k8s_openapi::jiff::Timestamp;
 use prow_core::config::Config;
 use prow_core::events::{APISERVER_ADD, APISERVER_DELETE, APISERVER_UPDATE, PING};
 use prow_core::jobspec::ID_LABEL;
@@ -46,7 +45,7 @@ use crate::shell::ShellError;
 pub const MAX_EVENT_BYTES: usize = 8 * 1024 * 1024;
 
 /// The time source; tests pin it.
-pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+pub use prow_core::clock::Clock;
 
 /// Why plank could not start.
 #[derive(Debug, thiserror::Error)]
@@ -74,7 +73,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             dry_run: false,
-            clock: Arc::new(Timestamp::now),
+            clock: Clock::system(),
             build_clusters: None,
         }
     }

@@ -4,7 +4,6 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::PostParams;
 use prow_core::prowjob::{ProwJob, ProwJobState};
 use prow_kube::{Created, KubeError, Pods};
@@ -60,7 +59,7 @@ impl PlankState {
                 let change = StatusChange {
                     state: Some(ProwJobState::Error),
                     description: Some(format!("Terminal error: unknown cluster alias {alias:?}.")),
-                    completion_time: Some(Time((self.inner.clock)())),
+                    completion_time: Some(self.inner.clock.time()),
                     ..StatusChange {
                         from: pj.status.state,
                         ..StatusChange::default()
@@ -213,7 +212,7 @@ impl PlankState {
         pod: Option<&Pod>,
         jobs: &[ProwJob],
     ) -> Result<Applied, ShellError> {
-        let now = (self.inner.clock)();
+        let now = self.inner.clock.timestamp();
         let observed = Observed {
             job: pj,
             pod,
@@ -264,7 +263,7 @@ impl PlankState {
                             let change = StatusChange {
                                 state: Some(ProwJobState::Error),
                                 description: Some(format!("Pod can not be created: {err}")),
-                                completion_time: Some(Time((self.inner.clock)())),
+                                completion_time: Some(self.inner.clock.time()),
                                 ..StatusChange {
                                     from: pj.status.state,
                                     ..StatusChange::default()

@@ -4,6 +4,7 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
+use prow_runtime::TickCounter;
 
 use crate::gc::{Kind, Reason};
 
@@ -19,16 +20,10 @@ struct KindLabels {
     kind: &'static str,
 }
 
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct TickLabels {
-    /// `ok`, or `error` when the tick is answered with a retry request.
-    outcome: &'static str,
-}
-
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
-    ticks: Family<TickLabels, Counter>,
+    pub(crate) ticks: TickCounter,
     deleted: Family<DeletionLabels, Counter>,
     dry_run: Family<DeletionLabels, Counter>,
     errors: Family<KindLabels, Counter>,
@@ -37,12 +32,7 @@ pub struct Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::default();
-        let ticks = Family::<TickLabels, Counter>::default();
-        registry.register(
-            "sinker_ticks",
-            "Ping ticks handled, by outcome",
-            ticks.clone(),
-        );
+        let ticks = TickCounter::register(&mut registry, "sinker_ticks");
         let deleted = Family::<DeletionLabels, Counter>::default();
         registry.register(
             "sinker_deletions",
@@ -72,11 +62,6 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    pub fn tick(&self, ok: bool) {
-        let outcome = if ok { "ok" } else { "error" };
-        self.ticks.get_or_create(&TickLabels { outcome }).inc();
-    }
-
     pub fn deleted(&self, reason: Reason) {
         self.deleted.get_or_create(&labels(reason)).inc();
     }
@@ -95,9 +80,7 @@ impl Metrics {
 
     /// OpenMetrics text exposition.
     pub fn render(&self) -> Result<String, std::fmt::Error> {
-        let mut text = String::new();
-        prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
-        Ok(text)
+        prow_runtime::encode_metrics(&self.registry)
     }
 }
 

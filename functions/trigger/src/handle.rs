@@ -316,7 +316,7 @@ async fn handle_push(state: &TriggerState, ev: &PushEvent, id: &str) -> Result<(
     let ctx = JobContext {
         delivery_id: id,
         namespace: &state.config.prow.prowjob_namespace,
-        now: (state.clock)(),
+        now: state.clock.time(),
     };
     for pj in decide::push_prowjobs(ev, postsubmits, &ctx) {
         create(state, &pj, &format!("{org_repo}@{}", ev.git_ref)).await?;
@@ -453,7 +453,7 @@ async fn plan_run(
     let ctx = JobContext {
         delivery_id: target.delivery_id,
         namespace: &state.config.prow.prowjob_namespace,
-        now: (state.clock)(),
+        now: state.clock.time(),
     };
     actions.extend(
         decide::presubmit_prowjobs(&selected, &refs, is_retest(run), &ctx)

@@ -17,17 +17,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use k8s_openapi::jiff::Timestamp;
 use prow_core::config::Config;
 use prow_github::GitHub;
 use prow_kube::{KubeOptions, ProwJobs};
-use tower_http::limit::RequestBodyLimitLayer;
 
 pub use handle::TriggerError;
 
@@ -35,12 +27,7 @@ pub use handle::TriggerError;
 const MAX_BODY_BYTES: usize = 26 * 1024 * 1024;
 
 /// The current time; replaceable so tests get stable `startTime`s.
-pub type Clock = Arc<dyn Fn() -> Time + Send + Sync>;
-
-/// The system clock.
-pub fn system_clock() -> Clock {
-    Arc::new(|| Time(Timestamp::now()))
-}
+pub use prow_core::clock::Clock;
 
 /// What the trigger router works with; cheap to clone.
 #[derive(Clone)]
@@ -70,7 +57,7 @@ impl TriggerState {
             config,
             prowjobs,
             github,
-            clock: system_clock(),
+            clock: Clock::system(),
             metrics: Arc::new(Metrics::default()),
         }
     }
@@ -119,54 +106,29 @@ pub async fn app(flags: Flags) -> Result<Router, StartError> {
 
 /// `POST /` takes CloudEvents; `/healthz` and `/metrics` for the platform.
 pub fn router(state: TriggerState) -> Router {
-    Router::new()
-        .route("/", post(receive))
-        .layer(DefaultBodyLimit::disable())
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/metrics", get(metrics))
-        .with_state(state)
+    prow_runtime::event_router(state, MAX_BODY_BYTES)
 }
 
-async fn receive(State(state): State<TriggerState>, headers: HeaderMap, body: Bytes) -> Response {
-    let event = match prow_events::receive(&headers, &body) {
-        Ok(event) => event,
-        Err(rejection) => {
-            state.metrics.observe("invalid", Outcome::BadRequest);
-            return rejection.into_response();
-        }
-    };
-    let ty = handle::event_type(&event);
-    match handle::handle_event(&state, &event).await {
-        Ok(()) => {
-            state.metrics.observe(&ty, Outcome::Done);
-            StatusCode::OK.into_response()
-        }
-        Err(err) if err.is_bad_request() => {
-            tracing::info!(error = %err, "event rejected");
-            state.metrics.observe(&ty, Outcome::BadRequest);
-            (StatusCode::BAD_REQUEST, err.to_string()).into_response()
-        }
-        Err(err) => {
-            tracing::warn!(error = %err, "event failed; the broker will redeliver");
-            state.metrics.observe(&ty, Outcome::Failed);
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "event failed, please redeliver",
-            )
-                .into_response()
-        }
+impl prow_runtime::EventFunction for TriggerState {
+    type Error = TriggerError;
+
+    fn event_label(event: &prow_events::Event) -> String {
+        handle::event_type(event)
     }
-}
 
-async fn metrics(State(state): State<TriggerState>) -> Response {
-    prow_runtime::metrics_response(state.metrics.render())
-}
+    async fn handle(&self, event: &prow_events::Event) -> Result<(), TriggerError> {
+        handle::handle_event(self, event).await
+    }
 
-/// How one delivery ended.
-#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
-pub enum Outcome {
-    Done,
-    BadRequest,
-    Failed,
+    fn is_bad_request(error: &TriggerError) -> bool {
+        error.is_bad_request()
+    }
+
+    fn events(&self) -> &prow_runtime::EventCounter {
+        &self.metrics.events
+    }
+
+    fn render_metrics(&self) -> Result<String, std::fmt::Error> {
+        self.metrics.render()
+    }
 }

@@ -4,13 +4,11 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::registry::Registry;
 use prow_runtime::EventCounter;
 
-use crate::Outcome;
-
 /// Prometheus metrics of trigger.
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
-    events: EventCounter,
+    pub(crate) events: EventCounter,
     /// ProwJobs created (not counting ones that already existed).
     pub prowjobs_created: Counter,
 }
@@ -34,15 +32,6 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    pub(crate) fn observe(&self, event: &str, outcome: Outcome) {
-        let outcome = match outcome {
-            Outcome::Done => "done",
-            Outcome::BadRequest => "bad_request",
-            Outcome::Failed => "failed",
-        };
-        self.events.observe(event, outcome);
-    }
-
     /// The metrics in the OpenMetrics text format.
     pub fn render(&self) -> Result<String, std::fmt::Error> {
         prow_runtime::encode_metrics(&self.registry)

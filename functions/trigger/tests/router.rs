@@ -8,13 +8,11 @@ use axum::Router;
 use axum::body::Body;
 use http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use k8s_openapi::jiff::Timestamp;
 use prow_core::prowjob::{ProwJob, ProwJobState};
 use prow_github::{Credentials, GitHub, OctocrabGitHub, RetryPolicy};
 use prow_kube::ProwJobs;
 use prow_kube::test_support::LocalApi;
-use prow_trigger::{TriggerState, router};
+use prow_trigger::{Clock, TriggerState, router};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use wiremock::matchers::{method, path};
@@ -96,10 +94,9 @@ async fn harness_with(plugins_yaml: &str) -> Harness {
             .build()
             .unwrap(),
     );
-    let state =
-        TriggerState::new(Arc::new(config), client.clone(), gh).with_clock(Arc::new(|| {
-            Time(Timestamp::from_second(1_800_000_000).unwrap())
-        }));
+    let state = TriggerState::new(Arc::new(config), client.clone(), gh).with_clock(Clock::fixed(
+        chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+    ));
     Harness {
         _api: api,
         github,
