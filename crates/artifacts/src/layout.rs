@@ -76,6 +76,13 @@ pub struct Bucket {
     pub name: String,
 }
 
+/// `<provider>://<name>`: how the store port is told which bucket (and so which backend).
+impl std::fmt::Display for Bucket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}://{}", self.provider, self.name)
+    }
+}
+
 impl Bucket {
     pub fn parse(bucket: &str) -> Self {
         match bucket.split_once("://") {

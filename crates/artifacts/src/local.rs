@@ -1,4 +1,5 @@
-//! `ArtifactStore` on a local directory: `<root>/<bucket>/<object name>`, the default under `prow up`.
+//! `ArtifactStore` on a local directory: `<root>/<bucket>/<object name>` (Prow's layout on disk),
+//! the default under `prow up`.
 
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
@@ -6,7 +7,10 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use crate::store::{ArtifactError, ArtifactStore, Listing, ObjectInfo, fold_listing};
+use crate::layout::Bucket;
+use crate::store::{
+    ArtifactError, ArtifactStore, Body, Listing, ObjectInfo, PutOptions, fold_listing,
+};
 
 /// Objects as plain files, so `ls`/`cat` (and Deck) can read them directly.
 #[derive(Debug, Clone)]
@@ -28,7 +32,11 @@ impl LocalStore {
 
     /// The file holding an object. Rejects names that would escape the bucket directory, since
     /// object names come from job specs and job output.
+    /// `bucket` may carry its provider (`gs://b`, `s3://b`): every provider's bucket `b` is the
+    /// directory `<root>/b`.
     pub fn file_path(&self, bucket: &str, name: &str) -> Result<PathBuf, ArtifactError> {
+        let bucket = Bucket::parse(bucket).name;
+        let bucket = bucket.as_str();
         check_segment(bucket, bucket)?;
         if name.is_empty() {
             return Err(invalid(name, "empty"));
@@ -92,49 +100,53 @@ fn unique() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
+/// Writes `body` to `tmp`, streaming a file source.
+async fn write_body(tmp: &Path, body: &Body) -> Result<(), ArtifactError> {
+    match body {
+        Body::Bytes(data) => tokio::fs::write(tmp, data)
+            .await
+            .map_err(io_err("write", tmp)),
+        Body::File(src) => tokio::fs::copy(src, tmp)
+            .await
+            .map(|_| ())
+            .map_err(io_err("copy", src)),
+    }
+}
+
 #[async_trait]
 impl ArtifactStore for LocalStore {
-    async fn put(
+    /// Stores the bytes as they are: Prow's local export does not compress, and plain files
+    /// stay readable with `cat`.
+    async fn upload(
         &self,
         bucket: &str,
         name: &str,
-        data: Bytes,
-        _content_type: &str,
-    ) -> Result<(), ArtifactError> {
-        let path = self.file_path(bucket, name)?;
-        ensure_parent(&path).await?;
-        let tmp = temp_path(&path);
-        tokio::fs::write(&tmp, &data)
-            .await
-            .map_err(io_err("write", &tmp))?;
-        if let Err(e) = tokio::fs::rename(&tmp, &path).await {
-            let _ = tokio::fs::remove_file(&tmp).await;
-            return Err(io_err("rename into", &path)(e));
-        }
-        Ok(())
-    }
-
-    async fn put_if_absent(
-        &self,
-        bucket: &str,
-        name: &str,
-        data: Bytes,
-        _content_type: &str,
+        body: Body,
+        options: &PutOptions,
     ) -> Result<bool, ArtifactError> {
         let path = self.file_path(bucket, name)?;
         ensure_parent(&path).await?;
         let tmp = temp_path(&path);
-        tokio::fs::write(&tmp, &data)
-            .await
-            .map_err(io_err("write", &tmp))?;
-        // hard_link fails if the target exists: an atomic create-only publish of complete content.
-        let linked = tokio::fs::hard_link(&tmp, &path).await;
-        let _ = tokio::fs::remove_file(&tmp).await;
-        match linked {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(false),
-            Err(e) => Err(io_err("create", &path)(e)),
+        if let Err(e) = write_body(&tmp, &body).await {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            return Err(e);
         }
+        if options.create_only {
+            // hard_link fails if the target exists: an atomic create-only publish of complete
+            // content.
+            let linked = tokio::fs::hard_link(&tmp, &path).await;
+            let _ = tokio::fs::remove_file(&tmp).await;
+            return match linked {
+                Ok(()) => Ok(true),
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(false),
+                Err(e) => Err(io_err("create", &path)(e)),
+            };
+        }
+        if let Err(e) = tokio::fs::rename(&tmp, &path).await {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            return Err(io_err("rename into", &path)(e));
+        }
+        Ok(true)
     }
 
     async fn get(&self, bucket: &str, name: &str) -> Result<Option<Bytes>, ArtifactError> {
@@ -155,8 +167,9 @@ impl ArtifactStore for LocalStore {
         prefix: &str,
         delimiter: Option<&str>,
     ) -> Result<Listing, ArtifactError> {
-        check_segment(bucket, bucket)?;
-        let bucket_dir = self.root.join(bucket);
+        let bucket = Bucket::parse(bucket).name;
+        check_segment(&bucket, &bucket)?;
+        let bucket_dir = self.root.join(&bucket);
         // Only the directory that contains the prefix needs walking.
         let start = match prefix.rfind('/') {
             Some(at) => {

@@ -1,4 +1,6 @@
-//! The `ArtifactStore` port: buckets of named objects, as GCS models them.
+//! The `ArtifactStore` port: buckets of named objects, as GCS and S3 model them.
+
+use std::path::PathBuf;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -22,6 +24,36 @@ pub struct Listing {
     pub prefixes: Vec<String>,
 }
 
+/// What an upload sends: bytes in hand, or a file opened (again, on a retry) at upload time so a
+/// multi-GB log is streamed rather than held in memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    Bytes(Bytes),
+    File(PathBuf),
+}
+
+/// How an object is written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PutOptions {
+    /// Empty means `application/octet-stream`.
+    pub content_type: String,
+    /// Gzip the object and store it with `Content-Encoding: gzip` when its start is more than
+    /// 1 KiB and not gzip already (Prow's rule for `compress_file_types`). Local stores ignore it,
+    /// as Prow's local export does.
+    pub gzip: bool,
+    /// Write only if no object has that name (GCS `ifGenerationMatch=0`, S3 `If-None-Match: *`).
+    pub create_only: bool,
+}
+
+impl PutOptions {
+    pub fn new(content_type: &str) -> Self {
+        Self {
+            content_type: content_type.to_owned(),
+            ..Self::default()
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ArtifactError {
     #[error("invalid object name {name:?}: {reason}")]
@@ -32,6 +64,13 @@ pub enum ArtifactError {
         location: String,
         #[source]
         source: std::io::Error,
+    },
+    #[error("{op} {location}: {source}")]
+    Backend {
+        op: &'static str,
+        location: String,
+        #[source]
+        source: object_store::Error,
     },
     #[error("{op} {location}: {source}")]
     Http {
@@ -54,35 +93,56 @@ pub enum ArtifactError {
         #[source]
         source: serde_json::Error,
     },
-    #[error("GCS credentials: {0}")]
+    #[error("credentials: {0}")]
     Credentials(String),
+    #[error("unsupported bucket {0:?}: gs://, s3:// and file:// are")]
+    UnsupportedBucket(String),
 }
 
-/// Object storage for job artifacts, addressed like GCS: a bucket and an object name.
+impl ArtifactError {
+    /// Whether trying the same upload again may succeed: network trouble and server errors, not
+    /// bad names, missing credentials or refusals.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Io { .. } | Self::Http { .. } => true,
+            Self::Status { status, .. } => *status == 429 || *status >= 500,
+            Self::Backend { source, .. } => !matches!(
+                source,
+                object_store::Error::NotFound { .. }
+                    | object_store::Error::AlreadyExists { .. }
+                    | object_store::Error::Precondition { .. }
+                    | object_store::Error::PermissionDenied { .. }
+                    | object_store::Error::Unauthenticated { .. }
+                    | object_store::Error::InvalidPath { .. }
+                    | object_store::Error::NotSupported { .. }
+                    | object_store::Error::NotImplemented { .. }
+                    | object_store::Error::UnknownConfigurationKey { .. }
+            ),
+            Self::InvalidName { .. }
+            | Self::Decode { .. }
+            | Self::Credentials(_)
+            | Self::UnsupportedBucket(_) => false,
+        }
+    }
+}
+
+/// Object storage for job artifacts, addressed as Prow addresses it: a bucket as written in
+/// `gcs_configuration.bucket` (`name`, `gs://name`, `s3://name`) and an object name.
 ///
 /// Object-safe so functions hold an `Arc<dyn ArtifactStore>` chosen at start-up.
 #[async_trait]
 pub trait ArtifactStore: Send + Sync + std::fmt::Debug {
-    /// Writes (or overwrites) an object.
-    async fn put(
+    /// Writes an object. Returns `false`, writing nothing, when `create_only` is set and the
+    /// object exists already.
+    async fn upload(
         &self,
         bucket: &str,
         name: &str,
-        data: Bytes,
-        content_type: &str,
-    ) -> Result<(), ArtifactError>;
-
-    /// Writes an object only if none exists under that name (GCS `ifGenerationMatch=0`).
-    /// Returns `false`, writing nothing, when the object already exists.
-    async fn put_if_absent(
-        &self,
-        bucket: &str,
-        name: &str,
-        data: Bytes,
-        content_type: &str,
+        body: Body,
+        options: &PutOptions,
     ) -> Result<bool, ArtifactError>;
 
-    /// Reads an object; `None` when it does not exist.
+    /// Reads an object (decompressed if it was stored gzip-encoded); `None` when it does not exist.
     async fn get(&self, bucket: &str, name: &str) -> Result<Option<Bytes>, ArtifactError>;
 
     /// Lists objects whose names start with `prefix`. With a delimiter (usually `/`), names that
@@ -93,6 +153,39 @@ pub trait ArtifactStore: Send + Sync + std::fmt::Debug {
         prefix: &str,
         delimiter: Option<&str>,
     ) -> Result<Listing, ArtifactError>;
+
+    /// Writes (or overwrites) an object from bytes in hand.
+    async fn put(
+        &self,
+        bucket: &str,
+        name: &str,
+        data: Bytes,
+        content_type: &str,
+    ) -> Result<(), ArtifactError> {
+        self.upload(
+            bucket,
+            name,
+            Body::Bytes(data),
+            &PutOptions::new(content_type),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Writes an object only if none exists under that name; `false` when one did.
+    async fn put_if_absent(
+        &self,
+        bucket: &str,
+        name: &str,
+        data: Bytes,
+        content_type: &str,
+    ) -> Result<bool, ArtifactError> {
+        let options = PutOptions {
+            create_only: true,
+            ..PutOptions::new(content_type)
+        };
+        self.upload(bucket, name, Body::Bytes(data), &options).await
+    }
 }
 
 /// Folds object names into a listing the way GCS does for `prefix` + `delimiter`.

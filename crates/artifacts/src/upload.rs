@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use crate::layout::{ARTIFACTS_DIR, BUILD_LOG_TXT, FINISHED_JSON, JobPaths, STARTED_JSON};
 use crate::metadata::{Finished, Started, to_tab_indented_json};
-use crate::store::{ArtifactError, ArtifactStore};
+use crate::store::{ArtifactError, ArtifactStore, Body, PutOptions};
 
 /// The file jobs write extra `finished.json` metadata to, inside `$ARTIFACTS`.
 pub const METADATA_JSON: &str = "metadata.json";
@@ -98,7 +98,8 @@ async fn put_latest_build(
     paths: &JobPaths,
     build_id: &str,
 ) -> Result<(), ArtifactError> {
-    let bucket = paths.bucket.name.as_str();
+    let bucket = paths.bucket.to_string();
+    let bucket = bucket.as_str();
     for latest in &paths.latest_build {
         store
             .put(
@@ -142,7 +143,7 @@ pub async fn upload_started(
     let body = to_tab_indented_json(started).map_err(|e| render_err(STARTED_JSON, e))?;
     store
         .put(
-            &paths.bucket.name,
+            &paths.bucket.to_string(),
             &paths.file(STARTED_JSON),
             Bytes::from(body),
             content_type(STARTED_JSON),
@@ -160,15 +161,18 @@ pub async fn upload_finished(
     artifacts_dir: Option<&Path>,
     finished: &Finished,
 ) -> Result<(), ArtifactError> {
-    let bucket = paths.bucket.name.as_str();
+    let bucket = paths.bucket.to_string();
+    let bucket = bucket.as_str();
     if let Some(dir) = artifacts_dir {
         for (path, rel) in files_under(dir).await? {
-            let data = tokio::fs::read(&path)
-                .await
-                .map_err(io_err("read", &path))?;
             let name = paths.file(&format!("{ARTIFACTS_DIR}/{rel}"));
             store
-                .put(bucket, &name, Bytes::from(data), content_type(&rel))
+                .upload(
+                    bucket,
+                    &name,
+                    Body::File(path),
+                    &PutOptions::new(content_type(&rel)),
+                )
                 .await?;
         }
     }

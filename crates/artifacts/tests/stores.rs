@@ -1,9 +1,10 @@
-//! Black-box: both backends behave the same, and GCS runs against a real fake-gcs-server.
+//! Black-box: every backend behaves the same; GCS runs against a real fake-gcs-server and S3
+//! against a real moto server, both started by the tests.
 #![allow(clippy::unwrap_used)]
 
 use bytes::Bytes;
-use prow_artifacts::fake_gcs::FakeGcs;
-use prow_artifacts::{ArtifactStore, LocalStore};
+use prow_artifacts::counterparts::{FakeGcs, MotoS3, write_service_account_key};
+use prow_artifacts::{ArtifactStore, Body, LocalStore, PutOptions, StoreConfig, Stores};
 
 /// The same contract, whatever the backend.
 async fn exercise(store: &dyn ArtifactStore, bucket: &str) {
@@ -124,22 +125,116 @@ async fn local_directory_store() {
     assert_eq!(on_disk, "17");
 }
 
-#[tokio::test]
-#[ignore = "needs fake-gcs-server (.ci/install-deps installs it; .ci/test runs this)"]
-async fn gcs_store_against_fake_gcs_server() {
-    let server = FakeGcs::start().await.unwrap();
-    server.create_bucket("my-bucket").await.unwrap();
-    let store = server.store().unwrap();
-    exercise(&store, "my-bucket").await;
-    // A bucket that does not exist lists as empty and reads as missing.
+/// Streaming uploads: a file larger than several multipart parts, and a gzip-encoded log that
+/// readers get back decompressed while the bucket holds it compressed.
+async fn exercise_large_files(store: &dyn ArtifactStore, bucket: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.bin");
+    // Not compressible, 17 MiB: three 8 MiB parts where the backend uploads in parts.
+    let mut data = Vec::with_capacity(17 << 20);
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    while data.len() < 17 << 20 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        data.extend_from_slice(&x.to_le_bytes());
+    }
+    std::fs::write(&big, &data).unwrap();
     assert!(
         store
-            .list("nope", "", Some("/"))
+            .upload(
+                bucket,
+                "logs/big/1/artifacts/big.bin",
+                Body::File(big),
+                &PutOptions::new("application/octet-stream"),
+            )
             .await
             .unwrap()
-            .objects
-            .is_empty()
     );
-    assert_eq!(store.get("nope", "x").await.unwrap(), None);
+    let back = store
+        .get(bucket, "logs/big/1/artifacts/big.bin")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(back.len(), data.len());
+    assert!(back == data, "downloaded bytes differ");
+
+    let log = dir.path().join("build-log.txt");
+    let text: String = (0..60_000).map(|i| format!("line {i}: ok\n")).collect();
+    std::fs::write(&log, &text).unwrap();
+    let gzip = PutOptions {
+        gzip: true,
+        ..PutOptions::new("text/plain; charset=utf-8")
+    };
+    store
+        .upload(bucket, "logs/big/1/build-log.txt", Body::File(log), &gzip)
+        .await
+        .unwrap();
+    let back = store
+        .get(bucket, "logs/big/1/build-log.txt")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(back == text.as_bytes(), "the log reads back decompressed");
+    let listed = store
+        .list(bucket, "logs/big/1/build-log.txt", None)
+        .await
+        .unwrap();
+    assert_eq!(listed.objects.len(), 1);
+    assert!(
+        listed.objects[0].size < text.len() as u64 / 4,
+        "stored compressed: {} of {}",
+        listed.objects[0].size,
+        text.len()
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs fake-gcs-server and openssl (.ci/install-deps installs them; .ci/test runs this)"]
+async fn gcs_with_a_service_account_key_against_fake_gcs_server() {
+    let server = FakeGcs::start().await.unwrap();
+    server.create_bucket("my-bucket").await.unwrap();
+    let secrets = tempfile::tempdir().unwrap();
+    // As Prow mounts gcs_credentials_secret: the key signs every request (object_store makes a
+    // self-signed JWT from it); the emulator accepts any bearer.
+    let key = write_service_account_key(secrets.path()).unwrap();
+    let store = Stores::new(server.config(Some(key))).unwrap();
+    exercise(&store, "gs://my-bucket").await;
+    exercise_large_files(&store, "gs://my-bucket").await;
+    server.stop().await;
+}
+
+#[tokio::test]
+#[ignore = "needs fake-gcs-server (.ci/install-deps installs it; .ci/test runs this)"]
+async fn gcs_anonymous_against_fake_gcs_server() {
+    let server = FakeGcs::start().await.unwrap();
+    server.create_bucket("my-bucket").await.unwrap();
+    // A bare bucket name is GCS, as in Prow's gcs_configuration.
+    exercise(&server.store().unwrap(), "my-bucket").await;
+    assert_eq!(
+        server.store().unwrap().get("my-bucket", "x").await.unwrap(),
+        None
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+#[ignore = "needs moto_server (pip install 'moto[server]'; .ci/install-deps installs it)"]
+async fn s3_with_prow_credentials_file_against_moto() {
+    let server = MotoS3::start().await.unwrap();
+    server.create_bucket("prow-artifacts").await.unwrap();
+    let secrets = tempfile::tempdir().unwrap();
+    let creds = server.write_credentials(secrets.path()).unwrap();
+    let store = Stores::new(StoreConfig {
+        s3_credentials_file: Some(creds),
+        ..StoreConfig::default()
+    })
+    .unwrap();
+    exercise(&store, "s3://prow-artifacts").await;
+    exercise_large_files(&store, "s3://prow-artifacts").await;
+    // A bucket that does not exist reads as missing objects; listing it is a configuration
+    // error worth surfacing, not an empty run.
+    assert_eq!(store.get("s3://nope", "x").await.unwrap(), None);
+    assert!(store.list("s3://nope", "", Some("/")).await.is_err());
     server.stop().await;
 }

@@ -10,9 +10,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use prow_artifacts::ArtifactStore;
 use prow_artifacts::layout::job_paths;
 use prow_artifacts::upload::{content_type, files_under};
+use prow_artifacts::{ArtifactStore, Body, PutOptions};
 use prow_kube::ProwJobs;
 use prow_local::kubelet::{PodFinished, pod_utility};
 use serde_json::Value;
@@ -67,20 +67,20 @@ impl LocalSidecar {
             return Ok(());
         }
         let paths = job_paths(&pj.spec, &build_id, gcs)?;
-        let bucket = &paths.bucket.name;
+        let bucket = paths.bucket.to_string();
         self.store
             .put(
-                bucket,
+                &bucket,
                 &paths.file("build-log.txt"),
                 Bytes::from(log),
                 "text/plain; charset=utf-8",
             )
             .await?;
         for (file, rel) in files_under(&pod_dir.join("volumes/logs/artifacts")).await? {
-            let data = tokio::fs::read(&file).await?;
             let object = paths.file(&format!("artifacts/{rel}"));
+            let options = PutOptions::new(content_type(&rel));
             self.store
-                .put(bucket, &object, Bytes::from(data), content_type(&rel))
+                .upload(&bucket, &object, Body::File(file), &options)
                 .await?;
         }
         Ok(())

@@ -70,6 +70,10 @@ pub(crate) struct UpArgs {
     /// Fire every PingSource once at start (periodics, resyncs) instead of waiting for the schedule.
     #[arg(long)]
     tick: bool,
+    /// Prow's S3 credentials JSON (region, endpoint, s3_force_path_style, access_key, secret_key):
+    /// `s3://` buckets go to that server (MinIO, ...) instead of `<state-dir>/artifacts`.
+    #[arg(long, env = "S3_CREDENTIALS_FILE")]
+    s3_credentials_file: Option<PathBuf>,
 }
 
 /// Where everything ended up; printed as one JSON line so scripts and tests can find it.
@@ -106,8 +110,15 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<()> {
     )));
     let kube = prow_kube::client_for_url(&api_url)?;
     let artifacts_dir = args.state_dir.join("artifacts");
+    // gs:// buckets live in the state dir in Prow's layout; s3:// ones too unless S3 credentials
+    // name a server. Crier, Deck and the pods' utilities share this one configuration.
+    let storage = prow_artifacts::StoreConfig {
+        local_dir: Some(artifacts_dir.clone()),
+        s3_credentials_file: args.s3_credentials_file.clone(),
+        ..prow_artifacts::StoreConfig::default()
+    };
     let artifacts: Arc<dyn prow_artifacts::ArtifactStore> =
-        Arc::new(prow_artifacts::LocalStore::new(&artifacts_dir).context("artifact directory")?);
+        Arc::new(prow_artifacts::Stores::new(storage).context("artifact storage")?);
     let ns = config.prow.prowjob_namespace.clone();
     let mut kubelet_config = KubeletConfig::new(args.state_dir.join("pods"));
     kubelet_config.on_finished = Some(Arc::new(crate::sidecar::LocalSidecar {
@@ -120,6 +131,13 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<()> {
         prow_podutils::LOCAL_ARTIFACTS_ENV.to_owned(),
         artifacts_dir.display().to_string(),
     )];
+    if let Some(creds) = &args.s3_credentials_file {
+        let creds = std::path::absolute(creds).unwrap_or_else(|_| creds.clone());
+        kubelet_config.utility_env.push((
+            prow_podutils::LOCAL_S3_CREDENTIALS_ENV.to_owned(),
+            creds.display().to_string(),
+        ));
+    }
     let kubelet = Kubelet::new(api.clone(), logs, kubelet_config);
     let kubelet_stop = wait(stopped.clone());
     tokio::spawn(async move {

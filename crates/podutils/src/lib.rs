@@ -25,4 +25,6 @@ pub use options::{
     CloneRefsOptions, EntrypointOptions, GcsOptions, InitUploadOptions, OptionsError,
     SidecarCensoringOptions, SidecarOptions, WrapperOptions,
 };
-pub use upload::{Destination, LOCAL_ARTIFACTS_ENV, store_for};
+pub use upload::{
+    Destination, LOCAL_ARTIFACTS_ENV, LOCAL_S3_CREDENTIALS_ENV, store_config, store_for,
+};

@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use prow_artifacts::gcs::{GCS_ENDPOINT, STORAGE_EMULATOR_HOST, emulator_endpoint};
 use prow_artifacts::layout::{Bucket, job_paths};
 use prow_artifacts::upload::{content_type, files_under};
-use prow_artifacts::{ArtifactError, ArtifactStore, GcsAuth, GcsStore, LayoutError, LocalStore};
+use prow_artifacts::{
+    ArtifactError, ArtifactStore, Body, LayoutError, LocalStore, PutOptions, StoreConfig, Stores,
+};
 use prow_core::jobspec::JobSpec;
 
 use crate::jobspec::prowjob_spec;
@@ -22,7 +23,7 @@ pub enum UploadError {
     Layout(#[from] LayoutError),
     #[error("{0}")]
     Store(#[from] ArtifactError),
-    #[error("unsupported storage {0:?}: only gs://, file:// and local_output_dir are implemented")]
+    #[error("unsupported storage {0:?}: gs://, s3://, file:// and local_output_dir are")]
     Unsupported(String),
     #[error("{0}")]
     Config(String),
@@ -61,11 +62,38 @@ fn local_root(dir: &Path) -> Result<(PathBuf, String), UploadError> {
 /// Set by the local kubelet of `prow up` on utility containers: the directory of its artifact
 /// store (`<dir>/<bucket>/<object>`), used instead of GCS for `gs://` and bare buckets.
 pub const LOCAL_ARTIFACTS_ENV: &str = "PROW_LOCAL_ARTIFACTS_DIR";
+/// Set by `prow up` when it was given S3 credentials: `s3://` buckets go to that S3 server.
+pub const LOCAL_S3_CREDENTIALS_ENV: &str = "PROW_LOCAL_S3_CREDENTIALS_FILE";
 
-/// The store for `options` (the brief's `store_for`): `local_output_dir` or a `file://` bucket ->
-/// [`LocalStore`]; `gs://<bucket>` or a bare bucket name -> [`GcsStore`] (the emulator named by
-/// `STORAGE_EMULATOR_HOST` in `env`, else GCS authenticated from `gcs_credentials_file` when it
-/// holds an access token, else from the metadata server). `s3://` is not implemented.
+fn non_empty(value: &str) -> Option<PathBuf> {
+    (!value.trim().is_empty()).then(|| PathBuf::from(value))
+}
+
+/// The store configuration for `options` and the environment. Under `prow up` (the node's
+/// [`LOCAL_ARTIFACTS_ENV`]) the node's storage replaces the pod's mounted secrets, which are
+/// empty directories there.
+pub fn store_config(options: &GcsOptions, env: &dyn Fn(&str) -> Option<String>) -> StoreConfig {
+    let node_dir = env(LOCAL_ARTIFACTS_ENV).and_then(|d| non_empty(&d));
+    let config = match node_dir {
+        Some(dir) => StoreConfig {
+            local_dir: Some(dir),
+            s3_credentials_file: env(LOCAL_S3_CREDENTIALS_ENV).and_then(|f| non_empty(&f)),
+            ..StoreConfig::default()
+        },
+        None => StoreConfig {
+            gcs_credentials_file: non_empty(&options.gcs_credentials_file),
+            s3_credentials_file: non_empty(&options.s3_credentials_file),
+            ..StoreConfig::default()
+        },
+    };
+    config.with_env(env)
+}
+
+/// The store for `options`: `local_output_dir` -> [`LocalStore`] writing into that directory;
+/// otherwise the bucket URL as Prow reads it (`gs://` or a bare name: GCS with
+/// `gcs_credentials_file`, else Application Default Credentials or the metadata server, or the
+/// emulator named by `STORAGE_EMULATOR_HOST`; `s3://`: S3 with `s3_credentials_file`;
+/// `file://`: a directory), through [`Stores`].
 pub fn store_for(
     options: &GcsOptions,
     env: &dyn Fn(&str) -> Option<String>,
@@ -80,69 +108,25 @@ pub fn store_for(
         });
     }
     let bucket = Bucket::parse(&config.bucket);
-    match bucket.provider.as_str() {
-        "file" => {
-            let dir = if bucket.name.starts_with('/') {
-                bucket.name.clone()
-            } else {
-                format!("/{}", bucket.name)
-            };
-            let (root, name) = local_root(Path::new(&dir))?;
-            Ok(Destination {
-                store: Arc::new(LocalStore::new(root)?),
-                bucket: name,
-                local: false,
-            })
-        }
-        "gs" if env(LOCAL_ARTIFACTS_ENV).is_some_and(|d| !d.is_empty()) => {
-            // `prow up`: the node's artifact store is a directory of buckets, the same one crier
-            // and Deck read, so the run lands where a cluster's sidecar would put it in GCS.
-            let root = env(LOCAL_ARTIFACTS_ENV).unwrap_or_default();
-            Ok(Destination {
-                store: Arc::new(LocalStore::new(PathBuf::from(root))?),
-                bucket: bucket.name,
-                local: false,
-            })
-        }
-        "gs" => {
-            let store = match env(STORAGE_EMULATOR_HOST).filter(|h| !h.trim().is_empty()) {
-                Some(host) => GcsStore::new(emulator_endpoint(&host)?, GcsAuth::Anonymous)?,
-                None => {
-                    let endpoint = GCS_ENDPOINT
-                        .parse()
-                        .map_err(|e| UploadError::Config(format!("{GCS_ENDPOINT}: {e}")))?;
-                    GcsStore::new(endpoint, gcs_auth(&options.gcs_credentials_file)?)?
-                }
-            };
-            Ok(Destination {
-                store: Arc::new(store),
-                bucket: bucket.name,
-                local: false,
-            })
-        }
-        other => Err(UploadError::Unsupported(format!("{other}://"))),
+    if !matches!(bucket.provider.as_str(), "gs" | "s3" | "file") {
+        return Err(UploadError::Unsupported(format!("{}://", bucket.provider)));
     }
+    Ok(Destination {
+        store: Arc::new(Stores::new(store_config(options, env))?),
+        bucket: config.bucket.clone(),
+        local: false,
+    })
 }
 
-/// Credentials from `gcs_credentials_file`: an access token (plain text, or JSON with
-/// `access_token`) is used as is; a service-account key cannot be signed here, so those fall
-/// back to the metadata server (workload identity).
-fn gcs_auth(credentials_file: &str) -> Result<GcsAuth, UploadError> {
-    if credentials_file.is_empty() {
-        return Ok(GcsAuth::MetadataServer);
+/// Whether Prow compresses `name` under `compress_file_types` (extensions, or `*`): never
+/// `.gz`/`.gzip` files; the size and content checks are the store's.
+pub fn compress_requested(name: &str, compress_file_types: &[String]) -> bool {
+    let base = name.rsplit('/').next().unwrap_or(name);
+    let ext = base.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
+    if ext == "gz" || ext == "gzip" {
+        return false;
     }
-    let text = std::fs::read_to_string(credentials_file).map_err(|source| UploadError::Read {
-        path: credentials_file.to_owned(),
-        source,
-    })?;
-    let text = text.trim();
-    if let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(text) {
-        return Ok(match map.get("access_token").and_then(|v| v.as_str()) {
-            Some(token) => GcsAuth::Token(token.to_owned()),
-            None => GcsAuth::MetadataServer,
-        });
-    }
-    Ok(GcsAuth::Token(text.to_owned()))
+    compress_file_types.iter().any(|t| t == "*" || t == ext)
 }
 
 /// What to upload: bytes in hand or a file read at upload time.
@@ -315,26 +299,15 @@ async fn put_all(
     }
     let mut first_err = None;
     for (name, source) in &targets.0 {
-        let data = match source {
-            Source::Data(d) => d.clone(),
-            Source::File(path) => match tokio::fs::read(path).await {
-                Ok(d) => Bytes::from(d),
-                Err(source) => {
-                    let err = UploadError::Read {
-                        path: path.display().to_string(),
-                        source,
-                    };
-                    log.error(&format!("upload {name}: {err}"));
-                    first_err.get_or_insert(err);
-                    continue;
-                }
-            },
+        let body = match source {
+            Source::Data(d) => Body::Bytes(d.clone()),
+            Source::File(path) => Body::File(path.clone()),
         };
-        if let Err(e) = dest
-            .store
-            .put(&dest.bucket, name, data, &media_type(options, name))
-            .await
-        {
+        let put = PutOptions {
+            gzip: compress_requested(name, &options.gcs_configuration.compress_file_types),
+            ..PutOptions::new(&media_type(options, name))
+        };
+        if let Err(e) = dest.store.upload(&dest.bucket, name, body, &put).await {
             log.error(&format!("upload {name}: {e}"));
             first_err.get_or_insert(e.into());
         }
@@ -429,23 +402,68 @@ mod tests {
         let no_env = |_: &str| None;
         let mut o = gcs(&format!("file://{}/bkt", dir.path().display()), "", "");
         let d = store_for(&o, &no_env).unwrap();
-        assert_eq!((d.bucket.as_str(), d.local), ("bkt", false));
+        assert!(!d.local);
+        assert!(d.bucket.ends_with("/bkt"));
         o.gcs_configuration.local_output_dir = dir.path().join("out").display().to_string();
         let d = store_for(&o, &no_env).unwrap();
         assert_eq!((d.bucket.as_str(), d.local), ("out", true));
-        let o = gcs("gs://bucket", "", "");
-        let emulator = |k: &str| (k == STORAGE_EMULATOR_HOST).then(|| "127.0.0.1:1".to_owned());
-        assert_eq!(store_for(&o, &emulator).unwrap().bucket, "bucket");
+        for bucket in ["gs://bucket", "bucket", "s3://bucket"] {
+            assert_eq!(
+                store_for(&gcs(bucket, "", ""), &no_env).unwrap().bucket,
+                bucket
+            );
+        }
         assert!(matches!(
-            store_for(&gcs("s3://b", "", ""), &no_env),
+            store_for(&gcs("az://b", "", ""), &no_env),
             Err(UploadError::Unsupported(_))
         ));
-        let tok = dir.path().join("token");
-        std::fs::write(&tok, "ya29.abc\n").unwrap();
-        assert!(matches!(
-            gcs_auth(&tok.display().to_string()).unwrap(),
-            GcsAuth::Token(t) if t == "ya29.abc"
-        ));
+    }
+
+    #[test]
+    fn credentials_come_from_the_options_or_under_prow_up_from_the_node() {
+        let mut o = gcs("s3://b", "", "");
+        o.gcs_credentials_file = "/secrets/gcs/service-account.json".into();
+        o.s3_credentials_file = "/secrets/s3-storage/service-account.json".into();
+        let emulator = |k: &str| (k == "STORAGE_EMULATOR_HOST").then(|| "127.0.0.1:1".to_owned());
+        let c = store_config(&o, &emulator);
+        assert_eq!(
+            c.gcs_credentials_file.as_deref(),
+            Some(Path::new("/secrets/gcs/service-account.json"))
+        );
+        assert_eq!(
+            c.s3_credentials_file.as_deref(),
+            Some(Path::new("/secrets/s3-storage/service-account.json"))
+        );
+        assert_eq!(c.gcs_emulator.as_deref(), Some("127.0.0.1:1"));
+        assert_eq!(c.local_dir, None);
+        let node = |k: &str| match k {
+            LOCAL_ARTIFACTS_ENV => Some("/state/artifacts".to_owned()),
+            LOCAL_S3_CREDENTIALS_ENV => Some("/state/s3.json".to_owned()),
+            _ => None,
+        };
+        let c = store_config(&o, &node);
+        assert_eq!(c.local_dir.as_deref(), Some(Path::new("/state/artifacts")));
+        assert_eq!(
+            c.s3_credentials_file.as_deref(),
+            Some(Path::new("/state/s3.json"))
+        );
+        assert_eq!(c.gcs_credentials_file, None);
+    }
+
+    #[test]
+    fn compression_follows_compress_file_types() {
+        let types = |t: &[&str]| t.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let table: [(&str, &[&str], bool); 6] = [
+            ("a/build-log.txt", &["txt"], true),
+            ("a/build-log.txt", &["json"], false),
+            ("a/build-log.txt", &[], false),
+            ("a/report.json", &["*"], true),
+            ("a/logs.tar.gz", &["*"], false),
+            ("a/core.gzip", &["gzip"], false),
+        ];
+        for (name, t, want) in table {
+            assert_eq!(compress_requested(name, &types(t)), want, "{name} {t:?}");
+        }
     }
 
     #[test]

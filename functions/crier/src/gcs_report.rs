@@ -56,7 +56,8 @@ pub async fn report(
     paths: &JobPaths,
 ) -> Result<(), GcsReportError> {
     let job = pj.name().to_owned();
-    let bucket = paths.bucket.name.as_str();
+    let bucket = paths.bucket.to_string();
+    let bucket = bucket.as_str();
     let store_err = |source| GcsReportError::Store {
         job: job.clone(),
         source,

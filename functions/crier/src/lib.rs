@@ -384,9 +384,12 @@ pub struct Flags {
     pub kube: KubeOptions,
     #[command(flatten)]
     pub github: prow_github::GitHubArgs,
-    /// Write job metadata to GCS (`STORAGE_EMULATOR_HOST` selects an emulator).
+    /// Write job metadata to each job's bucket: GCS, S3 (`s3://`), an emulator named by
+    /// `STORAGE_EMULATOR_HOST`.
     #[arg(long, env = "GCS_REPORTER")]
     pub gcs: bool,
+    #[command(flatten)]
+    pub storage: prow_artifacts::StoreArgs,
     /// Write job metadata under this directory instead (`<dir>/<bucket>/<path>`).
     #[arg(long, env = "ARTIFACTS_DIR", conflicts_with = "gcs")]
     pub artifacts_dir: Option<PathBuf>,
@@ -413,10 +416,10 @@ pub async fn app(flags: Flags) -> Result<Router, StartError> {
     let config = flags.config.load()?;
     let client = prow_kube::client(&flags.kube).await?;
     let github = prow_github::connect(&flags.github.settings(flags.dry_run))?;
-    let artifacts: Option<Arc<dyn ArtifactStore>> = if flags.gcs {
-        Some(Arc::new(prow_artifacts::GcsStore::from_env()?))
-    } else if let Some(dir) = flags.artifacts_dir {
-        Some(Arc::new(prow_artifacts::LocalStore::new(dir)?))
+    let artifacts: Option<Arc<dyn ArtifactStore>> = if flags.gcs || flags.artifacts_dir.is_some()
+    {
+        let config = flags.storage.config(flags.artifacts_dir.clone());
+        Some(Arc::new(prow_artifacts::Stores::new(config)?))
     } else {
         None
     };

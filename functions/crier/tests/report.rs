@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
-use prow_artifacts::fake_gcs::FakeGcs;
+use prow_artifacts::counterparts::FakeGcs;
 use prow_artifacts::{ArtifactStore, Finished, LocalStore, Started};
 use prow_core::config::Config;
 use prow_core::prowjob::{

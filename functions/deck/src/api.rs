@@ -216,7 +216,7 @@ pub async fn fetch_log(state: &DeckState, pj: &ProwJob) -> FetchedLog {
     if let Some((store, paths)) = storage(state, pj) {
         let name = paths.file(BUILD_LOG_TXT);
         let source = paths.bucket.url(&name);
-        match store.get(&paths.bucket.name, &name).await {
+        match store.get(&paths.bucket.to_string(), &name).await {
             Ok(Some(bytes)) => {
                 let (text, was_cut) = cut(&bytes);
                 let note = if was_cut {
@@ -371,7 +371,10 @@ pub async fn artifact(
     let Some((store, paths)) = storage(&state, &pj) else {
         return (StatusCode::NOT_FOUND, "this job has no artifact storage").into_response();
     };
-    match store.get(&paths.bucket.name, &paths.file(&path)).await {
+    match store
+        .get(&paths.bucket.to_string(), &paths.file(&path))
+        .await
+    {
         Ok(Some(bytes)) => {
             let content_type = match path.rsplit('.').next() {
                 Some("json") => "application/json",

@@ -167,6 +167,9 @@ pub struct Flags {
     /// Local artifact directory laid out as `<dir>/<bucket>/<object>` (as `prow up` writes it).
     #[arg(long, env = "ARTIFACTS_DIR")]
     pub artifacts_dir: Option<PathBuf>,
+    /// Credentials for reading jobs' buckets (GCS, S3).
+    #[command(flatten)]
+    pub storage: prow_artifacts::StoreArgs,
     #[arg(long, env = "SHOW_HIDDEN")]
     pub show_hidden: bool,
     /// Accepted for symmetry with the other functions: Deck changes nothing without a user action.
@@ -204,11 +207,11 @@ pub async fn app(flags: Flags) -> Result<Router, StartError> {
         .as_deref()
         .map(Tokens::load)
         .transpose()?;
-    let artifacts = match &flags.artifacts_dir {
-        Some(dir) => {
-            Some(Arc::new(prow_artifacts::LocalStore::new(dir.clone())?) as Arc<dyn ArtifactStore>)
-        }
-        None => None,
+    // Without a directory, credentials or an emulator, logs come from pods only.
+    let storage = flags.storage.config(flags.artifacts_dir.clone());
+    let artifacts = match storage.is_configured() {
+        true => Some(Arc::new(prow_artifacts::Stores::new(storage)?) as Arc<dyn ArtifactStore>),
+        false => None,
     };
     let options = DeckOptions {
         show_hidden: flags.show_hidden,

@@ -135,7 +135,7 @@ async fn junit(
             errors.push(format!("{rel}: too large to show ({size} bytes)"));
             continue;
         }
-        match store.get(&paths.bucket.name, &paths.file(rel)).await {
+        match store.get(&paths.bucket.to_string(), &paths.file(rel)).await {
             Ok(Some(bytes)) => match spyglass::parse_junit(rel, &String::from_utf8_lossy(&bytes)) {
                 Ok(mut found) => cases.append(&mut found),
                 Err(err) => errors.push(err.to_string()),
@@ -158,7 +158,7 @@ async fn objects(state: &DeckState, pj: &ProwJob) -> Vec<(String, u64)> {
         return Vec::new();
     };
     let prefix = format!("{}/", paths.build_dir);
-    match store.list(&paths.bucket.name, &prefix, None).await {
+    match store.list(&paths.bucket.to_string(), &prefix, None).await {
         Ok(listing) => listing
             .objects
             .into_iter()

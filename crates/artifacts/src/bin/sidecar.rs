@@ -11,7 +11,7 @@ use clap::Parser;
 use prow_artifacts::layout::job_paths;
 use prow_artifacts::metadata::{SidecarResult, sidecar_finished, started_from_refs};
 use prow_artifacts::upload::{read_job_metadata, upload_finished, upload_started};
-use prow_artifacts::{ArtifactStore, GcsStore, LocalStore};
+use prow_artifacts::{ArtifactStore, LocalStore, StoreConfig, Stores};
 use prow_core::jobspec::JobSpec;
 use prow_core::prowjob::ProwJobSpec;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -28,7 +28,7 @@ struct Args {
     /// Directory the test writes artifacts to.
     #[arg(long, env = "ARTIFACTS", default_value = "/logs/artifacts")]
     artifacts: PathBuf,
-    /// Upload under this directory (`<dir>/<bucket>/...`) instead of to GCS.
+    /// Upload under this directory (`<dir>/<bucket>/...`) instead of to the bucket's storage.
     #[arg(long, env = "OUTPUT_DIR")]
     output_dir: Option<PathBuf>,
     /// The test command and its arguments.
@@ -79,7 +79,7 @@ async fn main() -> anyhow::Result<()> {
     let paths = job_paths(&pj_spec, &spec.buildid, gcs)?;
     let store: Arc<dyn ArtifactStore> = match &args.output_dir {
         Some(dir) => Arc::new(LocalStore::new(dir)?),
-        None => Arc::new(GcsStore::from_env()?),
+        None => Arc::new(Stores::new(StoreConfig::default().with_process_env())?),
     };
 
     let started = started_from_refs(spec.refs.as_ref(), &spec.extra_refs, now());
