@@ -355,6 +355,7 @@ impl RepoOwners {
     /// directory with the option once anyone was found.
     fn entries_for(&self, path: &str, rules: &Rules, leaf_only: bool) -> Layered {
         let path = path.trim_start_matches('/');
+        let path = path.strip_prefix("./").unwrap_or(path);
         let path = if path == "." { "" } else { path };
         let mut dir = if self.md_yaml && path.ends_with(".md") {
             path
@@ -454,6 +455,15 @@ impl RepoOwners {
     /// The root OWNERS's approvers.
     pub fn top_level_approvers(&self) -> BTreeSet<String> {
         self.entries_for("", &self.approvers, true).all()
+    }
+
+    /// Directories (and `.md` files) whose OWNERS name approvers or reviewers.
+    pub fn owners_dirs(&self) -> BTreeSet<String> {
+        self.approvers
+            .keys()
+            .chain(self.reviewers.keys())
+            .cloned()
+            .collect()
     }
 
     pub fn all_approvers(&self) -> BTreeSet<String> {
