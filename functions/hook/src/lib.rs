@@ -8,7 +8,7 @@
 
 pub mod metrics;
 pub mod secret;
-pub mod webhook;
+pub mod decide;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -26,7 +26,7 @@ use prow_events::{PublishError, Publisher};
 
 use crate::metrics::{Metrics, Outcome, UNVERIFIED};
 use crate::secret::{HmacSecrets, SecretError};
-use crate::webhook::{ACCEPTED_BODY, MAX_PAYLOAD_BYTES, Rejection};
+use crate::decide::{ACCEPTED_BODY, MAX_PAYLOAD_BYTES, Rejection};
 
 /// Where the HMAC tokens come from.
 #[derive(Debug, Clone)]
@@ -212,7 +212,7 @@ async fn handle(
     body: Body,
     event_label: &mut String,
 ) -> Handled {
-    let delivery = match webhook::check_headers(method, headers) {
+    let delivery = match decide::check_headers(method, headers) {
         Ok(delivery) => delivery,
         Err(rejection) => return Handled::Rejected(rejection),
     };
@@ -224,7 +224,7 @@ async fn handle(
         Ok(secrets) => secrets,
         Err(err) => return Handled::SecretUnavailable(err),
     };
-    let routing = match webhook::check_body(&secrets, &delivery.signature, &body) {
+    let routing = match decide::check_body(&secrets, &delivery.signature, &body) {
         Ok(routing) => routing,
         Err(rejection) => {
             if !matches!(rejection, Rejection::Signature(_)) {
@@ -236,7 +236,7 @@ async fn handle(
     event_label.clone_from(&delivery.event);
     let (event_name, delivery_id) = (delivery.event.as_str(), delivery.delivery.as_str());
     let org_repo = routing.org_repo();
-    if !webhook::is_forwarded(event_name) {
+    if !decide::is_forwarded(event_name) {
         tracing::info!(
             event = event_name,
             delivery = delivery_id,
@@ -244,7 +244,7 @@ async fn handle(
         );
         return Handled::Accepted;
     }
-    let event = match webhook::to_cloud_event(&delivery, &routing, &body) {
+    let event = match decide::to_cloud_event(&delivery, &routing, &body) {
         Ok(event) => event,
         Err(err) => return Handled::Internal(format!("building the CloudEvent: {err}")),
     };

@@ -6,7 +6,7 @@
 
 pub mod job;
 pub mod metrics;
-pub mod schedule;
+pub mod decide;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,7 +24,7 @@ use prow_core::prowjob::{ProwJob, ProwJobState, ProwJobType};
 use prow_kube::{Created, KubeError, KubeOptions, ProwJobs};
 
 use crate::metrics::{Metrics, RunResult};
-use crate::schedule::{
+use crate::decide::{
     Decision, PreviousRun, RerunLabel, RetryPolicy, Slot, Trigger, TriggerError, Wait,
     decide_with_retry,
 };

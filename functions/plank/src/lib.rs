@@ -16,7 +16,7 @@ pub mod buildid;
 pub mod decorate;
 pub mod metrics;
 pub mod pod;
-pub mod reconcile;
+pub mod decide;
 pub mod shell;
 pub mod url;
 
@@ -38,7 +38,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::buildid::BuildIds;
 use crate::metrics::Metrics;
-pub use crate::reconcile::{Settings, SettingsError};
+pub use crate::decide::{Settings, SettingsError};
 use crate::shell::ShellError;
 
 /// Largest CloudEvent accepted: a ProwJob or Pod object with room to spare.

@@ -10,7 +10,7 @@ use prow_kube::{Created, KubeError, Pods};
 
 use crate::PlankState;
 use crate::pod::pod_namespace;
-use crate::reconcile::{Action, Observed, StatusChange, may_start, reconcile};
+use crate::decide::{Action, Observed, StatusChange, may_start, reconcile};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ShellError {

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use common::*;
 use prow_core::prowjob::ProwJobState;
-use prow_plank::reconcile::Settings;
+use prow_plank::decide::Settings;
 
 #[tokio::test]
 #[ignore = "benchmark: run explicitly (.ci/test skips benchmark_*)"]

@@ -14,7 +14,7 @@ use prow_kube::{Pods, ProwJobs};
 use prow_local::events::EventType;
 use prow_local::kubelet::{Kubelet, KubeletConfig};
 use prow_local::{ApiServer, MemoryLogs};
-use prow_plank::reconcile::Settings;
+use prow_plank::decide::Settings;
 use tokio::sync::broadcast::error::RecvError;
 
 struct Node {

@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use prow_core::jobspec::{BUILD_ID_LABEL, ID_LABEL};
 use prow_core::prowjob::{ProwJobState, ProwJobType, Pull, Refs};
-use prow_plank::reconcile::{
+use prow_plank::decide::{
     DESC_FAILED, DESC_SUCCEEDED, DESC_SUPERSEDED, DESC_TRIGGERED, GITHUB_REPORTER, Settings,
 };
 use serde_json::json;

@@ -1,11 +1,11 @@
 //! prow-sinker: on each PingSource tick, deletes old ProwJobs and pods as Prow's sinker does.
 //!
 //! Lists the ProwJobs (ProwJob namespace) and Prow's pods (`created-by-prow=true` in the pod
-//! namespace), decides with [`gc::decide`], and deletes. Deleting what is already gone is
+//! namespace), decides with [`decide::decide`], and deletes. Deleting what is already gone is
 //! fine, so repeated or concurrent ticks are harmless. Only the one cluster behind the client
 //! is cleaned (Prow walks every build cluster; `exclude_clusters` has nothing to exclude here).
 
-pub mod gc;
+pub mod decide;
 pub mod metrics;
 
 use std::collections::{HashMap, HashSet};
@@ -16,7 +16,7 @@ use prow_core::config::{Config, LoadError};
 use prow_core::jobspec::CREATED_BY_PROW;
 use prow_kube::{KubeError, KubeOptions, Pods, ProwJobs};
 
-use crate::gc::{Deletion, Kind, Limits, LimitsError, Observed, Reason};
+use crate::decide::{Deletion, Kind, Limits, LimitsError, Observed, Reason};
 use crate::metrics::Metrics;
 pub use prow_core::clock::Clock;
 
@@ -222,7 +222,7 @@ pub async fn tick(state: &SinkerState) -> Result<TickReport, TickError> {
         pods: &pods,
         periodics: &periodics,
     };
-    let deletions = gc::decide(observed, &state.limits, now);
+    let deletions = decide::decide(observed, &state.limits, now);
 
     let mut report = TickReport::default();
     let mut failures = Vec::new();

@@ -6,7 +6,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
 use prow_runtime::TickCounter;
 
-use crate::gc::{Kind, Reason};
+use crate::decide::{Kind, Reason};
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct DeletionLabels {

@@ -14,7 +14,7 @@ use prow_core::prowjob::{ProwJob, ProwJobType};
 use prow_events::{Event, EventBuilder, EventBuilderV10};
 use prow_kube::test_support::LocalApi;
 use prow_kube::{Pods, ProwJobs};
-use prow_plank::reconcile::Settings;
+use prow_plank::decide::Settings;
 use prow_plank::{Options, PlankState, router};
 use serde_json::{Value, json};
 use tower::ServiceExt;

@@ -1,6 +1,6 @@
 //! plank's decision: observed ProwJob + pod + the other jobs + settings + now -> actions (Prow's state switch, pure).
 //!
-//! The I/O shell ([`crate::apply`]) carries the actions out. Status writes are expressed as a
+//! The I/O shell ([`crate::shell`]) carries the actions out. Status writes are expressed as a
 //! [`StatusChange`] guarded by the state it was decided from, so a write that races another
 //! plank instance (409, re-read) is dropped instead of overwriting a newer decision.
 
@@ -757,5 +757,5 @@ fn all_containers_finished_ok(pod: &Pod) -> bool {
 }
 
 #[cfg(test)]
-#[path = "reconcile_tests.rs"]
+#[path = "decide_tests.rs"]
 mod tests;
