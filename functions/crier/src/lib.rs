@@ -7,8 +7,8 @@
 //! delivery with 503 (the broker retries) and stays unrecorded, so the next resync tick retries
 //! it: nothing is lost.
 
+pub mod decide;
 pub mod gcs_report;
-pub mod github_report;
 pub mod metrics;
 
 pub use crate::metrics::Metrics;
@@ -26,8 +26,8 @@ use prow_github::GitHub;
 use prow_kube::{KubeOptions, ProwJobs};
 use tokio::sync::Mutex;
 
+use crate::decide::{CommentAction, GITHUB_REPORTER};
 use crate::gcs_report::{GCS_REPORTER, GcsReportError};
-use crate::github_report::{CommentAction, GITHUB_REPORTER};
 
 /// ProwJob objects (with pod specs) fit well within this.
 const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
@@ -195,12 +195,10 @@ fn mark(pj: &mut ProwJob, reporters: &[&str], state: ProwJobState) -> bool {
 
 async fn report_github(state: &CrierState, pj: &ProwJob) -> Result<bool, CrierError> {
     let cfg = &state.config.prow.github_reporter;
-    if !github_report::should_report(pj, cfg)
-        || github_report::already_reported(pj, GITHUB_REPORTER)
-    {
+    if !decide::should_report(pj, cfg) || decide::already_reported(pj, GITHUB_REPORTER) {
         return Ok(false);
     }
-    let Some(report) = github_report::status_report(pj) else {
+    let Some(report) = decide::status_report(pj) else {
         return Ok(false);
     };
     let gh_err = |source| CrierError::GitHub {
@@ -217,12 +215,12 @@ async fn report_github(state: &CrierState, pj: &ProwJob) -> Result<bool, CrierEr
             tracing::info!(job = pj.name(), org = %report.org, repo = %report.repo, sha = %report.sha,
                 context = %report.status.context, state = report.status.state.as_str(), "status reported");
         }
-        Err(e) if github_report::is_ignorable_status_error(&e) => {
+        Err(e) if decide::is_ignorable_status_error(&e) => {
             tracing::info!(job = pj.name(), error = %e, "status not settable; treated as reported");
         }
         Err(e) => return Err(gh_err(e)),
     }
-    if github_report::wants_failure_comment(pj, cfg) {
+    if decide::wants_failure_comment(pj, cfg) {
         update_failure_comment(state, pj).await.map_err(gh_err)?;
     }
     Ok(true)
@@ -245,12 +243,12 @@ async fn update_failure_comment(
     let comments = state.github.list_issue_comments(org, repo, number).await?;
     // Prow fails the report when the template does not render; we report without it (and say
     // why in the log) so one bad template cannot block every failure comment.
-    let report = github_report::report_template(&state.config.prow.plank, pj).and_then(|t| {
+    let report = decide::report_template(&state.config.prow.plank, pj).and_then(|t| {
         prow_core::gotemplate::render_prowjob(t, pj)
             .map_err(|err| tracing::warn!(job = pj.name(), %err, "report template left out"))
             .ok()
     });
-    for action in github_report::plan_failure_comment(pj, &bot, &comments, report.as_deref()) {
+    for action in decide::plan_failure_comment(pj, &bot, &comments, report.as_deref()) {
         match action {
             CommentAction::Delete(id) => state.github.delete_comment(org, repo, id).await?,
             CommentAction::Edit(id, body) => {
@@ -272,7 +270,7 @@ async fn report_gcs(state: &CrierState, pj: &ProwJob) -> Result<bool, CrierError
     let Some(store) = state.artifacts.as_deref() else {
         return Ok(false);
     };
-    if github_report::already_reported(pj, GCS_REPORTER) {
+    if decide::already_reported(pj, GCS_REPORTER) {
         return Ok(false);
     }
     let Some(paths) = gcs_report::paths(pj) else {
@@ -416,8 +414,7 @@ pub async fn app(flags: Flags) -> Result<Router, StartError> {
     let config = flags.config.load()?;
     let client = prow_kube::client(&flags.kube).await?;
     let github = prow_github::connect(&flags.github.settings(flags.dry_run))?;
-    let artifacts: Option<Arc<dyn ArtifactStore>> = if flags.gcs || flags.artifacts_dir.is_some()
-    {
+    let artifacts: Option<Arc<dyn ArtifactStore>> = if flags.gcs || flags.artifacts_dir.is_some() {
         let config = flags.storage.config(flags.artifacts_dir.clone());
         Some(Arc::new(prow_artifacts::Stores::new(config)?))
     } else {
