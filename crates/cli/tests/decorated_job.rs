@@ -4,6 +4,7 @@
 //! utilities as `prow <utility>`, clonerefs merges the PR onto its base from a real git
 //! repository, and the sidecar uploads the log, metadata and `$ARTIFACTS`. A second job runs past
 //! its decoration timeout, ignores the interrupt, and ends in failure after the grace period.
+//! With an `s3://` bucket the same run lands in an S3 server (moto) and Deck reads it there.
 
 mod common;
 
@@ -11,6 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+use prow_artifacts::counterparts::MotoS3;
+use prow_artifacts::{ArtifactStore, StoreConfig, Stores};
 use prow_core::prowjob::{ProwJob, ProwJobState};
 use prow_kube::ProwJobs;
 use serde_json::{Value, json};
@@ -115,9 +119,17 @@ async fn github(base_sha: &str) -> MockServer {
     gh
 }
 
-/// A Prow config as users write it: default decoration with utility images, a bucket, and two
-/// decorated presubmits cloning from `remote` (`clone_uri`, as for a mirror or GHE).
-fn write_config(config: &Path, remote: &Path) {
+/// Where the first test's jobs upload: a GCS bucket (kept in `prow up`'s state dir).
+fn gcs_bucket() -> String {
+    format!(
+        "      gcs_configuration:\n        bucket: {BUCKET}\n        path_strategy: explicit\n      gcs_credentials_secret: gcs-credentials\n"
+    )
+}
+
+/// A Prow config as users write it: default decoration with utility images, a bucket
+/// (`storage`: the `gcs_configuration` and secret lines), and two decorated presubmits cloning
+/// from `remote` (`clone_uri`, as for a mirror or GHE).
+fn write_config(config: &Path, remote: &Path, storage: &str) {
     common::write(
         &config.join("config.yaml"),
         &format!(
@@ -133,11 +145,7 @@ plank:
         initupload: us-docker.pkg.dev/k8s-infra-prow/images/initupload:v20260821-a61940897
         entrypoint: us-docker.pkg.dev/k8s-infra-prow/images/entrypoint:v20260821-a61940897
         sidecar: us-docker.pkg.dev/k8s-infra-prow/images/sidecar:v20260821-a61940897
-      gcs_configuration:
-        bucket: {BUCKET}
-        path_strategy: explicit
-      gcs_credentials_secret: gcs-credentials
-"#
+{storage}"#
         ),
     );
     let remote = remote.display();
@@ -155,7 +163,7 @@ plank:
       - image: docker.io/library/alpine:3
         command: [sh, -c]
         args:
-        - test -f base.txt && test -f pr.txt && echo "merged at $(git rev-parse HEAD)" && echo ok > "$ARTIFACTS/result.txt"
+        - test -f base.txt && test -f pr.txt && echo "merged at $(git rev-parse HEAD)" && seq 1 400 && echo ok > "$ARTIFACTS/result.txt"
   - name: pull-hello-slow
     always_run: true
     decorate: true
@@ -178,16 +186,39 @@ plank:
     );
 }
 
-fn start_up(dir: &Path, github_url: &str) -> (common::Up, Value) {
-    let _config = dir.join("config");
+fn start_up(dir: &Path, github_url: &str, s3_credentials: Option<&Path>) -> (common::Up, Value) {
     common::start_up(
         dir,
         &common::UpOptions {
             github: Some(github_url),
             hmac_secret: Some(b"decorated-secret\n"),
+            s3_credentials_file: s3_credentials,
             ..common::UpOptions::default()
         },
     )
+}
+
+/// Delivers PR #2's `pull_request.opened` to hook, signed, with the given base and head.
+async fn open_pull_request(hook: &str, base_sha: &str, head_sha: &str, delivery: &str) {
+    let mut payload: Value =
+        serde_json::from_slice(&prow_testdata::webhook("pull_request.opened.json")).expect("json");
+    payload["pull_request"]["head"]["sha"] = json!(head_sha);
+    payload["pull_request"]["base"]["sha"] = json!(base_sha);
+    let body = serde_json::to_vec(&payload).expect("body");
+    let response = reqwest::Client::new()
+        .post(hook)
+        .header("X-GitHub-Event", "pull_request")
+        .header("X-GitHub-Delivery", delivery)
+        .header(
+            "X-Hub-Signature-256",
+            common::sign(b"decorated-secret", &body),
+        )
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("deliver");
+    assert_eq!(response.status(), 200, "{:?}", response.text().await);
 }
 
 async fn finished(jobs: &ProwJobs, job: &str, timeout: Duration) -> ProwJob {
@@ -224,31 +255,12 @@ async fn a_decorated_presubmit_clones_the_pr_runs_and_uploads_in_prows_layout() 
     let keep = KeepOnFailure(dir.path().to_path_buf());
     let remote = dir.path().join("remote");
     let (base_sha, head_sha) = remote_repository(&remote);
-    write_config(&dir.path().join("config"), &remote);
+    write_config(&dir.path().join("config"), &remote, &gcs_bucket());
     let gh = github(&base_sha).await;
-    let (_up, endpoints) = start_up(dir.path(), &gh.uri());
+    let (_up, endpoints) = start_up(dir.path(), &gh.uri(), None);
     let hook = endpoints["hook"].as_str().expect("hook url");
     let api = endpoints["api"].as_str().expect("api url");
-
-    let mut payload: Value =
-        serde_json::from_slice(&prow_testdata::webhook("pull_request.opened.json")).expect("json");
-    payload["pull_request"]["head"]["sha"] = json!(head_sha);
-    payload["pull_request"]["base"]["sha"] = json!(base_sha);
-    let body = serde_json::to_vec(&payload).expect("body");
-    let response = reqwest::Client::new()
-        .post(hook)
-        .header("X-GitHub-Event", "pull_request")
-        .header("X-GitHub-Delivery", "decorated-1")
-        .header(
-            "X-Hub-Signature-256",
-            common::sign(b"decorated-secret", &body),
-        )
-        .header("Content-Type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .expect("deliver");
-    assert_eq!(response.status(), 200, "{:?}", response.text().await);
+    open_pull_request(hook, &base_sha, &head_sha, "decorated-1").await;
 
     let jobs = ProwJobs::new(prow_kube::client_for_url(api).expect("client"), "prow");
     let unit = finished(&jobs, "pull-hello-unit", Duration::from_secs(180)).await;
@@ -307,6 +319,111 @@ async fn a_decorated_presubmit_clones_the_pr_runs_and_uploads_in_prows_layout() 
         .map(|(end, start)| end.0.duration_since(start.0).as_secs_f64());
     assert!(elapsed.is_some_and(|s| s < 50.0), "ran {elapsed:?} s");
     drop(keep);
+}
+
+const S3_BUCKET: &str = "prow-s3-artifacts";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs moto_server (pip install 'moto[server]'; .ci/install-deps installs it)"]
+async fn a_decorated_presubmit_with_an_s3_bucket_uploads_there_and_deck_reads_it_there() {
+    prow_kube::install_crypto_provider();
+    let s3 = MotoS3::start().await.expect("moto_server");
+    s3.create_bucket(S3_BUCKET).await.expect("bucket");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keep = KeepOnFailure(dir.path().to_path_buf());
+    let creds = s3.write_credentials(dir.path()).expect("credentials");
+    let remote = dir.path().join("remote");
+    let (base_sha, head_sha) = remote_repository(&remote);
+    // Prow's convention for S3: an s3:// bucket and s3_credentials_secret; logs gzip-encoded.
+    let storage = format!(
+        "      gcs_configuration:\n        bucket: s3://{S3_BUCKET}\n        path_strategy: explicit\n        compress_file_types: [txt]\n      s3_credentials_secret: s3-credentials\n"
+    );
+    write_config(&dir.path().join("config"), &remote, &storage);
+    let gh = github(&base_sha).await;
+    let (_up, endpoints) = start_up(dir.path(), &gh.uri(), Some(&creds));
+    let hook = endpoints["hook"].as_str().expect("hook url");
+    let api = endpoints["api"].as_str().expect("api url");
+    let deck = endpoints["deck"].as_str().expect("deck url");
+    open_pull_request(hook, &base_sha, &head_sha, "decorated-s3").await;
+
+    let jobs = ProwJobs::new(prow_kube::client_for_url(api).expect("client"), "prow");
+    let unit = finished(&jobs, "pull-hello-unit", Duration::from_secs(180)).await;
+    let store = Stores::new(StoreConfig {
+        s3_credentials_file: Some(creds.clone()),
+        ..StoreConfig::default()
+    })
+    .expect("store");
+    let bucket = format!("s3://{S3_BUCKET}");
+    let run = format!(
+        "pr-logs/pull/{}/{PR}/pull-hello-unit/{}",
+        REPO.replace('/', "_"),
+        unit.status.build_id
+    );
+    let get = |name: String| {
+        let store = &store;
+        let bucket = bucket.clone();
+        async move {
+            let data = store
+                .get(&bucket, &name)
+                .await
+                .expect("read s3")
+                .unwrap_or_else(|| panic!("{name} is not in S3"));
+            String::from_utf8(data.to_vec()).expect("utf-8")
+        }
+    };
+    let log = get(format!("{run}/build-log.txt")).await;
+    assert_eq!(unit.status.state, ProwJobState::Success, "{log}");
+    assert!(
+        log.contains("merged at ") && log.contains("\n400\n"),
+        "{log}"
+    );
+    let finished_json: Value =
+        serde_json::from_str(&get(format!("{run}/finished.json")).await).expect("finished");
+    assert_eq!(finished_json["passed"], json!(true), "{finished_json}");
+    assert_eq!(get(format!("{run}/artifacts/result.txt")).await, "ok\n");
+    assert!(
+        get(format!("{run}/prowjob.json"))
+            .await
+            .contains("pull-hello-unit")
+    );
+    // The log is stored gzip-encoded (compress_file_types), and read back decompressed.
+    let listed = store
+        .list(&bucket, &format!("{run}/build-log.txt"), None)
+        .await
+        .expect("list");
+    assert!(
+        listed
+            .objects
+            .first()
+            .is_some_and(|o| o.size < log.len() as u64),
+        "{listed:?} vs {} bytes",
+        log.len()
+    );
+    // Nothing went to the local directory that gs:// buckets use.
+    assert!(!dir.path().join("state/artifacts").join(S3_BUCKET).exists());
+
+    // Deck shows the log from the bucket: what it serves changes when the object does.
+    store
+        .put(
+            &bucket,
+            &format!("{run}/build-log.txt"),
+            Bytes::from("served from s3\n"),
+            "text/plain; charset=utf-8",
+        )
+        .await
+        .expect("overwrite");
+    let shown = reqwest::get(format!(
+        "{deck}/log?job=pull-hello-unit&id={}",
+        unit.status.build_id
+    ))
+    .await
+    .expect("deck")
+    .text()
+    .await
+    .expect("body");
+    assert_eq!(shown, "served from s3\n");
+    drop(keep);
+    s3.stop().await;
 }
 
 /// On a failed assertion, copies the run's state (pods' directories, artifacts) somewhere that

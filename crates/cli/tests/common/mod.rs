@@ -47,6 +47,8 @@ pub(crate) struct UpOptions<'a> {
     pub(crate) hmac_secret: Option<&'a [u8]>,
     /// `RUST_LOG` for the child.
     pub(crate) log: Option<&'a str>,
+    /// Prow's S3 credentials file: `s3://` buckets go to that server.
+    pub(crate) s3_credentials_file: Option<&'a Path>,
 }
 
 /// Starts `prow up` in `dir` (not the checkout: nothing but the user's config is read from
@@ -83,6 +85,9 @@ pub(crate) fn start_up(dir: &Path, options: &UpOptions<'_>) -> (Up, Value) {
             .arg(github)
             .arg("--github-token-path")
             .arg(dir.join("token"));
+    }
+    if let Some(creds) = options.s3_credentials_file {
+        command.arg("--s3-credentials-file").arg(creds);
     }
     if let Some(log) = options.log {
         command.env("RUST_LOG", log);
