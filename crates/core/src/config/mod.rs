@@ -22,7 +22,10 @@ pub use jobs::{
 pub use lazy::{Lazy, SectionError};
 pub use load::{LoadError, LoadOptions, Loaded, load};
 pub use locate::{Position, Seg, locate};
-pub use plugins::{ExternalPlugin, OrgPlugins, PluginsConfig, TriggerConfig};
+pub use plugins::{
+    ApproveConfig, BlunderbussConfig, DEFAULT_COMMAND_HELP_LINK, ExternalPlugin, LgtmConfig,
+    OrgPlugins, OwnersConfig, PluginsConfig, TriggerConfig,
+};
 pub use prow::{
     Deck, DefaultDecorationConfigEntry, DefaultRerunAuthConfigEntry, GitHubReporter, Horologium,
     Plank, ProwConfig, Sinker,

@@ -19,10 +19,13 @@ pub struct PluginsConfig {
     pub plugins: BTreeMap<String, OrgPlugins>,
     pub external_plugins: BTreeMap<String, Vec<ExternalPlugin>>,
     pub triggers: Vec<TriggerConfig>,
-    pub owners: Option<Value>,
-    pub approve: Option<Value>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub owners: OwnersConfig,
+    #[serde(deserialize_with = "null_as_default")]
+    pub approve: Vec<ApproveConfig>,
     pub blockades: Option<Value>,
-    pub blunderbuss: Option<Value>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub blunderbuss: BlunderbussConfig,
     pub rifle: Option<Value>,
     pub bugzilla: Option<Value>,
     pub branch_cleaner: Option<Value>,
@@ -35,7 +38,8 @@ pub struct PluginsConfig {
     pub goose: Option<Value>,
     pub heart: Option<Value>,
     pub label: Option<Value>,
-    pub lgtm: Option<Value>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub lgtm: Vec<LgtmConfig>,
     pub jira: Option<Value>,
     pub milestone_applier: Option<Value>,
     pub release_note: Option<Value>,
@@ -168,7 +172,129 @@ pub struct TriggerConfig {
     pub org_invite: Option<Value>,
 }
 
+/// Go reads `key: null` as the zero value; serde would refuse it for a list or a struct.
+fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+/// The lgtm plugin's settings for a set of orgs/repos (Prow's `plugins.Lgtm`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LgtmConfig {
+    pub repos: Vec<String>,
+    /// GitHub reviews that approve or request changes act as `/lgtm` and `/lgtm cancel`.
+    pub review_acts_as_lgtm: bool,
+    /// Record the tree hash when lgtm is added; a push that keeps the tree keeps the label.
+    pub store_tree_hash: bool,
+    /// Pushes by members of this team keep the label.
+    #[serde(rename = "trusted_team_for_sticky_lgtm")]
+    pub sticky_lgtm_team: String,
+}
+
+/// The approve plugin's settings for a set of orgs/repos (Prow's `plugins.Approve`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ApproveConfig {
+    pub repos: Vec<String>,
+    /// Approval needs a linked issue (or `/approve no-issue`).
+    pub issue_required: bool,
+    /// The PR author's own approval is not implied (Prow's default: implied).
+    pub require_self_approval: Option<bool>,
+    /// The `lgtm` label's giver approves too.
+    pub lgtm_acts_as_approve: bool,
+    /// Review states do not count as approvals (Prow's default: ignored).
+    pub ignore_review_state: Option<bool>,
+    #[serde(rename = "commandHelpLink")]
+    pub command_help_link: String,
+    pub pr_process_link: String,
+}
+
+/// Prow's default command help link for the approve notification.
+pub const DEFAULT_COMMAND_HELP_LINK: &str = "https://go.k8s.io/bot-commands";
+
+impl ApproveConfig {
+    /// Whether the author must approve explicitly (unset means no, as in Prow).
+    pub fn require_self_approval(&self) -> bool {
+        self.require_self_approval.unwrap_or(false)
+    }
+
+    /// Whether review states are ignored (unset means yes, as in Prow).
+    pub fn ignore_review_state(&self) -> bool {
+        self.ignore_review_state.unwrap_or(true)
+    }
+}
+
+/// The blunderbuss plugin's settings (Prow's `plugins.Blunderbuss`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BlunderbussConfig {
+    /// Reviewers to request (Prow's default: 2).
+    pub request_count: Option<usize>,
+    pub max_request_count: usize,
+    pub exclude_approvers: bool,
+    pub use_status_availability: bool,
+    pub ignore_drafts: bool,
+    pub ignore_authors: Vec<String>,
+    pub wait_for_status: Option<Value>,
+}
+
+/// How OWNERS files are read (Prow's `plugins.Owners`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OwnersConfig {
+    pub mdyamlrepos: Vec<String>,
+    /// Repos (`org/repo` or `org`) whose approvers and reviewers are not limited to collaborators.
+    pub skip_collaborators: Vec<String>,
+    pub labels_denylist: Vec<String>,
+    pub filenames: Option<Value>,
+}
+
+/// Prow's `<plugin>For`: the entry naming `org/repo`, else the one naming `org`.
+fn entry_for<'a, T>(
+    entries: &'a [T],
+    repos: impl Fn(&T) -> &[String],
+    org: &str,
+    repo: &str,
+) -> Option<&'a T> {
+    let full = format!("{org}/{repo}");
+    entries
+        .iter()
+        .find(|e| repos(e).contains(&full))
+        .or_else(|| entries.iter().find(|e| repos(e).iter().any(|r| r == org)))
+}
+
 impl PluginsConfig {
+    /// The lgtm settings for `org/repo` (Prow's LgtmFor).
+    pub fn lgtm_for(&self, org: &str, repo: &str) -> LgtmConfig {
+        entry_for(&self.lgtm, |e| &e.repos, org, repo)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The approve settings for `org/repo` (Prow's ApproveFor), the help link defaulted.
+    pub fn approve_for(&self, org: &str, repo: &str) -> ApproveConfig {
+        let mut a = entry_for(&self.approve, |e| &e.repos, org, repo)
+            .cloned()
+            .unwrap_or_default();
+        if a.command_help_link.is_empty() {
+            a.command_help_link = DEFAULT_COMMAND_HELP_LINK.to_owned();
+        }
+        a
+    }
+
+    /// Whether `org/repo` skips the collaborator checks of OWNERS-based plugins.
+    pub fn skip_collaborators(&self, org: &str, repo: &str) -> bool {
+        let full = format!("{org}/{repo}");
+        self.owners
+            .skip_collaborators
+            .iter()
+            .any(|r| r == org || *r == full)
+    }
+
     /// The org entry's plugins for `repo`: none when the entry excludes it (Prow's getPlugins).
     fn org_plugins(&self, org: &str, repo: &str) -> &[String] {
         match self.plugins.get(org) {
@@ -299,6 +425,30 @@ mod tests {
         assert!(cfg.trigger_for("acme", "foo").only_org_members);
         assert_eq!(cfg.trigger_for("acme", "bar").trusted_org, "acme-friends");
         assert_eq!(cfg.trigger_for("other", "x"), TriggerConfig::default());
+    }
+
+    #[test]
+    fn review_plugin_settings_resolve_per_repo_as_prow() {
+        let cfg: PluginsConfig = serde_norway::from_str(
+            "lgtm:\n- repos: [acme]\n  review_acts_as_lgtm: true\n- repos: [acme/foo]\n  store_tree_hash: true\n  trusted_team_for_sticky_lgtm: bots\n\
+             approve:\n- repos: [acme/foo]\n  require_self_approval: true\n  commandHelpLink: https://x\n- repos: [acme]\n  lgtm_acts_as_approve: true\n\
+             owners: {skip_collaborators: [acme/foo]}\nblunderbuss: ~\n",
+        )
+        .expect("parses");
+        let foo = cfg.lgtm_for("acme", "foo");
+        assert!(foo.store_tree_hash && !foo.review_acts_as_lgtm);
+        assert_eq!(foo.sticky_lgtm_team, "bots");
+        assert!(cfg.lgtm_for("acme", "bar").review_acts_as_lgtm);
+        assert_eq!(cfg.lgtm_for("other", "x"), LgtmConfig::default());
+        let a = cfg.approve_for("acme", "foo");
+        assert!(a.require_self_approval() && a.ignore_review_state());
+        assert_eq!(a.command_help_link, "https://x");
+        let bar = cfg.approve_for("acme", "bar");
+        assert!(bar.lgtm_acts_as_approve && !bar.require_self_approval());
+        assert_eq!(bar.command_help_link, DEFAULT_COMMAND_HELP_LINK);
+        assert!(cfg.skip_collaborators("acme", "foo"));
+        assert!(!cfg.skip_collaborators("acme", "bar"));
+        assert_eq!(cfg.blunderbuss, BlunderbussConfig::default());
     }
 
     fn plugins(yaml: &str) -> PluginsConfig {

@@ -1,0 +1,140 @@
+//! The GitHub calls plugins make, as one narrow port (so tests see exactly these calls).
+
+use async_trait::async_trait;
+use prow_github::{GitHub, IssueComment, Label, PullRequest, Result, User};
+
+/// What the plugins shell asks of GitHub.
+#[async_trait]
+pub trait PluginGitHub: Send + Sync + std::fmt::Debug {
+    async fn bot_login(&self) -> Result<String>;
+    async fn get_issue_labels(&self, org: &str, repo: &str, number: u64) -> Result<Vec<Label>>;
+    async fn add_label(&self, org: &str, repo: &str, number: u64, label: &str) -> Result<()>;
+    async fn remove_label(&self, org: &str, repo: &str, number: u64, label: &str) -> Result<()>;
+    async fn list_issue_comments(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+    ) -> Result<Vec<IssueComment>>;
+    async fn create_comment(&self, org: &str, repo: &str, number: u64, body: &str) -> Result<()>;
+    async fn delete_comment(&self, org: &str, repo: &str, id: u64) -> Result<()>;
+    async fn is_collaborator(&self, org: &str, repo: &str, user: &str) -> Result<bool>;
+    async fn get_pull_request(&self, org: &str, repo: &str, number: u64) -> Result<PullRequest>;
+    /// The tree hash of a commit.
+    async fn tree_of(&self, org: &str, repo: &str, sha: &str) -> Result<String>;
+    async fn team_members(&self, org: &str, team: &str) -> Result<Vec<User>>;
+    /// Returns the logins assigned afterwards.
+    async fn add_assignees(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+        logins: &[String],
+    ) -> Result<Vec<String>>;
+    async fn remove_assignees(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+        logins: &[String],
+    ) -> Result<()>;
+    /// Returns the logins requested.
+    async fn request_reviewers(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+        logins: &[String],
+    ) -> Result<Vec<String>>;
+    async fn unrequest_reviewers(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+        logins: &[String],
+    ) -> Result<()>;
+}
+
+#[async_trait]
+impl<T: GitHub + ?Sized> PluginGitHub for T {
+    async fn bot_login(&self) -> Result<String> {
+        GitHub::bot_login(self).await
+    }
+    async fn get_issue_labels(&self, org: &str, repo: &str, number: u64) -> Result<Vec<Label>> {
+        GitHub::get_issue_labels(self, org, repo, number).await
+    }
+    async fn add_label(&self, org: &str, repo: &str, number: u64, label: &str) -> Result<()> {
+        GitHub::add_label(self, org, repo, number, label).await
+    }
+    async fn remove_label(&self, org: &str, repo: &str, number: u64, label: &str) -> Result<()> {
+        GitHub::remove_label(self, org, repo, number, label).await
+    }
+    async fn list_issue_comments(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+    ) -> Result<Vec<IssueComment>> {
+        GitHub::list_issue_comments(self, org, repo, number).await
+    }
+    async fn create_comment(&self, org: &str, repo: &str, number: u64, body: &str) -> Result<()> {
+        GitHub::create_comment(self, org, repo, number, body)
+            .await
+            .map(|_| ())
+    }
+    async fn delete_comment(&self, org: &str, repo: &str, id: u64) -> Result<()> {
+        GitHub::delete_comment(self, org, repo, id).await
+    }
+    async fn is_collaborator(&self, org: &str, repo: &str, user: &str) -> Result<bool> {
+        GitHub::is_collaborator(self, org, repo, user).await
+    }
+    async fn get_pull_request(&self, org: &str, repo: &str, number: u64) -> Result<PullRequest> {
+        GitHub::get_pull_request(self, org, repo, number).await
+    }
+    async fn tree_of(&self, org: &str, repo: &str, sha: &str) -> Result<String> {
+        Ok(GitHub::get_tree(self, org, repo, sha).await?.sha)
+    }
+    async fn team_members(&self, org: &str, team: &str) -> Result<Vec<User>> {
+        GitHub::list_team_members(self, org, team).await
+    }
+    async fn add_assignees(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+        logins: &[String],
+    ) -> Result<Vec<String>> {
+        GitHub::add_assignees(self, org, repo, number, logins).await
+    }
+    async fn remove_assignees(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+        logins: &[String],
+    ) -> Result<()> {
+        GitHub::remove_assignees(self, org, repo, number, logins)
+            .await
+            .map(|_| ())
+    }
+    async fn request_reviewers(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+        logins: &[String],
+    ) -> Result<Vec<String>> {
+        GitHub::request_reviewers(self, org, repo, number, logins).await
+    }
+    async fn unrequest_reviewers(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+        logins: &[String],
+    ) -> Result<()> {
+        GitHub::unrequest_reviewers(self, org, repo, number, logins)
+            .await
+            .map(|_| ())
+    }
+}

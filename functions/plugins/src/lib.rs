@@ -1,0 +1,35 @@
+//! prow-plugins: Prow's ChatOps plugins (hold, assign, lgtm) as one CloudEvent function.
+//!
+//! Each plugin ([`plugin::Plugin`]) says which GitHub facts an event needs and decides purely;
+//! the shell fetches the union of those facts once per event, then applies every enabled
+//! plugin's actions through the narrow [`github::PluginGitHub`] port. Events are delivered at
+//! least once, so every action converges on a repeat (labels and assignments are states, and a
+//! comment we already made is not made again).
+//!
+//! Without the default `function` feature the crate is only the registry ([`registry`], the
+//! decisions and [`help`]), which is what Deck's `/plugin-help` reads.
+
+pub mod assign;
+pub mod event;
+pub mod help;
+pub mod hold;
+pub mod lgtm;
+pub mod plugin;
+pub mod registry;
+pub mod respond;
+pub mod trigger;
+
+#[cfg(feature = "function")]
+pub mod github;
+#[cfg(feature = "function")]
+pub mod metrics;
+#[cfg(feature = "function")]
+mod server;
+#[cfg(feature = "function")]
+pub mod shell;
+
+#[cfg(feature = "function")]
+pub use server::{Flags, PluginsState, StartError, app, router};
+
+#[cfg(test)]
+mod testing;

@@ -1,0 +1,133 @@
+//! The plugin contract: each plugin says which events it wants and which GitHub facts it needs
+//! for one, then decides purely (event + facts -> actions); the shell fetches the facts once per
+//! event for all plugins and applies the actions.
+
+use prow_core::config::PluginsConfig;
+
+use crate::event::Event;
+use crate::help::PluginHelp;
+use crate::registry::Repo;
+
+/// One plugin. Implementations hold no state: everything comes from the event, the facts and
+/// plugins.yaml.
+pub trait Plugin: Sync + std::fmt::Debug {
+    /// The name plugins.yaml enables it by.
+    fn name(&self) -> &'static str;
+
+    /// GitHub webhook event names it handles (Prow's help lists them).
+    fn events(&self) -> &'static [&'static str];
+
+    /// Prow's help provider: description, commands, and the settings of `repos` (those enabling it).
+    fn help(&self, config: &PluginsConfig, repos: &[Repo]) -> PluginHelp;
+
+    /// The facts deciding on `event` needs, or `None` when the plugin has nothing to do with it
+    /// (so an unrelated event costs no GitHub call).
+    fn needs(&self, event: &Event, config: &PluginsConfig) -> Option<Needs>;
+
+    /// What to do; pure.
+    fn decide(&self, event: &Event, facts: &Facts, config: &PluginsConfig) -> Vec<Action>;
+}
+
+/// GitHub facts a decision may need; the shell fetches the union over all plugins.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Needs {
+    /// The issue's current labels (payload labels may be stale after a redelivery).
+    pub labels: bool,
+    /// Whether the comment's author is a collaborator of the repo.
+    pub commenter_is_collaborator: bool,
+    /// The issue's comments (for notifications we edit, prune or must not repeat).
+    pub comments: bool,
+    /// The tree hash of the PR's head commit.
+    pub head_tree: bool,
+    /// Whether the PR's author is in this team of the org (lgtm's sticky team).
+    pub author_in_team: Option<String>,
+}
+
+impl Needs {
+    /// Both sets of needs.
+    pub fn union(self, other: Needs) -> Needs {
+        let author_in_team = self.author_in_team.or(other.author_in_team);
+        Needs {
+            labels: self.labels || other.labels,
+            commenter_is_collaborator: self.commenter_is_collaborator
+                || other.commenter_is_collaborator,
+            comments: self.comments || other.comments,
+            head_tree: self.head_tree || other.head_tree,
+            author_in_team,
+        }
+    }
+}
+
+/// A comment already on the issue.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IssueComment {
+    pub id: u64,
+    pub user: String,
+    pub body: String,
+    /// Whether it was edited since it was created.
+    pub edited: bool,
+}
+
+/// What the shell found out, per [`Needs`]; unneeded facts stay empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Facts {
+    /// Our own login.
+    pub bot: String,
+    pub labels: Vec<String>,
+    pub commenter_is_collaborator: bool,
+    pub comments: Vec<IssueComment>,
+    pub head_tree: Option<String>,
+    pub author_in_team: bool,
+}
+
+impl Facts {
+    pub fn has_label(&self, label: &str) -> bool {
+        self.labels.iter().any(|l| l.eq_ignore_ascii_case(label))
+    }
+
+    /// Our comments, oldest first.
+    pub fn bot_comments(&self) -> impl DoubleEndedIterator<Item = &IssueComment> {
+        self.comments
+            .iter()
+            .filter(|c| c.user.eq_ignore_ascii_case(&self.bot))
+    }
+}
+
+/// Something a plugin does on GitHub. Every action is safe to repeat: labels and assignments
+/// converge, and [`Action::Comment`] is skipped when we already said exactly that.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    AddLabel(String),
+    RemoveLabel(String),
+    /// Comment, unless one of our comments already has this exact body.
+    Comment(String),
+    DeleteComment(u64),
+    Assign {
+        logins: Vec<String>,
+        /// Said when GitHub would not assign some of them.
+        missing: Option<MissingReply>,
+    },
+    Unassign(Vec<String>),
+    RequestReview {
+        logins: Vec<String>,
+        missing: Option<MissingReply>,
+    },
+    UnrequestReview(Vec<String>),
+}
+
+/// The reply when GitHub refused some users: `before` + the users joined by `, ` + `after`,
+/// sent as a response to the comment that asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingReply {
+    pub before: String,
+    pub after: String,
+    pub to: crate::respond::ReplyTo,
+}
+
+impl MissingReply {
+    /// The comment for these missing users.
+    pub fn render(&self, missing: &[String]) -> String {
+        let message = format!("{}{}{}", self.before, missing.join(", "), self.after);
+        self.to.reply(&message)
+    }
+}

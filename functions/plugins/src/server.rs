@@ -1,0 +1,94 @@
+//! The function's edge: flags, state, and the CloudEvent router.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use prow_core::config::Config;
+use prow_events::cloudevents::{AttributesReader, Event as CloudEvent};
+use prow_github::GitHub;
+
+use crate::metrics::Metrics;
+use crate::shell::{self, PluginsError, kind_of};
+
+/// GitHub's webhook payload limit, plus room for the CloudEvent headers.
+const MAX_BODY_BYTES: usize = 26 * 1024 * 1024;
+
+/// What the plugins router works with; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct PluginsState {
+    /// Prow config with plugins.yaml: which plugins run where, and their settings.
+    pub config: Arc<Config>,
+    pub github: Arc<dyn GitHub>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl PluginsState {
+    pub fn new(config: Arc<Config>, github: Arc<dyn GitHub>) -> Self {
+        Self {
+            config,
+            github,
+            metrics: Arc::new(Metrics::default()),
+        }
+    }
+}
+
+/// The plugins function's settings, from flags or env (`prow serve plugins`, the `plugins` binary).
+#[derive(Debug, Clone, clap::Args)]
+pub struct Flags {
+    #[command(flatten)]
+    pub config: prow_runtime::ConfigArgs,
+    /// plugins.yaml: which plugins are enabled where, and their settings.
+    #[arg(long = "plugin-config", env = "PLUGIN_CONFIG")]
+    pub plugin_config: Option<PathBuf>,
+    #[command(flatten)]
+    pub github: prow_github::GitHubArgs,
+    /// Read from GitHub but record labels, comments and assignments instead of sending them.
+    #[arg(long, env = "DRY_RUN")]
+    pub dry_run: bool,
+}
+
+/// Why the plugins function could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] prow_core::config::LoadError),
+    #[error(transparent)]
+    GitHub(#[from] prow_github::GitHubError),
+}
+
+/// Builds the router from flags: loads the config and connects to GitHub.
+pub fn app(flags: Flags) -> Result<Router, StartError> {
+    let config = flags.config.load_with_plugins(flags.plugin_config)?;
+    let github = prow_github::connect(&flags.github.settings(flags.dry_run))?;
+    Ok(router(PluginsState::new(Arc::new(config), github)))
+}
+
+/// `POST /` takes CloudEvents; `/healthz` and `/metrics` for the platform.
+pub fn router(state: PluginsState) -> Router {
+    prow_runtime::event_router(state, MAX_BODY_BYTES)
+}
+
+impl prow_runtime::EventFunction for PluginsState {
+    type Error = PluginsError;
+
+    fn event_label(event: &CloudEvent) -> String {
+        kind_of(event.ty()).map_or_else(|| "other".to_owned(), |k| k.event_name().to_owned())
+    }
+
+    async fn handle(&self, event: &CloudEvent) -> Result<(), PluginsError> {
+        shell::handle(self.github.as_ref(), &self.config.plugins, event).await
+    }
+
+    fn is_bad_request(error: &PluginsError) -> bool {
+        error.is_bad_request()
+    }
+
+    fn events(&self) -> &prow_runtime::EventCounter {
+        &self.metrics.events
+    }
+
+    fn render_metrics(&self) -> Result<String, std::fmt::Error> {
+        self.metrics.render()
+    }
+}

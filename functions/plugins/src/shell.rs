@@ -1,0 +1,293 @@
+//! The I/O shell: decode an event, ask each enabled plugin what it needs, fetch those facts once,
+//! let each plugin decide, apply the actions.
+
+use prow_core::config::PluginsConfig;
+use prow_core::events::GITHUB_EVENT_PREFIX;
+use prow_events::cloudevents::{AttributesReader, Event as CloudEvent};
+use prow_github::GitHubError;
+
+use crate::event::{Event, Kind, Payload};
+use crate::github::PluginGitHub;
+use crate::plugin::{Action, Facts, IssueComment, Needs, Plugin};
+use crate::registry;
+
+/// Why an event was not (fully) handled.
+#[derive(Debug, thiserror::Error)]
+pub enum PluginsError {
+    /// The event data is not the GitHub payload its type says; redelivery will not help.
+    #[error("{event_type} {id}: payload does not parse: {source}")]
+    Payload {
+        event_type: String,
+        id: String,
+        #[source]
+        source: prow_events::DecodeError,
+    },
+    #[error("{target}: GitHub: {source}")]
+    GitHub {
+        target: String,
+        #[source]
+        source: GitHubError,
+    },
+    /// Some plugins failed; the others' actions were applied (and converge on redelivery).
+    #[error("{target}: plugins failed: {}", failed.join("; "))]
+    Plugins { target: String, failed: Vec<String> },
+}
+
+impl PluginsError {
+    pub fn is_bad_request(&self) -> bool {
+        matches!(self, PluginsError::Payload { .. })
+    }
+}
+
+fn gh(target: &str) -> impl FnOnce(GitHubError) -> PluginsError + '_ {
+    move |source| PluginsError::GitHub {
+        target: target.to_owned(),
+        source,
+    }
+}
+
+/// The webhook kind of a CloudEvent type (`dev.prow.github.<event>`), if plugins handle it.
+pub fn kind_of(event_type: &str) -> Option<Kind> {
+    Kind::from_event_name(event_type.strip_prefix(GITHUB_EVENT_PREFIX)?)
+}
+
+/// Handles one CloudEvent: every plugin enabled for its repo, in registry order. Other event
+/// types are acknowledged and ignored.
+pub async fn handle<G: PluginGitHub + ?Sized>(
+    github: &G,
+    config: &PluginsConfig,
+    cloud_event: &CloudEvent,
+) -> Result<(), PluginsError> {
+    let Some(kind) = kind_of(cloud_event.ty()) else {
+        return Ok(());
+    };
+    let payload: Payload =
+        prow_events::data_json(cloud_event).map_err(|source| PluginsError::Payload {
+            event_type: cloud_event.ty().to_owned(),
+            id: cloud_event.id().to_owned(),
+            source,
+        })?;
+    let Some(event) = Event::from_payload(kind, payload) else {
+        return Ok(());
+    };
+    handle_event(github, config, &event).await
+}
+
+/// Runs the enabled plugins on a decoded event.
+pub async fn handle_event<G: PluginGitHub + ?Sized>(
+    github: &G,
+    config: &PluginsConfig,
+    event: &Event,
+) -> Result<(), PluginsError> {
+    let interested: Vec<(&'static dyn Plugin, Needs)> =
+        registry::enabled(config, &event.org, &event.repo)
+            .into_iter()
+            .filter(|p| p.events().contains(&event.kind.event_name()))
+            .filter_map(|p| p.needs(event, config).map(|n| (p, n)))
+            .collect();
+    if interested.is_empty() {
+        return Ok(());
+    }
+    let needs = interested
+        .iter()
+        .fold(Needs::default(), |acc, (_, n)| acc.union(n.clone()));
+    let target = event.target();
+    let facts = gather(github, event, &needs).await?;
+    let mut failed = Vec::new();
+    for (plugin, _) in interested {
+        let actions = plugin.decide(event, &facts, config);
+        tracing::info!(plugin = plugin.name(), %target, ?actions, "decided");
+        if let Err(err) = apply(github, event, &facts, actions).await {
+            failed.push(format!("{}: {err}", plugin.name()));
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(PluginsError::Plugins { target, failed })
+    }
+}
+
+/// Fetches what `needs` asks for.
+pub async fn gather<G: PluginGitHub + ?Sized>(
+    github: &G,
+    event: &Event,
+    needs: &Needs,
+) -> Result<Facts, PluginsError> {
+    let target = event.target();
+    let (org, repo, number) = (event.org.as_str(), event.repo.as_str(), event.number);
+    let mut facts = Facts {
+        bot: github.bot_login().await.map_err(gh(&target))?,
+        ..Facts::default()
+    };
+    if needs.labels {
+        facts.labels = github
+            .get_issue_labels(org, repo, number)
+            .await
+            .map_err(gh(&target))?
+            .into_iter()
+            .map(|l| l.name)
+            .collect();
+    }
+    if needs.commenter_is_collaborator
+        && let Some(c) = &event.comment
+    {
+        facts.commenter_is_collaborator = github
+            .is_collaborator(org, repo, &c.user.login)
+            .await
+            .map_err(gh(&target))?;
+    }
+    if needs.comments {
+        facts.comments = comments(github, event).await?;
+    }
+    if needs.head_tree {
+        let sha = match event.pull_request.as_ref().map(|pr| pr.head.sha.clone()) {
+            Some(sha) if !sha.is_empty() => sha,
+            _ => {
+                github
+                    .get_pull_request(org, repo, number)
+                    .await
+                    .map_err(gh(&target))?
+                    .head
+                    .sha
+            }
+        };
+        facts.head_tree = Some(github.tree_of(org, repo, &sha).await.map_err(gh(&target))?);
+    }
+    if let Some(team) = &needs.author_in_team {
+        facts.author_in_team = github
+            .team_members(org, team)
+            .await
+            .map_err(gh(&target))?
+            .iter()
+            .any(|m| m.login.eq_ignore_ascii_case(&event.author.login));
+    }
+    Ok(facts)
+}
+
+async fn comments<G: PluginGitHub + ?Sized>(
+    github: &G,
+    event: &Event,
+) -> Result<Vec<IssueComment>, PluginsError> {
+    Ok(github
+        .list_issue_comments(&event.org, &event.repo, event.number)
+        .await
+        .map_err(gh(&event.target()))?
+        .into_iter()
+        .map(|c| IssueComment {
+            id: c.id,
+            edited: c.updated_at != c.created_at,
+            user: c.user.login,
+            body: c.body,
+        })
+        .collect())
+}
+
+/// Applies actions in order; the first failure stops the rest (the redelivery redoes them).
+pub async fn apply<G: PluginGitHub + ?Sized>(
+    github: &G,
+    event: &Event,
+    facts: &Facts,
+    actions: Vec<Action>,
+) -> Result<(), PluginsError> {
+    let target = event.target();
+    let (org, repo, number) = (event.org.as_str(), event.repo.as_str(), event.number);
+    // What we have said on the issue, so a redelivered event does not say it twice. Read once,
+    // when a comment is to be made, unless the facts already hold it.
+    let mut said: Option<Vec<String>> = None;
+    for action in actions {
+        match action {
+            Action::AddLabel(label) => github
+                .add_label(org, repo, number, &label)
+                .await
+                .map_err(gh(&target))?,
+            Action::RemoveLabel(label) => github
+                .remove_label(org, repo, number, &label)
+                .await
+                .map_err(gh(&target))?,
+            Action::Comment(body) => {
+                if said.is_none() {
+                    let ours = if facts.comments.is_empty() {
+                        comments(github, event).await?
+                    } else {
+                        facts.comments.clone()
+                    };
+                    said = Some(
+                        ours.into_iter()
+                            .filter(|c| c.user.eq_ignore_ascii_case(&facts.bot))
+                            .map(|c| c.body)
+                            .collect(),
+                    );
+                }
+                let said = said.get_or_insert_with(Vec::new);
+                if said.contains(&body) {
+                    tracing::info!(%target, "comment already made; not repeating it");
+                    continue;
+                }
+                github
+                    .create_comment(org, repo, number, &body)
+                    .await
+                    .map_err(gh(&target))?;
+                said.push(body);
+            }
+            Action::DeleteComment(id) => github
+                .delete_comment(org, repo, id)
+                .await
+                .map_err(gh(&target))?,
+            Action::Assign { logins, missing } => {
+                let assigned = github
+                    .add_assignees(org, repo, number, &logins)
+                    .await
+                    .map_err(gh(&target))?;
+                let refused = refused(&logins, &assigned);
+                if let (Some(reply), false) = (missing, refused.is_empty()) {
+                    Box::pin(apply(
+                        github,
+                        event,
+                        facts,
+                        vec![Action::Comment(reply.render(&refused))],
+                    ))
+                    .await?;
+                }
+            }
+            Action::Unassign(logins) => github
+                .remove_assignees(org, repo, number, &logins)
+                .await
+                .map_err(gh(&target))?,
+            Action::RequestReview { logins, missing } => {
+                let requested = github
+                    .request_reviewers(org, repo, number, &logins)
+                    .await
+                    .map_err(gh(&target))?;
+                let refused = refused(&logins, &requested);
+                if let (Some(reply), false) = (missing, refused.is_empty()) {
+                    Box::pin(apply(
+                        github,
+                        event,
+                        facts,
+                        vec![Action::Comment(reply.render(&refused))],
+                    ))
+                    .await?;
+                }
+            }
+            Action::UnrequestReview(logins) => github
+                .unrequest_reviewers(org, repo, number, &logins)
+                .await
+                .map_err(gh(&target))?,
+        }
+    }
+    Ok(())
+}
+
+/// Those of `asked` GitHub did not take (logins compare as Prow's NormLogin: no `@`, any case).
+fn refused(asked: &[String], taken: &[String]) -> Vec<String> {
+    asked
+        .iter()
+        .filter(|a| {
+            !taken
+                .iter()
+                .any(|t| prow_github::normalize_login(t) == prow_github::normalize_login(a))
+        })
+        .cloned()
+        .collect()
+}
