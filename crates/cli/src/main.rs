@@ -55,11 +55,11 @@ enum Command {
     /// Prow's clonerefs: clone the refs in $CLONEREFS_OPTIONS, write clone records.
     Clonerefs,
     /// Prow's initupload: upload started.json and clone records ($INITUPLOAD_OPTIONS, $JOB_SPEC).
-    Initupload,
+    Initupload(prow_artifacts::StoreArgs),
     /// Prow's entrypoint: run the test in $ENTRYPOINT_OPTIONS with timeout and marker file.
     Entrypoint(podutils::EntrypointArgs),
     /// Prow's sidecar: wait for the test, upload logs, artifacts, finished.json ($SIDECAR_OPTIONS).
-    Sidecar,
+    Sidecar(prow_artifacts::StoreArgs),
 }
 
 fn main() -> ExitCode {
@@ -69,9 +69,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Clonerefs => std::process::exit(podutils::clonerefs()),
-        Command::Initupload => std::process::exit(podutils::initupload()),
+        Command::Initupload(args) => std::process::exit(podutils::initupload(&args)),
         Command::Entrypoint(args) => std::process::exit(podutils::entrypoint(&args)),
-        Command::Sidecar => std::process::exit(podutils::sidecar()),
+        Command::Sidecar(args) => std::process::exit(podutils::sidecar(&args)),
         Command::CheckConfig(args) => return check_config::run(args),
         Command::Config { command } => return config_compile::run(command),
         Command::Kubeconfig { server, namespace } => {
@@ -94,9 +94,9 @@ fn main() -> ExitCode {
             | Command::Config { .. }
             | Command::Kubeconfig { .. }
             | Command::Clonerefs
-            | Command::Initupload
+            | Command::Initupload(_)
             | Command::Entrypoint(_)
-            | Command::Sidecar => Ok(()),
+            | Command::Sidecar(_) => Ok(()),
             Command::Up(args) => up::run(args).await,
             Command::Serve { function } => serve::serve(function).await,
             Command::Lambda { function } => serve::lambda(function).await,

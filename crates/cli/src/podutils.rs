@@ -5,9 +5,10 @@
 //! The binary copied to `/tools/entrypoint` by `prow entrypoint --copy-mode-only` runs as the
 //! entrypoint when started under that name ([`by_program_name`]).
 
+use prow_artifacts::StoreArgs;
 use prow_podutils::options::{
-    CLONEREFS_OPTIONS_ENV, ENTRYPOINT_OPTIONS_ENV, INITUPLOAD_OPTIONS_ENV, SIDECAR_OPTIONS_ENV,
-    load_env,
+    CLONEREFS_OPTIONS_ENV, ENTRYPOINT_OPTIONS_ENV, GcsOptions, INITUPLOAD_OPTIONS_ENV,
+    SIDECAR_OPTIONS_ENV, load_env,
 };
 use prow_podutils::{
     CloneRefsOptions, EntrypointOptions, InitUploadOptions, SidecarOptions, clonerefs, entrypoint,
@@ -60,12 +61,29 @@ pub(crate) fn clonerefs() -> i32 {
     }
 }
 
+/// Prow's `--gcs-credentials-file` / `--s3-credentials-file` fill what the options JSON leaves
+/// empty.
+fn with_credentials(mut options: GcsOptions, flags: &StoreArgs) -> GcsOptions {
+    let fill = |field: &mut String, flag: &Option<std::path::PathBuf>| {
+        if let Some(path) = flag.as_ref().filter(|_| field.is_empty()) {
+            *field = path.display().to_string();
+        }
+    };
+    fill(
+        &mut options.gcs_credentials_file,
+        &flags.gcs_credentials_file,
+    );
+    fill(&mut options.s3_credentials_file, &flags.s3_credentials_file);
+    options
+}
+
 /// `prow initupload`: exit 1 when uploading failed or a clone record failed.
-pub(crate) fn initupload() -> i32 {
-    let options: InitUploadOptions = match load_env(INITUPLOAD_OPTIONS_ENV) {
+pub(crate) fn initupload(flags: &StoreArgs) -> i32 {
+    let mut options: InitUploadOptions = match load_env(INITUPLOAD_OPTIONS_ENV) {
         Ok(o) => o,
         Err(e) => return fatal("initupload", format!("Could not resolve options: {e}")),
     };
+    options.gcs = with_credentials(options.gcs, flags);
     if let Err(e) = options.gcs.validate() {
         return fatal("initupload", format!("Invalid options: {e}"));
     }
@@ -131,11 +149,12 @@ pub(crate) fn entrypoint(args: &EntrypointArgs) -> i32 {
 }
 
 /// `prow sidecar`: exit 1 only when `entry_error` is set and a test container failed.
-pub(crate) fn sidecar() -> i32 {
-    let options: SidecarOptions = match load_env(SIDECAR_OPTIONS_ENV) {
+pub(crate) fn sidecar(flags: &StoreArgs) -> i32 {
+    let mut options: SidecarOptions = match load_env(SIDECAR_OPTIONS_ENV) {
         Ok(o) => o,
         Err(e) => return fatal("sidecar", format!("Could not resolve options: {e}")),
     };
+    options.gcs_options = with_credentials(options.gcs_options, flags);
     if let Err(e) = options.validate() {
         return fatal("sidecar", format!("Invalid options: {e}"));
     }
@@ -196,8 +215,33 @@ pub(crate) fn by_program_name() -> Option<i32> {
             }))
         }
         "clonerefs" => Some(clonerefs()),
-        "initupload" => Some(initupload()),
-        "sidecar" => Some(sidecar()),
+        "initupload" => Some(initupload(&StoreArgs::default())),
+        "sidecar" => Some(sidecar(&StoreArgs::default())),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credential_flags_fill_only_what_the_options_leave_empty() {
+        let flags = StoreArgs {
+            gcs_credentials_file: Some("/flag/gcs.json".into()),
+            s3_credentials_file: Some("/flag/s3.json".into()),
+        };
+        let from_json = GcsOptions {
+            gcs_credentials_file: "/secrets/gcs/service-account.json".into(),
+            ..GcsOptions::default()
+        };
+        let merged = with_credentials(from_json, &flags);
+        assert_eq!(
+            merged.gcs_credentials_file,
+            "/secrets/gcs/service-account.json"
+        );
+        assert_eq!(merged.s3_credentials_file, "/flag/s3.json");
+        let untouched = with_credentials(GcsOptions::default(), &StoreArgs::default());
+        assert_eq!(untouched, GcsOptions::default());
     }
 }
