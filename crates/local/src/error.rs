@@ -54,6 +54,9 @@ pub enum ApiError {
     MethodNotAllowed(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// A request body over the server's limit, answered before it is decoded.
+    #[error("Request entity too large: limit is {limit}")]
+    RequestEntityTooLarge { limit: usize },
     #[error("the server could not find the requested resource")]
     PathNotFound,
     #[error("storage failure: {0}")]
@@ -81,6 +84,7 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::RequestEntityTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Store(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -94,6 +98,7 @@ impl ApiError {
             ApiError::BadRequest(_) => "BadRequest",
             ApiError::MethodNotAllowed(_) => "MethodNotAllowed",
             ApiError::UnsupportedMediaType(_) => "UnsupportedMediaType",
+            ApiError::RequestEntityTooLarge { .. } => "RequestEntityTooLarge",
             ApiError::Store(_) | ApiError::Internal(_) => "InternalError",
         }
     }
@@ -191,6 +196,12 @@ mod tests {
                 422,
                 "Invalid",
                 "ProwJob.prow.k8s.io \"x\" is invalid: spec.job: Required value",
+            ),
+            (
+                ApiError::RequestEntityTooLarge { limit: 3_145_728 },
+                413,
+                "RequestEntityTooLarge",
+                "Request entity too large: limit is 3145728",
             ),
             (
                 ApiError::PathNotFound,

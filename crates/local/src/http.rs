@@ -152,13 +152,34 @@ fn known_subresource(resource: &ResourceInfo, sub: &str) -> bool {
         || (sub == "log" && std::ptr::eq(resource, &PODS))
 }
 
+/// The API server's `MaxRequestBodyBytes` (3 MiB): larger create, update and patch bodies are
+/// refused with 413 before they are decoded, as kube-apiserver does.
+pub const MAX_REQUEST_BODY_BYTES: usize = 3 * 1024 * 1024;
+
+/// Reads a request body of at most [`MAX_REQUEST_BODY_BYTES`]. Taking the raw [`Body`] instead of
+/// `Bytes` keeps axum's own 2 MB limit (and its plain-text 413) out of the way.
+async fn read_limited(body: Body) -> Result<Bytes, ApiError> {
+    let mut stream = body.into_data_stream();
+    let mut buf = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("reading the body: {e}")))?;
+        if buf.len() + chunk.len() > MAX_REQUEST_BODY_BYTES {
+            return Err(ApiError::RequestEntityTooLarge {
+                limit: MAX_REQUEST_BODY_BYTES,
+            });
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(buf))
+}
+
 async fn core_resource(
     State(server): State<ApiServer>,
     Path((version, rest)): Path<(String, String)>,
     method: Method,
     Query(params): Query<Params>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     dispatch(server, "", &version, &rest, method, params, headers, body).await
 }
@@ -169,7 +190,7 @@ async fn group_resource(
     method: Method,
     Query(params): Query<Params>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     dispatch(
         server, &group, &version, &rest, method, params, headers, body,
@@ -186,10 +207,14 @@ async fn dispatch(
     method: Method,
     params: Params,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     let Some(target) = parse_target(group, version, rest) else {
         return ApiError::PathNotFound.into_response();
+    };
+    let body = match read_limited(body).await {
+        Ok(body) => body,
+        Err(err) => return err.into_response(),
     };
     tracing::debug!(%method, ?target, "request");
     let request = Request {

@@ -67,6 +67,21 @@ fn invalid(resource: &'static ResourceInfo, name: &str, causes: Vec<Cause>) -> A
     }
 }
 
+/// Kubernetes' `TotalAnnotationSizeLimitB`: the sum of every annotation key and value. Client-side
+/// `kubectl apply` copies the whole object into one annotation, so a large object (the ProwJob CRD,
+/// a big config ConfigMap) fails here on a real cluster and must do so here too.
+pub const TOTAL_ANNOTATION_SIZE_LIMIT_B: usize = 256 * 1024;
+
+fn annotations_too_long(object: &Value) -> bool {
+    let total: usize = object["metadata"]["annotations"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| k.len() + v.as_str().map_or(0, str::len))
+        .sum();
+    total > TOTAL_ANNOTATION_SIZE_LIMIT_B
+}
+
 /// Checks ObjectMeta fields every resource shares.
 fn metadata_causes(resource: &ResourceInfo, object: &Value) -> Vec<Cause> {
     let mut causes = Vec::new();
@@ -89,6 +104,13 @@ fn metadata_causes(resource: &ResourceInfo, object: &Value) -> Vec<Cause> {
                 "Invalid value: {name:?}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
             ),
             field: "metadata.name".into(),
+        });
+    }
+    if annotations_too_long(object) {
+        causes.push(Cause {
+            reason: "FieldValueTooLong",
+            message: format!("Too long: must have at most {TOTAL_ANNOTATION_SIZE_LIMIT_B} bytes"),
+            field: "metadata.annotations".into(),
         });
     }
     for map in ["labels", "annotations"] {
@@ -441,6 +463,30 @@ mod tests {
             let err = prepare_create(&ctx(&PROWJOBS), body.clone()).unwrap_err();
             assert_eq!(err.status_code().as_u16(), code, "{body}");
         }
+    }
+
+    #[test]
+    fn annotations_are_limited_to_256_kib_in_total_on_create_and_update() {
+        let with_annotation = |value_len: usize| {
+            let mut body = prowjob();
+            // Key "k" plus value: the limit counts both.
+            body["metadata"]["annotations"] = json!({"k": "x".repeat(value_len)});
+            body
+        };
+        let at_limit = with_annotation(TOTAL_ANNOTATION_SIZE_LIMIT_B - 1);
+        prepare_create(&ctx(&PROWJOBS), at_limit).unwrap();
+        let over = with_annotation(TOTAL_ANNOTATION_SIZE_LIMIT_B);
+        let err = prepare_create(&ctx(&PROWJOBS), over.clone()).unwrap_err();
+        assert_eq!(err.status_code().as_u16(), 422);
+        assert_eq!(
+            err.to_string(),
+            "ProwJob.prow.k8s.io \"pj1\" is invalid: metadata.annotations: Too long: must have at most 262144 bytes"
+        );
+        let old = stored(prowjob(), "5");
+        let mut new = old.clone();
+        new["metadata"]["annotations"] = over["metadata"]["annotations"].clone();
+        let err = prepare_update(&ctx(&PROWJOBS), &old, new, false).unwrap_err();
+        assert_eq!(err.status_code().as_u16(), 422);
     }
 
     #[test]

@@ -119,8 +119,32 @@ pub static EVENTS_V1: ResourceInfo = ResourceInfo {
     ],
 };
 
+/// CustomResourceDefinitions are stored so `kubectl apply -k .` of the deployment (which carries
+/// the ProwJob CRD) meets the same checks a real server makes, chiefly the annotation size limit
+/// that client-side apply runs into. A stored CRD registers nothing: the resources above are the
+/// ones served, whatever is applied here.
+pub static CUSTOM_RESOURCE_DEFINITIONS: ResourceInfo = ResourceInfo {
+    plural: "customresourcedefinitions",
+    singular: "customresourcedefinition",
+    kind: "CustomResourceDefinition",
+    group: "apiextensions.k8s.io",
+    version: "v1",
+    namespaced: false,
+    short_names: &["crd", "crds"],
+    categories: &["api-extensions"],
+    status_subresource: true,
+    field_labels: &[],
+};
+
 /// Every served resource, in discovery order.
-pub static ALL: [&ResourceInfo; 5] = [&PROWJOBS, &PODS, &NAMESPACES, &EVENTS, &EVENTS_V1];
+pub static ALL: [&ResourceInfo; 6] = [
+    &PROWJOBS,
+    &PODS,
+    &NAMESPACES,
+    &EVENTS,
+    &EVENTS_V1,
+    &CUSTOM_RESOURCE_DEFINITIONS,
+];
 
 /// Every verb a stored resource supports (kubectl only trusts the full list).
 pub const VERBS: [&str; 8] = [

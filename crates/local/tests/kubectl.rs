@@ -305,3 +305,52 @@ async fn kubectl_reads_pod_logs() {
     let err = kubectl.fails(&["logs", "nope"], "").await;
     assert!(err.contains("pods \"nope\" not found"), "{err}");
 }
+
+/// The deployment carries Prow's ProwJob CRD (~375 KB as JSON). Client-side `kubectl apply`
+/// copies it into the last-applied annotation, over the 256 KiB a real API server allows, so the
+/// docs use server-side apply; this shows the server refuses the one and takes the other.
+#[tokio::test]
+#[ignore = "needs kubectl (.ci/install-deps installs it; .ci/test runs this)"]
+async fn the_prowjob_crd_needs_server_side_apply() {
+    let (_srv, kubectl, _logs) = setup().await;
+    let crd = prow_testdata::testdata()
+        .join("prow/crd/prowjob_customresourcedefinition.yaml")
+        .to_str()
+        .unwrap()
+        .to_string();
+    let stderr = kubectl.fails(&["apply", "-f", &crd], "").await;
+    assert!(
+        stderr.contains("metadata.annotations: Too long: must have at most 262144 bytes"),
+        "{stderr}"
+    );
+    assert!(
+        kubectl
+            .run_with_input(&["get", "crd", "prowjobs.prow.k8s.io"], "")
+            .await
+            .status
+            .code()
+            != Some(0),
+        "the refused apply stored nothing"
+    );
+
+    let out = kubectl.ok(&["apply", "--server-side", "-f", &crd]).await;
+    assert_eq!(
+        out.trim(),
+        "customresourcedefinition.apiextensions.k8s.io/prowjobs.prow.k8s.io serverside-applied"
+    );
+    let stored: serde_json::Value = serde_json::from_str(
+        &kubectl
+            .ok(&["get", "crd", "prowjobs.prow.k8s.io", "-o", "json"])
+            .await,
+    )
+    .unwrap();
+    assert_eq!(stored["spec"]["names"]["kind"], "ProwJob");
+    assert!(
+        stored["metadata"]["annotations"]
+            .get("kubectl.kubernetes.io/last-applied-configuration")
+            .is_none()
+    );
+    // Applying again is a no-op update, not a create.
+    let out = kubectl.ok(&["apply", "--server-side", "-f", &crd]).await;
+    assert!(out.contains("serverside-applied"), "{out}");
+}
