@@ -1,5 +1,7 @@
 //! Owners per path, from cases re-typed after upstream Prow's `pkg/repoowners` tests (same trees, same expectations).
 #![allow(clippy::unwrap_used)]
+// Case tables are tuples of login slices; naming each shape would not make them clearer.
+#![allow(clippy::type_complexity)]
 
 use std::collections::BTreeSet;
 
@@ -64,20 +66,17 @@ fn default_options() -> BuildOptions {
     }
 }
 
+type Logins = &'static [&'static str];
+
+/// (path, leaf approvers, all approvers, all reviewers, required reviewers, labels)
+type Expectation = (&'static str, Logins, Logins, Logins, Logins, Logins);
+
 struct Scenario {
     name: &'static str,
     aliases: bool,
     md: bool,
     skip_collaborators: bool,
-    /// (path, leaf approvers, all approvers, all reviewers, required reviewers, labels)
-    expect: Vec<(
-        &'static str,
-        &'static [&'static str],
-        &'static [&'static str],
-        &'static [&'static str],
-        &'static [&'static str],
-        &'static [&'static str],
-    )>,
+    expect: Vec<Expectation>,
 }
 
 #[test]
