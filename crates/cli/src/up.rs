@@ -13,6 +13,7 @@ use clap::Args;
 use prow_broker::apiserver::ApiServerAdapter;
 use prow_broker::{Broker, BrokerOptions, Clock, Manifests, PingTicker, ingress_router};
 use prow_core::config::{self, Config, LoadOptions};
+use prow_local::container::ContainerEngine;
 use prow_local::kubelet::{Kubelet, KubeletConfig};
 use prow_local::{ApiServer, MemoryLogs};
 use tokio::net::TcpListener;
@@ -74,6 +75,60 @@ pub(crate) struct UpArgs {
     /// `s3://` buckets go to that server (MinIO, ...) instead of `<state-dir>/artifacts`.
     #[arg(long, env = "S3_CREDENTIALS_FILE")]
     s3_credentials_file: Option<PathBuf>,
+    /// Where pods run: `podman` (user containers inside their images, Prow's pod utilities on
+    /// the host), `host` (every container a host process, images ignored), or `auto` (podman
+    /// when `podman info` works here, else host).
+    #[arg(long, value_enum, env = "PROW_POD_RUNTIME", default_value = "auto")]
+    pod_runtime: PodRuntime,
+    /// Global podman arguments, whitespace-separated (e.g. `--runtime runc` where the default
+    /// OCI runtime cannot run here).
+    #[arg(long, env = "PROW_PODMAN_ARGS", allow_hyphen_values = true)]
+    podman_args: Option<String>,
+    /// Extra `podman run` arguments, whitespace-separated (e.g. `--ulimit nofile=1024:1024` in a
+    /// sandbox that refuses podman's default limits).
+    #[arg(long, env = "PROW_PODMAN_RUN_ARGS", allow_hyphen_values = true)]
+    podman_run_args: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum PodRuntime {
+    Auto,
+    Podman,
+    Host,
+}
+
+/// The engine pods run with, from the flags; `auto` probes `podman info`.
+fn container_engine(args: &UpArgs) -> anyhow::Result<Option<ContainerEngine>> {
+    let split = |s: &Option<String>| -> Vec<String> {
+        s.as_deref()
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect()
+    };
+    let engine = ContainerEngine {
+        global_args: split(&args.podman_args),
+        run_args: split(&args.podman_run_args),
+        ..ContainerEngine::podman()
+    };
+    let works = || {
+        let argv = engine.command(&["info"]);
+        std::process::Command::new(&argv[0])
+            .args(&argv[1..])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    };
+    match args.pod_runtime {
+        PodRuntime::Host => Ok(None),
+        PodRuntime::Auto => Ok(works().then_some(engine)),
+        PodRuntime::Podman if works() => Ok(Some(engine)),
+        PodRuntime::Podman => anyhow::bail!(
+            "--pod-runtime podman: `{}` fails here",
+            engine.command(&["info"]).join(" ")
+        ),
+    }
 }
 
 /// Where everything ended up; printed as one JSON line so scripts and tests can find it.
@@ -138,6 +193,18 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<()> {
             creds.display().to_string(),
         ));
     }
+    kubelet_config.container_engine = container_engine(&args)?;
+    let pods_banner = match &kubelet_config.container_engine {
+        Some(engine) => format!(
+            "containers in their images with {} (Prow's pod utilities run on the host as `prow <utility>`); work dirs in {}",
+            engine.program.display(),
+            args.state_dir.join("pods").display()
+        ),
+        None => format!(
+            "host processes in {} (images are not used; decorated jobs' utilities run as `prow <utility>`)",
+            args.state_dir.join("pods").display()
+        ),
+    };
     let kubelet = Kubelet::new(api.clone(), logs, kubelet_config);
     let kubelet_stop = wait(stopped.clone());
     tokio::spawn(async move {
@@ -324,10 +391,7 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<()> {
             "simulated (no --github-token-path): calls are logged, not sent"
         }
     );
-    eprintln!(
-        "  pods: host processes in {} (images are not pulled; decorated jobs' utilities run as `prow <utility>`)",
-        args.state_dir.join("pods").display()
-    );
+    eprintln!("  pods: {pods_banner}");
     eprintln!("ready");
     println!("{}", serde_json::to_string(&endpoints)?);
 

@@ -1,7 +1,9 @@
-//! Local kubelet: runs Pending pods as host processes, feeds their output to `pods/log` and reports pod status.
+//! Local kubelet: runs Pending pods, feeds their output to `pods/log` and reports pod status.
 //!
-//! Images are not pulled: each container's `command` + `args` run directly on this machine (in
-//! their own process group, with the container's `env` and `workingDir`). Init containers run in
+//! With a [`ContainerEngine`] (podman), user containers run inside their images and Prow's pod
+//! utilities on the host (see [`crate::container`]). Without one, images are not used: each
+//! container's `command` + `args` run directly on this machine (in their own process group,
+//! with the container's `env` and `workingDir`). Init containers run in
 //! order, then all containers together; with `restartPolicy: Never` semantics the pod succeeds
 //! when every container exits 0. Deleting a pod kills its processes.
 //!
@@ -27,6 +29,10 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
 use tokio::sync::{broadcast, watch};
 
+use crate::container::{
+    ContainerEngine, ENTRYPOINT_OPTIONS_ENV, PullPolicy, RunSpec, container_name, entrypoint_args,
+    is_decorated, pull_policy, run_argv, wrap_entrypoint_options,
+};
 use crate::error::ApiError;
 use crate::events::EventType;
 pub use crate::host::{host_path, host_value, pod_utility, program};
@@ -65,6 +71,9 @@ pub struct KubeletConfig {
     pub utilities: Option<PathBuf>,
     /// Extra environment for pod-utility containers only (e.g. where the local artifact store is).
     pub utility_env: Vec<(String, String)>,
+    /// Run user containers inside their images with this engine (see [`crate::container`]);
+    /// `None`: every container is a host process.
+    pub container_engine: Option<ContainerEngine>,
 }
 
 impl std::fmt::Debug for KubeletConfig {
@@ -76,6 +85,7 @@ impl std::fmt::Debug for KubeletConfig {
             .field("on_finished", &self.on_finished.is_some())
             .field("utilities", &self.utilities)
             .field("utility_env", &self.utility_env)
+            .field("container_engine", &self.container_engine)
             .finish()
     }
 }
@@ -89,6 +99,48 @@ impl KubeletConfig {
             on_finished: None,
             utilities: None,
             utility_env: Vec::new(),
+            container_engine: None,
+        }
+    }
+}
+
+/// Makes the container's image present as its `imagePullPolicy` asks; the error is the reason
+/// the container cannot run (Kubernetes' `ErrImagePull` / `ErrImageNeverPull`).
+async fn ensure_image(engine: &ContainerEngine, container: &Value) -> Result<(), String> {
+    let image = container["image"].as_str().unwrap_or_default();
+    if image.is_empty() {
+        return Err("container names no image".to_owned());
+    }
+    let run = |argv: Vec<String>| async move {
+        Command::new(&argv[0])
+            .args(&argv[1..])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .await
+    };
+    let present = run(engine.command(&["image", "exists", image]))
+        .await
+        .is_ok_and(|out| out.status.success());
+    let policy = pull_policy(container);
+    match (policy, present) {
+        (PullPolicy::Never, false) => Err(format!(
+            "ErrImageNeverPull: image {image:?} is not present and imagePullPolicy is Never"
+        )),
+        (PullPolicy::IfNotPresent | PullPolicy::Never, true) => Ok(()),
+        (PullPolicy::Always, _) | (PullPolicy::IfNotPresent, false) => {
+            match run(engine.command(&["pull", "--quiet", image])).await {
+                Ok(out) if out.status.success() => Ok(()),
+                // `Always` with the image present: run what is there, as a kubelet whose
+                // registry is unreachable does not (it fails); locally, offline work matters more.
+                _ if present => Ok(()),
+                Ok(out) => Err(format!(
+                    "ErrImagePull: pulling {image:?}: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                )),
+                Err(e) => Err(format!("ErrImagePull: running {:?}: {e}", engine.program)),
+            }
         }
     }
 }
@@ -513,7 +565,8 @@ impl Kubelet {
                 finished_at: timestamp(Utc::now()),
             }
         };
-        let mut mounts = mounts(container, pod, pod_dir);
+        let all_mounts = mounts(container, pod, pod_dir);
+        let mut mounts = all_mounts.clone();
         // A volume at /tmp (clonerefs has one, for read-only root filesystems) is the process's
         // TMPDIR: rewriting every /tmp path would also move the host's own paths under /tmp
         // (a local `clone_uri`, a user's files) into the pod.
@@ -521,19 +574,81 @@ impl Kubelet {
             .iter()
             .position(|(mount, _)| mount == "/tmp")
             .map(|i| mounts.remove(i).1);
-        let argv: Vec<String> = match program(container, self.config.utilities.as_deref()) {
-            Ok(argv) => argv.iter().map(|a| host_value(a, &mounts)).collect(),
-            Err(message) => return cannot_run(message),
-        };
         for volume_dir in mounts.iter().map(|(_, dir)| dir).chain(&tmp_dir) {
             if let Err(e) = std::fs::create_dir_all(volume_dir) {
                 return cannot_run(format!("creating volume {}: {e}", volume_dir.display()));
             }
         }
-        let dir = container["workingDir"]
-            .as_str()
-            .map(|w| host_path(w, &mounts).map_or_else(|| PathBuf::from(w), PathBuf::from))
-            .unwrap_or_else(|| pod_dir.to_path_buf());
+        let engine = self
+            .config
+            .container_engine
+            .as_ref()
+            .filter(|_| pod_utility(container).is_none());
+        let container_env = environment(container, pod);
+        let in_image = match engine {
+            Some(engine) => {
+                if let Err(message) = ensure_image(engine, container).await {
+                    return cannot_run(message);
+                }
+                let name = container_name(&target.namespace, &target.pod, &target.container);
+                let env: Vec<(String, String)> = container_env
+                    .iter()
+                    .filter(|(key, _)| key != ENTRYPOINT_OPTIONS_ENV)
+                    .cloned()
+                    .collect();
+                let strings = |key: &str| -> Vec<String> {
+                    container[key]
+                        .as_array()
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(Value::as_str)
+                                .map(str::to_owned)
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                };
+                let (command, args) = if is_decorated(container) {
+                    let options = container_env
+                        .iter()
+                        .find(|(key, _)| key == ENTRYPOINT_OPTIONS_ENV)
+                        .map(|(_, value)| value.as_str())
+                        .unwrap_or_default();
+                    match entrypoint_args(options) {
+                        Ok(args) => (args, Vec::new()),
+                        Err(message) => return cannot_run(message),
+                    }
+                } else {
+                    (strings("command"), strings("args"))
+                };
+                let spec = RunSpec {
+                    name: name.clone(),
+                    image: container["image"].as_str().unwrap_or_default(),
+                    mounts: &all_mounts,
+                    env: &env,
+                    working_dir: container["workingDir"].as_str(),
+                    command: &command,
+                    args: &args,
+                };
+                Some((engine, name, run_argv(engine, &spec)))
+            }
+            None => None,
+        };
+        // Decorated: Prow's wrapper runs here and wraps `podman run`; plain: `podman run` itself.
+        let decorated_in_image = in_image.is_some() && is_decorated(container);
+        let argv: Vec<String> = match (&in_image, decorated_in_image) {
+            (Some((_, _, run)), false) => run.clone(),
+            _ => match program(container, self.config.utilities.as_deref()) {
+                Ok(argv) => argv.iter().map(|a| host_value(a, &mounts)).collect(),
+                Err(message) => return cannot_run(message),
+            },
+        };
+        let dir = match (&in_image, decorated_in_image) {
+            (Some(_), false) => pod_dir.to_path_buf(),
+            _ => container["workingDir"]
+                .as_str()
+                .map(|w| host_path(w, &mounts).map_or_else(|| PathBuf::from(w), PathBuf::from))
+                .unwrap_or_else(|| pod_dir.to_path_buf()),
+        };
         if let Err(e) = std::fs::create_dir_all(&dir) {
             return cannot_run(format!("creating working directory {}: {e}", dir.display()));
         }
@@ -542,14 +657,29 @@ impl Kubelet {
         } else {
             Vec::new()
         };
-        let env = environment(container, pod)
-            .into_iter()
-            .map(|(k, v)| {
-                let v = host_value(&v, &mounts);
-                (k, v)
-            })
-            .chain(utility_env)
-            .chain(tmp_dir.map(|dir| ("TMPDIR".to_owned(), dir.display().to_string())));
+        let mut env: Vec<(String, String)> = match (&in_image, decorated_in_image) {
+            // The container's environment is inside the image; the engine needs none of it.
+            (Some(_), false) => Vec::new(),
+            _ => container_env
+                .into_iter()
+                .map(|(k, v)| {
+                    let v = host_value(&v, &mounts);
+                    (k, v)
+                })
+                .chain(utility_env)
+                .chain(tmp_dir.map(|dir| ("TMPDIR".to_owned(), dir.display().to_string())))
+                .collect(),
+        };
+        if let (Some((_, _, run)), true) = (&in_image, decorated_in_image) {
+            for (key, value) in env.iter_mut() {
+                if key == ENTRYPOINT_OPTIONS_ENV {
+                    match wrap_entrypoint_options(value, run.clone()) {
+                        Ok(wrapped) => *value = wrapped,
+                        Err(message) => return cannot_run(message),
+                    }
+                }
+            }
+        }
         let mut child = match Command::new(&argv[0])
             .args(&argv[1..])
             .envs(env)
@@ -577,6 +707,16 @@ impl Kubelet {
         };
         for reader in readers.into_iter().flatten() {
             let _ = reader.await;
+        }
+        if let Some((engine, name, _)) = &in_image {
+            // A killed `podman run` leaves its container running; `--rm` only covers clean exits.
+            let rm = engine.command(&["rm", "--force", "--ignore", name]);
+            let _ = Command::new(&rm[0])
+                .args(&rm[1..])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .await;
         }
         self.logs.finish(&target);
         let finished_at = timestamp(Utc::now());

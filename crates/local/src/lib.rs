@@ -19,6 +19,7 @@
 //! - watch history lives in memory, so after a restart older resourceVersions get 410 Expired;
 //! - core `v1` Events and `events.k8s.io/v1` Events are stored separately, not converted.
 
+pub mod container;
 pub mod discovery;
 pub mod error;
 pub mod events;

@@ -49,6 +49,10 @@ pub(crate) struct UpOptions<'a> {
     pub(crate) log: Option<&'a str>,
     /// Prow's S3 credentials file: `s3://` buckets go to that server.
     pub(crate) s3_credentials_file: Option<&'a Path>,
+    /// `--pod-runtime`; default `host`, so tests do not depend on the images a machine has.
+    pub(crate) pod_runtime: Option<&'a str>,
+    /// More `prow up` arguments.
+    pub(crate) extra_args: &'a [String],
 }
 
 /// Starts `prow up` in `dir` (not the checkout: nothing but the user's config is read from
@@ -86,6 +90,10 @@ pub(crate) fn start_up(dir: &Path, options: &UpOptions<'_>) -> (Up, Value) {
             .arg("--github-token-path")
             .arg(dir.join("token"));
     }
+    command
+        .arg("--pod-runtime")
+        .arg(options.pod_runtime.unwrap_or("host"));
+    command.args(options.extra_args);
     if let Some(creds) = options.s3_credentials_file {
         command.arg("--s3-credentials-file").arg(creds);
     }
