@@ -157,7 +157,7 @@ pub async fn upload_finished(
     store: &dyn ArtifactStore,
     paths: &JobPaths,
     build_id: &str,
-    build_log: Option<Bytes>,
+    build_log: Option<Body>,
     artifacts_dir: Option<&Path>,
     finished: &Finished,
 ) -> Result<(), ArtifactError> {
@@ -178,11 +178,11 @@ pub async fn upload_finished(
     }
     if let Some(log) = build_log {
         store
-            .put(
+            .upload(
                 bucket,
                 &paths.file(BUILD_LOG_TXT),
                 log,
-                content_type(BUILD_LOG_TXT),
+                &PutOptions::new(content_type(BUILD_LOG_TXT)),
             )
             .await?;
     }
@@ -255,7 +255,7 @@ mod tests {
             &store,
             &paths,
             "77",
-            Some(Bytes::from("hello\n")),
+            Some(Body::Bytes(Bytes::from("hello\n"))),
             Some(&artifacts),
             &finished,
         )

@@ -6,12 +6,11 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
-use bytes::Bytes;
 use clap::Parser;
 use prow_artifacts::layout::job_paths;
 use prow_artifacts::metadata::{SidecarResult, sidecar_finished, started_from_refs};
 use prow_artifacts::upload::{read_job_metadata, upload_finished, upload_started};
-use prow_artifacts::{ArtifactStore, LocalStore, StoreConfig, Stores};
+use prow_artifacts::{ArtifactStore, Body, LocalStore, StoreConfig, Stores};
 use prow_core::jobspec::JobSpec;
 use prow_core::prowjob::ProwJobSpec;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -43,11 +42,12 @@ fn now() -> i64 {
         .unwrap_or(0)
 }
 
-/// Copies a child's output to our own stream and into the build log.
+/// Copies a child's output to our own stream and into the build log file, so a long log is
+/// streamed from disk at upload time instead of held in memory.
 async fn tee(
     mut from: impl AsyncRead + Unpin,
     mut to: impl AsyncWrite + Unpin,
-    log: Arc<Mutex<Vec<u8>>>,
+    log: Arc<Mutex<std::fs::File>>,
 ) -> std::io::Result<()> {
     let mut buf = vec![0u8; 16 * 1024];
     loop {
@@ -57,7 +57,7 @@ async fn tee(
         }
         to.write_all(&buf[..n]).await?;
         if let Ok(mut log) = log.lock() {
-            log.extend_from_slice(&buf[..n]);
+            std::io::Write::write_all(&mut *log, &buf[..n])?;
         }
     }
 }
@@ -101,7 +101,15 @@ async fn main() -> anyhow::Result<()> {
         .stderr(Stdio::piped())
         .spawn()
         .with_context(|| format!("starting {program}"))?;
-    let log = Arc::new(Mutex::new(Vec::new()));
+    let log_path = std::env::temp_dir().join(format!(
+        "prow-sidecar-{}-{}-build-log.txt",
+        std::process::id(),
+        spec.buildid
+    ));
+    let log = Arc::new(Mutex::new(
+        std::fs::File::create(&log_path)
+            .with_context(|| format!("creating {}", log_path.display()))?,
+    ));
     let out = child
         .stdout
         .take()
@@ -120,21 +128,18 @@ async fn main() -> anyhow::Result<()> {
         SidecarResult::Failure
     };
 
-    let build_log = log
-        .lock()
-        .map(|l| Bytes::from(l.clone()))
-        .unwrap_or_default();
     let metadata = read_job_metadata(&args.artifacts).await;
     let finished = sidecar_finished(now(), result, spec.refs.as_ref(), metadata);
     upload_finished(
         store.as_ref(),
         &paths,
         &spec.buildid,
-        Some(build_log),
+        Some(Body::File(log_path.clone())),
         Some(&args.artifacts),
         &finished,
     )
     .await
     .context("uploading the job's outputs")?;
+    let _ = std::fs::remove_file(&log_path);
     std::process::exit(status.code().unwrap_or(1));
 }
