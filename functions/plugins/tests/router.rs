@@ -1,0 +1,426 @@
+//! Router tests: real GitHub webhook payloads (edited per case) as CloudEvents in, the exact
+//! GitHub calls out, GitHub faked by wiremock.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use http::{Request, StatusCode};
+use prow_github::{Credentials, GitHub, OctocrabGitHub, RetryPolicy};
+use prow_plugins::{PluginsState, router};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use wiremock::matchers::{body_string_contains, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const REPO: &str = "/repos/Codertocat/Hello-World";
+
+const PLUGINS: &str = "plugins:\n  Codertocat:\n    plugins: [hold, assign, lgtm, trigger]\n\
+    lgtm:\n- repos: [Codertocat/Hello-World]\n  review_acts_as_lgtm: true\n  store_tree_hash: true\n";
+
+struct Harness {
+    github: MockServer,
+    app: Router,
+}
+
+async fn harness(plugins_yaml: &str) -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("config.yaml");
+    std::fs::write(&config_path, "prowjob_namespace: default\n").unwrap();
+    let plugins_path = dir.path().join("plugins.yaml");
+    std::fs::write(&plugins_path, plugins_yaml).unwrap();
+    let config = prow_core::config::load(&prow_core::config::LoadOptions {
+        config_path,
+        job_config_path: None,
+        plugin_config_path: Some(plugins_path),
+    })
+    .unwrap()
+    .config;
+    let github = MockServer::start().await;
+    mock_reads(&github).await;
+    let gh: Arc<dyn GitHub> = Arc::new(
+        OctocrabGitHub::builder(github.uri())
+            .credentials(Credentials::Token("t0ken".into()))
+            .retry_policy(RetryPolicy::for_tests())
+            .build()
+            .unwrap(),
+    );
+    Harness {
+        github,
+        app: router(PluginsState::new(Arc::new(config), gh)),
+    }
+}
+
+fn ok(body: Value) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(body)
+}
+
+/// `prow-bot` is us; `alice` is a collaborator, `mallory` is not; PR #2's head tree is `tree-1`.
+async fn mock_reads(server: &MockServer) {
+    let mounts = [
+        ("GET", "/user".to_owned(), ok(json!({"login": "prow-bot"}))),
+        ("GET", format!("{REPO}/collaborators/alice"), ResponseTemplate::new(204)),
+        ("GET", format!("{REPO}/collaborators/mallory"), ResponseTemplate::new(404)),
+        (
+            "GET",
+            format!("{REPO}/git/trees/ec26c3e57ca3a959ca5aad62de7213c562f8c821"),
+            ok(json!({"sha": "tree-1", "tree": [], "truncated": false})),
+        ),
+        (
+            "POST",
+            format!("{REPO}/issues/2/comments"),
+            ResponseTemplate::new(201).set_body_json(
+                json!({"id": 99, "user": {"login": "prow-bot"}, "body": "x", "html_url": "https://x"}),
+            ),
+        ),
+        ("POST", format!("{REPO}/issues/2/labels"), ok(json!([]))),
+        ("DELETE", format!("{REPO}/issues/2/labels/lgtm"), ok(json!([]))),
+        ("DELETE", format!("{REPO}/issues/2/labels/do-not-merge%2Fhold"), ok(json!([]))),
+    ];
+    Mock::given(method("GET"))
+        .and(path(format!("{REPO}/pulls/2")))
+        .respond_with(ok(json!({
+            "number": 2, "state": "open", "title": "t", "user": {"login": "Codertocat"}, "html_url": "https://x",
+            "head": {"ref": "changes", "sha": "ec26c3e57ca3a959ca5aad62de7213c562f8c821"},
+            "base": {"ref": "master", "sha": "b"}
+        })))
+        .mount(server)
+        .await;
+    for (verb, p, answer) in mounts {
+        Mock::given(method(verb))
+            .and(path(p))
+            .respond_with(answer)
+            .mount(server)
+            .await;
+    }
+}
+
+async fn mock_labels(server: &MockServer, labels: &[&str]) {
+    let body: Vec<Value> = labels.iter().map(|l| json!({"name": l})).collect();
+    Mock::given(method("GET"))
+        .and(path(format!("{REPO}/issues/2/labels")))
+        .respond_with(ok(json!(body)))
+        .mount(server)
+        .await;
+}
+
+async fn mock_comments(server: &MockServer, comments: Value) {
+    Mock::given(method("GET"))
+        .and(path(format!("{REPO}/issues/2/comments")))
+        .respond_with(ok(comments))
+        .mount(server)
+        .await;
+}
+
+fn payload(file: &str) -> Value {
+    serde_json::from_slice(&prow_testdata::webhook(file)).unwrap()
+}
+
+/// `commenter` comments `body` on PR #2 (the corpus comment is on an issue).
+fn pr_comment(commenter: &str, body: &str) -> Value {
+    let mut p = payload("issue_comment.created.json");
+    p["issue"]["number"] = json!(2);
+    p["issue"]["pull_request"] =
+        json!({"url": "https://api.github.com/repos/Codertocat/Hello-World/pulls/2"});
+    p["issue"]["user"]["login"] = json!("Codertocat");
+    p["comment"]["user"]["login"] = json!(commenter);
+    p["comment"]["body"] = json!(body);
+    p
+}
+
+async fn send(app: &Router, event: &str, id: &str, data: &Value) -> StatusCode {
+    let req = Request::post("/")
+        .header("ce-specversion", "1.0")
+        .header("ce-id", id)
+        .header("ce-source", "https://github.com/Codertocat/Hello-World")
+        .header("ce-type", format!("dev.prow.github.{event}"))
+        .header("content-type", "application/json")
+        .body(Body::from(serde_json::to_vec(data).unwrap()))
+        .unwrap();
+    app.clone().oneshot(req).await.unwrap().status()
+}
+
+/// Every call that changes GitHub, as `METHOD path body`.
+async fn writes(server: &MockServer) -> Vec<String> {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.method.as_str() != "GET")
+        .map(|r| {
+            format!(
+                "{} {} {}",
+                r.method,
+                r.url.path(),
+                String::from_utf8_lossy(&r.body)
+            )
+            .trim_end()
+            .to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn hold_labels_the_pr_once_and_cancel_removes_it() {
+    let h = harness(PLUGINS).await;
+    mock_labels(&h.github, &[]).await;
+    let hold = pr_comment("mallory", "/hold\nwaiting for the release");
+    assert_eq!(
+        send(&h.app, "issue_comment", "d1", &hold).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        writes(&h.github).await,
+        [format!(
+            "POST {REPO}/issues/2/labels {{\"labels\":[\"do-not-merge/hold\"]}}"
+        )]
+    );
+
+    let h = harness(PLUGINS).await;
+    mock_labels(&h.github, &["do-not-merge/hold"]).await;
+    let cancel = pr_comment("mallory", "/hold cancel");
+    assert_eq!(
+        send(&h.app, "issue_comment", "d2", &cancel).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        writes(&h.github).await,
+        [format!("DELETE {REPO}/issues/2/labels/do-not-merge%2Fhold")]
+    );
+}
+
+#[tokio::test]
+async fn commands_in_quotes_code_and_other_repos_do_nothing() {
+    let h = harness(PLUGINS).await;
+    mock_labels(&h.github, &[]).await;
+    let quoted = pr_comment("alice", "> /hold\n```\n/lgtm\n```\nI agree");
+    assert_eq!(
+        send(&h.app, "issue_comment", "d1", &quoted).await,
+        StatusCode::OK
+    );
+    let other = harness("plugins:\n  someone-else: [hold]\n").await;
+    let hold = pr_comment("alice", "/hold");
+    assert_eq!(
+        send(&other.app, "issue_comment", "d2", &hold).await,
+        StatusCode::OK
+    );
+    assert!(h.github.received_requests().await.unwrap().is_empty());
+    assert!(other.github.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn assign_and_cc_name_the_users_github_refused() {
+    let h = harness(PLUGINS).await;
+    mock_comments(&h.github, json!([])).await;
+    Mock::given(method("POST"))
+        .and(path(format!("{REPO}/issues/2/assignees")))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({
+            "number": 2, "user": {"login": "Codertocat"}, "assignees": [{"login": "carol"}]
+        })))
+        .mount(&h.github)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("{REPO}/pulls/2/requested_reviewers")))
+        .and(body_string_contains("zed"))
+        .respond_with(
+            ResponseTemplate::new(422).set_body_json(
+                json!({"message": "Reviews may only be requested from collaborators."}),
+            ),
+        )
+        .with_priority(1)
+        .mount(&h.github)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("{REPO}/pulls/2/requested_reviewers")))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"number": 2})))
+        .mount(&h.github)
+        .await;
+    let body = "/assign @carol dan\n/cc dave zed";
+    assert_eq!(
+        send(&h.app, "issue_comment", "d1", &pr_comment("alice", body)).await,
+        StatusCode::OK
+    );
+    let w = writes(&h.github).await;
+    assert_eq!(
+        w[0],
+        format!("POST {REPO}/issues/2/assignees {{\"assignees\":[\"carol\",\"dan\"]}}")
+    );
+    assert!(w[1].starts_with(&format!("POST {REPO}/issues/2/comments {{\"body\":\"@alice: GitHub didn't allow me to assign the following users: dan.")), "{w:?}");
+    assert_eq!(
+        w[2],
+        format!(
+            "POST {REPO}/pulls/2/requested_reviewers {{\"reviewers\":[\"dave\",\"zed\"],\"team_reviewers\":[]}}"
+        )
+    );
+    assert_eq!(
+        w[3],
+        format!(
+            "POST {REPO}/pulls/2/requested_reviewers {{\"reviewers\":[\"dave\"],\"team_reviewers\":[]}}"
+        )
+    );
+    assert_eq!(
+        w[4],
+        format!(
+            "POST {REPO}/pulls/2/requested_reviewers {{\"reviewers\":[\"zed\"],\"team_reviewers\":[]}}"
+        )
+    );
+    assert!(
+        w[5].contains(
+            "GitHub didn't allow me to request PR reviews from the following users: zed."
+        ),
+        "{w:?}"
+    );
+    assert_eq!(w.len(), 6, "{w:?}");
+}
+
+#[tokio::test]
+async fn lgtm_by_a_collaborator_labels_assigns_and_records_the_tree() {
+    let h = harness(PLUGINS).await;
+    mock_labels(&h.github, &[]).await;
+    mock_comments(&h.github, json!([
+        {"id": 7, "user": {"login": "prow-bot"}, "body": "New changes are detected. LGTM label has been removed.", "created_at": "a", "updated_at": "a"}
+    ]))
+    .await;
+    Mock::given(method("POST"))
+        .and(path(format!("{REPO}/issues/2/assignees")))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({
+            "number": 2, "user": {"login": "Codertocat"}, "assignees": [{"login": "alice"}]
+        })))
+        .mount(&h.github)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path(format!("{REPO}/issues/comments/7")))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&h.github)
+        .await;
+    assert_eq!(
+        send(&h.app, "issue_comment", "d1", &pr_comment("alice", "/lgtm")).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        writes(&h.github).await,
+        [
+            format!("POST {REPO}/issues/2/assignees {{\"assignees\":[\"alice\"]}}"),
+            format!("POST {REPO}/issues/2/labels {{\"labels\":[\"lgtm\"]}}"),
+            format!(
+                "POST {REPO}/issues/2/comments {{\"body\":\"LGTM label has been added.  <details>Git tree hash: tree-1</details>\"}}"
+            ),
+            format!("DELETE {REPO}/issues/comments/7"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn lgtm_from_a_non_collaborator_is_refused_once_under_redelivery() {
+    let h = harness(PLUGINS).await;
+    mock_labels(&h.github, &[]).await;
+    let comment = pr_comment("mallory", "/lgtm");
+    let reply = format!(
+        "@mallory: changing LGTM is restricted to collaborators\n<details>\nIn response to [this]({}):\n>/lgtm\n\n{}\n</details>",
+        comment["comment"]["html_url"].as_str().unwrap(),
+        prow_plugins::respond::ABOUT_THIS_BOT
+    );
+    // The first delivery finds no comment; the redelivery finds the reply already made.
+    Mock::given(method("GET"))
+        .and(path(format!("{REPO}/issues/2/comments")))
+        .respond_with(ok(json!([])))
+        .up_to_n_times(2)
+        .with_priority(1)
+        .mount(&h.github)
+        .await;
+    mock_comments(
+        &h.github,
+        json!([{"id": 9, "user": {"login": "prow-bot"}, "body": reply}]),
+    )
+    .await;
+    assert_eq!(
+        send(&h.app, "issue_comment", "d1", &comment).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        send(&h.app, "issue_comment", "d1", &comment).await,
+        StatusCode::OK
+    );
+    let w = writes(&h.github).await;
+    assert_eq!(
+        w,
+        [format!(
+            "POST {REPO}/issues/2/comments {}",
+            json!({"body": reply})
+        )]
+    );
+}
+
+#[tokio::test]
+async fn an_approving_review_acts_as_lgtm_and_a_push_with_a_new_tree_removes_it() {
+    let h = harness(PLUGINS).await;
+    mock_labels(&h.github, &[]).await;
+    mock_comments(&h.github, json!([])).await;
+    Mock::given(method("POST"))
+        .and(path(format!("{REPO}/issues/2/assignees")))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({
+            "number": 2, "user": {"login": "Codertocat"}, "assignees": [{"login": "alice"}]
+        })))
+        .mount(&h.github)
+        .await;
+    let mut review = payload("pull_request_review.submitted.json");
+    review["review"]["user"]["login"] = json!("alice");
+    review["review"]["state"] = json!("approved");
+    review["review"]["body"] = json!("Looks great");
+    review["pull_request"]["head"]["sha"] = json!("ec26c3e57ca3a959ca5aad62de7213c562f8c821");
+    assert_eq!(
+        send(&h.app, "pull_request_review", "d1", &review).await,
+        StatusCode::OK
+    );
+    let w = writes(&h.github).await;
+    assert_eq!(
+        w[1],
+        format!("POST {REPO}/issues/2/labels {{\"labels\":[\"lgtm\"]}}"),
+        "{w:?}"
+    );
+    assert!(w[2].contains("Git tree hash: tree-1"), "{w:?}");
+
+    let h = harness(PLUGINS).await;
+    mock_labels(&h.github, &["lgtm"]).await;
+    mock_comments(&h.github, json!([
+        {"id": 5, "user": {"login": "prow-bot"}, "body": "LGTM label has been added.  <details>Git tree hash: tree-0</details>", "created_at": "a", "updated_at": "a"}
+    ]))
+    .await;
+    let mut push = payload("pull_request.synchronize.json");
+    push["pull_request"]["head"]["sha"] = json!("ec26c3e57ca3a959ca5aad62de7213c562f8c821");
+    push["pull_request"]["assignees"] = json!([]);
+    assert_eq!(
+        send(&h.app, "pull_request", "d2", &push).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        writes(&h.github).await,
+        [
+            format!("DELETE {REPO}/issues/2/labels/lgtm"),
+            format!(
+                "POST {REPO}/issues/2/comments {{\"body\":\"New changes are detected. LGTM label has been removed.\"}}"
+            ),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn github_failures_ask_for_redelivery_and_bad_payloads_are_400() {
+    let h = harness(PLUGINS).await;
+    Mock::given(method("GET"))
+        .and(path(format!("{REPO}/issues/2/labels")))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&h.github)
+        .await;
+    assert_eq!(
+        send(&h.app, "issue_comment", "d1", &pr_comment("alice", "/hold")).await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(
+        send(&h.app, "issue_comment", "d2", &json!({"nope": true})).await,
+        StatusCode::BAD_REQUEST
+    );
+}
