@@ -1,4 +1,4 @@
-//! Validates every manifest `kubectl apply -k .` would send against the real CRD schemas and checks the references between them.
+//! Validates every manifest `kubectl apply --server-side -k .` would send against the real CRD schemas and checks the references between them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -12,9 +12,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 const NAMESPACE: &str = "prow";
-const FUNCTIONS: [&str; 7] = [
+const FUNCTIONS: [&str; 8] = [
     "hook",
     "trigger",
+    "plugins",
     "plank",
     "crier",
     "sinker",
@@ -33,8 +34,9 @@ type Need = (
     &'static str,
     &'static [&'static str],
 );
-const RBAC: [(&str, &[Need]); 7] = [
+const RBAC: [(&str, &[Need]); 8] = [
     ("hook", &[]),
+    ("plugins", &[]),
     (
         "trigger",
         &[
@@ -185,7 +187,7 @@ fn load_kustomization(dir: &Path) -> Vec<Value> {
     objects
 }
 
-/// `kubectl kustomize .` output: what `kubectl apply -k .` sends, hashes and images included.
+/// `kubectl kustomize .` output: what `kubectl apply --server-side -k .` sends, hashes and images included.
 fn render_with_kubectl(kubectl: &Path) -> Vec<Value> {
     let output = Command::new(kubectl)
         .arg("kustomize")
@@ -456,6 +458,60 @@ fn the_mounted_snapshot_is_the_example_config_compiled() {
         "config/config.snapshot is stale; run: prow config compile --config-path config/config.yaml \\
          --job-config-path config/jobs --plugin-config config/plugins.yaml -o config/config.snapshot"
     );
+}
+
+/// The one apply command every doc and comment gives, and the plain form they must not.
+const APPLY: &str = "kubectl apply --server-side -k .";
+const CLIENT_SIDE_APPLY: &str = "kubectl apply -k";
+
+/// Client-side apply stores each object, as JSON, in this annotation: the ProwJob CRD is larger
+/// than a real API server allows annotations to be (prow-local enforces the same limit, see
+/// crates/local/tests/kubectl.rs), so the deployment must be applied server-side, and every
+/// object must still fit the request body limit when sent whole.
+#[test]
+fn the_deployment_needs_server_side_apply_and_the_docs_say_so() {
+    use prow_local::http::MAX_REQUEST_BODY_BYTES;
+    use prow_local::object::TOTAL_ANNOTATION_SIZE_LIMIT_B;
+    const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+    let annotation_bytes = |object: &Value| -> usize {
+        object["metadata"]["annotations"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| k.len() + v.as_str().map_or(0, str::len))
+            .sum()
+    };
+    let mut too_big = Vec::new();
+    let mut client_side_only_fails = Vec::new();
+    for object in objects() {
+        let id = format!("{} {}", kind_of(object).1, name_of(object));
+        let body = serde_json::to_string(object).unwrap().len();
+        let own = annotation_bytes(object);
+        if body > MAX_REQUEST_BODY_BYTES || own > TOTAL_ANNOTATION_SIZE_LIMIT_B {
+            too_big.push(format!("{id}: {body} bytes, {own} bytes of annotations"));
+        }
+        if own + LAST_APPLIED.len() + body > TOTAL_ANNOTATION_SIZE_LIMIT_B {
+            client_side_only_fails.push(id);
+        }
+    }
+    assert!(
+        too_big.is_empty(),
+        "objects a real API server refuses even server-side:\n{}",
+        too_big.join("\n")
+    );
+    assert!(
+        client_side_only_fails.contains(&"CustomResourceDefinition prowjobs.prow.k8s.io".into()),
+        "the ProwJob CRD fits client-side apply now ({client_side_only_fails:?}): the docs may \
+         relax, and this test with them"
+    );
+    for doc in ["docs/deploy.md", "README.md", "kustomization.yaml"] {
+        let text = std::fs::read_to_string(repo_root().join(doc)).unwrap();
+        assert!(text.contains(APPLY), "{doc} does not say `{APPLY}`");
+        assert!(
+            !text.contains(CLIENT_SIDE_APPLY),
+            "{doc} says `{CLIENT_SIDE_APPLY}`, which fails on {client_side_only_fails:?}"
+        );
+    }
 }
 
 #[test]
@@ -871,7 +927,7 @@ fn eventing_references_resolve() {
             pinged.insert(name.to_string());
         }
     }
-    for function in ["trigger", "plank", "crier", "sinker", "horologium"] {
+    for function in ["trigger", "plugins", "plank", "crier", "sinker", "horologium"] {
         assert!(
             subscribers.contains(function),
             "no Trigger delivers to {function}"
