@@ -12,6 +12,8 @@ pub(crate) enum Function {
     Hook(prow_hook::Flags),
     /// GitHub events -> ProwJobs.
     Trigger(prow_trigger::Flags),
+    /// GitHub events -> Prow's ChatOps plugins (hold, assign, lgtm).
+    Plugins(prow_plugins::Flags),
     /// ProwJobs -> pods -> ProwJob status.
     Plank(prow_plank::Flags),
     /// ProwJob changes -> GitHub statuses/comments and artifacts.
@@ -30,6 +32,7 @@ impl Function {
         Ok(match self {
             Function::Hook(flags) => prow_hook::app(flags).context("hook")?,
             Function::Trigger(flags) => prow_trigger::app(flags).await.context("trigger")?,
+            Function::Plugins(flags) => prow_plugins::app(flags).context("plugins")?,
             Function::Plank(flags) => prow_plank::app(flags).await.context("plank")?,
             Function::Crier(flags) => prow_crier::app(flags).await.context("crier")?,
             Function::Horologium(flags) => {

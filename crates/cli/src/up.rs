@@ -233,6 +233,13 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<()> {
             github.clone(),
         )),
     );
+    routers.insert(
+        "plugins".into(),
+        prow_plugins::router(prow_plugins::PluginsState::new(
+            config.clone(),
+            github.clone(),
+        )),
+    );
     let mut plank_settings =
         prow_plank::Settings::from_config(&config.prow.plank, &config.prow.pod_namespace)?;
     plank_settings.urls.deck_url = Some(deck_url.clone());

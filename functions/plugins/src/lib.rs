@@ -6,6 +6,8 @@
 //! least once, so every action converges on a repeat (labels and assignments are states, and a
 //! comment we already made is not made again).
 //!
+//! [`Flags`] flatten `prow_runtime::ConfigArgs` and `prow_github::GitHubArgs` like every function's.
+//!
 //! Without the default `function` feature the crate is only the registry ([`registry`], the
 //! decisions and [`help`]), which is what Deck's `/plugin-help` reads.
 
