@@ -311,47 +311,35 @@ impl Default for Filenames {
     }
 }
 
-/// The `owners:` section of plugins.yaml.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-pub struct OwnersConfig {
-    /// Orgs or `org/repo`s whose `*.md` files may carry an OWNERS header (YAML front matter)
-    /// applying to that file only.
-    #[serde(default)]
-    pub mdyamlrepos: Vec<String>,
-    /// Orgs or `org/repo`s whose OWNERS are trusted as written. Elsewhere approvers and
-    /// reviewers who are not repository collaborators are dropped when owners are loaded
-    /// (required reviewers and labels are kept), as Prow does.
-    #[serde(default)]
-    pub skip_collaborators: Vec<String>,
-    /// Labels an OWNERS file may not set (verify-owners).
-    #[serde(default)]
-    pub labels_denylist: Vec<String>,
-    /// Other file names, by org or `org/repo` (the repo wins).
-    #[serde(default)]
-    pub filenames: BTreeMap<String, Filenames>,
+/// A section of config.yaml or plugins.yaml that does not have the shape Prow gives it.
+#[derive(Debug, thiserror::Error)]
+#[error("{field}: {source}")]
+pub struct ConfigError {
+    pub field: &'static str,
+    #[source]
+    pub source: serde_norway::Error,
 }
 
-fn names(list: &[String], org: &str, repo: &str) -> bool {
-    let full = format!("{org}/{repo}");
-    list.iter().any(|e| e == org || *e == full)
-}
-
-impl OwnersConfig {
-    pub fn md_yaml_enabled(&self, org: &str, repo: &str) -> bool {
-        names(&self.mdyamlrepos, org, repo)
-    }
-
-    pub fn skip_collaborators(&self, org: &str, repo: &str) -> bool {
-        names(&self.skip_collaborators, org, repo)
-    }
-
-    pub fn filenames(&self, org: &str, repo: &str) -> Filenames {
-        self.filenames
-            .get(&format!("{org}/{repo}"))
-            .or_else(|| self.filenames.get(org))
-            .cloned()
-            .unwrap_or_default()
-    }
+/// The OWNERS file names for `org/repo` from plugins.yaml's `owners.filenames` (by org or
+/// `org/repo`, the repo winning), else Prow's defaults.
+pub fn filenames_for(
+    owners: &prow_core::config::OwnersConfig,
+    org: &str,
+    repo: &str,
+) -> Result<Filenames, ConfigError> {
+    let Some(value) = &owners.filenames else {
+        return Ok(Filenames::default());
+    };
+    let by_key: BTreeMap<String, Filenames> =
+        serde_norway::from_value(value.clone()).map_err(|source| ConfigError {
+            field: "owners.filenames",
+            source,
+        })?;
+    Ok(by_key
+        .get(&format!("{org}/{repo}"))
+        .or_else(|| by_key.get(org))
+        .cloned()
+        .unwrap_or_default())
 }
 
 /// `owners_dir_denylist` of config.yaml: directories (regular expressions on the path from
@@ -372,6 +360,17 @@ pub struct OwnersDirDenylist {
 pub const PRECONFIGURED_DENYLIST: [&str; 3] = ["\\.git$", "_output$", "vendor/.*/.*"];
 
 impl OwnersDirDenylist {
+    /// Reads config.yaml's `owners_dir_denylist` (absent: Prow's built-ins only).
+    pub fn from_config(value: Option<&serde_norway::Value>) -> Result<Self, ConfigError> {
+        match value {
+            None => Ok(OwnersDirDenylist::default()),
+            Some(value) => serde_norway::from_value(value.clone()).map_err(|source| ConfigError {
+                field: "owners_dir_denylist",
+                source,
+            }),
+        }
+    }
+
     /// The patterns for one repository, in Prow's order (default, org, repo, built-ins).
     pub fn ignored_dirs(&self, org: &str, repo: &str) -> Vec<String> {
         let mut out = self.default.clone();
@@ -473,35 +472,27 @@ mod tests {
 
     #[test]
     fn config_names_orgs_or_repos() {
-        let config = OwnersConfig {
-            skip_collaborators: vec!["acme".into()],
-            mdyamlrepos: vec!["other/docs".into()],
-            filenames: [
-                (
-                    "acme".to_owned(),
-                    Filenames {
-                        owners: "OWNERS.acme".into(),
-                        ..Filenames::default()
-                    },
-                ),
-                (
-                    "acme/special".to_owned(),
-                    Filenames {
-                        owners: "CODEOWNERS".into(),
-                        ..Filenames::default()
-                    },
-                ),
-            ]
-            .into(),
-            ..OwnersConfig::default()
-        };
-        assert!(config.skip_collaborators("acme", "x"));
-        assert!(!config.skip_collaborators("other", "docs"));
-        assert!(config.md_yaml_enabled("other", "docs"));
-        assert!(!config.md_yaml_enabled("other", "code"));
-        assert_eq!(config.filenames("acme", "x").owners, "OWNERS.acme");
-        assert_eq!(config.filenames("acme", "special").owners, "CODEOWNERS");
-        assert_eq!(config.filenames("z", "z"), Filenames::default());
+        let plugins: prow_core::config::PluginsConfig = serde_norway::from_str(
+            "owners:\n  filenames:\n    acme: {owners: OWNERS.acme}\n    acme/special: {owners: CODEOWNERS, owners_aliases: ALIASES}\n",
+        )
+        .unwrap();
+        let names = |org, repo| filenames_for(&plugins.owners, org, repo).unwrap();
+        assert_eq!(names("acme", "x").owners, "OWNERS.acme");
+        assert_eq!(names("acme", "x").owners_aliases, "OWNERS_ALIASES");
+        assert_eq!(names("acme", "special").owners_aliases, "ALIASES");
+        assert_eq!(names("z", "z"), Filenames::default());
+
+        let value: serde_norway::Value =
+            serde_norway::from_str("default: ['^docs']\nrepos:\n  acme/foo: ['^hack']\n").unwrap();
+        let parsed = OwnersDirDenylist::from_config(Some(&value)).unwrap();
+        assert_eq!(parsed.default, ["^docs"]);
+        assert!(OwnersDirDenylist::from_config(Some(&serde_norway::Value::from("x"))).is_err());
+
+        let options =
+            crate::BuildOptions::for_repo(&plugins.owners, &parsed, "acme", "special").unwrap();
+        assert_eq!(options.filenames.owners, "CODEOWNERS");
+        assert_eq!(options.dir_denylist[0], "^docs");
+        assert!(!options.md_yaml);
 
         let denylist = OwnersDirDenylist {
             default: vec!["^docs".into()],

@@ -18,8 +18,12 @@
 //!
 //! `skip_collaborators`: Prow drops approvers and reviewers who are not repository
 //! collaborators when it loads owners, unless the repository (or its org) is listed in
-//! `owners.skip_collaborators`; [`OwnersLoader::load_for_plugins`] does the same, and
+//! `owners.skip_collaborators` (`prow_core::config::PluginsConfig::skip_collaborators`);
+//! [`OwnersLoader::load_for_plugins`] does the same, and
 //! [`RepoOwners::filter_collaborators`] is the pure step.
+//!
+//! Configuration comes from prow-core's typed `plugins.yaml` (`owners:`) and config.yaml
+//! (`owners_dir_denylist`): [`BuildOptions::for_repo`] turns them into what a load needs.
 
 mod approvers;
 mod config;
@@ -29,9 +33,9 @@ mod verify;
 
 pub use approvers::{Approval, ApprovalKind, Approvers, Owners, OwnersFileStatus};
 pub use config::{
-    Aliases, DEFAULT_OWNERS_ALIASES_FILE, DEFAULT_OWNERS_FILE, DirOptions, Filenames, OwnersConfig,
-    OwnersDirDenylist, OwnersEntry, OwnersFile, PRECONFIGURED_DENYLIST, ParseError, parse_aliases,
-    parse_owners,
+    Aliases, ConfigError, DEFAULT_OWNERS_ALIASES_FILE, DEFAULT_OWNERS_FILE, DirOptions, Filenames,
+    OwnersDirDenylist, OwnersEntry, OwnersFile, PRECONFIGURED_DENYLIST, ParseError, filenames_for,
+    parse_aliases, parse_owners,
 };
 pub use prow_github::normalize_login;
 pub use repo::{BuildOptions, Layered, RepoOwners};

@@ -81,6 +81,22 @@ pub struct BuildOptions {
 }
 
 impl BuildOptions {
+    /// The options Prow uses for `org/repo`: file names and `mdyamlrepos` from plugins.yaml's
+    /// `owners:`, the directory denylist from config.yaml's `owners_dir_denylist`.
+    pub fn for_repo(
+        owners: &prow_core::config::OwnersConfig,
+        denylist: &crate::OwnersDirDenylist,
+        org: &str,
+        repo: &str,
+    ) -> Result<Self, crate::ConfigError> {
+        let full = format!("{org}/{repo}");
+        Ok(BuildOptions {
+            filenames: crate::config::filenames_for(owners, org, repo)?,
+            dir_denylist: denylist.ignored_dirs(org, repo),
+            md_yaml: owners.mdyamlrepos.iter().any(|r| r == org || *r == full),
+        })
+    }
+
     fn compiled_denylist(&self, problems: &mut Vec<ParseError>) -> Vec<Regex> {
         self.dir_denylist
             .iter()
