@@ -238,3 +238,64 @@ async fn s3_with_prow_credentials_file_against_moto() {
     assert!(store.list("s3://nope", "", Some("/")).await.is_err());
     server.stop().await;
 }
+
+/// Fails the first `failures` requests with 503, then accepts every PUT as S3 does.
+struct FlakyS3 {
+    failures: usize,
+    seen: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl wiremock::Respond for FlakyS3 {
+    fn respond(&self, _: &wiremock::Request) -> wiremock::ResponseTemplate {
+        let n = self.seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if n < self.failures {
+            wiremock::ResponseTemplate::new(503)
+                .set_body_string("<Error><Code>SlowDown</Code></Error>")
+        } else {
+            wiremock::ResponseTemplate::new(200).insert_header("ETag", "\"0123\"")
+        }
+    }
+}
+
+#[tokio::test]
+async fn transient_server_errors_are_retried_with_backoff() {
+    let server = wiremock::MockServer::start().await;
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    wiremock::Mock::given(wiremock::matchers::method("PUT"))
+        .and(wiremock::matchers::path("/bkt/logs/ci-foo/1/started.json"))
+        .respond_with(FlakyS3 {
+            failures: 2,
+            seen: seen.clone(),
+        })
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let creds = dir.path().join("s3.json");
+    std::fs::write(
+        &creds,
+        serde_json::json!({
+            "region": "us-east-1", "endpoint": server.uri(), "s3_force_path_style": true,
+            "access_key": "a", "secret_key": "s",
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let store = Stores::new(StoreConfig {
+        s3_credentials_file: Some(creds),
+        ..StoreConfig::default()
+    })
+    .unwrap();
+    let started = std::time::Instant::now();
+    store
+        .put(
+            "s3://bkt",
+            "logs/ci-foo/1/started.json",
+            Bytes::from("{}"),
+            "application/json",
+        )
+        .await
+        .unwrap();
+    assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 3);
+    // Two waits of the exponential backoff, starting at 200 ms.
+    assert!(started.elapsed() >= std::time::Duration::from_millis(200));
+}
