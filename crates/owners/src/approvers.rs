@@ -492,6 +492,138 @@ impl<'a> Approvers<'a> {
     }
 }
 
+/// Where the approve notification's links point.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotificationLinks {
+    /// The GitHub web host, e.g. `https://github.com` (OWNERS file links go under it).
+    pub github_url: String,
+    /// The approve config's `commandHelpLink` (Deck's `/command-help`).
+    pub command_help_link: String,
+    /// The approve config's `pr_process_link`.
+    pub pr_process_link: String,
+}
+
+/// Prow's approve notification comment marker (the comment starts with it).
+pub const APPROVAL_NOTIFIER: &str = "[APPROVALNOTIFIER]";
+
+fn user_links(logins: &[String]) -> String {
+    logins
+        .iter()
+        .map(|l| format!("[{l}](https://github.com/{l})"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn approval_list(approvals: &[Approval]) -> String {
+    approvals
+        .iter()
+        .enumerate()
+        .map(|(i, a)| format!("{}{}", if i == 0 { " " } else { ", " }, a.markdown()))
+        .collect()
+}
+
+impl Approvers<'_> {
+    /// The approve plugin's notification comment for `org/repo` at `branch`, as Prow's
+    /// `GetMessage` writes it (title, approvals, whom to ask, the associated issue, the
+    /// OWNERS files with links, and the `<!-- META -->` line listing the CCs).
+    pub fn notification(
+        &self,
+        links: &NotificationLinks,
+        org: &str,
+        repo: &str,
+        branch: &str,
+    ) -> String {
+        let manual = self.manually_approved;
+        let files_approved = self.are_files_approved();
+        let ccs = self.ccs();
+        let assigned = self.assigned_ccs();
+        let suggested = self.suggested_ccs();
+        let review = |link: &str| {
+            format!(
+                "**Once this PR has been reviewed and has the lgtm label**, {link}. For more information see [the Code Review Process]({})",
+                links.pr_process_link
+            )
+        };
+        let mut message = String::new();
+        if !self.requirements_met() && manual {
+            message.push_str("Approval requirements bypassed by manually added approval.\n\n");
+        }
+        message.push_str("This pull-request has been approved by:");
+        message.push_str(&approval_list(&self.list_approvals()));
+        if !files_approved && !manual {
+            message.push('\n');
+            match (suggested.is_empty(), assigned.is_empty()) {
+                (false, false) => message.push_str(&review(&format!(
+                    "please ask for approval from {} and additionally assign {} for approval",
+                    user_links(&assigned),
+                    user_links(&suggested)
+                ))),
+                (false, true) => message.push_str(&review(&format!(
+                    "please assign {} for approval",
+                    user_links(&suggested)
+                ))),
+                (true, false) => message.push_str(&review(&format!(
+                    "please ask for approval from {}",
+                    user_links(&assigned)
+                ))),
+                (true, true) => {}
+            }
+            if !(suggested.is_empty() && assigned.is_empty()) {
+                message.push('.');
+            }
+        }
+        message.push_str("\n\n");
+        if self.require_issue {
+            let no_issue = self.list_no_issue_approvals();
+            match self.associated_issue.filter(|n| *n != 0) {
+                Some(issue) => message.push_str(&format!("Associated issue: *#{issue}*\n\n")),
+                None if !no_issue.is_empty() => message.push_str(&format!(
+                    "Associated issue requirement bypassed by:{}\n\n",
+                    approval_list(&no_issue)
+                )),
+                None if manual => message.push_str(
+                    "*No associated issue*. Requirement bypassed by manually added approval.\n\n",
+                ),
+                None => message.push_str(
+                    "*No associated issue*. Update pull-request body to add a reference to an issue, or get approval with `/approve no-issue`\n\n",
+                ),
+            }
+        }
+        message.push_str(&format!(
+            "The full list of commands accepted by this bot can be found [here]({}?repo={org}%2F{repo}).\n\n",
+            links.command_help_link
+        ));
+        if files_approved || manual {
+            message.push_str(&format!(
+                "The pull request process is described [here]({})\n\n",
+                links.pr_process_link
+            ));
+        }
+        let open = if !files_approved && !manual {
+            "open"
+        } else {
+            ""
+        };
+        message.push_str(&format!(
+            "<details {open}>\nNeeds approval from an approver in each of these files:\n\n"
+        ));
+        let base = format!("{}/{org}/{repo}", links.github_url.trim_end_matches('/'));
+        let owners_filename = &self.owners.repo.filenames().owners;
+        for file in self.files() {
+            message.push_str(&file.markdown(&base, branch, owners_filename));
+        }
+        message.push_str("\nApprovers can indicate their approval by writing `/approve` in a comment\nApprovers can cancel approval by writing `/approve cancel` in a comment\n</details>");
+        let meta = serde_json::json!({ "approvers": ccs });
+        message.push_str(&format!("\n<!-- META={meta} -->"));
+        let title = if self.is_approved() {
+            "This PR is **APPROVED**"
+        } else {
+            "This PR is **NOT APPROVED**"
+        };
+        format!("{APPROVAL_NOTIFIER} {title}\n\n{}", message.trim())
+    }
+}
+
 /// The items of `one` whose lower-cased form is in `other` (lower-cased).
 fn case_insensitive_intersection(
     one: &BTreeSet<String>,

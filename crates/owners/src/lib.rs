@@ -31,7 +31,10 @@ mod repo;
 mod source;
 mod verify;
 
-pub use approvers::{Approval, ApprovalKind, Approvers, Owners, OwnersFileStatus};
+pub use approvers::{
+    APPROVAL_NOTIFIER, Approval, ApprovalKind, Approvers, NotificationLinks, Owners,
+    OwnersFileStatus,
+};
 pub use config::{
     Aliases, ConfigError, DEFAULT_OWNERS_ALIASES_FILE, DEFAULT_OWNERS_FILE, DirOptions, Filenames,
     OwnersDirDenylist, OwnersEntry, OwnersFile, PRECONFIGURED_DENYLIST, ParseError, filenames_for,
