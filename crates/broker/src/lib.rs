@@ -57,7 +57,7 @@ pub use broker::{
     ERROR_DATA_EXTENSION, ERROR_DEST_EXTENSION, EventSink, PublishError, TTL_EXTENSION, next_ttl,
     pass_through_headers,
 };
-pub use ingress::ingress_router;
+pub use ingress::{SenderPolicy, SenderRefusal, guarded_ingress_router, ingress_router};
 pub use manifest::Manifests;
 pub use metrics::{Metrics, TriggerStats};
 pub use ping::{Clock, PingTicker};

@@ -3,7 +3,9 @@
 
 mod support;
 
-use prow_broker::{Broker, BrokerOptions, Manifests, ingress_router};
+use prow_broker::{
+    Broker, BrokerOptions, Manifests, SenderPolicy, guarded_ingress_router, ingress_router,
+};
 use support::*;
 
 #[tokio::test]
@@ -106,4 +108,83 @@ async fn events_posted_over_http_are_accepted_and_delivered() {
     assert_eq!(refused.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
+}
+
+/// With a sender policy, a GitHub event without hook's token is refused (401, or 403 with a
+/// wrong token) and never reaches trigger; the same event with the token is delivered, and
+/// events of other types need no token.
+#[tokio::test]
+async fn forged_github_events_are_refused_and_not_delivered() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let (routers, rec) = functions();
+    let broker = Broker::new(
+        &Manifests::load_dir(eventing_dir()).unwrap(),
+        routers,
+        BrokerOptions::default(),
+    )
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/prow/default", listener.local_addr().unwrap());
+    let router = guarded_ingress_router(
+        broker.clone(),
+        SenderPolicy::github_events_from("hook-token"),
+    );
+    let server = tokio::spawn(axum::serve(listener, router).into_future());
+    let http = reqwest::Client::new();
+    let post = |id: &str, ty: &str, authorization: Option<&str>| {
+        let mut request = http
+            .post(&url)
+            .header("ce-specversion", "1.0")
+            .header("ce-id", id)
+            .header("ce-type", ty)
+            .header("ce-source", "https://github.com/acme/widgets")
+            .header("content-type", "application/json")
+            .body(r#"{"comment":{"body":"/lgtm"}}"#);
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        request.send()
+    };
+    let comment = "dev.prow.github.issue_comment";
+    assert_eq!(
+        post("forged-1", comment, None).await.unwrap().status(),
+        reqwest::StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        post("forged-2", comment, Some("Bearer guessed"))
+            .await
+            .unwrap()
+            .status(),
+        reqwest::StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        post("from-hook", comment, Some("Bearer hook-token"))
+            .await
+            .unwrap()
+            .status(),
+        reqwest::StatusCode::ACCEPTED
+    );
+    assert_eq!(
+        post("tick", "dev.knative.sources.ping", None)
+            .await
+            .unwrap()
+            .status(),
+        reqwest::StatusCode::ACCEPTED
+    );
+    eventually("hook's comment reaches trigger", || {
+        rec["trigger"].count() >= 1
+    })
+    .await;
+    // Deliveries are in arrival order, so had a forged event been accepted it would be here.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let ids: Vec<String> = rec["trigger"]
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r.header("ce-id").map(str::to_string))
+        .collect();
+    assert_eq!(ids, vec!["from-hook"]);
+    assert!(broker.shutdown().await);
+    server.abort();
 }

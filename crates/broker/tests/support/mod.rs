@@ -100,6 +100,7 @@ pub(crate) fn functions() -> (HashMap<String, Router>, HashMap<&'static str, Rec
         "sinker",
         "horologium",
         "deck",
+        "plugins",
         "dead-letters",
     ] {
         let r = Recorder::accepting();
