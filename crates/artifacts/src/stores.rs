@@ -113,6 +113,7 @@ impl StoreConfig {
     pub fn is_configured(&self) -> bool {
         self.local_dir.is_some()
             || self.gcs_credentials_file.is_some()
+            || self.application_credentials.is_some()
             || self.s3_credentials_file.is_some()
             || self.gcs_emulator.is_some()
     }
@@ -424,5 +425,8 @@ mod tests {
         assert_eq!(c.application_credentials, None);
         assert!(c.is_configured());
         assert!(!StoreConfig::default().is_configured());
+        let adc =
+            |k: &str| (k == GOOGLE_APPLICATION_CREDENTIALS).then(|| "/etc/gcs/key.json".into());
+        assert!(StoreConfig::default().with_env(&adc).is_configured());
     }
 }
