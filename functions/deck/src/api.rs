@@ -1,7 +1,6 @@
 //! Machine-facing endpoints: `/prowjobs.js`, `/badge.svg`, `/log`, `/plugin-help`, a job's
 //! `prowjob.json`, and artifact downloads; plus the log and artifact reads the job page shares.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
@@ -11,7 +10,6 @@ use axum::response::{IntoResponse, Response};
 use k8s_openapi::api::core::v1::{Container, Pod, PodSpec};
 use kube::api::LogParams;
 use prow_artifacts::layout::{BUILD_LOG_TXT, JobPaths, job_paths_for};
-use prow_core::config::OrgPlugins;
 use prow_core::prowjob::ProwJob;
 use serde::Deserialize;
 
@@ -313,22 +311,22 @@ pub async fn log(State(state): State<DeckState>, Query(q): Query<LogQuery>) -> R
     }
 }
 
-/// `/plugin-help`: Prow's JSON document, with the plugins each repo enables from plugins.yaml.
-pub async fn plugin_help(State(state): State<DeckState>) -> Response {
-    let repo_plugins: BTreeMap<String, Vec<String>> = state
-        .config
-        .plugins
-        .plugins
-        .iter()
-        .map(|(repo, p)| {
-            let names = match p {
-                OrgPlugins::List(v) => v.clone(),
-                OrgPlugins::Detailed { plugins, .. } => plugins.clone(),
-            };
-            (repo.clone(), names)
-        })
-        .collect();
-    axum::Json(help::registry(repo_plugins)).into_response()
+/// `/plugin-help`: Prow's JSON document from the plugin registry; `?repo=org/repo` narrows it to
+/// the plugins enabled there.
+pub async fn plugin_help(
+    State(state): State<DeckState>,
+    Query(query): Query<HelpQuery>,
+) -> Response {
+    match help::registry(&state.config.plugins, query.repo.as_deref()) {
+        Ok(help) => axum::Json(help).into_response(),
+        Err(err) => (StatusCode::BAD_REQUEST, err.to_string()).into_response(),
+    }
+}
+
+/// `/plugin-help` and `/command-help` parameters.
+#[derive(Debug, Default, Deserialize)]
+pub struct HelpQuery {
+    pub repo: Option<String>,
 }
 
 /// A job's ProwJob as JSON (managedFields dropped).

@@ -272,8 +272,15 @@ pub async fn view_storage(
     }
 }
 
-pub async fn command_help(State(state): State<DeckState>, headers: HeaderMap) -> Response {
-    let registry = help::registry(Default::default());
+pub async fn command_help(
+    State(state): State<DeckState>,
+    Query(query): Query<api::HelpQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let registry = match help::registry(&state.config.plugins, query.repo.as_deref()) {
+        Ok(registry) => registry,
+        Err(err) => return (StatusCode::BAD_REQUEST, err.to_string()).into_response(),
+    };
     let commands = help::commands(&registry)
         .into_iter()
         .map(|(plugin, c)| CommandView {

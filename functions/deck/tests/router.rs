@@ -493,6 +493,16 @@ async fn help_pages_list_triggers_commands() {
         json["PluginHelp"]["trigger"]["Commands"][0]["Usage"],
         "/ok-to-test"
     );
+    assert!(json["PluginHelp"]["lgtm"]["Commands"].is_array());
+    // The test config enables no plugin anywhere: a repo's help is empty, a malformed repo refused.
+    let repo: serde_json::Value =
+        serde_json::from_str(&get(&env, "/plugin-help?repo=acme/foo").await.body).unwrap();
+    assert_eq!(repo["PluginHelp"], serde_json::json!({}));
+    assert_eq!(repo["RepoPlugins"]["acme/foo"], serde_json::json!([]));
+    assert_eq!(
+        get(&env, "/plugin-help?repo=acme").await.status,
+        StatusCode::BAD_REQUEST
+    );
     let page = get(&env, "/command-help").await.body;
     for cmd in [
         "/retest",
