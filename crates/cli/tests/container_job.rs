@@ -7,115 +7,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use prow_core::prowjob::{ProwJob, ProwJobState};
 use prow_kube::ProwJobs;
-
-const MARKER: &str = "/etc/prow-test-image";
-
-fn run(program: &str, args: &[&str], dir: &Path) -> String {
-    let out = Command::new(program)
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "tester")
-        .env("GIT_AUTHOR_EMAIL", "tester@example.com")
-        .env("GIT_COMMITTER_NAME", "tester")
-        .env("GIT_COMMITTER_EMAIL", "tester@example.com")
-        .output()
-        .unwrap_or_else(|e| panic!("{program}: {e}"));
-    assert!(
-        out.status.success(),
-        "{program} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-/// Copies `binary` and the shared libraries `ldd` names into `rootfs` at the same paths.
-fn copy_with_libraries(binary: &str, rootfs: &Path) {
-    let mut files = vec![PathBuf::from(binary)];
-    let ldd = run("ldd", &[binary], Path::new("/"));
-    for line in ldd.lines() {
-        // `libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)` or `/lib64/ld-linux-x86-64.so.2 (0x...)`
-        let path = line
-            .split("=>")
-            .last()
-            .and_then(|rest| rest.split_whitespace().next())
-            .filter(|p| p.starts_with('/'));
-        files.extend(path.map(PathBuf::from));
-    }
-    for file in files {
-        let target = rootfs.join(file.strip_prefix("/").expect("absolute"));
-        std::fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");
-        std::fs::copy(&file, &target).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-    }
-}
-
-/// An image with `sh`, `cat` and a marker file, imported into podman as `tag`.
-fn build_image(podman: &Path, tag: &str, dir: &Path) {
-    let rootfs = dir.join("rootfs");
-    for binary in ["/bin/sh", "/bin/cat"] {
-        copy_with_libraries(binary, &rootfs);
-    }
-    std::fs::create_dir_all(rootfs.join("etc")).expect("etc");
-    std::fs::create_dir_all(rootfs.join("tmp")).expect("tmp");
-    common::write(&rootfs.join(MARKER.trim_start_matches('/')), "inside\n");
-    let tar = dir.join("rootfs.tar");
-    run(
-        "tar",
-        &[
-            "-C",
-            &rootfs.display().to_string(),
-            "-cf",
-            &tar.display().to_string(),
-            ".",
-        ],
-        dir,
-    );
-    run(
-        &podman.display().to_string(),
-        &["import", "--quiet", &tar.display().to_string(), tag],
-        dir,
-    );
-}
-
-/// The podman arguments this machine needs to start a container: none, or (in sandboxes whose
-/// crun refuses hybrid cgroups or raising RLIMIT_NOFILE) runc and limits within the current ones.
-fn podman_arguments(podman: &Path, tag: &str) -> (String, String) {
-    let nofile = run("sh", &["-c", "ulimit -Hn"], Path::new("/"));
-    let nofile = if nofile == "unlimited" {
-        "1048576".to_owned()
-    } else {
-        nofile
-    };
-    let limits = format!("--ulimit nofile={nofile}:{nofile} --ulimit nproc=4096:4096");
-    let candidates = [
-        (String::new(), String::new()),
-        (String::new(), limits.clone()),
-        ("--runtime runc".to_owned(), limits),
-    ];
-    let mut errors = Vec::new();
-    for (global, run_args) in candidates {
-        let mut command = Command::new(podman);
-        command
-            .args(global.split_whitespace())
-            .arg("run")
-            .arg("--rm");
-        command.args(run_args.split_whitespace());
-        let out = command
-            .args([tag, "/bin/cat", MARKER])
-            .output()
-            .expect("podman run");
-        if out.status.success() {
-            return (global, run_args);
-        }
-        errors.push(String::from_utf8_lossy(&out.stderr).trim().to_owned());
-    }
-    panic!("podman cannot start a container here: {errors:?}");
-}
 
 async fn finished(jobs: &ProwJobs, job: &str, timeout: Duration) -> ProwJob {
     let deadline = Instant::now() + timeout;
@@ -143,16 +40,16 @@ async fn a_decorated_job_runs_inside_its_image_with_the_source_and_artifacts() {
     );
     let dir = tempfile::tempdir().expect("tempdir");
     let tag = format!("localhost/prow-test-job:{}", std::process::id());
-    build_image(&podman, &tag, dir.path());
-    let (global, run_args) = podman_arguments(&podman, &tag);
+    common::build_image(&podman, &tag, &["/bin/sh", "/bin/cat"], dir.path());
+    let (global, run_args) = common::podman_arguments(&podman, &tag);
 
     // The repository the periodic checks out, through clonerefs on the host.
     let remote = dir.path().join("remote");
     std::fs::create_dir_all(&remote).expect("mkdir");
-    run("git", &["init", "-q", "-b", "main"], &remote);
+    common::run("git", &["init", "-q", "-b", "main"], &remote);
     common::write(&remote.join("README"), "checked out\n");
-    run("git", &["add", "."], &remote);
-    run("git", &["commit", "-q", "-m", "base"], &remote);
+    common::run("git", &["add", "."], &remote);
+    common::run("git", &["commit", "-q", "-m", "base"], &remote);
 
     let config = dir.path().join("config");
     common::write(
@@ -193,9 +90,10 @@ plank:
       imagePullPolicy: Never
       command: [/bin/sh, -c]
       args:
-      - /bin/cat {MARKER} && /bin/cat README && echo ok > "$ARTIFACTS/result.txt"
+      - /bin/cat {marker} && /bin/cat README && echo ok > "$ARTIFACTS/result.txt"
 "#,
-            remote = remote.display()
+            remote = remote.display(),
+            marker = common::IMAGE_MARKER,
         ),
     );
     common::write(&config.join("plugins.yaml"), "plugins: {}\n");
@@ -239,7 +137,7 @@ plank:
     );
     // The host has no marker: the same job as host processes fails, so the pass above is the
     // image's doing.
-    assert!(!Path::new(MARKER).exists());
+    assert!(!Path::new(common::IMAGE_MARKER).exists());
     let _ = Command::new(&podman)
         .args(["rmi", "--force", &tag])
         .output();

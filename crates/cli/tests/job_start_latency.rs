@@ -4,7 +4,8 @@
 //! after another, each once the previous one's command started, so the figure is latency, not
 //! queueing. Run:
 //! `cargo test --release -p prow-cli --test job_start_latency -- --ignored --nocapture`
-//! (`PROW_LATENCY_JOBS`, default 100).
+//! (`PROW_LATENCY_JOBS`, default 100; `PROW_LATENCY_POD_RUNTIME=podman` runs the test
+//! containers inside an image built for the run, with `podman run`).
 
 mod common;
 
@@ -22,7 +23,9 @@ fn now_ns() -> u128 {
         .as_nanos()
 }
 
-fn prowjob(name: &str, marks: &Path) -> ProwJob {
+/// The job writes the time its command started into `marks/<name>`; in podman mode `marks` is
+/// mounted into the container (a hostPath volume) and `image` is one `date` runs in.
+fn prowjob(name: &str, marks: &Path, image_tag: Option<&str>) -> ProwJob {
     let image = |utility: &str| format!("us-docker.pkg.dev/k8s-infra-prow/images/{utility}:v1");
     serde_json::from_value(json!({
         "apiVersion": "prow.k8s.io/v1", "kind": "ProwJob",
@@ -35,8 +38,13 @@ fn prowjob(name: &str, marks: &Path) -> ProwJob {
                                    "entrypoint": image("entrypoint"), "sidecar": image("sidecar")},
                 "gcs_configuration": {"bucket": "latency", "path_strategy": "explicit"}
             },
-            "pod_spec": {"containers": [{"image": "alpine", "command": ["sh", "-c"],
-                "args": [format!("date +%s%N > {}/{name}", marks.display())]}]}
+            "pod_spec": {
+                "containers": [{"image": image_tag.unwrap_or("alpine"), "imagePullPolicy": "Never",
+                    "command": ["/bin/sh", "-c"],
+                    "args": [format!("date +%s%N > {}/{name}", marks.display())],
+                    "volumeMounts": [{"name": "marks", "mountPath": marks.display().to_string()}]}],
+                "volumes": [{"name": "marks", "hostPath": {"path": marks.display().to_string()}}]
+            }
         },
         "status": {"state": "triggered", "startTime": "2026-01-01T00:00:00Z"}
     }))
@@ -66,10 +74,22 @@ async fn benchmark_prowjob_created_to_test_command_started() {
     );
     std::fs::create_dir_all(config.join("jobs")).expect("jobs dir");
     common::write(&config.join("plugins.yaml"), "plugins: {}\n");
+    let podman_mode = std::env::var("PROW_LATENCY_POD_RUNTIME").is_ok_and(|r| r == "podman");
+    let tag = format!("localhost/prow-latency:{}", std::process::id());
+    let mut extra = Vec::new();
+    if podman_mode {
+        let podman = prow_testdata::counterpart("podman", None, "apt-get install podman runc");
+        common::build_image(&podman, &tag, &["/bin/sh", "/bin/date"], dir.path());
+        let (global, run_args) = common::podman_arguments(&podman, &tag);
+        extra.push(format!("--podman-args={global}"));
+        extra.push(format!("--podman-run-args={run_args}"));
+    }
     let (_up, endpoints) = common::start_up(
         dir.path(),
         &common::UpOptions {
             log: Some("warn"),
+            pod_runtime: Some(if podman_mode { "podman" } else { "host" }),
+            extra_args: &extra,
             ..common::UpOptions::default()
         },
     );
@@ -80,7 +100,9 @@ async fn benchmark_prowjob_created_to_test_command_started() {
     for i in 0..jobs_wanted {
         let name = format!("latency-{i:04}");
         let created = now_ns();
-        jobs.create(&prowjob(&name, &marks)).await.expect("create");
+        jobs.create(&prowjob(&name, &marks, podman_mode.then_some(tag.as_str())))
+            .await
+            .expect("create");
         let mark = marks.join(&name);
         let deadline = Instant::now() + Duration::from_secs(60);
         let started: u128 = loop {
@@ -97,7 +119,12 @@ async fn benchmark_prowjob_created_to_test_command_started() {
     }
     latencies_ms.sort_by(f64::total_cmp);
     println!(
-        "ProwJob created -> test command started (host processes, decorated, no clone), {} jobs: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+        "ProwJob created -> test command started ({}, decorated, no clone), {} jobs: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+        if podman_mode {
+            "podman containers"
+        } else {
+            "host processes"
+        },
         latencies_ms.len(),
         percentile(&latencies_ms, 50.0),
         percentile(&latencies_ms, 99.0),

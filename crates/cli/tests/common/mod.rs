@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use hmac::{KeyInit, Mac};
@@ -115,4 +115,113 @@ pub(crate) fn start_up(dir: &Path, options: &UpOptions<'_>) -> (Up, Value) {
     let endpoints: Value =
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("endpoints line {line:?}: {e}"));
     (up, endpoints)
+}
+
+/// A file only images built by [`build_image`] have.
+pub(crate) const IMAGE_MARKER: &str = "/etc/prow-test-image";
+
+/// Runs a program (git with a fixed identity) and returns its trimmed stdout; panics on failure.
+pub(crate) fn run(program: &str, args: &[&str], dir: &Path) -> String {
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "tester")
+        .env("GIT_AUTHOR_EMAIL", "tester@example.com")
+        .env("GIT_COMMITTER_NAME", "tester")
+        .env("GIT_COMMITTER_EMAIL", "tester@example.com")
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Copies `binary` and the shared libraries `ldd` names into `rootfs` at the same paths.
+fn copy_with_libraries(binary: &str, rootfs: &Path) {
+    let mut files = vec![PathBuf::from(binary)];
+    let ldd = run("ldd", &[binary], Path::new("/"));
+    for line in ldd.lines() {
+        // `libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)` or `/lib64/ld-linux-x86-64.so.2 (0x...)`
+        let path = line
+            .split("=>")
+            .last()
+            .and_then(|rest| rest.split_whitespace().next())
+            .filter(|p| p.starts_with('/'));
+        files.extend(path.map(PathBuf::from));
+    }
+    for file in files {
+        let target = rootfs.join(file.strip_prefix("/").expect("absolute"));
+        std::fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");
+        std::fs::copy(&file, &target).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    }
+}
+
+/// An image with `binaries` (and their shared libraries) and a marker file at [`IMAGE_IMAGE_MARKER`]
+/// that the host does not have, imported into podman as `tag`: podman cannot pull here.
+pub(crate) fn build_image(podman: &Path, tag: &str, binaries: &[&str], dir: &Path) {
+    let rootfs = dir.join("rootfs");
+    for binary in binaries {
+        copy_with_libraries(binary, &rootfs);
+    }
+    std::fs::create_dir_all(rootfs.join("etc")).expect("etc");
+    std::fs::create_dir_all(rootfs.join("tmp")).expect("tmp");
+    write(
+        &rootfs.join(IMAGE_MARKER.trim_start_matches('/')),
+        "inside\n",
+    );
+    let tar = dir.join("rootfs.tar");
+    run(
+        "tar",
+        &[
+            "-C",
+            &rootfs.display().to_string(),
+            "-cf",
+            &tar.display().to_string(),
+            ".",
+        ],
+        dir,
+    );
+    run(
+        &podman.display().to_string(),
+        &["import", "--quiet", &tar.display().to_string(), tag],
+        dir,
+    );
+}
+
+/// The podman arguments this machine needs to start a container of `tag` (which has `/bin/sh`): none, or (in sandboxes whose
+/// crun refuses hybrid cgroups or raising RLIMIT_NOFILE) runc and limits within the current ones.
+pub(crate) fn podman_arguments(podman: &Path, tag: &str) -> (String, String) {
+    let nofile = run("sh", &["-c", "ulimit -Hn"], Path::new("/"));
+    let nofile = if nofile == "unlimited" {
+        "1048576".to_owned()
+    } else {
+        nofile
+    };
+    let limits = format!("--ulimit nofile={nofile}:{nofile} --ulimit nproc=4096:4096");
+    let candidates = [
+        (String::new(), String::new()),
+        (String::new(), limits.clone()),
+        ("--runtime runc".to_owned(), limits),
+    ];
+    let mut errors = Vec::new();
+    for (global, run_args) in candidates {
+        let mut command = Command::new(podman);
+        command
+            .args(global.split_whitespace())
+            .arg("run")
+            .arg("--rm");
+        command.args(run_args.split_whitespace());
+        let out = command
+            .args([tag, "/bin/sh", "-c", ":"])
+            .output()
+            .expect("podman run");
+        if out.status.success() {
+            return (global, run_args);
+        }
+        errors.push(String::from_utf8_lossy(&out.stderr).trim().to_owned());
+    }
+    panic!("podman cannot start a container here: {errors:?}");
 }
