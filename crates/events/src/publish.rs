@@ -95,6 +95,9 @@ pub struct Publisher {
     client: reqwest::Client,
     sink: reqwest::Url,
     policy: RetryPolicy,
+    /// Sent as `Authorization: Bearer <contents>` when the file exists (see
+    /// [`Self::with_bearer_token_file`]).
+    token_file: Option<std::path::PathBuf>,
 }
 
 /// At most this much of a rejecting sink's body ends up in the error message.
@@ -123,6 +126,29 @@ impl Publisher {
             client,
             sink,
             policy,
+            token_file: None,
+        }
+    }
+
+    /// Authenticates to the sink with the token in `path`, read again for every attempt because
+    /// its owner rotates it: Knative's SinkBinding mounts an OIDC token for the sink's audience at
+    /// `/oidc/token` when sender identity is enabled, `prow up` writes a shared secret. While the
+    /// file is absent or empty (OIDC disabled) events go without `Authorization`.
+    pub fn with_bearer_token_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.token_file = Some(path.into());
+        self
+    }
+
+    async fn authorization(&self) -> Option<String> {
+        let path = self.token_file.as_ref()?;
+        match tokio::fs::read_to_string(path).await {
+            Ok(token) if !token.trim().is_empty() => Some(format!("Bearer {}", token.trim())),
+            Ok(_) => None,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "cannot read the sink token; sending without it");
+                None
+            }
         }
     }
 
@@ -151,14 +177,16 @@ impl Publisher {
         let max_attempts = self.policy.max_attempts.max(1);
         let mut last = String::new();
         for attempt in 1..=max_attempts {
-            let sent = self
+            let mut request = self
                 .client
                 .post(self.sink.clone())
                 .headers(headers.clone())
                 .body(body.clone())
-                .timeout(self.policy.attempt_timeout)
-                .send()
-                .await;
+                .timeout(self.policy.attempt_timeout);
+            if let Some(authorization) = self.authorization().await {
+                request = request.header(http::header::AUTHORIZATION, authorization);
+            }
+            let sent = request.send().await;
             match sent {
                 Ok(response) => match classify_status(response.status()) {
                     Disposition::Accepted => return (Ok(()), attempt),

@@ -193,3 +193,47 @@ async fn the_receiver_explains_bad_requests_and_enforces_the_body_limit() {
     assert_eq!(too_big.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert!(sink.received.lock().unwrap().is_empty());
 }
+
+/// The sink token is read for every event: absent means no `Authorization`, and a rotated
+/// token (Knative refreshes the mounted OIDC token) is used from the next event on.
+#[tokio::test]
+async fn the_bearer_token_file_is_read_for_every_event() {
+    let seen: Arc<Mutex<Vec<Option<String>>>> = Arc::default();
+    let record = seen.clone();
+    let app = Router::new().route(
+        "/",
+        post(move |headers: http::HeaderMap| {
+            let record = record.clone();
+            async move {
+                record.lock().unwrap().push(
+                    headers
+                        .get(http::header::AUTHORIZATION)
+                        .map(|v| v.to_str().unwrap().to_string()),
+                );
+                StatusCode::ACCEPTED
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    let publisher = Publisher::new(&url, fast(1))
+        .unwrap()
+        .with_bearer_token_file(&token);
+
+    publisher.publish(&push_event()).await.unwrap();
+    std::fs::write(&token, "first\n").unwrap();
+    publisher.publish(&push_event()).await.unwrap();
+    std::fs::write(&token, "second").unwrap();
+    publisher.publish(&push_event()).await.unwrap();
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![
+            None,
+            Some("Bearer first".to_string()),
+            Some("Bearer second".to_string())
+        ]
+    );
+}
