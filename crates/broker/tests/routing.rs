@@ -65,12 +65,17 @@ async fn each_event_reaches_only_its_functions() {
         (
             "pull_request",
             github_event("pull_request", "{}"),
-            vec!["trigger-github"],
+            vec!["plugins-github", "trigger-github"],
         ),
         (
             "issue_comment",
             github_event("issue_comment", "{}"),
-            vec!["trigger-github"],
+            vec!["plugins-github", "trigger-github"],
+        ),
+        (
+            "pull_request_review",
+            github_event("pull_request_review", "{}"),
+            vec!["plugins-github"],
         ),
         ("push", github_event("push", "{}"), vec!["trigger-github"]),
         (
