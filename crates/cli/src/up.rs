@@ -11,7 +11,9 @@ use anyhow::{Context, bail};
 use axum::Router;
 use clap::Args;
 use prow_broker::apiserver::ApiServerAdapter;
-use prow_broker::{Broker, BrokerOptions, Clock, Manifests, PingTicker, ingress_router};
+use prow_broker::{
+    Broker, BrokerOptions, Clock, Manifests, PingTicker, SenderPolicy, guarded_ingress_router,
+};
 use prow_core::config::{self, Config, LoadOptions};
 use prow_local::container::ContainerEngine;
 use prow_local::kubelet::{Kubelet, KubeletConfig};
@@ -317,9 +319,17 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<()> {
     let broker_url = format!("http://{}", broker_listener.local_addr()?);
     tokio::spawn(ticker.clone().run(wait(stopped.clone())));
     tokio::spawn(adapter.run(wait(stopped.clone())));
+    // Only hook may publish GitHub events: it holds this token, a pod that can reach the
+    // ingress port does not (on Knative: OIDC sender identity and an EventPolicy).
+    let sink_token_file = generated_secret(&args.state_dir.join("broker-token"))?;
+    let sink_token = std::fs::read_to_string(&sink_token_file)
+        .with_context(|| format!("reading {}", sink_token_file.display()))?;
     tasks.push(tokio::spawn(serve(
         broker_listener,
-        ingress_router(broker.clone()),
+        guarded_ingress_router(
+            broker.clone(),
+            SenderPolicy::github_events_from(sink_token.trim()),
+        ),
         wait(stopped.clone()),
     )));
 
@@ -331,6 +341,7 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<()> {
     let hook_router = prow_hook::app(prow_hook::Flags {
         hmac_secret_file: hmac_secret_file.clone(),
         k_sink: Some(format!("{broker_url}/prow/default")),
+        sink_token_file: Some(sink_token_file),
         dry_run: false,
         publish_attempts: 3,
     })?;
@@ -523,7 +534,7 @@ async fn serve(
         .await
 }
 
-/// A random webhook secret, created once and kept (mode 0600) so GitHub's configuration stays valid.
+/// A random secret, created once and kept (mode 0600): the webhook secret stays what GitHub has.
 fn generated_secret(path: &Path) -> anyhow::Result<PathBuf> {
     if !path.exists() {
         let token =

@@ -6,9 +6,9 @@
 //! sink is down GitHub sees a 503 and redelivers, and the same delivery id gives the same
 //! event id, so receivers can deduplicate.
 
+pub mod decide;
 pub mod metrics;
 pub mod secret;
-pub mod decide;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -24,9 +24,9 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use prow_events::{PublishError, Publisher};
 
+use crate::decide::{ACCEPTED_BODY, MAX_PAYLOAD_BYTES, Rejection};
 use crate::metrics::{Metrics, Outcome, UNVERIFIED};
 use crate::secret::{HmacSecrets, SecretError};
-use crate::decide::{ACCEPTED_BODY, MAX_PAYLOAD_BYTES, Rejection};
 
 /// Where the HMAC tokens come from.
 #[derive(Debug, Clone)]
@@ -85,6 +85,10 @@ pub struct Flags {
     /// Where CloudEvents go (the broker); set by Knative's SinkBinding.
     #[arg(long = "sink", env = "K_SINK")]
     pub k_sink: Option<String>,
+    /// Bearer token for the sink, read for every event: on Knative the OIDC token SinkBinding
+    /// mounts at `/oidc/token` (sender identity), under `prow up` the broker's shared secret.
+    #[arg(long, env = "K_SINK_TOKEN_FILE")]
+    pub sink_token_file: Option<PathBuf>,
     /// Validate and acknowledge deliveries but publish nothing.
     #[arg(long, env = "DRY_RUN")]
     pub dry_run: bool,
@@ -116,7 +120,11 @@ pub fn app(flags: Flags) -> Result<Router, StartError> {
             initial_backoff: std::time::Duration::from_millis(100),
             max_backoff: std::time::Duration::from_secs(1),
         };
-        Forward::Publish(Publisher::new(&sink, policy)?)
+        let publisher = Publisher::new(&sink, policy)?;
+        Forward::Publish(match flags.sink_token_file {
+            Some(path) => publisher.with_bearer_token_file(path),
+            None => publisher,
+        })
     };
     HmacSecrets::load(&flags.hmac_secret_file)?;
     Ok(router(HookState::new(
