@@ -202,19 +202,20 @@ fn on_request(
         )];
     }
     let mut actions = Vec::new();
-    if !is_author && !skip_collaborators {
-        if !facts.commenter_is_collaborator {
-            return vec![Action::Comment(
-                req.reply_to
-                    .reply("changing LGTM is restricted to collaborators"),
-            )];
-        }
-        if !event.assignees.contains(&req.who) {
-            actions.push(Action::Assign {
-                logins: vec![req.who.clone()],
-                missing: None,
-            });
-        }
+    // With `skip_collaborators` Prow lets OWNERS reviewers who are not collaborators lgtm and
+    // checks them against the changed files' OWNERS. That check is not here yet, so the
+    // collaborator check stays: stricter than Prow, never looser.
+    if !is_author && !facts.commenter_is_collaborator {
+        return vec![Action::Comment(
+            req.reply_to
+                .reply("changing LGTM is restricted to collaborators"),
+        )];
+    }
+    if !is_author && !skip_collaborators && !event.assignees.contains(&req.who) {
+        actions.push(Action::Assign {
+            logins: vec![req.who.clone()],
+            missing: None,
+        });
     }
     let has = facts.has_label(LABEL);
     if has && !req.want {

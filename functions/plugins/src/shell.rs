@@ -96,7 +96,10 @@ pub async fn handle_event<G: PluginGitHub + ?Sized>(
     let mut failed = Vec::new();
     for (plugin, _) in interested {
         let actions = plugin.decide(event, &facts, config);
-        tracing::info!(plugin = plugin.name(), %target, ?actions, "decided");
+        if !actions.is_empty() {
+            tracing::info!(plugin = plugin.name(), %target, actions = actions.len(), "acting");
+            tracing::debug!(plugin = plugin.name(), %target, ?actions, "actions");
+        }
         if let Err(err) = apply(github, event, &facts, actions).await {
             failed.push(format!("{}: {err}", plugin.name()));
         }
