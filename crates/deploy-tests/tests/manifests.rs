@@ -287,6 +287,11 @@ fn crd_schemas() -> &'static BTreeMap<(String, String), CrdSchema> {
                 "ApiServerSource",
                 "knative-eventing/apiserversource.yaml",
             ),
+            (
+                "sources.knative.dev/v1",
+                "SinkBinding",
+                "knative-eventing/sinkbindings.yaml",
+            ),
         ];
         let mut schemas: BTreeMap<_, _> = files
             .into_iter()
@@ -326,6 +331,7 @@ fn schema_problems(schema: &Schema, object: &Value) -> Vec<String> {
 /// unknown field is lost in the round trip.
 fn core_problems(object: &Value) -> Option<Vec<String>> {
     use k8s_openapi::api::core::v1::{ConfigMap, Namespace, ServiceAccount};
+    use k8s_openapi::api::networking::v1::NetworkPolicy;
     use k8s_openapi::api::rbac::v1::{ClusterRole, Role, RoleBinding};
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
     fn round_trip<T: serde::de::DeserializeOwned + serde::Serialize>(o: &Value) -> Vec<String> {
@@ -350,6 +356,7 @@ fn core_problems(object: &Value) -> Option<Vec<String>> {
         ("rbac.authorization.k8s.io/v1", "Role") => round_trip::<Role>(object),
         ("rbac.authorization.k8s.io/v1", "ClusterRole") => round_trip::<ClusterRole>(object),
         ("rbac.authorization.k8s.io/v1", "RoleBinding") => round_trip::<RoleBinding>(object),
+        ("networking.k8s.io/v1", "NetworkPolicy") => round_trip::<NetworkPolicy>(object),
         ("apiextensions.k8s.io/v1", "CustomResourceDefinition") => {
             match serde_json::from_value::<CustomResourceDefinition>(object.clone()) {
                 Ok(_) => vec![],
@@ -762,8 +769,119 @@ fn services_reference_existing_accounts_config_maps_and_documented_secrets() {
     let hook = find("serving.knative.dev/v1", "Service", NAMESPACE, "hook").unwrap();
     let env = container_env(hook);
     assert_eq!(env["HMAC_SECRET_FILE"], "/etc/webhook/hmac");
-    // hook publishes webhooks into the Broker the Triggers listen on.
-    assert_sink_exists("hook K_SINK", NAMESPACE, &json!({"uri": env["K_SINK"]}));
+    // hook publishes webhooks into the Broker the Triggers listen on, at the address a
+    // SinkBinding resolves from the Broker's status, not a URL fixed to one Broker class.
+    assert!(
+        !env.contains_key("K_SINK"),
+        "hook's K_SINK is injected by its SinkBinding, not hard-coded"
+    );
+    let bindings: Vec<&Value> = all("sources.knative.dev/v1", "SinkBinding")
+        .filter(|b| {
+            namespace_of(b) == NAMESPACE
+                && b["spec"]["subject"]
+                    == json!({"apiVersion": "serving.knative.dev/v1", "kind": "Service", "name": "hook"})
+        })
+        .collect();
+    assert_eq!(
+        bindings.len(),
+        1,
+        "exactly one SinkBinding gives hook its K_SINK"
+    );
+    let sink = &bindings[0]["spec"]["sink"];
+    assert_eq!(sink["ref"]["kind"], "Broker", "hook's sink is the Broker");
+    assert_sink_exists("hook's SinkBinding", NAMESPACE, sink);
+    // The OIDC token SinkBinding mounts when sender identity is on (the Broker refuses GitHub
+    // events from anyone else under an EventPolicy).
+    assert_eq!(env["K_SINK_TOKEN_FILE"], "/oidc/token");
+}
+
+/// Test pods run untrusted PR code: their egress must exclude every private, link-local and
+/// CGNAT range (pods, Services, the broker ingress, the API server, metadata servers), and the
+/// functions' namespace must not take traffic from test-pods.
+#[test]
+fn test_pods_cannot_reach_the_broker_the_functions_or_metadata() {
+    let egress = find(
+        "networking.k8s.io/v1",
+        "NetworkPolicy",
+        "test-pods",
+        "test-pods-egress",
+    )
+    .expect("NetworkPolicy test-pods/test-pods-egress");
+    assert_eq!(
+        egress["spec"]["podSelector"]["matchLabels"]["created-by-prow"], "true",
+        "the policy selects the pods plank creates"
+    );
+    assert_eq!(egress["spec"]["policyTypes"], json!(["Egress"]));
+    let mut blocks = Vec::new();
+    for rule in egress["spec"]["egress"].as_array().unwrap() {
+        for peer in rule["to"].as_array().unwrap() {
+            if let Some(block) = peer.get("ipBlock") {
+                blocks.push(block.clone());
+            } else {
+                // Anything but an ipBlock may only be DNS.
+                assert_eq!(
+                    peer["podSelector"]["matchLabels"]["k8s-app"], "kube-dns",
+                    "egress to {peer} is not DNS"
+                );
+                let ports: Vec<i64> = rule["ports"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| p["port"].as_i64().unwrap())
+                    .collect();
+                assert!(ports.iter().all(|p| *p == 53), "DNS rule opens {ports:?}");
+            }
+        }
+    }
+    let excepted = |cidr: &str| -> Vec<String> {
+        blocks
+            .iter()
+            .find(|b| b["cidr"] == cidr)
+            .unwrap_or_else(|| panic!("no ipBlock {cidr}"))["except"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
+    };
+    for private in [
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "169.254.0.0/16",
+    ] {
+        assert!(
+            excepted("0.0.0.0/0").contains(&private.to_string()),
+            "{private} reachable"
+        );
+    }
+    for private in ["fc00::/7", "fe80::/10"] {
+        assert!(
+            excepted("::/0").contains(&private.to_string()),
+            "{private} reachable"
+        );
+    }
+    assert_eq!(blocks.len(), 2, "no other address ranges are opened");
+
+    let ingress = find(
+        "networking.k8s.io/v1",
+        "NetworkPolicy",
+        NAMESPACE,
+        "not-from-test-pods",
+    )
+    .expect("NetworkPolicy prow/not-from-test-pods");
+    assert_eq!(
+        ingress["spec"]["podSelector"],
+        json!({}),
+        "covers every function"
+    );
+    assert_eq!(
+        ingress["spec"]["ingress"],
+        json!([{"from": [{"namespaceSelector": {"matchExpressions": [
+            {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["test-pods"]}
+        ]}}]}])
+    );
 }
 
 /// (namespace, group, resource, verb) granted to ServiceAccount `prow/<account>`.
@@ -927,7 +1045,14 @@ fn eventing_references_resolve() {
             pinged.insert(name.to_string());
         }
     }
-    for function in ["trigger", "plugins", "plank", "crier", "sinker", "horologium"] {
+    for function in [
+        "trigger",
+        "plugins",
+        "plank",
+        "crier",
+        "sinker",
+        "horologium",
+    ] {
         assert!(
             subscribers.contains(function),
             "no Trigger delivers to {function}"
