@@ -3,6 +3,19 @@
 use async_trait::async_trait;
 use prow_github::{GitHub, IssueComment, Label, PullRequest, Result, User};
 
+/// The OWNERS facts plugins read, loaded (and cached by commit) through GitHub.
+#[async_trait]
+pub trait OwnersPort: Send + Sync + std::fmt::Debug {
+    /// Approvers and reviewers (lower-case) of `files` in `org/repo`'s OWNERS at `base_sha`.
+    async fn reviewers_of(
+        &self,
+        org: &str,
+        repo: &str,
+        base_sha: &str,
+        files: &[String],
+    ) -> std::result::Result<Vec<String>, String>;
+}
+
 /// What the plugins shell asks of GitHub.
 #[async_trait]
 pub trait PluginGitHub: Send + Sync + std::fmt::Debug {
@@ -20,6 +33,7 @@ pub trait PluginGitHub: Send + Sync + std::fmt::Debug {
     async fn delete_comment(&self, org: &str, repo: &str, id: u64) -> Result<()>;
     async fn is_collaborator(&self, org: &str, repo: &str, user: &str) -> Result<bool>;
     async fn get_pull_request(&self, org: &str, repo: &str, number: u64) -> Result<PullRequest>;
+    async fn changed_files(&self, org: &str, repo: &str, number: u64) -> Result<Vec<String>>;
     /// The tree hash of a commit.
     async fn tree_of(&self, org: &str, repo: &str, sha: &str) -> Result<String>;
     async fn team_members(&self, org: &str, team: &str) -> Result<Vec<User>>;
@@ -90,6 +104,9 @@ impl<T: GitHub + ?Sized> PluginGitHub for T {
     }
     async fn get_pull_request(&self, org: &str, repo: &str, number: u64) -> Result<PullRequest> {
         GitHub::get_pull_request(self, org, repo, number).await
+    }
+    async fn changed_files(&self, org: &str, repo: &str, number: u64) -> Result<Vec<String>> {
+        GitHub::pull_request_changed_files(self, org, repo, number).await
     }
     async fn tree_of(&self, org: &str, repo: &str, sha: &str) -> Result<String> {
         Ok(GitHub::get_tree(self, org, repo, sha).await?.sha)

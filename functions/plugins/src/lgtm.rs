@@ -164,8 +164,11 @@ impl Plugin for Lgtm {
             return Some(facts_needed(&cfg));
         }
         let req = request(event, None, &cfg)?;
+        let other = req.who != event.author.login;
+        let skip = config.skip_collaborators(&event.org, &event.repo);
         Some(Needs {
-            commenter_is_collaborator: req.who != event.author.login,
+            commenter_is_collaborator: other && !skip,
+            owners_reviewers: other && skip,
             ..facts_needed(&cfg)
         })
     }
@@ -202,20 +205,28 @@ fn on_request(
         )];
     }
     let mut actions = Vec::new();
-    // With `skip_collaborators` Prow lets OWNERS reviewers who are not collaborators lgtm and
-    // checks them against the changed files' OWNERS. That check is not here yet, so the
-    // collaborator check stays: stricter than Prow, never looser.
-    if !is_author && !facts.commenter_is_collaborator {
-        return vec![Action::Comment(
-            req.reply_to
-                .reply("changing LGTM is restricted to collaborators"),
-        )];
-    }
-    if !is_author && !skip_collaborators && !event.assignees.contains(&req.who) {
-        actions.push(Action::Assign {
-            logins: vec![req.who.clone()],
-            missing: None,
-        });
+    if !is_author && skip_collaborators {
+        // Prow's skip_collaborators: OWNERS approvers and reviewers of the changed files may,
+        // collaborators or not.
+        let who = req.who.to_lowercase();
+        if !facts.owners_reviewers.contains(&who) {
+            return vec![Action::Comment(req.reply_to.reply(
+                "adding LGTM is restricted to approvers and reviewers in OWNERS files.",
+            ))];
+        }
+    } else if !is_author {
+        if !facts.commenter_is_collaborator {
+            return vec![Action::Comment(
+                req.reply_to
+                    .reply("changing LGTM is restricted to collaborators"),
+            )];
+        }
+        if !event.assignees.contains(&req.who) {
+            actions.push(Action::Assign {
+                logins: vec![req.who.clone()],
+                missing: None,
+            });
+        }
     }
     let has = facts.has_label(LABEL);
     if has && !req.want {

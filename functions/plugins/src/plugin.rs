@@ -41,6 +41,8 @@ pub struct Needs {
     pub head_tree: bool,
     /// Whether the PR's author is in this team of the org (lgtm's sticky team).
     pub author_in_team: Option<String>,
+    /// The approvers and reviewers in the OWNERS files of the PR's changed files, at its base.
+    pub owners_reviewers: bool,
 }
 
 impl Needs {
@@ -54,6 +56,7 @@ impl Needs {
             comments: self.comments || other.comments,
             head_tree: self.head_tree || other.head_tree,
             author_in_team,
+            owners_reviewers: self.owners_reviewers || other.owners_reviewers,
         }
     }
 }
@@ -78,6 +81,8 @@ pub struct Facts {
     pub comments: Vec<IssueComment>,
     pub head_tree: Option<String>,
     pub author_in_team: bool,
+    /// Approvers and reviewers of the changed files (lower-case logins).
+    pub owners_reviewers: Vec<String>,
 }
 
 impl Facts {

@@ -8,6 +8,7 @@ use prow_core::config::Config;
 use prow_events::cloudevents::{AttributesReader, Event as CloudEvent};
 use prow_github::GitHub;
 
+use crate::github::OwnersPort;
 use crate::metrics::Metrics;
 use crate::shell::{self, PluginsError, kind_of};
 
@@ -20,12 +21,57 @@ pub struct PluginsState {
     /// Prow config with plugins.yaml: which plugins run where, and their settings.
     pub config: Arc<Config>,
     pub github: Arc<dyn GitHub>,
+    pub owners: Arc<Owners>,
     pub metrics: Arc<Metrics>,
+}
+
+/// OWNERS through GitHub, cached by commit.
+#[derive(Debug)]
+pub struct Owners {
+    loader: prow_owners::OwnersLoader<Arc<dyn GitHub>>,
+    config: Arc<Config>,
+}
+
+/// Commits whose OWNERS stay cached in one instance.
+const OWNERS_CACHE: usize = 64;
+
+#[async_trait::async_trait]
+impl OwnersPort for Owners {
+    async fn reviewers_of(
+        &self,
+        org: &str,
+        repo: &str,
+        base_sha: &str,
+        files: &[String],
+    ) -> Result<Vec<String>, String> {
+        let denylist = prow_owners::OwnersDirDenylist::from_config(
+            self.config.prow.owners_dir_denylist.as_ref(),
+        )
+        .map_err(|e| e.to_string())?;
+        let options =
+            prow_owners::BuildOptions::for_repo(&self.config.plugins.owners, &denylist, org, repo)
+                .map_err(|e| e.to_string())?;
+        let owners = self
+            .loader
+            .load(org, repo, base_sha, &options)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut out = std::collections::BTreeSet::new();
+        for file in files {
+            out.extend(owners.approvers(file).all());
+            out.extend(owners.reviewers(file).all());
+        }
+        Ok(out.into_iter().map(|l| l.to_lowercase()).collect())
+    }
 }
 
 impl PluginsState {
     pub fn new(config: Arc<Config>, github: Arc<dyn GitHub>) -> Self {
         Self {
+            owners: Arc::new(Owners {
+                loader: prow_owners::OwnersLoader::new(github.clone(), OWNERS_CACHE),
+                config: config.clone(),
+            }),
             config,
             github,
             metrics: Arc::new(Metrics::default()),
@@ -77,7 +123,13 @@ impl prow_runtime::EventFunction for PluginsState {
     }
 
     async fn handle(&self, event: &CloudEvent) -> Result<(), PluginsError> {
-        shell::handle(self.github.as_ref(), &self.config.plugins, event).await
+        shell::handle(
+            self.github.as_ref(),
+            self.owners.as_ref(),
+            &self.config.plugins,
+            event,
+        )
+        .await
     }
 
     fn is_bad_request(error: &PluginsError) -> bool {

@@ -7,7 +7,7 @@ use prow_events::cloudevents::{AttributesReader, Event as CloudEvent};
 use prow_github::GitHubError;
 
 use crate::event::{Event, Kind, Payload};
-use crate::github::PluginGitHub;
+use crate::github::{OwnersPort, PluginGitHub};
 use crate::plugin::{Action, Facts, IssueComment, Needs, Plugin};
 use crate::registry;
 
@@ -28,6 +28,8 @@ pub enum PluginsError {
         #[source]
         source: GitHubError,
     },
+    #[error("{target}: OWNERS: {message}")]
+    Owners { target: String, message: String },
     /// Some plugins failed; the others' actions were applied (and converge on redelivery).
     #[error("{target}: plugins failed: {}", failed.join("; "))]
     Plugins { target: String, failed: Vec<String> },
@@ -55,6 +57,7 @@ pub fn kind_of(event_type: &str) -> Option<Kind> {
 /// types are acknowledged and ignored.
 pub async fn handle<G: PluginGitHub + ?Sized>(
     github: &G,
+    owners: &dyn OwnersPort,
     config: &PluginsConfig,
     cloud_event: &CloudEvent,
 ) -> Result<(), PluginsError> {
@@ -70,12 +73,13 @@ pub async fn handle<G: PluginGitHub + ?Sized>(
     let Some(event) = Event::from_payload(kind, payload) else {
         return Ok(());
     };
-    handle_event(github, config, &event).await
+    handle_event(github, owners, config, &event).await
 }
 
 /// Runs the enabled plugins on a decoded event.
 pub async fn handle_event<G: PluginGitHub + ?Sized>(
     github: &G,
+    owners: &dyn OwnersPort,
     config: &PluginsConfig,
     event: &Event,
 ) -> Result<(), PluginsError> {
@@ -92,7 +96,7 @@ pub async fn handle_event<G: PluginGitHub + ?Sized>(
         .iter()
         .fold(Needs::default(), |acc, (_, n)| acc.union(n.clone()));
     let target = event.target();
-    let facts = gather(github, event, &needs).await?;
+    let facts = gather(github, owners, event, &needs).await?;
     let mut failed = Vec::new();
     for (plugin, _) in interested {
         let actions = plugin.decide(event, &facts, config);
@@ -114,6 +118,7 @@ pub async fn handle_event<G: PluginGitHub + ?Sized>(
 /// Fetches what `needs` asks for.
 pub async fn gather<G: PluginGitHub + ?Sized>(
     github: &G,
+    owners: &dyn OwnersPort,
     event: &Event,
     needs: &Needs,
 ) -> Result<Facts, PluginsError> {
@@ -156,6 +161,30 @@ pub async fn gather<G: PluginGitHub + ?Sized>(
             }
         };
         facts.head_tree = Some(github.tree_of(org, repo, &sha).await.map_err(gh(&target))?);
+    }
+    if needs.owners_reviewers {
+        let base_sha = match event.pull_request.as_ref().map(|pr| pr.base.sha.clone()) {
+            Some(sha) if !sha.is_empty() => sha,
+            _ => {
+                github
+                    .get_pull_request(org, repo, number)
+                    .await
+                    .map_err(gh(&target))?
+                    .base
+                    .sha
+            }
+        };
+        let files = github
+            .changed_files(org, repo, number)
+            .await
+            .map_err(gh(&target))?;
+        facts.owners_reviewers = owners
+            .reviewers_of(org, repo, &base_sha, &files)
+            .await
+            .map_err(|message| PluginsError::Owners {
+                target: target.clone(),
+                message,
+            })?;
     }
     if let Some(team) = &needs.author_in_team {
         facts.author_in_team = github

@@ -424,3 +424,91 @@ async fn github_failures_ask_for_redelivery_and_bad_payloads_are_400() {
         StatusCode::BAD_REQUEST
     );
 }
+
+/// With `skip_collaborators`, the OWNERS reviewers of the changed files (read at the PR's base
+/// through the trees and contents APIs) may lgtm; others are told why not.
+#[tokio::test]
+async fn with_skip_collaborators_owners_reviewers_lgtm_and_others_are_refused() {
+    let yaml =
+        "plugins:\n  Codertocat: [lgtm]\nowners:\n  skip_collaborators: [Codertocat/Hello-World]\n";
+    let h = harness(yaml).await;
+    mock_labels(&h.github, &[]).await;
+    mock_comments(&h.github, json!([])).await;
+    let owners = "reviewers:\n- mallory\napprovers:\n- carol\n";
+    let mounts = [
+        (
+            format!("{REPO}/git/trees/b"),
+            json!({"sha": "tb", "truncated": false, "tree": [
+                {"path": "OWNERS", "type": "blob", "sha": "o1", "mode": "100644"},
+                {"path": "src", "type": "tree", "sha": "s1", "mode": "040000"}
+            ]}),
+        ),
+        (
+            format!("{REPO}/contents/OWNERS"),
+            json!({"type": "file", "encoding": "base64", "content": base64(owners)}),
+        ),
+        (
+            format!("{REPO}/pulls/2/files"),
+            json!([{"filename": "src/main.rs", "status": "modified"}]),
+        ),
+    ];
+    for (p, body) in mounts {
+        Mock::given(method("GET"))
+            .and(path(p))
+            .respond_with(ok(body))
+            .mount(&h.github)
+            .await;
+    }
+    // mallory is no collaborator (404 above) but an OWNERS reviewer: no collaborator check, no
+    // assignment, the label.
+    assert_eq!(
+        send(
+            &h.app,
+            "issue_comment",
+            "d1",
+            &pr_comment("mallory", "/lgtm")
+        )
+        .await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        writes(&h.github).await,
+        [format!(
+            "POST {REPO}/issues/2/labels {{\"labels\":[\"lgtm\"]}}"
+        )]
+    );
+    // alice is a collaborator but not in OWNERS.
+    assert_eq!(
+        send(&h.app, "issue_comment", "d2", &pr_comment("alice", "/lgtm")).await,
+        StatusCode::OK
+    );
+    let w = writes(&h.github).await;
+    assert_eq!(w.len(), 2, "{w:?}");
+    assert!(
+        w[1].contains(
+            "@alice: adding LGTM is restricted to approvers and reviewers in OWNERS files."
+        ),
+        "{w:?}"
+    );
+}
+
+/// Standard base64 with padding, as GitHub's contents API sends it.
+fn base64(text: &str) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let bytes = text.as_bytes();
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}

@@ -133,20 +133,26 @@ fn lgtm_commands_follow_prow() {
 }
 
 #[test]
-fn skip_collaborators_skips_the_assignment_but_not_yet_the_collaborator_check() {
+fn skip_collaborators_lets_owners_reviewers_lgtm_instead_of_collaborators() {
     let cfg = config("owners: {skip_collaborators: [acme]}\n");
-    let ev = comment_event("/lgtm", "alice", true);
+    let reviewer = Facts {
+        owners_reviewers: vec!["mallory".into()],
+        ..facts_with_labels(&[])
+    };
+    let ev = comment_event("/lgtm", "Mallory", true);
     assert_eq!(
-        Lgtm.decide(&ev, &collaborator(&[]), &cfg),
+        Lgtm.decide(&ev, &reviewer, &cfg),
         vec![Action::AddLabel(LABEL.into())]
     );
-    let outsider = comment_event("/lgtm", "mallory", true);
+    let needs = Lgtm.needs(&ev, &cfg).unwrap();
+    assert!(needs.owners_reviewers && !needs.commenter_is_collaborator);
+    let collaborator_only = comment_event("/lgtm", "alice", true);
     assert_eq!(
-        Lgtm.decide(&outsider, &facts_with_labels(&[]), &cfg),
+        Lgtm.decide(&collaborator_only, &collaborator(&[]), &cfg),
         vec![reply(
             "/lgtm",
-            "mallory",
-            "changing LGTM is restricted to collaborators"
+            "alice",
+            "adding LGTM is restricted to approvers and reviewers in OWNERS files."
         )]
     );
 }
