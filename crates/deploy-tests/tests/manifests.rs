@@ -1267,3 +1267,35 @@ fn services_set_only_variables_their_function_reads() {
         }
     }
 }
+
+/// A Broker without a class gets the cluster's default (usually InMemoryChannel, which loses
+/// acknowledged webhooks on a restart): ours names its class and a channel that persists.
+#[test]
+fn the_broker_names_a_durable_class() {
+    let broker = find("eventing.knative.dev/v1", "Broker", NAMESPACE, "default").unwrap();
+    assert_eq!(
+        broker["metadata"]["annotations"]["eventing.knative.dev/broker.class"],
+        "MTChannelBasedBroker"
+    );
+    let config = &broker["spec"]["config"];
+    assert_eq!(config["kind"], "ConfigMap");
+    let namespace = config["namespace"].as_str().unwrap_or(NAMESPACE);
+    let map = find(
+        "v1",
+        "ConfigMap",
+        namespace,
+        config["name"].as_str().unwrap(),
+    )
+    .unwrap_or_else(|| panic!("the Broker's config {config} is not deployed"));
+    let template: Value = serde_norway::from_str(
+        map["data"]["channel-template-spec"]
+            .as_str()
+            .expect("channel-template-spec"),
+    )
+    .unwrap();
+    assert_eq!(
+        template["kind"], "KafkaChannel",
+        "an in-memory channel is not durable"
+    );
+    assert!(template["spec"]["replicationFactor"].as_u64().unwrap() >= 3);
+}
