@@ -164,7 +164,15 @@ pub fn load_config(
 ) -> Result<prow_core::config::Config, prow_core::config::LoadError> {
     let loaded = prow_core::config::load(options)?;
     for warning in &loaded.warnings {
-        tracing::warn!(%warning, "config");
+        if warning
+            .message
+            .contains(prow_core::config::SNAPSHOT_FALLBACK_WARNING)
+        {
+            // Serving, but from YAML and slower to start: an operator must recompile the snapshot.
+            tracing::error!(%warning, "config snapshot from another build");
+        } else {
+            tracing::warn!(%warning, "config");
+        }
     }
     Ok(loaded.config)
 }

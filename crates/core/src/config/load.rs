@@ -67,10 +67,23 @@ impl LoadError {
 /// Loads, defaults and validates a Prow configuration. A `config_path` holding a compiled
 /// snapshot (`prow config compile`) is opened as that instead; the other paths are then unused,
 /// since the snapshot already contains the jobs and plugins it was compiled from.
+///
+/// A snapshot from another prow-rs build (version, schema or format) is not fatal when the YAML
+/// it was compiled from is deployed beside it (`config.yaml`, and `jobs/` and `plugins.yaml`
+/// unless the options name them): that YAML is loaded instead, with a warning first in
+/// [`Loaded::warnings`], so an image rolled out before its snapshot was recompiled keeps serving
+/// rather than crash-looping every Revision.
 pub fn load(options: &LoadOptions) -> Result<Loaded, LoadError> {
-    if let Some(opened) = open_if_snapshot(&options.config_path) {
+    if let Some(opened) = open_if_snapshot(options) {
         return opened;
     }
+    load_yaml(options)
+}
+
+/// The warning [`load`] puts first when it fell back from a snapshot to the YAML beside it.
+pub const SNAPSHOT_FALLBACK_WARNING: &str = "loaded the YAML beside it instead";
+
+fn load_yaml(options: &LoadOptions) -> Result<Loaded, LoadError> {
     let mut loader = Loader::default();
     let prow = loader.load_prow_config(&options.config_path);
     if let Some(path) = &options.job_config_path {
@@ -93,32 +106,77 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, LoadError> {
     })
 }
 
-fn open_if_snapshot(path: &Path) -> Option<Result<Loaded, LoadError>> {
+fn open_if_snapshot(options: &LoadOptions) -> Option<Result<Loaded, LoadError>> {
+    let path = &options.config_path;
     let mut magic = [0u8; super::snapshot::MAGIC.len()];
     let mut file = std::fs::File::open(path).ok()?;
     std::io::Read::read_exact(&mut file, &mut magic).ok()?;
     if !super::snapshot::is_snapshot(&magic) {
         return None;
     }
-    let opened = std::fs::read(path)
-        .map_err(|e| e.to_string())
-        .and_then(|bytes| super::snapshot::decode(bytes).map_err(|e| e.to_string()));
-    Some(match opened {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) => return Some(Err(snapshot_error(path, e.to_string()))),
+    };
+    Some(match super::snapshot::decode(bytes) {
         Ok(config) => Ok(Loaded {
             config,
             warnings: Vec::new(),
         }),
-        Err(message) => Err(LoadError {
-            diagnostics: vec![Diagnostic {
-                severity: Severity::Error,
-                file: path.to_path_buf(),
-                line: 0,
-                column: 0,
-                field: String::new(),
-                message,
-            }],
-        }),
+        Err(
+            e @ (super::snapshot::SnapshotError::Version { .. }
+            | super::snapshot::SnapshotError::Format { .. }),
+        ) => match yaml_beside(options) {
+            Some(yaml) => load_yaml(&yaml).map(|mut loaded| {
+                let warning = Diagnostic {
+                    severity: Severity::Warning,
+                    file: path.clone(),
+                    line: 0,
+                    column: 0,
+                    field: String::new(),
+                    message: format!(
+                        "{e}; {SNAPSHOT_FALLBACK_WARNING} ({}): start-up is slower until the snapshot is recompiled with this release",
+                        yaml.config_path.display()
+                    ),
+                };
+                loaded.warnings.insert(0, warning);
+                loaded
+            }),
+            None => Err(snapshot_error(path, e.to_string())),
+        },
+        Err(e) => Err(snapshot_error(path, e.to_string())),
     })
+}
+
+/// Where the YAML a snapshot was compiled from lies when it is deployed beside the snapshot.
+fn yaml_beside(options: &LoadOptions) -> Option<LoadOptions> {
+    let dir = options.config_path.parent()?;
+    let config_path = dir.join("config.yaml");
+    if !config_path.is_file() {
+        return None;
+    }
+    let sibling = |name: &str| Some(dir.join(name)).filter(|p| p.exists());
+    Some(LoadOptions {
+        config_path,
+        job_config_path: options.job_config_path.clone().or_else(|| sibling("jobs")),
+        plugin_config_path: options
+            .plugin_config_path
+            .clone()
+            .or_else(|| sibling("plugins.yaml")),
+    })
+}
+
+fn snapshot_error(path: &Path, message: String) -> LoadError {
+    LoadError {
+        diagnostics: vec![Diagnostic {
+            severity: Severity::Error,
+            file: path.to_path_buf(),
+            line: 0,
+            column: 0,
+            field: String::new(),
+            message,
+        }],
+    }
 }
 
 /// Keys of a job config file; in config.yaml they sit beside the ProwConfig keys.

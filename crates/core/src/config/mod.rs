@@ -20,7 +20,7 @@ pub use jobs::{
     UtilityConfig, default_rerun_command_for, default_trigger_for,
 };
 pub use lazy::{Lazy, SectionError};
-pub use load::{LoadError, LoadOptions, Loaded, load};
+pub use load::{LoadError, LoadOptions, Loaded, SNAPSHOT_FALLBACK_WARNING, load};
 pub use locate::{Position, Seg, locate};
 pub use plugins::{
     ApproveConfig, BlunderbussConfig, DEFAULT_COMMAND_HELP_LINK, ExternalPlugin, LgtmConfig,
