@@ -1299,3 +1299,44 @@ fn the_broker_names_a_durable_class() {
     );
     assert!(template["spec"]["replicationFactor"].as_u64().unwrap() >= 3);
 }
+
+/// The image and the snapshot must come from one release: the snapshot is checked against this
+/// build (`the_mounted_snapshot_is_the_example_config_compiled`), so the image must be this
+/// build's version too, never a moving tag, and a pinned digest must be a real sha256.
+#[test]
+fn the_image_is_the_version_that_compiled_the_snapshot() {
+    let kustomization: Value = serde_norway::from_str(
+        &std::fs::read_to_string(repo_root().join("kustomization.yaml")).unwrap(),
+    )
+    .unwrap();
+    let image = kustomization["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "prow-rs")
+        .expect("an images entry for prow-rs");
+    let version = format!("v{}", env!("CARGO_PKG_VERSION"));
+    assert_eq!(
+        image["newTag"].as_str(),
+        Some(version.as_str()),
+        "kustomization.yaml must deploy the image of this release ({version}), which compiled config/config.snapshot"
+    );
+    if let Some(digest) = image["digest"].as_str() {
+        let hex = digest.strip_prefix("sha256:").unwrap_or_default();
+        assert!(
+            hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit()),
+            "digest {digest} is not a sha256"
+        );
+    }
+    // What kubectl renders: every function runs exactly that image.
+    let want = format!("{}:{version}", image["newName"].as_str().unwrap());
+    for function in FUNCTIONS {
+        let service = find("serving.knative.dev/v1", "Service", NAMESPACE, function).unwrap();
+        let got = container(service)["image"].as_str().unwrap();
+        assert!(
+            got == want || got.starts_with(&format!("{want}@sha256:")),
+            "{}: image {got}, want {want}",
+            name_of(service)
+        );
+    }
+}
