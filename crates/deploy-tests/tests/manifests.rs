@@ -668,8 +668,11 @@ fn each_function_is_a_scale_to_zero_service_of_the_one_image() {
         let service = find("serving.knative.dev/v1", "Service", NAMESPACE, function)
             .unwrap_or_else(|| panic!("no Knative Service {function}"));
         let template = &service["spec"]["template"];
+        // hook alone stays warm: GitHub gives a delivery 10 s, which a cold node's scheduling,
+        // image pull and readiness can eat (docs/deploy.md, Scale to zero).
+        let min_scale = if function == "hook" { "1" } else { "0" };
         assert_eq!(
-            template["metadata"]["annotations"]["autoscaling.knative.dev/min-scale"], "0",
+            template["metadata"]["annotations"]["autoscaling.knative.dev/min-scale"], min_scale,
             "{function}"
         );
         let c = container(service);
@@ -1339,4 +1342,58 @@ fn the_image_is_the_version_that_compiled_the_snapshot() {
             name_of(service)
         );
     }
+}
+
+/// The optional components (off in the root kustomization): every function has a PodMonitor on
+/// its Revision pods' /metrics, and the public names map to hook and Deck, valid per Knative's
+/// DomainMapping schema.
+#[test]
+fn optional_components_cover_every_function_and_the_public_services() {
+    let read =
+        |file: &str| yaml_documents(&std::fs::read_to_string(repo_root().join(file)).unwrap());
+    let monitors = read("components/monitoring/podmonitors.yaml");
+    let mut covered = BTreeSet::new();
+    for monitor in &monitors {
+        assert_eq!(kind_of(monitor), ("monitoring.coreos.com/v1", "PodMonitor"));
+        assert_eq!(namespace_of(monitor), NAMESPACE);
+        let function = monitor["spec"]["selector"]["matchLabels"]["serving.knative.dev/service"]
+            .as_str()
+            .unwrap();
+        assert!(
+            find("serving.knative.dev/v1", "Service", NAMESPACE, function).is_some(),
+            "PodMonitor for unknown Service {function}"
+        );
+        let endpoint = &monitor["spec"]["podMetricsEndpoints"][0];
+        assert_eq!(endpoint["path"], "/metrics");
+        assert_eq!(endpoint["port"], "user-port");
+        covered.insert(function.to_string());
+    }
+    for function in FUNCTIONS.iter().chain(&["plugins"]) {
+        assert!(covered.contains(*function), "no PodMonitor for {function}");
+    }
+
+    let schema = CrdSchema::from_crd_yaml(
+        &std::fs::read_to_string(schemas_dir().join("knative-serving/domain-mapping.yaml"))
+            .unwrap(),
+        "v1beta1",
+    )
+    .unwrap();
+    let mut mapped = BTreeSet::new();
+    for mapping in read("components/public-https/domain-mappings.yaml") {
+        assert_eq!(
+            kind_of(&mapping),
+            ("serving.knative.dev/v1beta1", "DomainMapping")
+        );
+        assert_eq!(
+            schema_problems(&schema.schema, &mapping),
+            Vec::<String>::new()
+        );
+        assert_sink_exists(name_of(&mapping), namespace_of(&mapping), &mapping["spec"]);
+        mapped.insert(mapping["spec"]["ref"]["name"].as_str().unwrap().to_string());
+    }
+    let public: BTreeSet<String> = PUBLIC.iter().map(|s| s.to_string()).collect();
+    assert_eq!(
+        mapped, public,
+        "exactly the public Services get public names"
+    );
 }
