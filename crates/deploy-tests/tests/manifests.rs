@@ -1172,10 +1172,17 @@ fn kubectl_kustomize_renders_the_same_objects_as_the_files() {
     let kubectl = prow_testdata::counterpart("kubectl", None, "apt install kubectl");
     let rendered = render_with_kubectl(&kubectl);
     let raw = load_kustomization(&repo_root());
-    // Generated ConfigMaps carry a content hash suffix after kustomize.
+    // Generated ConfigMaps carry a content hash suffix after kustomize; plain ones do not.
+    let generated: BTreeSet<String> = raw
+        .iter()
+        .filter(|o| kind_of(o) == ("v1", "ConfigMap"))
+        .map(|o| name_of(o).to_string())
+        .filter(|name| !rendered.iter().any(|r| name_of(r) == name))
+        .collect();
     let id = |o: &Value, strip_hash: bool| {
         let mut name = name_of(o).to_string();
-        if strip_hash && kind_of(o) == ("v1", "ConfigMap") {
+        let is_generated = generated.iter().any(|g| name.starts_with(&format!("{g}-")));
+        if strip_hash && kind_of(o) == ("v1", "ConfigMap") && is_generated {
             name = name
                 .rsplit_once('-')
                 .map(|(base, _)| base.to_string())
