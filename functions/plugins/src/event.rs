@@ -114,6 +114,9 @@ pub struct Payload {
     pub review: Option<Review>,
     #[serde(default)]
     pub label: Option<Label>,
+    /// Who caused the event (for `labeled`, who added the label).
+    #[serde(default)]
+    pub sender: User,
     pub repository: Repository,
 }
 
@@ -201,6 +204,7 @@ pub struct Event {
     pub review: Option<Review>,
     /// The label a `labeled`/`unlabeled` event is about.
     pub label: Option<String>,
+    pub sender: User,
 }
 
 fn logins(users: &[User]) -> Vec<String> {
@@ -257,6 +261,7 @@ impl Event {
                     pull_request: None,
                     review: None,
                     label,
+                    sender: p.sender,
                 })
             }
             Kind::PullRequest | Kind::PullRequestReview => {
@@ -283,6 +288,7 @@ impl Event {
                     review: p.review,
                     pull_request: Some(pr),
                     label,
+                    sender: p.sender,
                 })
             }
         }

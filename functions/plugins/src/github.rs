@@ -1,7 +1,10 @@
 //! The GitHub calls plugins make, as one narrow port (so tests see exactly these calls).
 
 use async_trait::async_trait;
-use prow_github::{GitHub, IssueComment, Label, PullRequest, Result, User};
+use std::sync::Arc;
+
+use prow_github::{GitHub, IssueComment, Label, PullRequest, Result, Review, User};
+use prow_owners::RepoOwners;
 
 /// The OWNERS facts plugins read, loaded (and cached by commit) through GitHub.
 #[async_trait]
@@ -14,6 +17,15 @@ pub trait OwnersPort: Send + Sync + std::fmt::Debug {
         base_sha: &str,
         files: &[String],
     ) -> std::result::Result<Vec<String>, String>;
+
+    /// `org/repo`'s OWNERS at `base_sha` as Prow's plugins see them: approvers and reviewers
+    /// who are not collaborators dropped unless the repo skips collaborators.
+    async fn repo_owners(
+        &self,
+        org: &str,
+        repo: &str,
+        base_sha: &str,
+    ) -> std::result::Result<Arc<RepoOwners>, String>;
 }
 
 /// What the plugins shell asks of GitHub.
@@ -30,7 +42,9 @@ pub trait PluginGitHub: Send + Sync + std::fmt::Debug {
         number: u64,
     ) -> Result<Vec<IssueComment>>;
     async fn create_comment(&self, org: &str, repo: &str, number: u64, body: &str) -> Result<()>;
+    async fn edit_comment(&self, org: &str, repo: &str, id: u64, body: &str) -> Result<()>;
     async fn delete_comment(&self, org: &str, repo: &str, id: u64) -> Result<()>;
+    async fn list_reviews(&self, org: &str, repo: &str, number: u64) -> Result<Vec<Review>>;
     async fn is_collaborator(&self, org: &str, repo: &str, user: &str) -> Result<bool>;
     async fn get_pull_request(&self, org: &str, repo: &str, number: u64) -> Result<PullRequest>;
     async fn changed_files(&self, org: &str, repo: &str, number: u64) -> Result<Vec<String>>;
@@ -96,8 +110,14 @@ impl<T: GitHub + ?Sized> PluginGitHub for T {
             .await
             .map(|_| ())
     }
+    async fn edit_comment(&self, org: &str, repo: &str, id: u64, body: &str) -> Result<()> {
+        GitHub::edit_comment(self, org, repo, id, body).await
+    }
     async fn delete_comment(&self, org: &str, repo: &str, id: u64) -> Result<()> {
         GitHub::delete_comment(self, org, repo, id).await
+    }
+    async fn list_reviews(&self, org: &str, repo: &str, number: u64) -> Result<Vec<Review>> {
+        GitHub::list_reviews(self, org, repo, number).await
     }
     async fn is_collaborator(&self, org: &str, repo: &str, user: &str) -> Result<bool> {
         GitHub::is_collaborator(self, org, repo, user).await

@@ -1,4 +1,4 @@
-//! prow-plugins: Prow's ChatOps plugins (hold, assign, lgtm) as one CloudEvent function.
+//! prow-plugins: Prow's ChatOps plugins (approve, hold, assign, lgtm) as one CloudEvent function.
 //!
 //! Each plugin ([`plugin::Plugin`]) says which GitHub facts an event needs and decides purely;
 //! the shell fetches the union of those facts once per event, then applies every enabled
@@ -11,6 +11,7 @@
 //! Without the default `function` feature the crate is only the registry ([`registry`], the
 //! decisions and [`help`]), which is what Deck's `/plugin-help` reads.
 
+pub mod approve;
 pub mod assign;
 pub mod event;
 pub mod help;

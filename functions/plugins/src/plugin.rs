@@ -2,7 +2,10 @@
 //! for one, then decides purely (event + facts -> actions); the shell fetches the facts once per
 //! event for all plugins and applies the actions.
 
+use std::sync::Arc;
+
 use prow_core::config::PluginsConfig;
+use prow_owners::RepoOwners;
 
 use crate::event::Event;
 use crate::help::PluginHelp;
@@ -43,6 +46,11 @@ pub struct Needs {
     pub author_in_team: Option<String>,
     /// The approvers and reviewers in the OWNERS files of the PR's changed files, at its base.
     pub owners_reviewers: bool,
+    /// The PR itself (body, base branch), its changed files, and the repository's OWNERS at
+    /// its base (approve's arithmetic).
+    pub pull_request_owners: bool,
+    /// The PR's reviews (approve reads approvals from them).
+    pub reviews: bool,
 }
 
 impl Needs {
@@ -57,6 +65,8 @@ impl Needs {
             head_tree: self.head_tree || other.head_tree,
             author_in_team,
             owners_reviewers: self.owners_reviewers || other.owners_reviewers,
+            pull_request_owners: self.pull_request_owners || other.pull_request_owners,
+            reviews: self.reviews || other.reviews,
         }
     }
 }
@@ -69,10 +79,39 @@ pub struct IssueComment {
     pub body: String,
     /// Whether it was edited since it was created.
     pub edited: bool,
+    pub html_url: String,
+    /// RFC 3339, as GitHub sends it (UTC, so it orders as text).
+    pub created_at: String,
+}
+
+/// A review of the PR.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PrReview {
+    pub user: String,
+    /// A GitHub App's account (Prow treats those as bots).
+    pub user_is_bot: bool,
+    /// Upper case, as the reviews API spells it (`APPROVED`, `CHANGES_REQUESTED`, ...).
+    pub state: String,
+    pub body: String,
+    pub html_url: String,
+    /// RFC 3339; empty for a pending review.
+    pub submitted_at: String,
+}
+
+/// The PR as approve needs it, whichever event brought us here.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PrFacts {
+    pub body: String,
+    pub html_url: String,
+    /// The base branch's name (OWNERS links point into it).
+    pub base_ref: String,
+    pub base_sha: String,
+    pub assignees: Vec<String>,
+    pub changed_files: Vec<String>,
 }
 
 /// What the shell found out, per [`Needs`]; unneeded facts stay empty.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct Facts {
     /// Our own login.
     pub bot: String,
@@ -83,6 +122,11 @@ pub struct Facts {
     pub author_in_team: bool,
     /// Approvers and reviewers of the changed files (lower-case logins).
     pub owners_reviewers: Vec<String>,
+    pub pull_request: Option<PrFacts>,
+    /// The repository's OWNERS at the PR's base, as plugins see them (collaborators only
+    /// unless `skip_collaborators`).
+    pub repo_owners: Option<Arc<RepoOwners>>,
+    pub reviews: Vec<PrReview>,
 }
 
 impl Facts {
@@ -106,6 +150,11 @@ pub enum Action {
     RemoveLabel(String),
     /// Comment, unless one of our comments already has this exact body.
     Comment(String),
+    /// Replace the body of one of our comments (a notification kept in one place).
+    EditComment {
+        id: u64,
+        body: String,
+    },
     DeleteComment(u64),
     Assign {
         logins: Vec<String>,

@@ -3,7 +3,7 @@
 use prow_core::config::PluginsConfig;
 
 use crate::plugin::Plugin;
-use crate::{assign, hold, lgtm, trigger};
+use crate::{approve, assign, hold, lgtm, trigger};
 
 /// An org (`repo` empty) or `org/repo` that enables a plugin.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,7 +30,13 @@ impl Repo {
     }
 }
 
-static ALL: &[&dyn Plugin] = &[&assign::Assign, &hold::Hold, &lgtm::Lgtm, &trigger::Trigger];
+static ALL: &[&dyn Plugin] = &[
+    &approve::Approve,
+    &assign::Assign,
+    &hold::Hold,
+    &lgtm::Lgtm,
+    &trigger::Trigger,
+];
 
 /// Every plugin, by name.
 pub fn all() -> &'static [&'static dyn Plugin] {

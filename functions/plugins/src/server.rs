@@ -44,13 +44,7 @@ impl OwnersPort for Owners {
         base_sha: &str,
         files: &[String],
     ) -> Result<Vec<String>, String> {
-        let denylist = prow_owners::OwnersDirDenylist::from_config(
-            self.config.prow.owners_dir_denylist.as_ref(),
-        )
-        .map_err(|e| e.to_string())?;
-        let options =
-            prow_owners::BuildOptions::for_repo(&self.config.plugins.owners, &denylist, org, repo)
-                .map_err(|e| e.to_string())?;
+        let options = self.options(org, repo)?;
         let owners = self
             .loader
             .load(org, repo, base_sha, &options)
@@ -62,6 +56,31 @@ impl OwnersPort for Owners {
             out.extend(owners.reviewers(file).all());
         }
         Ok(out.into_iter().map(|l| l.to_lowercase()).collect())
+    }
+
+    async fn repo_owners(
+        &self,
+        org: &str,
+        repo: &str,
+        base_sha: &str,
+    ) -> Result<Arc<prow_owners::RepoOwners>, String> {
+        let options = self.options(org, repo)?;
+        let skip = self.config.plugins.skip_collaborators(org, repo);
+        self.loader
+            .load_for_plugins(org, repo, base_sha, &options, skip)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl Owners {
+    fn options(&self, org: &str, repo: &str) -> Result<prow_owners::BuildOptions, String> {
+        let denylist = prow_owners::OwnersDirDenylist::from_config(
+            self.config.prow.owners_dir_denylist.as_ref(),
+        )
+        .map_err(|e| e.to_string())?;
+        prow_owners::BuildOptions::for_repo(&self.config.plugins.owners, &denylist, org, repo)
+            .map_err(|e| e.to_string())
     }
 }
 

@@ -4,11 +4,11 @@
 use prow_core::config::PluginsConfig;
 use prow_core::events::GITHUB_EVENT_PREFIX;
 use prow_events::cloudevents::{AttributesReader, Event as CloudEvent};
-use prow_github::GitHubError;
+use prow_github::{GitHubError, ReviewState};
 
 use crate::event::{Event, Kind, Payload};
 use crate::github::{OwnersPort, PluginGitHub};
-use crate::plugin::{Action, Facts, IssueComment, Needs, Plugin};
+use crate::plugin::{Action, Facts, IssueComment, Needs, Plugin, PrFacts, PrReview};
 use crate::registry;
 
 /// Why an event was not (fully) handled.
@@ -162,6 +162,32 @@ pub async fn gather<G: PluginGitHub + ?Sized>(
         };
         facts.head_tree = Some(github.tree_of(org, repo, &sha).await.map_err(gh(&target))?);
     }
+    if needs.pull_request_owners {
+        let pr = pull_request_facts(github, event).await?;
+        facts.repo_owners = Some(owners.repo_owners(org, repo, &pr.base_sha).await.map_err(
+            |message| PluginsError::Owners {
+                target: target.clone(),
+                message,
+            },
+        )?);
+        facts.pull_request = Some(pr);
+    }
+    if needs.reviews {
+        facts.reviews = github
+            .list_reviews(org, repo, number)
+            .await
+            .map_err(gh(&target))?
+            .into_iter()
+            .map(|r| PrReview {
+                user_is_bot: r.user.kind == "Bot",
+                user: r.user.login,
+                state: review_state(&r.state).to_owned(),
+                body: r.body,
+                html_url: r.html_url,
+                submitted_at: r.submitted_at.unwrap_or_default(),
+            })
+            .collect();
+    }
     if needs.owners_reviewers {
         let base_sha = match event.pull_request.as_ref().map(|pr| pr.base.sha.clone()) {
             Some(sha) if !sha.is_empty() => sha,
@@ -197,6 +223,57 @@ pub async fn gather<G: PluginGitHub + ?Sized>(
     Ok(facts)
 }
 
+/// The reviews API's spelling of a state.
+fn review_state(state: &ReviewState) -> &'static str {
+    match state {
+        ReviewState::Approved => "APPROVED",
+        ReviewState::ChangesRequested => "CHANGES_REQUESTED",
+        ReviewState::Commented => "COMMENTED",
+        ReviewState::Dismissed => "DISMISSED",
+        ReviewState::Pending => "PENDING",
+    }
+}
+
+/// The PR's body, base and changed files: from the payload when it carries the PR, else read
+/// (a comment event carries only the issue), as Prow's approve does.
+async fn pull_request_facts<G: PluginGitHub + ?Sized>(
+    github: &G,
+    event: &Event,
+) -> Result<PrFacts, PluginsError> {
+    let target = event.target();
+    let (org, repo, number) = (event.org.as_str(), event.repo.as_str(), event.number);
+    let mut pr = match &event.pull_request {
+        Some(pr) if !pr.base.sha.is_empty() => PrFacts {
+            body: pr.body.clone().unwrap_or_default(),
+            html_url: pr.html_url.clone(),
+            base_ref: pr.base.git_ref.clone(),
+            base_sha: pr.base.sha.clone(),
+            assignees: pr.assignees.iter().map(|u| u.login.clone()).collect(),
+            changed_files: vec![],
+        },
+        _ => {
+            let pr = github
+                .get_pull_request(org, repo, number)
+                .await
+                .map_err(gh(&target))?;
+            PrFacts {
+                body: pr.body.unwrap_or_default(),
+                html_url: pr.html_url,
+                base_ref: pr.base.git_ref,
+                base_sha: pr.base.sha,
+                // The issue's assignees are the PR's.
+                assignees: event.assignees.clone(),
+                changed_files: vec![],
+            }
+        }
+    };
+    pr.changed_files = github
+        .changed_files(org, repo, number)
+        .await
+        .map_err(gh(&target))?;
+    Ok(pr)
+}
+
 async fn comments<G: PluginGitHub + ?Sized>(
     github: &G,
     event: &Event,
@@ -211,6 +288,8 @@ async fn comments<G: PluginGitHub + ?Sized>(
             edited: c.updated_at != c.created_at,
             user: c.user.login,
             body: c.body,
+            html_url: c.html_url,
+            created_at: c.created_at,
         })
         .collect())
 }
@@ -262,6 +341,10 @@ pub async fn apply<G: PluginGitHub + ?Sized>(
                     .map_err(gh(&target))?;
                 said.push(body);
             }
+            Action::EditComment { id, body } => github
+                .edit_comment(org, repo, id, &body)
+                .await
+                .map_err(gh(&target))?,
             Action::DeleteComment(id) => github
                 .delete_comment(org, repo, id)
                 .await

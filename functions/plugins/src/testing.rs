@@ -35,6 +35,7 @@ pub(crate) fn comment_event(body: &str, commenter: &str, is_pr: bool) -> Event {
         pull_request: None,
         review: None,
         label: None,
+        sender: user(commenter),
     }
 }
 

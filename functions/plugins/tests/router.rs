@@ -512,3 +512,313 @@ fn base64(text: &str) -> String {
     }
     out
 }
+
+/// One issue's comments and labels as GitHub keeps them, so a sequence of events sees what the
+/// previous ones did (GitHub's `issues/2/comments`, `issues/comments/{id}`, `issues/2/labels`).
+#[derive(Debug, Clone, Default)]
+struct FakeIssue(Arc<std::sync::Mutex<IssueState>>);
+
+#[derive(Debug, Default)]
+struct IssueState {
+    comments: Vec<Value>,
+    labels: Vec<String>,
+    clock: u64,
+}
+
+impl IssueState {
+    fn push(&mut self, who: &str, body: &str) -> Value {
+        self.clock += 1;
+        let at = format!(
+            "2024-01-01T{:02}:{:02}:{:02}Z",
+            self.clock / 3600,
+            self.clock / 60 % 60,
+            self.clock % 60
+        );
+        let c = json!({
+            "id": 1000 + self.clock, "user": {"login": who}, "body": body,
+            "html_url": format!("https://github.com/Codertocat/Hello-World/pull/2#issuecomment-{}", 1000 + self.clock),
+            "created_at": at, "updated_at": at,
+        });
+        self.comments.push(c.clone());
+        c
+    }
+
+    fn labels(&self) -> Value {
+        json!(
+            self.labels
+                .iter()
+                .map(|l| json!({"name": l}))
+                .collect::<Vec<_>>()
+        )
+    }
+}
+
+impl wiremock::Respond for FakeIssue {
+    fn respond(&self, req: &wiremock::Request) -> ResponseTemplate {
+        let mut s = self.0.lock().unwrap();
+        let p = req.url.path().strip_prefix(REPO).unwrap_or_default();
+        let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+        let comment_id = p
+            .strip_prefix("/issues/comments/")
+            .and_then(|id| id.parse::<u64>().ok());
+        match (req.method.as_str(), p, comment_id) {
+            ("GET", "/issues/2/comments", _) => ok(json!(s.comments)),
+            ("POST", "/issues/2/comments", _) => {
+                let c = s.push("prow-bot", body["body"].as_str().unwrap());
+                ResponseTemplate::new(201).set_body_json(c)
+            }
+            ("PATCH", _, Some(id)) => {
+                s.clock += 1;
+                let c = s.comments.iter_mut().find(|c| c["id"] == id).unwrap();
+                c["body"] = body["body"].clone();
+                c["updated_at"] = json!("2024-02-01T00:00:00Z");
+                ok(c.clone())
+            }
+            ("DELETE", _, Some(id)) => {
+                s.comments.retain(|c| c["id"] != id);
+                ResponseTemplate::new(204)
+            }
+            ("GET", "/issues/2/labels", _) => ok(s.labels()),
+            ("POST", "/issues/2/labels", _) => {
+                for l in body["labels"].as_array().unwrap() {
+                    s.labels.push(l.as_str().unwrap().to_owned());
+                }
+                ok(s.labels())
+            }
+            ("DELETE", p, _) if p.starts_with("/issues/2/labels/") => {
+                let name = p.trim_start_matches("/issues/2/labels/");
+                s.labels.retain(|l| l != name);
+                ok(s.labels())
+            }
+            _ => ResponseTemplate::new(404),
+        }
+    }
+}
+
+const APPROVE: &str = "plugins:\n  Codertocat: [approve]\n";
+
+/// PR #2 changes src/main.rs; carol approves the repo (OWNERS at the base `b`), alice and
+/// carol are collaborators; no reviews. Returns the fake issue.
+async fn approve_harness(yaml: &str) -> (Harness, FakeIssue) {
+    let h = harness(yaml).await;
+    let fake = FakeIssue::default();
+    Mock::given(wiremock::matchers::path_regex(format!(
+        "^{REPO}/issues/(2/comments|2/labels.*|comments/[0-9]+)$"
+    )))
+    .respond_with(fake.clone())
+    .with_priority(1)
+    .mount(&h.github)
+    .await;
+    let owners = "approvers:\n- carol\nreviewers:\n- alice\n";
+    let mounts = [
+        (
+            format!("{REPO}/git/trees/b"),
+            json!({"sha": "tb", "truncated": false, "tree": [
+                {"path": "OWNERS", "type": "blob", "sha": "o1", "mode": "100644"},
+                {"path": "src", "type": "tree", "sha": "s1", "mode": "040000"}
+            ]}),
+        ),
+        (
+            format!("{REPO}/contents/OWNERS"),
+            json!({"type": "file", "encoding": "base64", "content": base64(owners)}),
+        ),
+        (
+            format!("{REPO}/pulls/2/files"),
+            json!([{"filename": "src/main.rs", "status": "modified"}]),
+        ),
+        (format!("{REPO}/pulls/2/reviews"), json!([])),
+        (
+            format!("{REPO}/collaborators"),
+            json!([{"login": "alice"}, {"login": "carol"}]),
+        ),
+    ];
+    for (p, body) in mounts {
+        Mock::given(method("GET"))
+            .and(path(p))
+            .respond_with(ok(body))
+            .mount(&h.github)
+            .await;
+    }
+    (h, fake)
+}
+
+/// `who` comments `body` on PR #2: GitHub records it, then the event arrives.
+async fn say(h: &Harness, fake: &FakeIssue, id: &str, who: &str, body: &str) {
+    fake.0.lock().unwrap().push(who, body);
+    assert_eq!(
+        send(&h.app, "issue_comment", id, &pr_comment(who, body)).await,
+        StatusCode::OK
+    );
+}
+
+fn approval_comments(fake: &FakeIssue) -> Vec<String> {
+    fake.0
+        .lock()
+        .unwrap()
+        .comments
+        .iter()
+        .filter(|c| c["user"]["login"] == "prow-bot")
+        .map(|c| c["body"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn approve_by_an_owners_approver_labels_and_writes_the_notification() {
+    let (h, fake) = approve_harness(APPROVE).await;
+    say(&h, &fake, "d1", "carol", "/approve").await;
+    let w = writes(&h.github).await;
+    assert_eq!(w.len(), 2, "{w:?}");
+    assert!(
+        w[0].starts_with(&format!(
+            "POST {REPO}/issues/2/comments {{\"body\":\"[APPROVALNOTIFIER] This PR is **APPROVED**"
+        )),
+        "{w:?}"
+    );
+    assert_eq!(
+        w[1],
+        format!("POST {REPO}/issues/2/labels {{\"labels\":[\"approved\"]}}")
+    );
+    let notes = approval_comments(&fake);
+    assert!(
+        notes[0].contains("title=\"Approved\">carol</a>*"),
+        "{notes:?}"
+    );
+    // Redelivered: nothing more to do.
+    assert_eq!(
+        send(
+            &h.app,
+            "issue_comment",
+            "d1",
+            &pr_comment("carol", "/approve")
+        )
+        .await,
+        StatusCode::OK
+    );
+    assert_eq!(writes(&h.github).await.len(), 2);
+}
+
+#[tokio::test]
+async fn approve_by_someone_not_in_owners_changes_only_the_explanation() {
+    let (h, fake) = approve_harness(APPROVE).await;
+    say(&h, &fake, "d1", "alice", "hello").await;
+    assert!(writes(&h.github).await.is_empty(), "not a command");
+    say(&h, &fake, "d2", "alice", "/approve").await;
+    let w = writes(&h.github).await;
+    assert_eq!(w.len(), 1, "no label: {w:?}");
+    assert!(
+        w[0].starts_with(&format!(
+            "POST {REPO}/issues/2/comments {{\"body\":\"[APPROVALNOTIFIER] This PR is **NOT APPROVED**"
+        )),
+        "{w:?}"
+    );
+    let notes = approval_comments(&fake);
+    assert!(
+        notes[0].contains("title=\"Approved\">alice</a>*"),
+        "{notes:?}"
+    );
+    assert!(
+        notes[0].contains("[carol](https://github.com/carol)"),
+        "{notes:?}"
+    );
+    assert!(fake.0.lock().unwrap().labels.is_empty());
+}
+
+#[tokio::test]
+async fn ten_approve_and_cancel_commands_keep_one_notification_edited_in_place() {
+    let (h, fake) = approve_harness(APPROVE).await;
+    for i in 0..10 {
+        let body = if i % 2 == 0 {
+            "/approve"
+        } else {
+            "/approve cancel"
+        };
+        say(&h, &fake, &format!("d{i}"), "carol", body).await;
+    }
+    let w = writes(&h.github).await;
+    let posts: Vec<&String> = w
+        .iter()
+        .filter(|c| c.starts_with(&format!("POST {REPO}/issues/2/comments")))
+        .collect();
+    assert_eq!(posts.len(), 1, "{w:?}");
+    let patches = w.iter().filter(|c| c.starts_with("PATCH ")).count();
+    assert_eq!(patches, 9, "{w:?}");
+    assert!(
+        w.iter()
+            .all(|c| !c.starts_with("DELETE") || c.contains("/labels/"))
+    );
+    let notes = approval_comments(&fake);
+    assert_eq!(notes.len(), 1);
+    // The last word was a cancel.
+    assert!(
+        notes[0].contains("This PR is **NOT APPROVED**"),
+        "{notes:?}"
+    );
+    assert!(fake.0.lock().unwrap().labels.is_empty());
+    let labels: Vec<&String> = w.iter().filter(|c| c.contains("/labels")).collect();
+    assert_eq!(labels.len(), 10, "{w:?}");
+}
+
+#[tokio::test]
+async fn approve_cancel_removes_the_label() {
+    let (h, fake) = approve_harness(APPROVE).await;
+    say(&h, &fake, "d1", "carol", "/approve").await;
+    assert_eq!(fake.0.lock().unwrap().labels, ["approved"]);
+    say(&h, &fake, "d2", "carol", "/approve cancel").await;
+    let w = writes(&h.github).await;
+    assert_eq!(w.len(), 4, "{w:?}");
+    assert!(
+        w[2].starts_with(&format!("PATCH {REPO}/issues/comments/")),
+        "{w:?}"
+    );
+    assert_eq!(w[3], format!("DELETE {REPO}/issues/2/labels/approved"));
+    say(&h, &fake, "d3", "carol", "/remove-approve").await;
+    assert_eq!(writes(&h.github).await.len(), 4, "already removed");
+}
+
+#[tokio::test]
+async fn duplicate_notifications_are_deleted_and_the_newest_edited() {
+    let (h, fake) = approve_harness(APPROVE).await;
+    let stale = "[APPROVALNOTIFIER] This PR is **NOT APPROVED**\n\nold";
+    let (first, second) = {
+        let mut s = fake.0.lock().unwrap();
+        (
+            s.push("prow-bot", stale)["id"].clone(),
+            s.push("prow-bot", stale)["id"].clone(),
+        )
+    };
+    say(&h, &fake, "d1", "carol", "/approve").await;
+    let w = writes(&h.github).await;
+    assert_eq!(
+        w[0],
+        format!("DELETE {REPO}/issues/comments/{first}"),
+        "{w:?}"
+    );
+    assert!(
+        w[1].starts_with(&format!("PATCH {REPO}/issues/comments/{second} ")),
+        "{w:?}"
+    );
+    assert_eq!(w.len(), 3, "{w:?}");
+    assert_eq!(approval_comments(&fake).len(), 1);
+}
+
+/// The author's own PR: opening it approves it implicitly (real `pull_request.opened` payload).
+#[tokio::test]
+async fn an_approver_opening_a_pr_approves_it_implicitly() {
+    let (h, fake) = approve_harness(APPROVE).await;
+    let mut opened = payload("pull_request.opened.json");
+    opened["number"] = json!(2);
+    opened["pull_request"]["number"] = json!(2);
+    opened["pull_request"]["user"]["login"] = json!("carol");
+    opened["pull_request"]["base"]["sha"] = json!("b");
+    opened["pull_request"]["body"] = json!("");
+    assert_eq!(
+        send(&h.app, "pull_request", "o1", &opened).await,
+        StatusCode::OK
+    );
+    assert_eq!(fake.0.lock().unwrap().labels, ["approved"]);
+    let notes = approval_comments(&fake);
+    assert!(
+        notes[0].contains("title=\"Author self-approved\">carol</a>*"),
+        "{notes:?}"
+    );
+}

@@ -163,6 +163,7 @@ fn bot_comment(id: u64, body: &str) -> IssueComment {
         user: "prow-bot".into(),
         body: body.into(),
         edited: false,
+        ..IssueComment::default()
     }
 }
 
