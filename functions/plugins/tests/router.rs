@@ -822,3 +822,52 @@ async fn an_approver_opening_a_pr_approves_it_implicitly() {
         "{notes:?}"
     );
 }
+
+/// With `ignore_review_state: false`, an approving review (real `pull_request_review` payload)
+/// approves as `/approve` does; by default it is ignored.
+#[tokio::test]
+async fn an_approving_review_approves_when_review_state_counts() {
+    let mut review = payload("pull_request_review.submitted.json");
+    review["pull_request"]["number"] = json!(2);
+    review["pull_request"]["state"] = json!("open");
+    review["pull_request"]["base"]["sha"] = json!("b");
+    review["pull_request"]["user"]["login"] = json!("Codertocat");
+    review["review"]["user"]["login"] = json!("carol");
+    review["review"]["state"] = json!("approved");
+    review["review"]["body"] = Value::Null;
+    let listed = json!([{
+        "id": 7, "user": {"login": "carol", "type": "User"}, "state": "APPROVED", "body": "",
+        "submitted_at": "2024-01-01T00:00:00Z", "commit_id": "c",
+        "html_url": "https://github.com/Codertocat/Hello-World/pull/2#pullrequestreview-7"
+    }]);
+
+    let (h, fake) = approve_harness(APPROVE).await;
+    assert_eq!(
+        send(&h.app, "pull_request_review", "r1", &review).await,
+        StatusCode::OK
+    );
+    assert!(
+        writes(&h.github).await.is_empty(),
+        "reviews ignored by default"
+    );
+
+    let yaml = "plugins:\n  Codertocat: [approve]\napprove:\n- repos: [Codertocat]\n  ignore_review_state: false\n";
+    let (h, fake2) = approve_harness(yaml).await;
+    Mock::given(method("GET"))
+        .and(path(format!("{REPO}/pulls/2/reviews")))
+        .respond_with(ok(listed))
+        .with_priority(1)
+        .mount(&h.github)
+        .await;
+    assert_eq!(
+        send(&h.app, "pull_request_review", "r1", &review).await,
+        StatusCode::OK
+    );
+    assert_eq!(fake2.0.lock().unwrap().labels, ["approved"]);
+    let notes = approval_comments(&fake2);
+    assert!(
+        notes[0].contains("pullrequestreview-7\" title=\"Approved\">carol</a>*"),
+        "{notes:?}"
+    );
+    assert!(approval_comments(&fake).is_empty());
+}
