@@ -67,12 +67,25 @@ pub async fn serve_function(router: axum::Router) -> std::io::Result<()> {
     .await
 }
 
-/// Renders a metrics registry in the OpenMetrics text format.
+/// Set once [`load_config`] fell back from a snapshot of another build to the YAML beside it.
+static SNAPSHOT_FALLBACK: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The gauge every function's `/metrics` carries after a snapshot fallback, so an alert on
+/// `prow_config_snapshot_fallback == 1` finds Revisions serving from YAML.
+const SNAPSHOT_FALLBACK_METRIC: &str = "# HELP prow_config_snapshot_fallback 1 when the config was loaded from YAML because config.snapshot was written by another prow-rs build.\n# TYPE prow_config_snapshot_fallback gauge\nprow_config_snapshot_fallback 1\n";
+
+/// Renders a metrics registry in the OpenMetrics text format (plus the snapshot-fallback gauge
+/// when this process fell back).
 pub fn encode_metrics(
     registry: &prometheus_client::registry::Registry,
 ) -> Result<String, std::fmt::Error> {
     let mut text = String::new();
     prometheus_client::encoding::text::encode(&mut text, registry)?;
+    if SNAPSHOT_FALLBACK.load(std::sync::atomic::Ordering::Relaxed) {
+        // OpenMetrics ends with `# EOF`; the gauge goes before it.
+        let end = text.rfind("# EOF").unwrap_or(text.len());
+        text.insert_str(end, SNAPSHOT_FALLBACK_METRIC);
+    }
     Ok(text)
 }
 
@@ -170,6 +183,7 @@ pub fn load_config(
         {
             // Serving, but from YAML and slower to start: an operator must recompile the snapshot.
             tracing::error!(%warning, "config snapshot from another build");
+            SNAPSHOT_FALLBACK.store(true, std::sync::atomic::Ordering::Relaxed);
         } else {
             tracing::warn!(%warning, "config");
         }
