@@ -25,7 +25,7 @@ fn is_word(c: char) -> bool {
 /// The logins of a command's arguments when they have the shape Prow's regex accepts: each
 /// preceded by one space (`/assign`) or one or more (`/cc`), an optional `@`, then `[-\w]`
 /// (`/cc` also `/`, for teams); `None` when the line is not such a command.
-fn targets(raw: &str, cc: bool) -> Option<Vec<String>> {
+pub(crate) fn targets(raw: &str, cc: bool) -> Option<Vec<String>> {
     let mut rest = raw.trim_end_matches(|c: char| c.is_ascii_whitespace());
     let mut out = Vec::new();
     while !rest.is_empty() {

@@ -82,6 +82,8 @@ pub struct PullRequest {
     #[serde(default)]
     pub merged: bool,
     #[serde(default)]
+    pub draft: bool,
+    #[serde(default)]
     pub head: Branch,
     #[serde(default)]
     pub base: Branch,

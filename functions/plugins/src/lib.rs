@@ -1,4 +1,4 @@
-//! prow-plugins: Prow's ChatOps plugins (approve, hold, assign, lgtm) as one CloudEvent function.
+//! prow-plugins: Prow's ChatOps plugins (approve, assign, blunderbuss, hold, lgtm) as one CloudEvent function.
 //!
 //! Each plugin ([`plugin::Plugin`]) says which GitHub facts an event needs and decides purely;
 //! the shell fetches the union of those facts once per event, then applies every enabled
@@ -13,6 +13,7 @@
 
 pub mod approve;
 pub mod assign;
+pub mod blunderbuss;
 pub mod event;
 pub mod help;
 pub mod hold;

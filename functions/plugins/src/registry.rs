@@ -3,7 +3,7 @@
 use prow_core::config::PluginsConfig;
 
 use crate::plugin::Plugin;
-use crate::{approve, assign, hold, lgtm, trigger};
+use crate::{approve, assign, blunderbuss, hold, lgtm, trigger};
 
 /// An org (`repo` empty) or `org/repo` that enables a plugin.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +33,7 @@ impl Repo {
 static ALL: &[&dyn Plugin] = &[
     &approve::Approve,
     &assign::Assign,
+    &blunderbuss::Blunderbuss,
     &hold::Hold,
     &lgtm::Lgtm,
     &trigger::Trigger,

@@ -871,3 +871,42 @@ async fn an_approving_review_approves_when_review_state_counts() {
     );
     assert!(approval_comments(&fake).is_empty());
 }
+
+/// blunderbuss on a real `pull_request.opened` payload: one review request naming OWNERS
+/// reviewers of the changed file (never the author); a body with `/cc` asks nobody.
+#[tokio::test]
+async fn blunderbuss_requests_owners_reviewers_when_a_pr_opens() {
+    let yaml = "plugins:\n  Codertocat: [blunderbuss]\nblunderbuss:\n  request_count: 1\n";
+    let (h, _) = approve_harness(yaml).await;
+    Mock::given(method("POST"))
+        .and(path(format!("{REPO}/pulls/2/requested_reviewers")))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({})))
+        .mount(&h.github)
+        .await;
+    let mut opened = payload("pull_request.opened.json");
+    opened["number"] = json!(2);
+    opened["pull_request"]["number"] = json!(2);
+    opened["pull_request"]["user"]["login"] = json!("carol");
+    opened["pull_request"]["base"]["sha"] = json!("b");
+    opened["pull_request"]["body"] = json!("Adds things.");
+    assert_eq!(
+        send(&h.app, "pull_request", "o1", &opened).await,
+        StatusCode::OK
+    );
+    let w = writes(&h.github).await;
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].starts_with(&format!("POST {REPO}/pulls/2/requested_reviewers"))
+            && w[0].contains("\"alice\"")
+            && !w[0].contains("carol"),
+        "{w:?}"
+    );
+
+    let (h, _) = approve_harness(yaml).await;
+    opened["pull_request"]["body"] = json!("Adds things.\n/cc @alice");
+    assert_eq!(
+        send(&h.app, "pull_request", "o2", &opened).await,
+        StatusCode::OK
+    );
+    assert!(writes(&h.github).await.is_empty());
+}
