@@ -30,7 +30,7 @@ fn the_deployed_manifests_define_the_expected_objects() {
         [
             ("crier-resync", "*/5 * * * *"),
             ("horologium", "* * * * *"),
-            ("plank-resync", "* * * * *"),
+            ("plank-resync", "*/5 * * * *"),
             ("sinker", "0 * * * *"),
         ]
     );
