@@ -16,7 +16,7 @@
 //! - `get_issue`: a seeded issue, else one made from a seeded pull request, else unknown;
 //!   assignees follow `add_assignees`/`remove_assignees`, which assign everyone asked (a
 //!   dry run cannot tell who GitHub would refuse). Review requests likewise all succeed.
-//! - `list_reviews`, `list_team_members`: what was seeded, else none;
+//! - `list_reviews`, `list_team_members`, `get_repo_labels`: what was seeded, else none;
 //!   `list_collaborators`: the trusted users.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -174,6 +174,10 @@ pub enum Call {
         org: String,
         team_slug: String,
     },
+    GetRepoLabels {
+        org: String,
+        repo: String,
+    },
 }
 
 impl Call {
@@ -219,6 +223,7 @@ struct State {
     requested_reviewers: HashMap<IssueKey, Vec<String>>,
     reviews: HashMap<IssueKey, Vec<Review>>,
     team_members: HashMap<(String, String), Vec<String>>,
+    repo_labels: HashMap<(String, String), Vec<Label>>,
 }
 
 /// [`GitHub`] that records calls instead of making them; see the module docs for its answers.
@@ -333,6 +338,25 @@ impl DryRunGitHub {
         self.lock().team_members.insert(
             (org.to_owned(), team_slug.to_owned()),
             logins.into_iter().map(Into::into).collect(),
+        );
+        self
+    }
+
+    /// The labels `get_repo_labels` answers for `org/repo`.
+    pub fn with_repo_labels<I, S>(self, org: &str, repo: &str, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.lock().repo_labels.insert(
+            (org.to_owned(), repo.to_owned()),
+            names
+                .into_iter()
+                .map(|name| Label {
+                    name: name.into(),
+                    color: String::new(),
+                })
+                .collect(),
         );
         self
     }
@@ -715,6 +739,18 @@ impl GitHub for DryRunGitHub {
             number,
         });
         Ok(state.labels_mut(&issue_key(org, repo, number)).clone())
+    }
+
+    async fn get_repo_labels(&self, org: &str, repo: &str) -> Result<Vec<Label>> {
+        let state = self.record(Call::GetRepoLabels {
+            org: org.to_owned(),
+            repo: repo.to_owned(),
+        });
+        Ok(state
+            .repo_labels
+            .get(&(org.to_owned(), repo.to_owned()))
+            .cloned()
+            .unwrap_or_default())
     }
 
     async fn get_issue(&self, org: &str, repo: &str, number: u64) -> Result<Issue> {

@@ -132,6 +132,10 @@ pub trait GitHub: Send + Sync + std::fmt::Debug {
 
     async fn get_issue_labels(&self, org: &str, repo: &str, number: u64) -> Result<Vec<Label>>;
 
+    /// Every label defined in the repository (all pages): owners-label adds only those, as
+    /// GitHub would otherwise create a label nobody configured.
+    async fn get_repo_labels(&self, org: &str, repo: &str) -> Result<Vec<Label>>;
+
     /// An issue or pull request as the issues API shows it (assignees, labels, whether it is
     /// a pull request).
     async fn get_issue(&self, org: &str, repo: &str, number: u64) -> Result<Issue>;

@@ -876,6 +876,12 @@ impl GitHub for OctocrabGitHub {
         self.get_all(&call, &path).await
     }
 
+    async fn get_repo_labels(&self, org: &str, repo: &str) -> Result<Vec<Label>> {
+        let call = format!("get_repo_labels {org}/{repo}");
+        let path = format!("/repos/{}/{}/labels", seg(org), seg(repo));
+        self.get_all(&call, &path).await
+    }
+
     async fn get_issue(&self, org: &str, repo: &str, number: u64) -> Result<Issue> {
         let call = format!("get_issue {org}/{repo}#{number}");
         let path = format!("/repos/{}/{}/issues/{number}", seg(org), seg(repo));

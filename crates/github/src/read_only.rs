@@ -137,6 +137,10 @@ impl GitHub for ReadOnlyGitHub {
         self.reads.get_issue_labels(org, repo, number).await
     }
 
+    async fn get_repo_labels(&self, org: &str, repo: &str) -> Result<Vec<Label>> {
+        self.reads.get_repo_labels(org, repo).await
+    }
+
     async fn get_issue(&self, org: &str, repo: &str, number: u64) -> Result<Issue> {
         self.reads.get_issue(org, repo, number).await
     }

@@ -1494,3 +1494,44 @@ async fn a_read_only_github_reads_trees_but_only_records_review_requests() {
     );
     assert_eq!(gh.writes().len(), 2);
 }
+
+#[tokio::test]
+async fn repo_labels_are_read_across_pages() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/foo/labels"))
+        .and(query_param_is_missing("page"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header(
+                    "link",
+                    format!(
+                        "<{}/repos/acme/foo/labels?per_page=100&page=2>; rel=\"next\"",
+                        server.uri()
+                    )
+                    .as_str(),
+                )
+                .set_body_json(json!([
+                    {"id": 1, "name": "sig/testing", "color": "d2b48c", "default": false}
+                ])),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/foo/labels"))
+        .and(query_param("page", "2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            {"id": 2, "name": "area/owners", "color": "0052cc", "default": false}
+        ])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let labels = client(&server)
+        .get_repo_labels("acme", "foo")
+        .await
+        .unwrap();
+    let names: Vec<&str> = labels.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, ["sig/testing", "area/owners"]);
+    assert_eq!(labels[0].color, "d2b48c");
+}
