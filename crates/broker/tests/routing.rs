@@ -75,7 +75,12 @@ async fn each_event_reaches_only_its_functions() {
         (
             "pull_request_review",
             github_event("pull_request_review", "{}"),
-            vec!["plugins-github"],
+            vec!["plugins-github", "trigger-github"],
+        ),
+        (
+            "pull_request_review_comment",
+            github_event("pull_request_review_comment", "{}"),
+            vec!["trigger-github"],
         ),
         ("push", github_event("push", "{}"), vec!["trigger-github"]),
         (

@@ -5,6 +5,8 @@ pub const GITHUB_EVENT_PREFIX: &str = "dev.prow.github.";
 pub const GITHUB_PULL_REQUEST: &str = "dev.prow.github.pull_request";
 pub const GITHUB_ISSUE_COMMENT: &str = "dev.prow.github.issue_comment";
 pub const GITHUB_PUSH: &str = "dev.prow.github.push";
+pub const GITHUB_PULL_REQUEST_REVIEW: &str = "dev.prow.github.pull_request_review";
+pub const GITHUB_PULL_REQUEST_REVIEW_COMMENT: &str = "dev.prow.github.pull_request_review_comment";
 
 /// CloudEvent extension attribute carrying the GitHub payload's `action` field.
 pub const EXT_ACTION: &str = "action";

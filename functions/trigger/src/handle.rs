@@ -1,7 +1,10 @@
 //! The I/O shell: decode an event, gather the GitHub facts [`crate::decide`] needs, apply its actions.
 
 use prow_core::config::{Presubmit, TriggerConfig};
-use prow_core::events::{GITHUB_ISSUE_COMMENT, GITHUB_PULL_REQUEST, GITHUB_PUSH};
+use prow_core::events::{
+    GITHUB_ISSUE_COMMENT, GITHUB_PULL_REQUEST, GITHUB_PULL_REQUEST_REVIEW,
+    GITHUB_PULL_REQUEST_REVIEW_COMMENT, GITHUB_PUSH,
+};
 use prow_core::prowjob::ProwJob;
 use prow_core::selection::{Contexts, Filter, needs_changed_files, select_presubmits};
 use prow_events::cloudevents::{AttributesReader, Event};
@@ -14,7 +17,7 @@ use crate::decide::{
     is_retest, may_reply_with_help, pr_needs, prunes_help,
 };
 use crate::messages;
-use crate::payload::{Comment, IssueCommentEvent, PullRequestEvent, PushEvent, Repo};
+use crate::payload::{Comment, IssueCommentEvent, PullRequestEvent, PushEvent, Repo, ReviewEvent};
 use crate::trust::trusted_user;
 
 /// Why an event was not (fully) handled.
@@ -70,7 +73,11 @@ impl TriggerError {
 /// The event type as a metrics label: one of ours, or `other`.
 pub fn event_type(event: &Event) -> String {
     match event.ty() {
-        t @ (GITHUB_PULL_REQUEST | GITHUB_ISSUE_COMMENT | GITHUB_PUSH) => t.to_owned(),
+        t @ (GITHUB_PULL_REQUEST
+        | GITHUB_ISSUE_COMMENT
+        | GITHUB_PUSH
+        | GITHUB_PULL_REQUEST_REVIEW
+        | GITHUB_PULL_REQUEST_REVIEW_COMMENT) => t.to_owned(),
         _ => "other".to_owned(),
     }
 }
@@ -86,7 +93,20 @@ pub async fn handle_event(state: &TriggerState, event: &Event) -> Result<(), Tri
     match event.ty() {
         GITHUB_PULL_REQUEST => {
             let ev: PullRequestEvent = prow_events::data_json(event).map_err(payload_err)?;
-            handle_pull_request(state, &ev, &id).await
+            handle_pull_request(state, &ev, &id).await?;
+            // Commands in an opened PR's body count as the author's comment (Prow's hook). Job
+            // names derive from the delivery id, so a job both paths pick is created once.
+            match ev.body_as_comment() {
+                Some(comment) => handle_comment(state, &comment, &id).await,
+                None => Ok(()),
+            }
+        }
+        GITHUB_PULL_REQUEST_REVIEW | GITHUB_PULL_REQUEST_REVIEW_COMMENT => {
+            let ev: ReviewEvent = prow_events::data_json(event).map_err(payload_err)?;
+            match ev.as_comment() {
+                Some(comment) => handle_comment(state, &comment, &id).await,
+                None => Ok(()),
+            }
         }
         GITHUB_ISSUE_COMMENT => {
             let ev: IssueCommentEvent = prow_events::data_json(event).map_err(payload_err)?;

@@ -85,6 +85,75 @@ pub struct Comment {
     pub user: User,
 }
 
+/// `pull_request_review` or `pull_request_review_comment`: a review's body or a comment on the
+/// diff, both of which Prow's hook hands to trigger as comments on the PR
+/// (`GeneralizeCommentAction`), so `/test`, `/retest` and `/ok-to-test` work there too.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ReviewEvent {
+    pub action: String,
+    pub pull_request: PullRequest,
+    /// The review (`pull_request_review`).
+    #[serde(default)]
+    pub review: Option<Comment>,
+    /// The diff comment (`pull_request_review_comment`).
+    #[serde(default)]
+    pub comment: Option<Comment>,
+    pub repository: Repo,
+}
+
+impl ReviewEvent {
+    /// The event as the comment Prow makes of it: a submitted review or a created diff comment
+    /// is a created comment; edits and dismissals/deletions keep their own action, which
+    /// trigger ignores as it ignores edited comments.
+    pub fn as_comment(&self) -> Option<IssueCommentEvent> {
+        let comment = self.review.as_ref().or(self.comment.as_ref())?.clone();
+        let action = match self.action.as_str() {
+            "submitted" | "created" => "created",
+            "dismissed" => "deleted",
+            other => other,
+        };
+        Some(IssueCommentEvent {
+            action: action.to_owned(),
+            issue: Issue::of_pull_request(&self.pull_request),
+            comment,
+            repository: self.repository.clone(),
+        })
+    }
+}
+
+impl PullRequestEvent {
+    /// The body of an opened PR, as the comment Prow's hook makes of it: its commands count as
+    /// if the author had commented them.
+    pub fn body_as_comment(&self) -> Option<IssueCommentEvent> {
+        let body = self
+            .pull_request
+            .body
+            .as_deref()
+            .filter(|b| !b.trim().is_empty())?;
+        (self.action == "opened").then(|| IssueCommentEvent {
+            action: "created".to_owned(),
+            issue: Issue::of_pull_request(&self.pull_request),
+            comment: Comment {
+                body: body.to_owned(),
+                html_url: self.pull_request.html_url.clone(),
+                user: self.pull_request.user.clone(),
+            },
+            repository: self.repository.clone(),
+        })
+    }
+}
+
+impl Issue {
+    fn of_pull_request(pr: &PullRequest) -> Issue {
+        Issue {
+            number: pr.number,
+            state: pr.state,
+            user: pr.user.clone(),
+            pull_request: Some(serde_json::json!({"html_url": pr.html_url})),
+        }
+    }
+}
+
 /// `push` event.
 #[derive(Debug, Clone, Deserialize)]
 pub struct PushEvent {

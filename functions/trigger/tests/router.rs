@@ -646,3 +646,100 @@ async fn repos_without_trigger_enabled_get_nothing() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(names(&jobs(&h).await), vec!["pull-hello-unit"]);
 }
+
+/// Prow's hook hands trigger a review's body, a diff comment and an opened PR's body as
+/// comments on the PR: `/retest` and `/test` work there as in an issue comment.
+#[tokio::test]
+async fn review_bodies_diff_comments_and_pr_bodies_carry_commands() {
+    let h = harness().await;
+    mock_labels(&h.github, &[]).await;
+    let opened = pr_opened("alice");
+    Mock::given(method("GET"))
+        .and(path(format!("{ORG_REPO}/pulls/2")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(opened["pull_request"].clone()))
+        .mount(&h.github)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!(
+            "{ORG_REPO}/commits/ec26c3e57ca3a959ca5aad62de7213c562f8c821/status"
+        )))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "state": "failure", "total_count": 1,
+            "statuses": [{"context": "pull-hello-unit", "state": "failure"}]
+        })))
+        .mount(&h.github)
+        .await;
+    let user = json!({"login": "alice", "id": 7, "type": "User"});
+
+    // A review whose body says /retest re-runs the failed job.
+    let mut review = payload("pull_request_review.submitted.json");
+    review["pull_request"] = opened["pull_request"].clone();
+    review["repository"] = opened["repository"].clone();
+    review["review"]["body"] = json!("Looks fine, but\n/retest");
+    review["review"]["user"] = user.clone();
+    let status = send(
+        &h.app,
+        "dev.prow.github.pull_request_review",
+        "r-1",
+        Some("submitted"),
+        &review,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let by = |id: &str, all: &[ProwJob]| -> Vec<String> {
+        all.iter()
+            .filter(|j| j.metadata.labels.as_ref().unwrap()["event-GUID"] == id)
+            .map(|j| j.spec.job.clone())
+            .collect()
+    };
+    assert_eq!(by("r-1", &jobs(&h).await), vec!["pull-hello-unit"]);
+
+    // A dismissed review is not a new comment.
+    let status = send(
+        &h.app,
+        "dev.prow.github.pull_request_review",
+        "r-2",
+        Some("dismissed"),
+        &{
+            let mut r = review.clone();
+            r["action"] = json!("dismissed");
+            r
+        },
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(by("r-2", &jobs(&h).await).is_empty());
+
+    // A comment on the diff asking for a job runs it.
+    let mut diff = payload("pull_request_review_comment.created.json");
+    diff["pull_request"] = opened["pull_request"].clone();
+    diff["repository"] = opened["repository"].clone();
+    diff["comment"]["body"] = json!("/test pull-hello-manual");
+    diff["comment"]["user"] = user.clone();
+    let status = send(
+        &h.app,
+        "dev.prow.github.pull_request_review_comment",
+        "rc-1",
+        Some("created"),
+        &diff,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(by("rc-1", &jobs(&h).await), vec!["pull-hello-manual"]);
+
+    // An opened PR whose body asks for a job gets it besides the ones that always run.
+    let mut with_body = opened.clone();
+    with_body["pull_request"]["body"] = json!("Fixes things.\n\n/test pull-hello-manual");
+    let status = send(
+        &h.app,
+        "dev.prow.github.pull_request",
+        "o-1",
+        Some("opened"),
+        &with_body,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let mut opened_jobs = by("o-1", &jobs(&h).await);
+    opened_jobs.sort();
+    assert_eq!(opened_jobs, vec!["pull-hello-manual", "pull-hello-unit"]);
+}
