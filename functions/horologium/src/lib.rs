@@ -4,9 +4,9 @@
 //! and each new run is named after its job and schedule slot (see [`schedule`]), so repeated,
 //! concurrent or late ticks converge on one run per slot.
 
+pub mod decide;
 pub mod job;
 pub mod metrics;
-pub mod decide;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,11 +23,11 @@ use prow_core::naming::prowjob_name;
 use prow_core::prowjob::{ProwJob, ProwJobState, ProwJobType};
 use prow_kube::{Created, KubeError, KubeOptions, ProwJobs};
 
-use crate::metrics::{Metrics, RunResult};
 use crate::decide::{
     Decision, PreviousRun, RerunLabel, RetryPolicy, Slot, Trigger, TriggerError, Wait,
     decide_with_retry,
 };
+use crate::metrics::{Metrics, RunResult};
 pub use prow_core::clock::Clock;
 
 /// Ping payloads are tiny; anything bigger is not a PingSource event.

@@ -13,10 +13,10 @@
 //!   the same instant can each see the last free slot (Prow's single worker cannot).
 
 pub mod buildid;
+pub mod decide;
 pub mod decorate;
 pub mod metrics;
 pub mod pod;
-pub mod decide;
 pub mod shell;
 pub mod url;
 
@@ -37,8 +37,8 @@ use serde_json::Value;
 use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::buildid::BuildIds;
-use crate::metrics::Metrics;
 pub use crate::decide::{Settings, SettingsError};
+use crate::metrics::Metrics;
 use crate::shell::ShellError;
 
 /// Largest CloudEvent accepted: a ProwJob or Pod object with room to spare.

@@ -9,8 +9,8 @@ use prow_core::prowjob::{ProwJob, ProwJobState};
 use prow_kube::{Created, KubeError, Pods};
 
 use crate::PlankState;
-use crate::pod::pod_namespace;
 use crate::decide::{Action, Observed, StatusChange, may_start, reconcile};
+use crate::pod::pod_namespace;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ShellError {
