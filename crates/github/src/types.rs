@@ -102,6 +102,9 @@ pub struct PullRequestChange {
     pub deletions: u64,
     #[serde(default)]
     pub changes: u64,
+    /// The file's unified diff; GitHub leaves it out of binary and very large diffs.
+    #[serde(default)]
+    pub patch: Option<String>,
 }
 
 /// The paths a pull request touches, as Prow's `run_if_changed`/`skip_if_only_changed` see

@@ -150,7 +150,8 @@ async fn changed_files_follow_link_pages() {
                 .insert_header("link", next.as_str())
                 .set_body_json(json!([
                     {"sha": "bbcd538c8e72b8c175046e27cc8f907076331401", "filename": "docs/README.md",
-                     "status": "modified", "additions": 10, "deletions": 2, "changes": 12},
+                     "status": "modified", "additions": 10, "deletions": 2, "changes": 12,
+                     "patch": "@@ -1,2 +1,3 @@\n # Docs\n+more\n text"},
                     {"sha": "0d1e3b3c", "filename": "pkg/new/name.go", "previous_filename": "pkg/old/name.go",
                      "status": "renamed", "additions": 0, "deletions": 0, "changes": 0}
                 ])),
@@ -173,6 +174,12 @@ async fn changed_files_follow_link_pages() {
     let changes = gh.pull_request_changes("acme", "foo", 7).await.unwrap();
     assert_eq!(changes.len(), 3);
     assert_eq!(changes[0].additions, 10);
+    assert_eq!(
+        changes[0].patch.as_deref(),
+        Some("@@ -1,2 +1,3 @@\n # Docs\n+more\n text")
+    );
+    // GitHub sends no patch for renames without changes, binaries and huge diffs.
+    assert_eq!(changes[1].patch, None);
     assert_eq!(changes[1].status, "renamed");
     assert_eq!(
         changes[1].previous_filename.as_deref(),
