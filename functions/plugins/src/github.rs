@@ -3,7 +3,9 @@
 use async_trait::async_trait;
 use std::sync::Arc;
 
-use prow_github::{GitHub, IssueComment, Label, PullRequest, Result, Review, User};
+use prow_github::{
+    GitHub, IssueComment, Label, PullRequest, PullRequestChange, Result, Review, User,
+};
 use prow_owners::RepoOwners;
 
 /// The OWNERS facts plugins read, loaded (and cached by commit) through GitHub.
@@ -48,6 +50,23 @@ pub trait PluginGitHub: Send + Sync + std::fmt::Debug {
     async fn is_collaborator(&self, org: &str, repo: &str, user: &str) -> Result<bool>;
     async fn get_pull_request(&self, org: &str, repo: &str, number: u64) -> Result<PullRequest>;
     async fn changed_files(&self, org: &str, repo: &str, number: u64) -> Result<Vec<String>>;
+    /// The PR's files with status and patch (verify-owners needs both).
+    async fn pull_request_changes(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+    ) -> Result<Vec<PullRequestChange>>;
+    /// A file's contents at `git_ref`; `None` when it is not there.
+    async fn get_file(
+        &self,
+        org: &str,
+        repo: &str,
+        git_ref: &str,
+        path: &str,
+    ) -> Result<Option<Vec<u8>>>;
+    async fn get_repo_labels(&self, org: &str, repo: &str) -> Result<Vec<Label>>;
+    async fn is_org_member(&self, org: &str, user: &str) -> Result<bool>;
     /// The tree hash of a commit.
     async fn tree_of(&self, org: &str, repo: &str, sha: &str) -> Result<String>;
     async fn team_members(&self, org: &str, team: &str) -> Result<Vec<User>>;
@@ -127,6 +146,29 @@ impl<T: GitHub + ?Sized> PluginGitHub for T {
     }
     async fn changed_files(&self, org: &str, repo: &str, number: u64) -> Result<Vec<String>> {
         GitHub::pull_request_changed_files(self, org, repo, number).await
+    }
+    async fn pull_request_changes(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+    ) -> Result<Vec<PullRequestChange>> {
+        GitHub::pull_request_changes(self, org, repo, number).await
+    }
+    async fn get_file(
+        &self,
+        org: &str,
+        repo: &str,
+        git_ref: &str,
+        path: &str,
+    ) -> Result<Option<Vec<u8>>> {
+        GitHub::get_file(self, org, repo, git_ref, path).await
+    }
+    async fn get_repo_labels(&self, org: &str, repo: &str) -> Result<Vec<Label>> {
+        GitHub::get_repo_labels(self, org, repo).await
+    }
+    async fn is_org_member(&self, org: &str, user: &str) -> Result<bool> {
+        GitHub::is_org_member(self, org, user).await
     }
     async fn tree_of(&self, org: &str, repo: &str, sha: &str) -> Result<String> {
         Ok(GitHub::get_tree(self, org, repo, sha).await?.sha)

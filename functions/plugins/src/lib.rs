@@ -18,6 +18,7 @@ pub mod event;
 pub mod help;
 pub mod hold;
 pub mod lgtm;
+pub mod owners_label;
 pub mod plugin;
 pub mod registry;
 pub mod respond;

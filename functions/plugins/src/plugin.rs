@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use prow_core::config::PluginsConfig;
-use prow_owners::RepoOwners;
+use prow_owners::{Filenames, RepoOwners};
 
 use crate::event::Event;
 use crate::help::PluginHelp;
@@ -51,6 +51,25 @@ pub struct Needs {
     pub pull_request_owners: bool,
     /// The PR's reviews (approve reads approvals from them).
     pub reviews: bool,
+    /// The labels the repository defines (owners-label adds no others).
+    pub repo_labels: bool,
+    /// The PR's changed OWNERS and aliases files at its head, and whether their newly added
+    /// owners are trusted (verify-owners).
+    pub owners_changes: Option<OwnersCheck>,
+}
+
+/// What verify-owners needs read: which files are OWNERS files here, and how to tell
+/// whether a newly added owner is trusted (Prow's trigger rule).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OwnersCheck {
+    pub filenames: Filenames,
+    /// `owners.skip_collaborators` names the repo: nobody's trust is checked.
+    pub skip_trust_check: bool,
+    pub only_org_members: bool,
+    /// A second org whose members are trusted (`trusted_org`), empty for none.
+    pub trusted_org: String,
+    /// GitHub Apps trusted as `<app>[bot]`.
+    pub trusted_apps: Vec<String>,
 }
 
 impl Needs {
@@ -67,6 +86,8 @@ impl Needs {
             owners_reviewers: self.owners_reviewers || other.owners_reviewers,
             pull_request_owners: self.pull_request_owners || other.pull_request_owners,
             reviews: self.reviews || other.reviews,
+            repo_labels: self.repo_labels || other.repo_labels,
+            owners_changes: self.owners_changes.or(other.owners_changes),
         }
     }
 }
@@ -127,6 +148,31 @@ pub struct Facts {
     /// unless `skip_collaborators`).
     pub repo_owners: Option<Arc<RepoOwners>>,
     pub reviews: Vec<PrReview>,
+    /// Labels the repository defines.
+    pub repo_labels: Vec<String>,
+    pub owners_changes: Option<OwnersChanges>,
+}
+
+/// One changed (not removed) OWNERS file at the PR's head.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChangedOwnersFile {
+    pub path: String,
+    pub contents: String,
+    /// GitHub's diff of it; absent for very large diffs.
+    pub patch: Option<String>,
+}
+
+/// The PR's OWNERS changes as verify-owners reads them, fetched at the PR's head.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OwnersChanges {
+    pub filenames: Filenames,
+    pub owners_files: Vec<ChangedOwnersFile>,
+    /// The root aliases file at the head, if there is one.
+    pub aliases: Option<String>,
+    pub aliases_changed: bool,
+    pub aliases_patch: Option<String>,
+    /// Newly added owners that were checked and are not trusted, with Prow's reason.
+    pub untrusted: std::collections::BTreeMap<String, String>,
 }
 
 impl Facts {

@@ -3,7 +3,7 @@
 use prow_core::config::PluginsConfig;
 
 use crate::plugin::Plugin;
-use crate::{approve, assign, blunderbuss, hold, lgtm, trigger};
+use crate::{approve, assign, blunderbuss, hold, lgtm, owners_label, trigger};
 
 /// An org (`repo` empty) or `org/repo` that enables a plugin.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +36,7 @@ static ALL: &[&dyn Plugin] = &[
     &blunderbuss::Blunderbuss,
     &hold::Hold,
     &lgtm::Lgtm,
+    &owners_label::OwnersLabel,
     &trigger::Trigger,
 ];
 

@@ -212,6 +212,15 @@ pub async fn gather<G: PluginGitHub + ?Sized>(
                 message,
             })?;
     }
+    if needs.repo_labels {
+        facts.repo_labels = github
+            .get_repo_labels(org, repo)
+            .await
+            .map_err(gh(&target))?
+            .into_iter()
+            .map(|l| l.name)
+            .collect();
+    }
     if let Some(team) = &needs.author_in_team {
         facts.author_in_team = github
             .team_members(org, team)

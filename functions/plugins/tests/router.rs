@@ -910,3 +910,121 @@ async fn blunderbuss_requests_owners_reviewers_when_a_pr_opens() {
     );
     assert!(writes(&h.github).await.is_empty());
 }
+
+/// PR #2 opened (the corpus payload, base `b`) changing `files`; OWNERS at `b` label the root
+/// `area/all` and docs/ `kind/docs`; the repo defines `repo_labels`, the PR has `on_pr`.
+async fn owners_label_harness(files: &[&str], on_pr: &[&str], repo_labels: &[&str]) -> Harness {
+    let h = harness("plugins:\n  Codertocat: [owners-label]\n").await;
+    mock_labels(&h.github, on_pr).await;
+    let changes: Vec<Value> = files
+        .iter()
+        .map(|f| json!({"filename": f, "status": "modified"}))
+        .collect();
+    let defined: Vec<Value> = repo_labels
+        .iter()
+        .map(|l| json!({"name": l, "color": "ededed"}))
+        .collect();
+    let mounts = [
+        (
+            format!("{REPO}/git/trees/b"),
+            json!({"sha": "tb", "truncated": false, "tree": [
+                {"path": "OWNERS", "type": "blob", "sha": "o1", "mode": "100644"},
+                {"path": "docs", "type": "tree", "sha": "d1", "mode": "040000"},
+                {"path": "docs/OWNERS", "type": "blob", "sha": "o2", "mode": "100644"}
+            ]}),
+        ),
+        (
+            format!("{REPO}/contents/OWNERS"),
+            json!({"type": "file", "encoding": "base64",
+                   "content": base64("approvers:\n- carol\nlabels:\n- area/all\n")}),
+        ),
+        (
+            format!("{REPO}/contents/docs/OWNERS"),
+            json!({"type": "file", "encoding": "base64",
+                   "content": base64("approvers:\n- alice\nlabels:\n- kind/docs\n- sig/docs\n")}),
+        ),
+        (format!("{REPO}/pulls/2/files"), json!(changes)),
+        (format!("{REPO}/labels"), json!(defined)),
+        (
+            format!("{REPO}/collaborators"),
+            json!([{"login": "alice"}, {"login": "carol"}]),
+        ),
+    ];
+    for (p, body) in mounts {
+        Mock::given(method("GET"))
+            .and(path(p))
+            .respond_with(ok(body))
+            .mount(&h.github)
+            .await;
+    }
+    h
+}
+
+fn pr_event(file: &str) -> Value {
+    let mut p = payload(file);
+    p["number"] = json!(2);
+    p["pull_request"]["number"] = json!(2);
+    p["pull_request"]["base"]["sha"] = json!("b");
+    p["pull_request"]["head"]["sha"] = json!("h");
+    p
+}
+
+#[tokio::test]
+async fn owners_label_adds_the_owners_labels_the_repo_defines_and_the_pr_lacks() {
+    let h = owners_label_harness(
+        &["docs/guide.md", "README.md"],
+        &["area/all"],
+        &["area/all", "kind/docs"],
+    )
+    .await;
+    assert_eq!(
+        send(
+            &h.app,
+            "pull_request",
+            "l1",
+            &pr_event("pull_request.opened.json")
+        )
+        .await,
+        StatusCode::OK
+    );
+    // area/all is on the PR already, sig/docs is not a label of the repo.
+    assert_eq!(
+        writes(&h.github).await,
+        [format!(
+            "POST {REPO}/issues/2/labels {{\"labels\":[\"kind/docs\"]}}"
+        )]
+    );
+
+    let h = owners_label_harness(&["docs/guide.md"], &[], &["area/all", "kind/docs"]).await;
+    assert_eq!(
+        send(
+            &h.app,
+            "pull_request",
+            "l2",
+            &pr_event("pull_request.synchronize.json")
+        )
+        .await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        writes(&h.github).await,
+        [
+            format!("POST {REPO}/issues/2/labels {{\"labels\":[\"area/all\"]}}"),
+            format!("POST {REPO}/issues/2/labels {{\"labels\":[\"kind/docs\"]}}"),
+        ]
+    );
+
+    // Labelling a PR changes none of its files: no call at all.
+    let h = owners_label_harness(&["docs/guide.md"], &[], &["kind/docs"]).await;
+    assert_eq!(
+        send(
+            &h.app,
+            "pull_request",
+            "l3",
+            &pr_event("pull_request.labeled.json")
+        )
+        .await,
+        StatusCode::OK
+    );
+    assert!(h.github.received_requests().await.unwrap().is_empty());
+}
