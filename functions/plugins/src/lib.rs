@@ -23,6 +23,7 @@ pub mod plugin;
 pub mod registry;
 pub mod respond;
 pub mod trigger;
+pub mod verify_owners;
 
 #[cfg(feature = "function")]
 pub mod github;

@@ -166,6 +166,11 @@ pub struct ChangedOwnersFile {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OwnersChanges {
     pub filenames: Filenames,
+    /// The commit the files were read at.
+    pub head_sha: String,
+    /// The PR's description and address (Prow quotes them when it complains).
+    pub pr_body: String,
+    pub pr_url: String,
     pub owners_files: Vec<ChangedOwnersFile>,
     /// The root aliases file at the head, if there is one.
     pub aliases: Option<String>,

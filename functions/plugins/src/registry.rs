@@ -3,7 +3,7 @@
 use prow_core::config::PluginsConfig;
 
 use crate::plugin::Plugin;
-use crate::{approve, assign, blunderbuss, hold, lgtm, owners_label, trigger};
+use crate::{approve, assign, blunderbuss, hold, lgtm, owners_label, trigger, verify_owners};
 
 /// An org (`repo` empty) or `org/repo` that enables a plugin.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +38,7 @@ static ALL: &[&dyn Plugin] = &[
     &lgtm::Lgtm,
     &owners_label::OwnersLabel,
     &trigger::Trigger,
+    &verify_owners::VerifyOwners,
 ];
 
 /// Every plugin, by name.

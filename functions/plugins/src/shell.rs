@@ -8,7 +8,10 @@ use prow_github::{GitHubError, ReviewState};
 
 use crate::event::{Event, Kind, Payload};
 use crate::github::{OwnersPort, PluginGitHub};
-use crate::plugin::{Action, Facts, IssueComment, Needs, Plugin, PrFacts, PrReview};
+use crate::plugin::{
+    Action, ChangedOwnersFile, Facts, IssueComment, Needs, OwnersChanges, OwnersCheck, Plugin,
+    PrFacts, PrReview,
+};
 use crate::registry;
 
 /// Why an event was not (fully) handled.
@@ -212,6 +215,9 @@ pub async fn gather<G: PluginGitHub + ?Sized>(
                 message,
             })?;
     }
+    if let Some(check) = &needs.owners_changes {
+        facts.owners_changes = Some(owners_changes(github, event, check, &facts.bot).await?);
+    }
     if needs.repo_labels {
         facts.repo_labels = github
             .get_repo_labels(org, repo)
@@ -230,6 +236,144 @@ pub async fn gather<G: PluginGitHub + ?Sized>(
             .any(|m| m.login.eq_ignore_ascii_case(&event.author.login));
     }
     Ok(facts)
+}
+
+/// The PR's changed OWNERS files and the root aliases file at its head, and which of the
+/// owners they newly add are not trusted.
+async fn owners_changes<G: PluginGitHub + ?Sized>(
+    github: &G,
+    event: &Event,
+    check: &OwnersCheck,
+    bot: &str,
+) -> Result<OwnersChanges, PluginsError> {
+    let target = event.target();
+    let (org, repo, number) = (event.org.as_str(), event.repo.as_str(), event.number);
+    let (head_sha, pr_body, pr_url) = match &event.pull_request {
+        Some(pr) if !pr.head.sha.is_empty() => (
+            pr.head.sha.clone(),
+            pr.body.clone().unwrap_or_default(),
+            pr.html_url.clone(),
+        ),
+        _ => {
+            let pr = github
+                .get_pull_request(org, repo, number)
+                .await
+                .map_err(gh(&target))?;
+            (pr.head.sha, pr.body.unwrap_or_default(), pr.html_url)
+        }
+    };
+    let filenames = &check.filenames;
+    let mut changes = OwnersChanges {
+        filenames: filenames.clone(),
+        head_sha,
+        pr_body,
+        pr_url,
+        ..OwnersChanges::default()
+    };
+    let read = |path: String| {
+        let sha = changes.head_sha.clone();
+        let target = target.clone();
+        async move {
+            let bytes = github
+                .get_file(org, repo, &sha, &path)
+                .await
+                .map_err(gh(&target))?;
+            Ok::<_, PluginsError>(bytes.map(|b| String::from_utf8_lossy(&b).into_owned()))
+        }
+    };
+    let files = github
+        .pull_request_changes(org, repo, number)
+        .await
+        .map_err(gh(&target))?;
+    let mut owners_files = Vec::new();
+    for file in files {
+        let base = file.filename.rsplit('/').next().unwrap_or_default();
+        if base == filenames.owners && file.status != "removed" {
+            if let Some(contents) = read(file.filename.clone()).await? {
+                owners_files.push(ChangedOwnersFile {
+                    path: file.filename,
+                    contents,
+                    patch: file.patch,
+                });
+            }
+        } else if file.filename == filenames.owners_aliases {
+            changes.aliases_changed = true;
+            changes.aliases_patch = file.patch;
+        }
+    }
+    changes.owners_files = owners_files;
+    if changes.owners_files.is_empty() && !changes.aliases_changed {
+        // Nothing to verify; only a stale label may be left to remove.
+        return Ok(changes);
+    }
+    changes.aliases = read(filenames.owners_aliases.clone()).await?;
+    if check.skip_trust_check {
+        return Ok(changes);
+    }
+    let input = crate::verify_owners::verify_input(&changes, &[], false);
+    let logins = prow_owners::logins_to_check(&input);
+    let mut untrusted = std::collections::BTreeMap::new();
+    for login in logins
+        .into_iter()
+        .take(crate::verify_owners::MAX_TRUST_CHECKS)
+    {
+        if let Some(reason) = untrusted_reason(github, event, check, bot, &login).await? {
+            untrusted.insert(login, reason);
+        }
+    }
+    changes.untrusted = untrusted;
+    Ok(changes)
+}
+
+/// Prow's trigger rule for whether `login` is trusted in `org/repo`: us, an org member, a
+/// collaborator (unless only org members count), a trusted app, a member of the trusted org.
+/// `None` when trusted, else why not.
+async fn untrusted_reason<G: PluginGitHub + ?Sized>(
+    github: &G,
+    event: &Event,
+    check: &OwnersCheck,
+    bot: &str,
+    login: &str,
+) -> Result<Option<String>, PluginsError> {
+    let target = event.target();
+    let (org, repo) = (event.org.as_str(), event.repo.as_str());
+    if login.eq_ignore_ascii_case(bot)
+        || github
+            .is_org_member(org, login)
+            .await
+            .map_err(gh(&target))?
+    {
+        return Ok(None);
+    }
+    if !check.only_org_members
+        && github
+            .is_collaborator(org, repo, login)
+            .await
+            .map_err(gh(&target))?
+    {
+        return Ok(None);
+    }
+    if let Some(app) = login.strip_suffix("[bot]")
+        && check
+            .trusted_apps
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(app))
+    {
+        return Ok(None);
+    }
+    let secondary = !check.trusted_org.is_empty() && check.trusted_org != org;
+    if secondary
+        && github
+            .is_org_member(&check.trusted_org, login)
+            .await
+            .map_err(gh(&target))?
+    {
+        return Ok(None);
+    }
+    Ok(Some(crate::verify_owners::untrusted_reason(
+        check.only_org_members,
+        secondary,
+    )))
 }
 
 /// The reviews API's spelling of a state.
