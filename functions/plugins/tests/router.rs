@@ -12,7 +12,7 @@ use prow_github::{Credentials, GitHub, OctocrabGitHub, RetryPolicy};
 use prow_plugins::{PluginsState, router};
 use serde_json::{Value, json};
 use tower::ServiceExt;
-use wiremock::matchers::{body_string_contains, method, path};
+use wiremock::matchers::{body_string_contains, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const REPO: &str = "/repos/Codertocat/Hello-World";
@@ -1027,4 +1027,184 @@ async fn owners_label_adds_the_owners_labels_the_repo_defines_and_the_pr_lacks()
         StatusCode::OK
     );
     assert!(h.github.received_requests().await.unwrap().is_empty());
+}
+
+const INVALID_OWNERS: &str = "do-not-merge/invalid-owners-file";
+
+/// verify-owners on Hello-World with GitHub's issue faked; PR #2 adds docs/OWNERS as `owners`
+/// (the whole file in its patch) at head `sha`; alice is a member of Codertocat, mallory is
+/// neither member nor collaborator; there is no OWNERS_ALIASES.
+async fn verify_owners_harness(owners: &str, sha: &str) -> (Harness, FakeIssue) {
+    let h = harness("plugins:\n  Codertocat: [verify-owners]\n").await;
+    let fake = FakeIssue::default();
+    Mock::given(wiremock::matchers::path_regex(format!(
+        "^{REPO}/issues/(2/comments|2/labels.*|comments/[0-9]+)$"
+    )))
+    .respond_with(fake.clone())
+    .with_priority(1)
+    .mount(&h.github)
+    .await;
+    let added: Vec<String> = owners.lines().map(|l| format!("+{l}")).collect();
+    let patch = format!("@@ -0,0 +1,{} @@\n{}", added.len(), added.join("\n"));
+    Mock::given(method("GET"))
+        .and(path(format!("{REPO}/pulls/2/files")))
+        .respond_with(ok(json!([
+            {"filename": "docs/OWNERS", "status": "added", "patch": patch},
+            {"filename": "docs/README.md", "status": "modified", "patch": "@@ -1 +1 @@\n-a\n+b"}
+        ])))
+        .mount(&h.github)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{REPO}/contents/docs/OWNERS")))
+        .and(query_param("ref", sha))
+        .respond_with(ok(
+            json!({"type": "file", "encoding": "base64", "content": base64(owners)}),
+        ))
+        .mount(&h.github)
+        .await;
+    let answers = [
+        (format!("{REPO}/contents/OWNERS_ALIASES"), 404),
+        ("/orgs/Codertocat/members/alice".to_owned(), 204),
+        ("/orgs/Codertocat/members/mallory".to_owned(), 404),
+    ];
+    for (p, status) in answers {
+        Mock::given(method("GET"))
+            .and(path(p))
+            .respond_with(ResponseTemplate::new(status))
+            .mount(&h.github)
+            .await;
+    }
+    (h, fake)
+}
+
+fn comment_body(body: &str) -> String {
+    serde_json::to_string(&json!({ "body": body })).unwrap()
+}
+
+const MALLORY_UNTRUSTED: &str = "The OWNERS file contains untrusted users, which makes it INVALID. The following users are mentioned in OWNERS file(s) but are untrusted for the following reasons. One way to make the user trusted is to add them as [members](https://github.com/orgs/Codertocat/people) of the Codertocat org. You can then trigger verification by writing `/verify-owners` in a comment.\n- mallory\n  - User is not a member of the org. User is not a collaborator. Satisfy at least one of these conditions to make the user trusted.\n  - docs/OWNERS";
+
+#[tokio::test]
+async fn verify_owners_flags_an_untrusted_new_owner_once_under_redelivery() {
+    let (h, fake) = verify_owners_harness("approvers:\n- alice\n- mallory\n", "h").await;
+    let opened = pr_event("pull_request.opened.json");
+    for _ in 0..2 {
+        assert_eq!(
+            send(&h.app, "pull_request", "v1", &opened).await,
+            StatusCode::OK
+        );
+    }
+    assert_eq!(
+        writes(&h.github).await,
+        [
+            format!("POST {REPO}/issues/2/labels {{\"labels\":[\"{INVALID_OWNERS}\"]}}"),
+            format!(
+                "POST {REPO}/issues/2/comments {}",
+                comment_body(MALLORY_UNTRUSTED)
+            ),
+        ]
+    );
+    assert_eq!(fake.0.lock().unwrap().labels, [INVALID_OWNERS]);
+    // Trust is asked as trigger does: org membership, then collaborator.
+    let asked: Vec<String> = h
+        .github
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.url.path().to_owned())
+        .filter(|p| p.contains("/members/") || p.contains("/collaborators/"))
+        .collect();
+    assert_eq!(
+        asked[..3],
+        [
+            "/orgs/Codertocat/members/alice".to_owned(),
+            "/orgs/Codertocat/members/mallory".to_owned(),
+            format!("{REPO}/collaborators/mallory"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn verify_owners_command_clears_the_label_and_complaint_once_the_file_is_fixed() {
+    // The comment event carries no head: it is read from the PR (mock_reads' head SHA).
+    let (h, fake) = verify_owners_harness(
+        "approvers:\n- alice\n",
+        "ec26c3e57ca3a959ca5aad62de7213c562f8c821",
+    )
+    .await;
+    let complaint_id = {
+        let mut s = fake.0.lock().unwrap();
+        s.labels.push(INVALID_OWNERS.to_owned());
+        s.push("prow-bot", MALLORY_UNTRUSTED)["id"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(
+        send(
+            &h.app,
+            "issue_comment",
+            "v2",
+            &pr_comment("mallory", "/verify-owners")
+        )
+        .await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        writes(&h.github).await,
+        [
+            format!("DELETE {REPO}/issues/2/labels/do-not-merge%2Finvalid-owners-file"),
+            format!("DELETE {REPO}/issues/comments/{complaint_id}"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn verify_owners_lists_an_invalid_root_owners_file() {
+    let h = harness("plugins:\n  Codertocat: [verify-owners]\n").await;
+    mock_labels(&h.github, &[]).await;
+    mock_comments(&h.github, json!([])).await;
+    let owners = "reviewers:\n- alice\n";
+    Mock::given(method("GET"))
+        .and(path(format!("{REPO}/pulls/2/files")))
+        .respond_with(ok(json!([{"filename": "OWNERS", "status": "modified",
+            "patch": "@@ -1,2 +1,2 @@\n-approvers:\n+reviewers:\n - alice"}])))
+        .mount(&h.github)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{REPO}/contents/OWNERS")))
+        .and(query_param("ref", "h"))
+        .respond_with(ok(
+            json!({"type": "file", "encoding": "base64", "content": base64(owners)}),
+        ))
+        .mount(&h.github)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{REPO}/contents/OWNERS_ALIASES")))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&h.github)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/orgs/Codertocat/members/alice"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&h.github)
+        .await;
+    let mut opened = pr_event("pull_request.opened.json");
+    opened["pull_request"]["body"] = json!("Moves approvers.");
+    assert_eq!(
+        send(&h.app, "pull_request", "v3", &opened).await,
+        StatusCode::OK
+    );
+    let author = opened["pull_request"]["user"]["login"].as_str().unwrap();
+    let url = opened["pull_request"]["html_url"].as_str().unwrap();
+    let expected = format!(
+        "@{author}: 1 invalid OWNERS file:\n- [OWNERS:1](https://github.com/Codertocat/Hello-World/blob/h/OWNERS#L1): No approvers defined in this root directory OWNERS file.\n<details>\nIn response to [this]({url}):\n>Moves approvers.\n\n{}\n</details>",
+        prow_plugins::respond::ABOUT_THIS_BOT
+    );
+    assert_eq!(
+        writes(&h.github).await,
+        [
+            format!("POST {REPO}/issues/2/labels {{\"labels\":[\"{INVALID_OWNERS}\"]}}"),
+            format!("POST {REPO}/issues/2/comments {}", comment_body(&expected)),
+        ]
+    );
 }
