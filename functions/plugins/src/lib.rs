@@ -1,4 +1,5 @@
-//! prow-plugins: Prow's ChatOps plugins (approve, assign, blunderbuss, hold, lgtm) as one CloudEvent function.
+//! prow-plugins: Prow's ChatOps plugins (approve, assign, blunderbuss, hold, lgtm, owners-label,
+//! verify-owners) as one CloudEvent function.
 //!
 //! Each plugin ([`plugin::Plugin`]) says which GitHub facts an event needs and decides purely;
 //! the shell fetches the union of those facts once per event, then applies every enabled
