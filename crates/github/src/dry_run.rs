@@ -1137,4 +1137,24 @@ mod tests {
         assert_eq!(gh.take_calls().len(), 12);
         assert!(gh.calls().is_empty());
     }
+
+    #[tokio::test]
+    async fn repo_labels_are_what_was_seeded_for_that_repo_only() {
+        let gh = DryRunGitHub::new().with_repo_labels("acme", "foo", ["kind/bug", "area/docs"]);
+        let names =
+            |labels: Vec<Label>| -> Vec<String> { labels.into_iter().map(|l| l.name).collect() };
+        assert_eq!(
+            names(gh.get_repo_labels("acme", "foo").await.unwrap()),
+            ["kind/bug", "area/docs"]
+        );
+        assert!(gh.get_repo_labels("acme", "bar").await.unwrap().is_empty());
+        assert!(gh.writes().is_empty());
+        assert_eq!(
+            gh.calls()[0],
+            Call::GetRepoLabels {
+                org: "acme".to_owned(),
+                repo: "foo".to_owned(),
+            }
+        );
+    }
 }
