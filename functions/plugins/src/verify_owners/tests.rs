@@ -315,3 +315,26 @@ fn runs_on_pushes_and_the_command_only() {
     closed.state = "closed".into();
     assert!(VerifyOwners.needs(&closed, &cfg).is_none());
 }
+
+#[test]
+fn help_describes_each_repo_whose_filenames_differ() {
+    let cfg = config(
+        "plugins:\n  acme: [verify-owners]\nowners:\n  labels_denylist: [approved]\n  filenames:\n    acme/bar: {owners: MAINTAINERS}\n",
+    );
+    let help = VerifyOwners.help(&cfg, &[Repo::new("acme", "foo"), Repo::new("acme", "bar")]);
+    assert_eq!(
+        help.config.get("default").map(String::as_str),
+        Some(
+            "OWNERS and OWNERS_ALIASES files are validated. The verify-owners plugin will complain if OWNERS files contain any of the following banned labels: approved."
+        )
+    );
+    assert_eq!(
+        help.config.get("acme/bar").map(String::as_str),
+        Some(
+            "MAINTAINERS and OWNERS_ALIASES files are validated. The verify-owners plugin will complain if MAINTAINERS files contain any of the following banned labels: approved."
+        )
+    );
+    assert!(!help.config.contains_key("acme/foo"));
+    assert_eq!(help.commands[0].usage, "/verify-owners");
+    assert_eq!(help.commands[0].who_can_use, "Anyone");
+}
