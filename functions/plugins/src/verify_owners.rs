@@ -39,7 +39,8 @@ fn is_verify_command(c: &CommandLine<'_>) -> bool {
 fn is_relevant(event: &Event) -> bool {
     match event.kind {
         Kind::PullRequest => matches!(event.action.as_str(), "opened" | "reopened" | "synchronize"),
-        Kind::IssueComment => event.comment.as_ref().is_some_and(|c| {
+        // Prow's generic comment handler: issue comments and review bodies.
+        Kind::IssueComment | Kind::PullRequestReview => event.comment.as_ref().is_some_and(|c| {
             c.action == CommentAction::Created
                 && event.is_pr
                 && event.state == "open"
@@ -203,7 +204,7 @@ impl Plugin for VerifyOwners {
     }
 
     fn events(&self) -> &'static [&'static str] {
-        &["issue_comment", "pull_request"]
+        &["issue_comment", "pull_request", "pull_request_review"]
     }
 
     fn help(&self, config: &PluginsConfig, repos: &[Repo]) -> PluginHelp {

@@ -311,6 +311,11 @@ fn runs_on_pushes_and_the_command_only() {
         let event = comment_event(body, "bob", on_pr);
         assert_eq!(VerifyOwners.needs(&event, &cfg).is_some(), want, "{body}");
     }
+    // A review's body is a comment too, as in Prow's generic comment handler.
+    let mut review = comment_event("/verify-owners", "bob", true);
+    review.kind = Kind::PullRequestReview;
+    review.action = "submitted".into();
+    assert!(VerifyOwners.needs(&review, &cfg).is_some());
     let mut closed = comment_event("/verify-owners", "bob", true);
     closed.state = "closed".into();
     assert!(VerifyOwners.needs(&closed, &cfg).is_none());
