@@ -9,25 +9,10 @@ mod common;
 
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use prow_core::prowjob::{ProwJob, ProwJobState};
+use prow_core::prowjob::ProwJobState;
 use prow_kube::ProwJobs;
-
-async fn finished(jobs: &ProwJobs, job: &str, timeout: Duration) -> ProwJob {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let list = jobs.list(None).await.unwrap_or_default();
-        if let Some(pj) = list
-            .into_iter()
-            .find(|pj| pj.spec.job == job && pj.is_complete())
-        {
-            return pj;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {job}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs podman (apt-get install podman runc; .ci/install-deps installs it)"]
@@ -115,7 +100,7 @@ plank:
     );
     let api = endpoints["api"].as_str().expect("api url");
     let jobs = ProwJobs::new(prow_kube::client_for_url(api).expect("client"), "prow");
-    let job = finished(&jobs, "ci-in-image", Duration::from_secs(180)).await;
+    let job = common::finished(&jobs, "ci-in-image", Duration::from_secs(180)).await;
     let run_dir = dir.path().join(format!(
         "state/artifacts/local-ci/logs/ci-in-image/{}",
         job.status.build_id

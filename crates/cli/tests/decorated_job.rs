@@ -10,12 +10,12 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use prow_artifacts::counterparts::MotoS3;
 use prow_artifacts::{ArtifactStore, StoreConfig, Stores};
-use prow_core::prowjob::{ProwJob, ProwJobState};
+use prow_core::prowjob::ProwJobState;
 use prow_kube::ProwJobs;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, path_regex};
@@ -221,21 +221,6 @@ async fn open_pull_request(hook: &str, base_sha: &str, head_sha: &str, delivery:
     assert_eq!(response.status(), 200, "{:?}", response.text().await);
 }
 
-async fn finished(jobs: &ProwJobs, job: &str, timeout: Duration) -> ProwJob {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let list = jobs.list(None).await.unwrap_or_default();
-        if let Some(pj) = list
-            .into_iter()
-            .find(|pj| pj.spec.job == job && pj.is_complete())
-        {
-            return pj;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {job}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
 /// The run's directory in the local artifact store, in Prow's layout for a presubmit.
 fn build_dir(state: &Path, job: &str, build_id: &str) -> PathBuf {
     state.join(format!(
@@ -263,7 +248,7 @@ async fn a_decorated_presubmit_clones_the_pr_runs_and_uploads_in_prows_layout() 
     open_pull_request(hook, &base_sha, &head_sha, "decorated-1").await;
 
     let jobs = ProwJobs::new(prow_kube::client_for_url(api).expect("client"), "prow");
-    let unit = finished(&jobs, "pull-hello-unit", Duration::from_secs(180)).await;
+    let unit = common::finished(&jobs, "pull-hello-unit", Duration::from_secs(180)).await;
     let state = dir.path().join("state");
     let run = build_dir(&state, "pull-hello-unit", &unit.status.build_id);
     assert_eq!(
@@ -301,7 +286,7 @@ async fn a_decorated_presubmit_clones_the_pr_runs_and_uploads_in_prows_layout() 
 
     // Past its 2 s timeout the slow job is interrupted, ignores it, and is killed after the
     // 1 s grace period: a failure, as in Prow, well before its 60 s sleep would end.
-    let slow = finished(&jobs, "pull-hello-slow", Duration::from_secs(120)).await;
+    let slow = common::finished(&jobs, "pull-hello-slow", Duration::from_secs(120)).await;
     assert_eq!(
         slow.status.state,
         ProwJobState::Failure,
@@ -347,7 +332,7 @@ async fn a_decorated_presubmit_with_an_s3_bucket_uploads_there_and_deck_reads_it
     open_pull_request(hook, &base_sha, &head_sha, "decorated-s3").await;
 
     let jobs = ProwJobs::new(prow_kube::client_for_url(api).expect("client"), "prow");
-    let unit = finished(&jobs, "pull-hello-unit", Duration::from_secs(180)).await;
+    let unit = common::finished(&jobs, "pull-hello-unit", Duration::from_secs(180)).await;
     let store = Stores::new(StoreConfig {
         s3_credentials_file: Some(creds.clone()),
         ..StoreConfig::default()

@@ -65,27 +65,7 @@ async fn github(pull: &Value) -> MockServer {
 }
 
 fn start_up(dir: &Path, github_url: &str) -> (common::Up, Value) {
-    let config = dir.join("config");
-    common::write(
-        &config.join("config.yaml"),
-        "prowjob_namespace: prow\npod_namespace: prow\n",
-    );
-    common::write(
-        &config.join("jobs/hello.yaml"),
-        "presubmits:\n  Codertocat/Hello-World:\n  - name: pull-hello-unit\n    always_run: true\n    spec:\n      containers:\n      - image: alpine\n        command: ['true']\n",
-    );
-    common::write(
-        &config.join("plugins.yaml"),
-        "plugins:\n  Codertocat/Hello-World: [trigger]\n",
-    );
-    common::start_up(
-        dir,
-        &common::UpOptions {
-            github: Some(github_url),
-            hmac_secret: Some(SECRET),
-            ..common::UpOptions::default()
-        },
-    )
+    common::start_up_hello(dir, github_url, SECRET, "['true']")
 }
 
 /// GitHub's issue_comment payload, made a `/test all` on pull request #2 by a trusted user.

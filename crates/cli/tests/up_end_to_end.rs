@@ -72,26 +72,11 @@ async fn github() -> MockServer {
 }
 
 fn start_up(dir: &Path, github_url: &str) -> (common::Up, Value) {
-    let config = dir.join("config");
-    common::write(
-        &config.join("config.yaml"),
-        "prowjob_namespace: prow\npod_namespace: prow\n",
-    );
-    common::write(
-        &config.join("jobs/hello.yaml"),
-        "presubmits:\n  Codertocat/Hello-World:\n  - name: pull-hello-unit\n    always_run: true\n    spec:\n      containers:\n      - image: alpine\n        command: [sh, -c, 'echo hello from $JOB_NAME at $PULL_PULL_SHA']\n",
-    );
-    common::write(
-        &config.join("plugins.yaml"),
-        "plugins:\n  Codertocat/Hello-World: [trigger]\n",
-    );
-    common::start_up(
+    common::start_up_hello(
         dir,
-        &common::UpOptions {
-            github: Some(github_url),
-            hmac_secret: Some(b"end-to-end-secret\n"),
-            ..common::UpOptions::default()
-        },
+        github_url,
+        b"end-to-end-secret\n",
+        "[sh, -c, 'echo hello from $JOB_NAME at $PULL_PULL_SHA']",
     )
 }
 

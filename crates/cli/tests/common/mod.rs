@@ -225,3 +225,60 @@ pub(crate) fn podman_arguments(podman: &Path, tag: &str) -> (String, String) {
     }
     panic!("podman cannot start a container here: {errors:?}");
 }
+
+/// `prow up` in `dir` with one always_run presubmit of Codertocat/Hello-World (the repository
+/// of the vendored webhooks) whose pod runs `command` (a YAML flow list), trigger enabled there,
+/// GitHub at `github_url` and `hmac_secret` for webhooks.
+pub(crate) fn start_up_hello(
+    dir: &Path,
+    github_url: &str,
+    hmac_secret: &[u8],
+    command: &str,
+) -> (Up, Value) {
+    let config = dir.join("config");
+    write(
+        &config.join("config.yaml"),
+        "prowjob_namespace: prow\npod_namespace: prow\n",
+    );
+    write(
+        &config.join("jobs/hello.yaml"),
+        &format!(
+            "presubmits:\n  Codertocat/Hello-World:\n  - name: pull-hello-unit\n    always_run: true\n    spec:\n      containers:\n      - image: alpine\n        command: {command}\n"
+        ),
+    );
+    write(
+        &config.join("plugins.yaml"),
+        "plugins:\n  Codertocat/Hello-World: [trigger]\n",
+    );
+    start_up(
+        dir,
+        &UpOptions {
+            github: Some(github_url),
+            hmac_secret: Some(hmac_secret),
+            ..UpOptions::default()
+        },
+    )
+}
+
+/// The first complete ProwJob of `job`, polling the API server until `timeout`.
+pub(crate) async fn finished(
+    jobs: &prow_kube::ProwJobs,
+    job: &str,
+    timeout: std::time::Duration,
+) -> prow_core::prowjob::ProwJob {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let list = jobs.list(None).await.unwrap_or_default();
+        if let Some(pj) = list
+            .into_iter()
+            .find(|pj| pj.spec.job == job && pj.is_complete())
+        {
+            return pj;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {job}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}
