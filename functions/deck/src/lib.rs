@@ -137,6 +137,7 @@ pub fn router(state: DeckState) -> Router {
         .route("/log", get(api::log))
         .route("/plugin-help", get(api::plugin_help))
         .route("/command-help", get(pages::command_help))
+        .route("/plugins", get(pages::plugins))
         .route("/rerun", post(web::rerun))
         .route("/abort", post(web::abort))
         .route("/login", get(pages::login).post(web::login))

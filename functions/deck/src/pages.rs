@@ -13,6 +13,7 @@ use crate::filter::Filter;
 use crate::spyglass::{self, Outcome};
 use crate::views::{
     self, ArtifactView, CommandHelpPage, CommandView, FilterView, JobPage, ListPage, LoginPage,
+    PluginView, PluginsPage,
 };
 use crate::web::{self, html, identity, message};
 use crate::{DeckState, help};
@@ -294,6 +295,43 @@ pub async fn command_help(
         .collect();
     let user = identity(&state, &headers).login().unwrap_or("").to_owned();
     html(StatusCode::OK, &CommandHelpPage { commands, user })
+}
+
+/// Prow's `/plugins` page: what each plugin enabled in `?repo=org/repo` does (every known plugin
+/// without a repo), its events, commands and that repo's settings.
+pub async fn plugins(
+    State(state): State<DeckState>,
+    Query(query): Query<api::HelpQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let registry = match help::registry(&state.config.plugins, query.repo.as_deref()) {
+        Ok(registry) => registry,
+        Err(err) => return (StatusCode::BAD_REQUEST, err.to_string()).into_response(),
+    };
+    let plugins = registry
+        .plugin_help
+        .iter()
+        .map(|(name, h)| PluginView {
+            name: name.clone(),
+            description: h.description.clone(),
+            events: h.events.clone(),
+            commands: h.commands.iter().map(|c| c.usage.clone()).collect(),
+            config: h
+                .config
+                .iter()
+                .map(|(scope, text)| (scope.clone(), text.clone()))
+                .collect(),
+        })
+        .collect();
+    let user = identity(&state, &headers).login().unwrap_or("").to_owned();
+    html(
+        StatusCode::OK,
+        &PluginsPage {
+            repo: query.repo.unwrap_or_default(),
+            plugins,
+            user,
+        },
+    )
 }
 
 pub async fn login(State(state): State<DeckState>, headers: HeaderMap) -> Response {

@@ -205,6 +205,27 @@ pub struct CommandHelpPage {
     pub user: String,
 }
 
+/// One plugin on `/plugins`.
+#[derive(Debug, Clone)]
+pub struct PluginView {
+    pub name: String,
+    pub description: String,
+    pub events: Vec<String>,
+    /// Each command's usage.
+    pub commands: Vec<String>,
+    /// (`org/repo` or `""`, that scope's settings as text: escaped, never rendered as HTML).
+    pub config: Vec<(String, String)>,
+}
+
+/// `/plugins`: the plugins enabled in a repo (or every known plugin), from the registry.
+#[derive(Debug, Template)]
+#[template(path = "plugins.html")]
+pub struct PluginsPage {
+    pub repo: String,
+    pub plugins: Vec<PluginView>,
+    pub user: String,
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

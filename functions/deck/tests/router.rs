@@ -503,6 +503,23 @@ async fn help_pages_list_triggers_commands() {
         get(&env, "/plugin-help?repo=acme").await.status,
         StatusCode::BAD_REQUEST
     );
+    // The HTML view of the same registry: every plugin, or exactly a repo's (none here).
+    let plugins = get(&env, "/plugins").await.body;
+    for name in [
+        "plugin-lgtm",
+        "plugin-approve",
+        "plugin-hold",
+        "plugin-trigger",
+    ] {
+        assert!(plugins.contains(&format!("id=\"{name}\"")), "{name}");
+    }
+    let none = get(&env, "/plugins?repo=acme/foo").await.body;
+    assert!(none.contains("No plugin is enabled here."), "{none}");
+    assert!(!none.contains("id=\"plugin-lgtm\""));
+    assert_eq!(
+        get(&env, "/plugins?repo=acme").await.status,
+        StatusCode::BAD_REQUEST
+    );
     let page = get(&env, "/command-help").await.body;
     for cmd in [
         "/retest",
