@@ -38,17 +38,7 @@ pub fn pod_utility(container: &Value) -> Option<&'static str> {
 /// `utilities` binary with the utility's name (`prow entrypoint --copy-mode-only`). Image
 /// defaults that name container paths are made explicit, so they can be mapped like the rest.
 pub fn program(container: &Value, utilities: Option<&Path>) -> Result<Vec<String>, String> {
-    let strings = |key: &str| -> Vec<String> {
-        container[key]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let strings = |key: &str| string_list(container, key);
     let name = container["name"].as_str().unwrap_or("");
     if let Some(utility) = pod_utility(container) {
         let Some(binary) = utilities else {
@@ -73,6 +63,19 @@ pub fn program(container: &Value, utilities: Option<&Path>) -> Result<Vec<String
         ));
     }
     Ok(command.into_iter().chain(strings("args")).collect())
+}
+
+/// A container's string list field (`command`, `args`); missing or non-strings left out.
+pub(crate) fn string_list(container: &Value, key: &str) -> Vec<String> {
+    container[key]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Rewrites a container path under one of `mounts` (longest first) to the directory behind it.

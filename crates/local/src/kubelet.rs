@@ -35,6 +35,7 @@ use crate::container::{
 };
 use crate::error::ApiError;
 use crate::events::EventType;
+use crate::host::string_list;
 pub use crate::host::{host_path, host_value, pod_utility, program};
 use crate::logs::{LogTarget, MemoryLogs};
 use crate::object::timestamp;
@@ -102,6 +103,72 @@ impl KubeletConfig {
             container_engine: None,
         }
     }
+}
+
+/// How one container runs.
+enum RunMode<'a> {
+    /// A host process (no engine, or one of Prow's pod utilities).
+    Host,
+    /// `run` (`podman run ...`) is the process.
+    InImage {
+        engine: &'a ContainerEngine,
+        name: String,
+        run: Vec<String>,
+    },
+    /// A decorated test container: Prow's wrapper runs on the host and wraps `run`.
+    WrappedInImage {
+        engine: &'a ContainerEngine,
+        name: String,
+        run: Vec<String>,
+    },
+}
+
+/// The engine's argv for a user container: its own command and args, or for a decorated one
+/// the command Prow's wrapper would have run (from `ENTRYPOINT_OPTIONS`).
+fn in_image<'a>(
+    engine: &'a ContainerEngine,
+    container: &Value,
+    container_env: &[(String, String)],
+    mounts: &[(String, PathBuf)],
+    target: &LogTarget,
+) -> Result<RunMode<'a>, String> {
+    let name = container_name(&target.namespace, &target.pod, &target.container);
+    let env: Vec<(String, String)> = container_env
+        .iter()
+        .filter(|(key, _)| key != ENTRYPOINT_OPTIONS_ENV)
+        .cloned()
+        .collect();
+    let decorated = is_decorated(container);
+    let (command, args) = if decorated {
+        let options = container_env
+            .iter()
+            .find(|(key, _)| key == ENTRYPOINT_OPTIONS_ENV)
+            .map(|(_, value)| value.as_str())
+            .unwrap_or_default();
+        (entrypoint_args(options)?, Vec::new())
+    } else {
+        (
+            string_list(container, "command"),
+            string_list(container, "args"),
+        )
+    };
+    let run = run_argv(
+        engine,
+        &RunSpec {
+            name: name.clone(),
+            image: container["image"].as_str().unwrap_or_default(),
+            mounts,
+            env: &env,
+            working_dir: container["workingDir"].as_str(),
+            command: &command,
+            args: &args,
+        },
+    );
+    Ok(if decorated {
+        RunMode::WrappedInImage { engine, name, run }
+    } else {
+        RunMode::InImage { engine, name, run }
+    })
 }
 
 /// Makes the container's image present as its `imagePullPolicy` asks; the error is the reason
@@ -579,98 +646,58 @@ impl Kubelet {
                 return cannot_run(format!("creating volume {}: {e}", volume_dir.display()));
             }
         }
-        let engine = self
+        let container_env = environment(container, pod);
+        let mode = match self
             .config
             .container_engine
             .as_ref()
-            .filter(|_| pod_utility(container).is_none());
-        let container_env = environment(container, pod);
-        let in_image = match engine {
+            .filter(|_| pod_utility(container).is_none())
+        {
+            None => RunMode::Host,
             Some(engine) => {
                 if let Err(message) = ensure_image(engine, container).await {
                     return cannot_run(message);
                 }
-                let name = container_name(&target.namespace, &target.pod, &target.container);
-                let env: Vec<(String, String)> = container_env
-                    .iter()
-                    .filter(|(key, _)| key != ENTRYPOINT_OPTIONS_ENV)
-                    .cloned()
-                    .collect();
-                let strings = |key: &str| -> Vec<String> {
-                    container[key]
-                        .as_array()
-                        .map(|a| {
-                            a.iter()
-                                .filter_map(Value::as_str)
-                                .map(str::to_owned)
-                                .collect()
-                        })
-                        .unwrap_or_default()
-                };
-                let (command, args) = if is_decorated(container) {
-                    let options = container_env
-                        .iter()
-                        .find(|(key, _)| key == ENTRYPOINT_OPTIONS_ENV)
-                        .map(|(_, value)| value.as_str())
-                        .unwrap_or_default();
-                    match entrypoint_args(options) {
-                        Ok(args) => (args, Vec::new()),
-                        Err(message) => return cannot_run(message),
-                    }
-                } else {
-                    (strings("command"), strings("args"))
-                };
-                let spec = RunSpec {
-                    name: name.clone(),
-                    image: container["image"].as_str().unwrap_or_default(),
-                    mounts: &all_mounts,
-                    env: &env,
-                    working_dir: container["workingDir"].as_str(),
-                    command: &command,
-                    args: &args,
-                };
-                Some((engine, name, run_argv(engine, &spec)))
+                match in_image(engine, container, &container_env, &all_mounts, &target) {
+                    Ok(mode) => mode,
+                    Err(message) => return cannot_run(message),
+                }
             }
-            None => None,
         };
-        // Decorated: Prow's wrapper runs here and wraps `podman run`; plain: `podman run` itself.
-        let decorated_in_image = in_image.is_some() && is_decorated(container);
-        let argv: Vec<String> = match (&in_image, decorated_in_image) {
-            (Some((_, _, run)), false) => run.clone(),
-            _ => match program(container, self.config.utilities.as_deref()) {
-                Ok(argv) => argv.iter().map(|a| host_value(a, &mounts)).collect(),
-                Err(message) => return cannot_run(message),
-            },
-        };
-        let dir = match (&in_image, decorated_in_image) {
-            (Some(_), false) => pod_dir.to_path_buf(),
-            _ => container["workingDir"]
-                .as_str()
-                .map(|w| host_path(w, &mounts).map_or_else(|| PathBuf::from(w), PathBuf::from))
-                .unwrap_or_else(|| pod_dir.to_path_buf()),
+        // The engine itself needs no working directory or environment of the container's: those
+        // are inside the image. Host processes and Prow's wrapper see the pod's directories.
+        let (argv, dir, mut env): (Vec<String>, PathBuf, Vec<(String, String)>) = match &mode {
+            RunMode::InImage { run, .. } => (run.clone(), pod_dir.to_path_buf(), Vec::new()),
+            RunMode::Host | RunMode::WrappedInImage { .. } => {
+                let argv = match program(container, self.config.utilities.as_deref()) {
+                    Ok(argv) => argv.iter().map(|a| host_value(a, &mounts)).collect(),
+                    Err(message) => return cannot_run(message),
+                };
+                let dir = container["workingDir"]
+                    .as_str()
+                    .map(|w| host_path(w, &mounts).map_or_else(|| PathBuf::from(w), PathBuf::from))
+                    .unwrap_or_else(|| pod_dir.to_path_buf());
+                let utility_env = if pod_utility(container).is_some() {
+                    self.config.utility_env.clone()
+                } else {
+                    Vec::new()
+                };
+                let env = container_env
+                    .into_iter()
+                    .map(|(k, v)| {
+                        let v = host_value(&v, &mounts);
+                        (k, v)
+                    })
+                    .chain(utility_env)
+                    .chain(tmp_dir.map(|dir| ("TMPDIR".to_owned(), dir.display().to_string())))
+                    .collect();
+                (argv, dir, env)
+            }
         };
         if let Err(e) = std::fs::create_dir_all(&dir) {
             return cannot_run(format!("creating working directory {}: {e}", dir.display()));
         }
-        let utility_env = if pod_utility(container).is_some() {
-            self.config.utility_env.clone()
-        } else {
-            Vec::new()
-        };
-        let mut env: Vec<(String, String)> = match (&in_image, decorated_in_image) {
-            // The container's environment is inside the image; the engine needs none of it.
-            (Some(_), false) => Vec::new(),
-            _ => container_env
-                .into_iter()
-                .map(|(k, v)| {
-                    let v = host_value(&v, &mounts);
-                    (k, v)
-                })
-                .chain(utility_env)
-                .chain(tmp_dir.map(|dir| ("TMPDIR".to_owned(), dir.display().to_string())))
-                .collect(),
-        };
-        if let (Some((_, _, run)), true) = (&in_image, decorated_in_image) {
+        if let RunMode::WrappedInImage { run, .. } = &mode {
             for (key, value) in env.iter_mut() {
                 if key == ENTRYPOINT_OPTIONS_ENV {
                     match wrap_entrypoint_options(value, run.clone()) {
@@ -708,7 +735,9 @@ impl Kubelet {
         for reader in readers.into_iter().flatten() {
             let _ = reader.await;
         }
-        if let Some((engine, name, _)) = &in_image {
+        if let RunMode::InImage { engine, name, .. }
+        | RunMode::WrappedInImage { engine, name, .. } = &mode
+        {
             // A killed `podman run` leaves its container running; `--rm` only covers clean exits.
             let rm = engine.command(&["rm", "--force", "--ignore", name]);
             let _ = Command::new(&rm[0])
