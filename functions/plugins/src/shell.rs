@@ -9,8 +9,8 @@ use prow_github::{GitHubError, ReviewState};
 use crate::event::{Event, Kind, Payload};
 use crate::github::{OwnersPort, PluginGitHub};
 use crate::plugin::{
-    Action, ChangedOwnersFile, Facts, IssueComment, Needs, OwnersChanges, OwnersCheck, Plugin,
-    PrFacts, PrReview,
+    Action, ChangedOwnersFile, Facts, IssueComment, MissingReply, Needs, OwnersChanges,
+    OwnersCheck, Plugin, PrFacts, PrReview,
 };
 use crate::registry;
 
@@ -507,16 +507,7 @@ pub async fn apply<G: PluginGitHub + ?Sized>(
                     .add_assignees(org, repo, number, &logins)
                     .await
                     .map_err(gh(&target))?;
-                let refused = refused(&logins, &assigned);
-                if let (Some(reply), false) = (missing, refused.is_empty()) {
-                    Box::pin(apply(
-                        github,
-                        event,
-                        facts,
-                        vec![Action::Comment(reply.render(&refused))],
-                    ))
-                    .await?;
-                }
+                reply_to_refused(github, event, facts, missing, &logins, &assigned).await?;
             }
             Action::Unassign(logins) => github
                 .remove_assignees(org, repo, number, &logins)
@@ -527,16 +518,7 @@ pub async fn apply<G: PluginGitHub + ?Sized>(
                     .request_reviewers(org, repo, number, &logins)
                     .await
                     .map_err(gh(&target))?;
-                let refused = refused(&logins, &requested);
-                if let (Some(reply), false) = (missing, refused.is_empty()) {
-                    Box::pin(apply(
-                        github,
-                        event,
-                        facts,
-                        vec![Action::Comment(reply.render(&refused))],
-                    ))
-                    .await?;
-                }
+                reply_to_refused(github, event, facts, missing, &logins, &requested).await?;
             }
             Action::UnrequestReview(logins) => github
                 .unrequest_reviewers(org, repo, number, &logins)
@@ -545,6 +527,26 @@ pub async fn apply<G: PluginGitHub + ?Sized>(
         }
     }
     Ok(())
+}
+
+/// Answers with `missing`'s reply naming those of `asked` GitHub did not take, if any, as a
+/// comment action (so a redelivered event does not say it twice).
+async fn reply_to_refused<G: PluginGitHub + ?Sized>(
+    github: &G,
+    event: &Event,
+    facts: &Facts,
+    missing: Option<MissingReply>,
+    asked: &[String],
+    taken: &[String],
+) -> Result<(), PluginsError> {
+    let refused = refused(asked, taken);
+    match missing {
+        Some(reply) if !refused.is_empty() => {
+            let comment = vec![Action::Comment(reply.render(&refused))];
+            Box::pin(apply(github, event, facts, comment)).await
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Those of `asked` GitHub did not take (logins compare as Prow's NormLogin: no `@`, any case).
