@@ -23,8 +23,9 @@ pub use lazy::{Lazy, SectionError};
 pub use load::{LoadError, LoadOptions, Loaded, SNAPSHOT_FALLBACK_WARNING, load};
 pub use locate::{Position, Seg, locate};
 pub use plugins::{
-    ApproveConfig, BlunderbussConfig, DEFAULT_COMMAND_HELP_LINK, ExternalPlugin, LgtmConfig,
-    OrgPlugins, OwnersConfig, PluginsConfig, TriggerConfig,
+    ApproveConfig, AssignOnLabel, BlunderbussConfig, DEFAULT_COMMAND_HELP_LINK,
+    DEFAULT_HELP_GUIDELINES_URL, ExternalPlugin, HelpConfig, LabelConfig, LgtmConfig, OrgPlugins,
+    OwnersConfig, PluginsConfig, RestrictedLabel, RetitleConfig, TriggerConfig,
 };
 pub use prow::{
     Deck, DefaultDecorationConfigEntry, DefaultRerunAuthConfigEntry, GitHubReporter, Horologium,

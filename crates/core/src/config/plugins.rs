@@ -37,7 +37,8 @@ pub struct PluginsConfig {
     pub golint: Option<Value>,
     pub goose: Option<Value>,
     pub heart: Option<Value>,
-    pub label: Option<Value>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub label: LabelConfig,
     #[serde(deserialize_with = "null_as_default")]
     pub lgtm: Vec<LgtmConfig>,
     pub jira: Option<Value>,
@@ -47,14 +48,16 @@ pub struct PluginsConfig {
     pub project_config: Option<Value>,
     pub project_manager: Option<Value>,
     pub require_matching_label: Option<Value>,
-    pub retitle: Option<Value>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub retitle: RetitleConfig,
     pub slack: Option<Value>,
     pub sigmention: Option<Value>,
     pub size: Option<Value>,
     pub welcome: Option<Value>,
     #[serde(rename = "override")]
     pub override_: Option<Value>,
-    pub help: Option<Value>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub help: HelpConfig,
     pub invalid_commit_msg: Option<Value>,
 }
 
@@ -243,6 +246,101 @@ pub struct BlunderbussConfig {
 }
 
 /// How OWNERS files are read (Prow's `plugins.Owners`).
+/// The label plugin's settings (Prow's `plugins.Label`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LabelConfig {
+    /// Labels `/label` may add or remove besides the restricted ones.
+    pub additional_labels: Vec<String>,
+    /// `*`, `org` or `org/repo` -> labels only some teams and users may add or remove.
+    pub restricted_labels: BTreeMap<String, Vec<RestrictedLabel>>,
+}
+
+/// A label only `allowed_teams` and `allowed_users` may set (Prow's `plugins.RestrictedLabel`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RestrictedLabel {
+    pub label: String,
+    /// Team slugs of the repo's org.
+    pub allowed_teams: Vec<String>,
+    pub allowed_users: Vec<String>,
+    /// When a PR gets one of these labels, `allowed_users` are assigned to it.
+    pub assign_on: Vec<AssignOnLabel>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AssignOnLabel {
+    pub label: String,
+}
+
+impl LabelConfig {
+    /// The restricted labels of `org/repo` by lower-case name: entries for `*`, the org and the
+    /// repo merged, their users, teams and `assign_on` united (Prow's RestrictedLabelsFor).
+    pub fn restricted_labels_for(
+        &self,
+        org: &str,
+        repo: &str,
+    ) -> BTreeMap<String, RestrictedLabel> {
+        let mut out: BTreeMap<String, RestrictedLabel> = BTreeMap::new();
+        for key in ["*".to_owned(), org.to_owned(), format!("{org}/{repo}")] {
+            for restricted in self.restricted_labels.get(&key).into_iter().flatten() {
+                let name = restricted.label.to_lowercase();
+                let Some(existing) = out.get_mut(&name) else {
+                    out.insert(name, restricted.clone());
+                    continue;
+                };
+                let union = |a: &[String], b: &[String]| -> Vec<String> {
+                    let set: std::collections::BTreeSet<&String> = a.iter().chain(b).collect();
+                    set.into_iter().cloned().collect()
+                };
+                existing.allowed_users = union(&existing.allowed_users, &restricted.allowed_users);
+                existing.allowed_teams = union(&existing.allowed_teams, &restricted.allowed_teams);
+                for on in &restricted.assign_on {
+                    if !existing.assign_on.contains(on) {
+                        existing.assign_on.push(on.clone());
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The help plugin's settings (Prow's `plugins.Help`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HelpConfig {
+    /// Where the help-wanted guidelines are; Prow's default when empty
+    /// ([`DEFAULT_HELP_GUIDELINES_URL`]).
+    pub help_guidelines_url: String,
+    /// Shown in the comment on a help-wanted issue, above the link.
+    pub help_guidelines_summary: String,
+}
+
+/// Prow's default help-wanted guidelines.
+pub const DEFAULT_HELP_GUIDELINES_URL: &str =
+    "https://git.k8s.io/community/contributors/guide/help-wanted.md";
+
+impl HelpConfig {
+    /// The guidelines address, defaulted as Prow does.
+    pub fn guidelines_url(&self) -> &str {
+        if self.help_guidelines_url.is_empty() {
+            DEFAULT_HELP_GUIDELINES_URL
+        } else {
+            &self.help_guidelines_url
+        }
+    }
+}
+
+/// The retitle plugin's settings (Prow's `plugins.Retitle`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RetitleConfig {
+    /// Closed and merged issues and PRs may be retitled too.
+    pub allow_closed_issues: bool,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct OwnersConfig {
@@ -509,6 +607,30 @@ mod tests {
             assert_eq!(
                 cfg.is_enabled(org, repo, "trigger"),
                 *enabled,
+    #[test]
+    fn restricted_labels_merge_global_org_and_repo_entries_as_prow() {
+        let cfg: PluginsConfig = serde_norway::from_str(
+            "label:\n  additional_labels: [api-review]\n  restricted_labels:\n    '*':\n    - label: Restricted\n      allowed_users: [bob]\n      assign_on: [{label: ready}]\n    acme:\n    - label: restricted\n      allowed_users: [alice]\n      allowed_teams: [leads]\n    acme/foo:\n    - label: other\n      allowed_teams: [infra]\nretitle: {allow_closed_issues: true}\nhelp: ~\n",
+        )
+        .expect("parses");
+        let foo = cfg.label.restricted_labels_for("acme", "foo");
+        assert_eq!(foo.keys().collect::<Vec<_>>(), ["other", "restricted"]);
+        let r = &foo["restricted"];
+        assert_eq!(r.allowed_users, ["alice", "bob"]);
+        assert_eq!(r.allowed_teams, ["leads"]);
+        assert_eq!(
+            r.assign_on,
+            [AssignOnLabel {
+                label: "ready".into()
+            }]
+        );
+        let bar = cfg.label.restricted_labels_for("other", "bar");
+        assert_eq!(bar.keys().collect::<Vec<_>>(), ["restricted"]);
+        assert_eq!(bar["restricted"].allowed_users, ["bob"]);
+        assert!(cfg.retitle.allow_closed_issues);
+        assert_eq!(cfg.help.guidelines_url(), DEFAULT_HELP_GUIDELINES_URL);
+    }
+
                 "{yaml} for {org}/{repo}"
             );
             assert_eq!(
