@@ -26,10 +26,17 @@ use async_trait::async_trait;
 use serde::Serialize;
 
 use crate::GitHub;
+use crate::branch_protection::{
+    BranchProtection, BranchProtectionRequest, RequiredReviews, Restrictions, RestrictionsRequest,
+};
 use crate::error::{GitHubError, Result};
+use crate::git_data::{Commit, GitCommit, MergeBranchOutcome, NewCommit};
+use crate::merge::{MergeOutcome, MergeRequest};
 use crate::types::{
-    GitTree, Issue, IssueComment, IssuePullRequestLinks, Label, NewStatus, PullRequest,
-    PullRequestChange, Review, Status, TreeEntry, User, normalize_login, truncate_description,
+    CheckRun, GitTree, Issue, IssueComment, IssueEdit, IssueEvent, IssuePullRequestLinks,
+    IssueSearchItem, IssueState, Label, Milestone, MilestoneEdit, NewPullRequest, NewStatus,
+    PullRequest, PullRequestBranch, PullRequestChange, PullRequestQuery, Review, StateFilter,
+    Status, TreeEntry, User, normalize_login, truncate_description,
 };
 
 /// One call made to a [`DryRunGitHub`], with its arguments.
@@ -178,6 +185,106 @@ pub enum Call {
         org: String,
         repo: String,
     },
+    ListPullRequestCommits {
+        org: String,
+        repo: String,
+        number: u64,
+    },
+    EditIssue {
+        org: String,
+        repo: String,
+        number: u64,
+        edit: IssueEdit,
+    },
+    ListMilestones {
+        org: String,
+        repo: String,
+    },
+    ListPullRequests {
+        org: String,
+        repo: String,
+        query: PullRequestQuery,
+    },
+    SearchIssues {
+        query: String,
+    },
+    MergePullRequest {
+        org: String,
+        repo: String,
+        number: u64,
+        request: MergeRequest,
+    },
+    ListCheckRuns {
+        org: String,
+        repo: String,
+        git_ref: String,
+    },
+    GetBranchProtection {
+        org: String,
+        repo: String,
+        branch: String,
+    },
+    UpdateBranchProtection {
+        org: String,
+        repo: String,
+        branch: String,
+        request: BranchProtectionRequest,
+    },
+    RemoveBranchProtection {
+        org: String,
+        repo: String,
+        branch: String,
+    },
+    GetCommit {
+        org: String,
+        repo: String,
+        sha: String,
+    },
+    CreateCommit {
+        org: String,
+        repo: String,
+        commit: NewCommit,
+    },
+    CreateRef {
+        org: String,
+        repo: String,
+        git_ref: String,
+        sha: String,
+    },
+    UpdateRef {
+        org: String,
+        repo: String,
+        git_ref: String,
+        sha: String,
+        force: bool,
+    },
+    DeleteRef {
+        org: String,
+        repo: String,
+        git_ref: String,
+    },
+    MergeBranches {
+        org: String,
+        repo: String,
+        base: String,
+        head: String,
+        commit_message: String,
+    },
+    CreatePullRequest {
+        org: String,
+        repo: String,
+        pull_request: NewPullRequest,
+    },
+    GetPullRequestPatch {
+        org: String,
+        repo: String,
+        number: u64,
+    },
+    ListIssueEvents {
+        org: String,
+        repo: String,
+        number: u64,
+    },
 }
 
 impl Call {
@@ -195,11 +302,24 @@ impl Call {
                 | Call::UnrequestReviewers { .. }
                 | Call::AddAssignees { .. }
                 | Call::RemoveAssignees { .. }
+                | Call::EditIssue { .. }
+                | Call::MergePullRequest { .. }
+                | Call::UpdateBranchProtection { .. }
+                | Call::RemoveBranchProtection { .. }
+                | Call::CreateCommit { .. }
+                | Call::CreateRef { .. }
+                | Call::UpdateRef { .. }
+                | Call::DeleteRef { .. }
+                | Call::MergeBranches { .. }
+                | Call::CreatePullRequest { .. }
         )
     }
 }
 
 type IssueKey = (String, String, u64);
+type RepoKey = (String, String);
+/// (org, repo, ref or SHA or branch).
+type RefKey = (String, String, String);
 
 fn issue_key(org: &str, repo: &str, number: u64) -> IssueKey {
     (org.to_owned(), repo.to_owned(), number)
@@ -224,6 +344,19 @@ struct State {
     reviews: HashMap<IssueKey, Vec<Review>>,
     team_members: HashMap<(String, String), Vec<String>>,
     repo_labels: HashMap<(String, String), Vec<Label>>,
+    commits: HashMap<IssueKey, Vec<Commit>>,
+    milestones: HashMap<RepoKey, Vec<Milestone>>,
+    search_results: HashMap<String, Vec<IssueSearchItem>>,
+    merge_outcomes: HashMap<IssueKey, MergeOutcome>,
+    check_runs: HashMap<RefKey, Vec<CheckRun>>,
+    /// By (org, repo, branch).
+    protections: HashMap<RefKey, BranchProtection>,
+    /// By (org, repo, SHA).
+    git_commits: HashMap<RefKey, GitCommit>,
+    patches: HashMap<IssueKey, String>,
+    issue_events: HashMap<IssueKey, Vec<IssueEvent>>,
+    /// Numbers the SHAs this dry run makes up (commits, merges).
+    last_made_up_sha: u64,
 }
 
 /// [`GitHub`] that records calls instead of making them; see the module docs for its answers.
@@ -361,6 +494,110 @@ impl DryRunGitHub {
         self
     }
 
+    /// Makes `list_pull_request_commits` answer `commits`.
+    pub fn with_commits(self, org: &str, repo: &str, number: u64, commits: Vec<Commit>) -> Self {
+        self.lock()
+            .commits
+            .insert(issue_key(org, repo, number), commits);
+        self
+    }
+
+    /// Makes `list_milestones` answer `milestones`; `edit_issue` finds milestone titles here.
+    pub fn with_milestones(self, org: &str, repo: &str, milestones: Vec<Milestone>) -> Self {
+        self.lock()
+            .milestones
+            .insert((org.to_owned(), repo.to_owned()), milestones);
+        self
+    }
+
+    /// Seeds several pull requests at once (see [`DryRunGitHub::with_pull_request`]);
+    /// `list_pull_requests` filters the seeded ones.
+    pub fn with_pull_requests<I>(self, org: &str, repo: &str, prs: I) -> Self
+    where
+        I: IntoIterator<Item = PullRequest>,
+    {
+        prs.into_iter()
+            .fold(self, |gh, pr| gh.with_pull_request(org, repo, pr))
+    }
+
+    /// Makes `search_issues(query)` (this exact query) answer `items`.
+    pub fn with_search_results(self, query: &str, items: Vec<IssueSearchItem>) -> Self {
+        self.lock().search_results.insert(query.to_owned(), items);
+        self
+    }
+
+    /// Makes `merge_pull_request` of that pull request answer `outcome` instead of merging.
+    pub fn with_merge_outcome(
+        self,
+        org: &str,
+        repo: &str,
+        number: u64,
+        outcome: MergeOutcome,
+    ) -> Self {
+        self.lock()
+            .merge_outcomes
+            .insert(issue_key(org, repo, number), outcome);
+        self
+    }
+
+    /// Makes `list_check_runs(org, repo, git_ref)` answer `runs`.
+    pub fn with_check_runs(
+        self,
+        org: &str,
+        repo: &str,
+        git_ref: &str,
+        runs: Vec<CheckRun>,
+    ) -> Self {
+        self.lock()
+            .check_runs
+            .insert(ref_key(org, repo, git_ref), runs);
+        self
+    }
+
+    /// Makes `branch` protected as `protection`.
+    pub fn with_branch_protection(
+        self,
+        org: &str,
+        repo: &str,
+        branch: &str,
+        protection: BranchProtection,
+    ) -> Self {
+        self.lock()
+            .protections
+            .insert(ref_key(org, repo, branch), protection);
+        self
+    }
+
+    /// Makes `get_commit(org, repo, commit.sha)` answer `commit`.
+    pub fn with_git_commit(self, org: &str, repo: &str, commit: GitCommit) -> Self {
+        self.lock()
+            .git_commits
+            .insert(ref_key(org, repo, &commit.sha), commit);
+        self
+    }
+
+    /// Makes `get_pull_request_patch` answer `patch`.
+    pub fn with_patch(self, org: &str, repo: &str, number: u64, patch: impl Into<String>) -> Self {
+        self.lock()
+            .patches
+            .insert(issue_key(org, repo, number), patch.into());
+        self
+    }
+
+    /// Makes `list_issue_events` answer `events`.
+    pub fn with_issue_events(
+        self,
+        org: &str,
+        repo: &str,
+        number: u64,
+        events: Vec<IssueEvent>,
+    ) -> Self {
+        self.lock()
+            .issue_events
+            .insert(issue_key(org, repo, number), events);
+        self
+    }
+
     /// Every call so far, in order.
     pub fn calls(&self) -> Vec<Call> {
         self.lock().calls.clone()
@@ -402,6 +639,20 @@ impl DryRunGitHub {
         drop(self.record(call));
     }
 
+    /// Records a write without acting it out ([`crate::ReadOnlyGitHub`], whose refs live
+    /// on GitHub).
+    pub(crate) fn record_only(&self, call: Call) {
+        self.note(call);
+    }
+
+    /// A commit made through this instance, so a read-only run can read back its own.
+    pub(crate) fn made_commit(&self, org: &str, repo: &str, sha: &str) -> Option<GitCommit> {
+        self.lock()
+            .git_commits
+            .get(&ref_key(org, repo, sha))
+            .cloned()
+    }
+
     fn trusts(&self, user: &str) -> bool {
         self.trusted.contains(&user.to_ascii_lowercase())
     }
@@ -433,6 +684,53 @@ fn tree_of(files: &BTreeMap<String, Vec<u8>>) -> Vec<TreeEntry> {
     dirs.chain(blobs).collect()
 }
 
+fn ref_key(org: &str, repo: &str, name: &str) -> RefKey {
+    (org.to_owned(), repo.to_owned(), name.to_owned())
+}
+
+/// `heads/x` for `refs/heads/x` or `heads/x`: refs are stored as `get_ref` is asked.
+fn short_ref(git_ref: &str) -> &str {
+    git_ref.strip_prefix("refs/").unwrap_or(git_ref)
+}
+
+/// GitHub's answer to a ref change it refuses, so a dry run fails where GitHub would.
+fn unprocessable(call: String, message: &str) -> GitHubError {
+    GitHubError::Status {
+        call,
+        status: 422,
+        message: message.to_owned(),
+    }
+}
+
+/// The protection GitHub would report after `request` was put.
+fn protection_from(request: &BranchProtectionRequest) -> BranchProtection {
+    let restrictions = |r: &RestrictionsRequest| Restrictions {
+        users: r.users.clone().unwrap_or_default(),
+        teams: r.teams.clone().unwrap_or_default(),
+        apps: r.apps.clone().unwrap_or_default(),
+    };
+    BranchProtection {
+        required_status_checks: request.required_status_checks.clone(),
+        enforce_admins: request.enforce_admins.unwrap_or(false),
+        required_pull_request_reviews: request.required_pull_request_reviews.as_ref().map(|r| {
+            RequiredReviews {
+                dismiss_stale_reviews: r.dismiss_stale_reviews,
+                require_code_owner_reviews: r.require_code_owner_reviews,
+                required_approving_review_count: r.required_approving_review_count,
+                dismissal_restrictions: Some(restrictions(&r.dismissal_restrictions)),
+                bypass_pull_request_allowances: Some(restrictions(
+                    &r.bypass_pull_request_allowances,
+                )),
+            }
+        }),
+        restrictions: request.restrictions.as_ref().map(restrictions),
+        allow_force_pushes: request.allow_force_pushes,
+        allow_deletions: request.allow_deletions,
+        required_linear_history: request.required_linear_history,
+        required_signatures: false,
+    }
+}
+
 fn owned(logins: &[String]) -> Vec<String> {
     logins.to_vec()
 }
@@ -455,6 +753,7 @@ impl State {
                     url: String::new(),
                     html_url: pr.html_url.clone(),
                 }),
+                milestone: pr.milestone.clone(),
             },
             (None, None) => return None,
         };
@@ -480,6 +779,20 @@ impl State {
             .map(|i| i.assignees.iter().map(|u| u.login.clone()).collect())
             .unwrap_or_default();
         self.assignees.entry(key.clone()).or_insert(seeded)
+    }
+
+    /// A SHA-shaped name for something this dry run pretends to create: the zero-padded
+    /// counter, so it is recognizably made up.
+    fn made_up_sha(&mut self) -> String {
+        self.last_made_up_sha += 1;
+        format!("{:040x}", self.last_made_up_sha)
+    }
+
+    fn ref_sha(&self, org: &str, repo: &str, branch: &str) -> String {
+        self.refs
+            .get(&ref_key(org, repo, &format!("heads/{branch}")))
+            .cloned()
+            .unwrap_or_default()
     }
 
     fn labels_mut(&mut self, key: &IssueKey) -> &mut Vec<Label> {
@@ -928,6 +1241,418 @@ impl GitHub for DryRunGitHub {
             })
             .collect())
     }
+
+    async fn list_pull_request_commits(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+    ) -> Result<Vec<Commit>> {
+        let state = self.record(Call::ListPullRequestCommits {
+            org: org.to_owned(),
+            repo: repo.to_owned(),
+            number,
+        });
+        Ok(state
+            .commits
+            .get(&issue_key(org, repo, number))
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn edit_issue(&self, org: &str, repo: &str, number: u64, edit: &IssueEdit) -> Result<()> {
+        let mut state = self.record(Call::EditIssue {
+            org: org.to_owned(),
+            repo: repo.to_owned(),
+            number,
+            edit: edit.clone(),
+        });
+        let key = issue_key(org, repo, number);
+        let milestone = edit.milestone.map(|change| match change {
+            MilestoneEdit::Clear => None,
+            MilestoneEdit::Set(number) => Some(
+                state
+                    .milestones
+                    .get(&(org.to_owned(), repo.to_owned()))
+                    .and_then(|all| all.iter().find(|m| m.number == number).cloned())
+                    .unwrap_or(Milestone {
+                        number,
+                        ..Milestone::default()
+                    }),
+            ),
+        });
+        // Later reads see the edit, whether the issue was seeded as an issue or a PR.
+        if !state.issues.contains_key(&key)
+            && let Some(issue) = state.issue(&key)
+        {
+            state.issues.insert(key.clone(), issue);
+        }
+        if let Some(issue) = state.issues.get_mut(&key) {
+            if let Some(title) = &edit.title {
+                issue.title = title.clone();
+            }
+            if let Some(body) = &edit.body {
+                issue.body = body.clone();
+            }
+            if let Some(issue_state) = edit.state {
+                issue.state = issue_state;
+            }
+            if let Some(milestone) = &milestone {
+                issue.milestone = milestone.clone();
+            }
+        }
+        if let Some(pr) = state.pulls.get_mut(&key) {
+            if let Some(title) = &edit.title {
+                pr.title = title.clone();
+            }
+            if let Some(body) = &edit.body {
+                pr.body = Some(body.clone());
+            }
+            if let Some(issue_state) = edit.state {
+                pr.state = issue_state;
+            }
+            if let Some(milestone) = milestone {
+                pr.milestone = milestone;
+            }
+        }
+        Ok(())
+    }
+
+    async fn list_milestones(&self, org: &str, repo: &str) -> Result<Vec<Milestone>> {
+        let state = self.record(Call::ListMilestones {
+            org: org.to_owned(),
+            repo: repo.to_owned(),
+        });
+        Ok(state
+            .milestones
+            .get(&(org.to_owned(), repo.to_owned()))
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn list_pull_requests(
+        &self,
+        org: &str,
+        repo: &str,
+        query: &PullRequestQuery,
+    ) -> Result<Vec<PullRequest>> {
+        let state = self.record(Call::ListPullRequests {
+            org: org.to_owned(),
+            repo: repo.to_owned(),
+            query: query.clone(),
+        });
+        let mut prs: Vec<PullRequest> = state
+            .pulls
+            .iter()
+            .filter(|((o, r, _), _)| o == org && r == repo)
+            .map(|(_, pr)| pr)
+            .filter(|pr| match query.state {
+                StateFilter::Open => pr.state == IssueState::Open,
+                StateFilter::Closed => pr.state == IssueState::Closed,
+                StateFilter::All => true,
+            })
+            .filter(|pr| query.base.as_ref().is_none_or(|b| *b == pr.base.git_ref))
+            .cloned()
+            .collect();
+        // GitHub lists the newest first.
+        prs.sort_by_key(|pr| std::cmp::Reverse(pr.number));
+        Ok(prs)
+    }
+
+    async fn search_issues(&self, query: &str) -> Result<Vec<IssueSearchItem>> {
+        let state = self.record(Call::SearchIssues {
+            query: query.to_owned(),
+        });
+        Ok(state.search_results.get(query).cloned().unwrap_or_default())
+    }
+
+    async fn merge_pull_request(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+        request: &MergeRequest,
+    ) -> Result<MergeOutcome> {
+        let mut state = self.record(Call::MergePullRequest {
+            org: org.to_owned(),
+            repo: repo.to_owned(),
+            number,
+            request: request.clone(),
+        });
+        let key = issue_key(org, repo, number);
+        if let Some(outcome) = state.merge_outcomes.get(&key) {
+            return Ok(outcome.clone());
+        }
+        if let (Some(pr), Some(sha)) = (state.pulls.get(&key), &request.sha)
+            && pr.head.sha != *sha
+        {
+            return Ok(MergeOutcome::HeadModified {
+                message: "Head branch was modified. Review and try the merge again.".to_owned(),
+            });
+        }
+        let sha = state.made_up_sha();
+        if let Some(pr) = state.pulls.get_mut(&key) {
+            pr.merged = true;
+            pr.state = IssueState::Closed;
+            pr.merge_commit_sha = Some(sha.clone());
+        }
+        Ok(MergeOutcome::Merged { sha })
+    }
+
+    async fn list_check_runs(&self, org: &str, repo: &str, git_ref: &str) -> Result<Vec<CheckRun>> {
+        let state = self.record(Call::ListCheckRuns {
+            org: org.to_owned(),
+            repo: repo.to_owned(),
+            git_ref: git_ref.to_owned(),
+        });
+        Ok(state
+            .check_runs
+            .get(&ref_key(org, repo, git_ref))
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn get_branch_protection(
+        &self,
+        org: &str,
+        repo: &str,
+        branch: &str,
+    ) -> Result<Option<BranchProtection>> {
+        let state = self.record(Call::GetBranchProtection {
+            org: org.to_owned(),
+            repo: repo.to_owned(),
+            branch: branch.to_owned(),
+        });
+        Ok(state.protections.get(&ref_key(org, repo, branch)).cloned())
+    }
+
+    async fn update_branch_protection(
+        &self,
+        org: &str,
+        repo: &str,
+        branch: &str,
+        request: &BranchProtectionRequest,
+    ) -> Result<()> {
+        let mut state = self.record(Call::UpdateBranchProtection {
+            org: org.to_owned(),
+            repo: repo.to_owned(),
+            branch: branch.to_owned(),
+            request: request.clone(),
+        });
+        state
+            .protections
+            .insert(ref_key(org, repo, branch), protection_from(request));
+        Ok(())
+    }
+
+    async fn remove_branch_protection(&self, org: &str, repo: &str, branch: &str) -> Result<()> {
+        let mut state = self.record(Call::RemoveBranchProtection {
+            org: org.to_owned(),
+            repo: repo.to_owned(),
+            branch: branch.to_owned(),
+        });
+        state.protections.remove(&ref_key(org, repo, branch));
+        Ok(())
+    }
+
+    async fn get_commit(&self, org: &str, repo: &str, sha: &str) -> Result<GitCommit> {
+        let state = self.record(Call::GetCommit {
+            org: org.to_owned(),
+            repo: repo.to_owned(),
+            sha: sha.to_owned(),
+        });
+        state
+            .git_commits
+            .get(&ref_key(org, repo, sha))
+            .cloned()
+            .ok_or_else(|| GitHubError::DryRunUnknown {
+                call: format!("get_commit {org}/{repo}@{sha}"),
+            })
+    }
+
+    async fn create_commit(&self, org: &str, repo: &str, commit: &NewCommit) -> Result<String> {
+        let mut state = self.record(Call::CreateCommit {
+            org: org.to_owned(),
+            repo: repo.to_owned(),
+            commit: commit.clone(),
+        });
+        let sha = state.made_up_sha();
+        let created = GitCommit {
+            sha: sha.clone(),
+            tree: commit.tree.clone(),
+            parents: commit.parents.clone(),
+            message: commit.message.clone(),
+            author: commit.author.clone().unwrap_or_default(),
+            committer: commit.committer.clone().unwrap_or_default(),
+        };
+        state.git_commits.insert(ref_key(org, repo, &sha), created);
+        Ok(sha)
+    }
+
+    async fn create_ref(&self, org: &str, repo: &str, git_ref: &str, sha: &str) -> Result<()> {
+        let mut state = self.record(Call::CreateRef {
+            org: org.to_owned(),
+            repo: repo.to_owned(),
+            git_ref: git_ref.to_owned(),
+            sha: sha.to_owned(),
+        });
+        let key = ref_key(org, repo, short_ref(git_ref));
+        if state.refs.contains_key(&key) {
+            return Err(unprocessable(
+                format!("create_ref {org}/{repo} {git_ref}"),
+                "Reference already exists",
+            ));
+        }
+        state.refs.insert(key, sha.to_owned());
+        Ok(())
+    }
+
+    async fn update_ref(
+        &self,
+        org: &str,
+        repo: &str,
+        git_ref: &str,
+        sha: &str,
+        force: bool,
+    ) -> Result<()> {
+        let mut state = self.record(Call::UpdateRef {
+            org: org.to_owned(),
+            repo: repo.to_owned(),
+            git_ref: git_ref.to_owned(),
+            sha: sha.to_owned(),
+            force,
+        });
+        match state.refs.get_mut(&ref_key(org, repo, short_ref(git_ref))) {
+            Some(current) => {
+                *current = sha.to_owned();
+                Ok(())
+            }
+            None => Err(unprocessable(
+                format!("update_ref {org}/{repo} {git_ref}"),
+                "Reference does not exist",
+            )),
+        }
+    }
+
+    async fn delete_ref(&self, org: &str, repo: &str, git_ref: &str) -> Result<()> {
+        let mut state = self.record(Call::DeleteRef {
+            org: org.to_owned(),
+            repo: repo.to_owned(),
+            git_ref: git_ref.to_owned(),
+        });
+        state.refs.remove(&ref_key(org, repo, short_ref(git_ref)));
+        Ok(())
+    }
+
+    async fn merge_branches(
+        &self,
+        org: &str,
+        repo: &str,
+        base: &str,
+        head: &str,
+        commit_message: &str,
+    ) -> Result<MergeBranchOutcome> {
+        let mut state = self.record(Call::MergeBranches {
+            org: org.to_owned(),
+            repo: repo.to_owned(),
+            base: base.to_owned(),
+            head: head.to_owned(),
+            commit_message: commit_message.to_owned(),
+        });
+        let sha = state.made_up_sha();
+        if let Some(current) = state
+            .refs
+            .get_mut(&ref_key(org, repo, &format!("heads/{base}")))
+        {
+            *current = sha.clone();
+        }
+        Ok(MergeBranchOutcome::Merged { sha })
+    }
+
+    async fn create_pull_request(
+        &self,
+        org: &str,
+        repo: &str,
+        pull_request: &NewPullRequest,
+    ) -> Result<PullRequest> {
+        let mut state = self.record(Call::CreatePullRequest {
+            org: org.to_owned(),
+            repo: repo.to_owned(),
+            pull_request: pull_request.clone(),
+        });
+        // Issues and pull requests share numbers.
+        let number = state
+            .pulls
+            .keys()
+            .chain(state.issues.keys())
+            .filter(|(o, r, _)| o == org && r == repo)
+            .map(|(_, _, n)| *n)
+            .max()
+            .unwrap_or(0)
+            + 1;
+        let branch = |git_ref: &str, sha: String| PullRequestBranch {
+            git_ref: git_ref.to_owned(),
+            sha,
+            repo: None,
+        };
+        let head_branch = pull_request
+            .head
+            .rsplit_once(':')
+            .map_or(pull_request.head.as_str(), |(_, b)| b);
+        let pr = PullRequest {
+            number,
+            state: IssueState::Open,
+            draft: pull_request.draft,
+            title: pull_request.title.clone(),
+            body: Some(pull_request.body.clone()),
+            user: User {
+                login: self.bot_login.clone(),
+                ..User::default()
+            },
+            head: branch(head_branch, state.ref_sha(org, repo, head_branch)),
+            base: branch(
+                &pull_request.base,
+                state.ref_sha(org, repo, &pull_request.base),
+            ),
+            html_url: format!("https://github.com/{org}/{repo}/pull/{number}"),
+            ..PullRequest::default()
+        };
+        state.pulls.insert(issue_key(org, repo, number), pr.clone());
+        Ok(pr)
+    }
+
+    async fn get_pull_request_patch(&self, org: &str, repo: &str, number: u64) -> Result<String> {
+        let state = self.record(Call::GetPullRequestPatch {
+            org: org.to_owned(),
+            repo: repo.to_owned(),
+            number,
+        });
+        state
+            .patches
+            .get(&issue_key(org, repo, number))
+            .cloned()
+            .ok_or_else(|| GitHubError::DryRunUnknown {
+                call: format!("get_pull_request_patch {org}/{repo}#{number}"),
+            })
+    }
+
+    async fn list_issue_events(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+    ) -> Result<Vec<IssueEvent>> {
+        let state = self.record(Call::ListIssueEvents {
+            org: org.to_owned(),
+            repo: repo.to_owned(),
+            number,
+        });
+        Ok(state
+            .issue_events
+            .get(&issue_key(org, repo, number))
+            .cloned()
+            .unwrap_or_default())
+    }
 }
 
 fn add_logins(current: &mut Vec<String>, logins: &[String]) {
@@ -1154,6 +1879,368 @@ mod tests {
             Call::GetRepoLabels {
                 org: "acme".to_owned(),
                 repo: "foo".to_owned(),
+            }
+        );
+    }
+
+    fn pr(number: u64, base: &str, head_sha: &str) -> PullRequest {
+        PullRequest {
+            number,
+            title: format!("PR {number}"),
+            base: PullRequestBranch {
+                git_ref: base.to_owned(),
+                ..PullRequestBranch::default()
+            },
+            head: PullRequestBranch {
+                git_ref: format!("topic-{number}"),
+                sha: head_sha.to_owned(),
+                repo: None,
+            },
+            ..PullRequest::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn seeded_pull_requests_are_listed_by_state_and_base_and_merges_close_them() {
+        let gh = DryRunGitHub::new()
+            .with_pull_requests(
+                "acme",
+                "foo",
+                [pr(1, "main", "a"), pr(2, "dev", "b"), pr(3, "main", "c")],
+            )
+            .with_pull_request("acme", "bar", pr(9, "main", "z"))
+            .with_merge_outcome(
+                "acme",
+                "foo",
+                3,
+                MergeOutcome::NotMergeable {
+                    message: "Pull Request is not mergeable".to_owned(),
+                },
+            );
+        let numbers =
+            |prs: Vec<PullRequest>| -> Vec<u64> { prs.iter().map(|p| p.number).collect() };
+        let into_main = PullRequestQuery::open_into("main");
+        assert_eq!(
+            numbers(
+                gh.list_pull_requests("acme", "foo", &into_main)
+                    .await
+                    .unwrap()
+            ),
+            [3, 1]
+        );
+
+        let stale = MergeRequest {
+            sha: Some("old".to_owned()),
+            ..MergeRequest::default()
+        };
+        assert!(matches!(
+            gh.merge_pull_request("acme", "foo", 1, &stale)
+                .await
+                .unwrap(),
+            MergeOutcome::HeadModified { .. }
+        ));
+        let current = MergeRequest {
+            sha: Some("a".to_owned()),
+            ..MergeRequest::default()
+        };
+        let merged = gh
+            .merge_pull_request("acme", "foo", 1, &current)
+            .await
+            .unwrap();
+        assert_eq!(
+            merged,
+            MergeOutcome::Merged {
+                sha: "0000000000000000000000000000000000000001".to_owned()
+            }
+        );
+        assert!(
+            !gh.merge_pull_request("acme", "foo", 3, &current)
+                .await
+                .unwrap()
+                .is_merged()
+        );
+        assert_eq!(
+            numbers(
+                gh.list_pull_requests("acme", "foo", &into_main)
+                    .await
+                    .unwrap()
+            ),
+            [3]
+        );
+        let closed = PullRequestQuery {
+            state: StateFilter::Closed,
+            base: None,
+        };
+        let closed = gh.list_pull_requests("acme", "foo", &closed).await.unwrap();
+        assert_eq!(numbers(closed.clone()), [1]);
+        assert!(closed[0].merged);
+        assert_eq!(gh.writes().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn edits_show_in_later_issue_and_pull_request_reads() {
+        let gh = DryRunGitHub::new()
+            .with_pull_request("acme", "foo", pr(4, "main", "a"))
+            .with_milestones(
+                "acme",
+                "foo",
+                vec![Milestone {
+                    number: 2,
+                    title: "v1.2".to_owned(),
+                    state: IssueState::Open,
+                }],
+            );
+        gh.edit_issue("acme", "foo", 4, &IssueEdit::title("Better"))
+            .await
+            .unwrap();
+        gh.edit_issue("acme", "foo", 4, &IssueEdit::milestone(Some(2)))
+            .await
+            .unwrap();
+        gh.edit_issue("acme", "foo", 4, &IssueEdit::close())
+            .await
+            .unwrap();
+        let pr = gh.get_pull_request("acme", "foo", 4).await.unwrap();
+        assert_eq!(pr.title, "Better");
+        assert_eq!(pr.milestone_title(), Some("v1.2"));
+        assert_eq!(pr.state, IssueState::Closed);
+        let issue = gh.get_issue("acme", "foo", 4).await.unwrap();
+        assert_eq!(issue.title, "Better");
+        assert_eq!(issue.state, IssueState::Closed);
+        assert!(issue.is_pull_request());
+        gh.edit_issue("acme", "foo", 4, &IssueEdit::milestone(None))
+            .await
+            .unwrap();
+        assert_eq!(
+            gh.get_issue("acme", "foo", 4).await.unwrap().milestone,
+            None
+        );
+        assert_eq!(
+            gh.get_pull_request("acme", "foo", 4)
+                .await
+                .unwrap()
+                .milestone,
+            None
+        );
+        assert_eq!(gh.writes().len(), 4);
+    }
+
+    #[tokio::test]
+    async fn refs_commits_and_pull_requests_made_by_a_dry_run_read_back() {
+        let gh = DryRunGitHub::new()
+            .with_ref("acme", "foo", "heads/release-1.0", "base1")
+            .with_git_commit(
+                "acme",
+                "foo",
+                GitCommit {
+                    sha: "c1".to_owned(),
+                    tree: "t1".to_owned(),
+                    parents: vec!["p1".to_owned()],
+                    message: "Fix".to_owned(),
+                    ..GitCommit::default()
+                },
+            );
+        let picked = gh.get_commit("acme", "foo", "c1").await.unwrap();
+        assert!(
+            gh.get_commit("acme", "foo", "nope")
+                .await
+                .unwrap_err()
+                .is_not_found()
+        );
+        let sha = gh
+            .create_commit(
+                "acme",
+                "foo",
+                &NewCommit {
+                    message: picked.message.clone(),
+                    tree: picked.tree.clone(),
+                    parents: vec!["base1".to_owned()],
+                    ..NewCommit::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(gh.get_commit("acme", "foo", &sha).await.unwrap().tree, "t1");
+        gh.create_ref("acme", "foo", "refs/heads/cherry-pick", &sha)
+            .await
+            .unwrap();
+        let again = gh
+            .create_ref("acme", "foo", "refs/heads/cherry-pick", &sha)
+            .await;
+        assert_eq!(again.unwrap_err().status(), Some(422));
+        assert_eq!(
+            gh.get_ref("acme", "foo", "heads/cherry-pick")
+                .await
+                .unwrap(),
+            sha
+        );
+        assert_eq!(
+            gh.update_ref("acme", "foo", "heads/missing", "x", true)
+                .await
+                .unwrap_err()
+                .status(),
+            Some(422)
+        );
+
+        let opened = gh
+            .create_pull_request(
+                "acme",
+                "foo",
+                &NewPullRequest {
+                    title: "[release-1.0] Fix".to_owned(),
+                    head: "cherry-pick".to_owned(),
+                    base: "release-1.0".to_owned(),
+                    ..NewPullRequest::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(opened.number, 1);
+        assert_eq!(opened.head.sha, sha);
+        assert_eq!(opened.base.sha, "base1");
+        assert_eq!(opened.user.login, "prow-dry-run");
+        assert_eq!(gh.get_pull_request("acme", "foo", 1).await.unwrap(), opened);
+
+        let merged = gh
+            .merge_branches("acme", "foo", "release-1.0", "cherry-pick", "")
+            .await
+            .unwrap();
+        let MergeBranchOutcome::Merged { sha: merge_sha } = merged else {
+            panic!("{merged:?}");
+        };
+        assert_eq!(
+            gh.get_ref("acme", "foo", "heads/release-1.0")
+                .await
+                .unwrap(),
+            merge_sha
+        );
+        gh.delete_ref("acme", "foo", "heads/cherry-pick")
+            .await
+            .unwrap();
+        assert!(
+            gh.get_ref("acme", "foo", "heads/cherry-pick")
+                .await
+                .is_err()
+        );
+        let kinds: Vec<bool> = gh.calls().iter().map(Call::is_write).collect();
+        assert_eq!(kinds.iter().filter(|w| **w).count(), 7);
+    }
+
+    #[tokio::test]
+    async fn branch_protection_follows_updates_and_removal() {
+        let gh = DryRunGitHub::new();
+        assert_eq!(
+            gh.get_branch_protection("acme", "foo", "main")
+                .await
+                .unwrap(),
+            None
+        );
+        let request = BranchProtectionRequest {
+            required_status_checks: Some(crate::RequiredStatusChecks {
+                strict: true,
+                contexts: vec!["tide".to_owned()],
+            }),
+            enforce_admins: Some(true),
+            restrictions: Some(RestrictionsRequest {
+                users: Some(vec!["bot".to_owned()]),
+                ..RestrictionsRequest::default()
+            }),
+            ..BranchProtectionRequest::default()
+        };
+        gh.update_branch_protection("acme", "foo", "main", &request)
+            .await
+            .unwrap();
+        let now = gh
+            .get_branch_protection("acme", "foo", "main")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(now.required_contexts(), ["tide"]);
+        assert!(now.enforce_admins);
+        assert_eq!(now.restrictions.unwrap().users, ["bot"]);
+        gh.remove_branch_protection("acme", "foo", "main")
+            .await
+            .unwrap();
+        assert_eq!(
+            gh.get_branch_protection("acme", "foo", "main")
+                .await
+                .unwrap(),
+            None
+        );
+    }
+
+    #[tokio::test]
+    async fn seeded_reads_answer_and_unseeded_ones_are_empty_or_unknown() {
+        let event = IssueEvent {
+            event: "labeled".to_owned(),
+            label: Some(Label {
+                name: "approved".to_owned(),
+                ..Label::default()
+            }),
+            ..IssueEvent::default()
+        };
+        let run = CheckRun {
+            name: "build".to_owned(),
+            status: "completed".to_owned(),
+            conclusion: Some("success".to_owned()),
+            ..CheckRun::default()
+        };
+        let hit = IssueSearchItem {
+            number: 5,
+            ..IssueSearchItem::default()
+        };
+        let gh = DryRunGitHub::new()
+            .with_commits("acme", "foo", 1, vec![Commit::default()])
+            .with_issue_events("acme", "foo", 1, vec![event.clone()])
+            .with_check_runs("acme", "foo", "sha1", vec![run.clone()])
+            .with_search_results("is:pr label:lgtm", vec![hit.clone()])
+            .with_patch("acme", "foo", 1, "From abc\n");
+        assert_eq!(
+            gh.list_pull_request_commits("acme", "foo", 1)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        assert!(
+            gh.list_pull_request_commits("acme", "foo", 2)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            gh.list_issue_events("acme", "foo", 1).await.unwrap(),
+            [event]
+        );
+        assert_eq!(
+            gh.list_check_runs("acme", "foo", "sha1").await.unwrap(),
+            [run]
+        );
+        assert!(
+            gh.list_check_runs("acme", "foo", "sha2")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(gh.search_issues("is:pr label:lgtm").await.unwrap(), [hit]);
+        assert!(gh.search_issues("is:pr").await.unwrap().is_empty());
+        assert!(gh.list_milestones("acme", "foo").await.unwrap().is_empty());
+        assert_eq!(
+            gh.get_pull_request_patch("acme", "foo", 1).await.unwrap(),
+            "From abc\n"
+        );
+        assert!(
+            gh.get_pull_request_patch("acme", "foo", 2)
+                .await
+                .unwrap_err()
+                .is_not_found()
+        );
+        assert!(gh.writes().is_empty());
+        assert_eq!(
+            gh.calls()[0],
+            Call::ListPullRequestCommits {
+                org: "acme".to_owned(),
+                repo: "foo".to_owned(),
+                number: 1
             }
         );
     }

@@ -25,8 +25,11 @@
 //! # });
 //! ```
 
+mod branch_protection;
 mod dry_run;
 mod error;
+mod git_data;
+mod merge;
 mod octocrab_client;
 mod read_only;
 mod retry;
@@ -37,16 +40,23 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub use branch_protection::{
+    BranchProtection, BranchProtectionRequest, RequiredReviews, RequiredReviewsRequest,
+    RequiredStatusChecks, Restrictions, RestrictionsRequest,
+};
 pub use dry_run::{Call, DryRunGitHub};
 pub use error::{GitHubError, Result};
+pub use git_data::{Commit, CommitIdentity, GitActor, GitCommit, MergeBranchOutcome, NewCommit};
+pub use merge::{MergeMethod, MergeOutcome, MergeRequest};
 pub use octocrab_client::{Credentials, DEFAULT_ENDPOINT, OctocrabGitHub, OctocrabGitHubBuilder};
 pub use read_only::ReadOnlyGitHub;
 pub use retry::{RetryPolicy, RetryReason, Sleeper, TokioSleeper, Verdict, decide};
 pub use types::{
-    GitTree, Issue, IssueComment, IssuePullRequestLinks, IssueState, Label,
-    MAX_STATUS_DESCRIPTION_CHARS, NewStatus, PullRequest, PullRequestBranch, PullRequestChange,
-    Repository, Review, ReviewState, Status, StatusState, TreeEntry, User, changed_filenames,
-    normalize_login, truncate_description,
+    CheckRun, GitTree, Issue, IssueComment, IssueEdit, IssueEvent, IssuePullRequestLinks,
+    IssueSearchItem, IssueState, Label, MAX_STATUS_DESCRIPTION_CHARS, Milestone, MilestoneEdit,
+    NewPullRequest, NewStatus, PullRequest, PullRequestBranch, PullRequestChange, PullRequestQuery,
+    Repository, Review, ReviewState, StateFilter, Status, StatusState, TreeEntry, User,
+    changed_filenames, normalize_login, truncate_description,
 };
 
 /// What Prow's functions ask of GitHub. `org`/`repo` name the repository; `number` is an
@@ -203,6 +213,123 @@ pub trait GitHub: Send + Sync + std::fmt::Debug {
 
     /// The members of a team of `org` (all pages).
     async fn list_team_members(&self, org: &str, team_slug: &str) -> Result<Vec<User>>;
+
+    /// Every commit of a pull request (all pages; GitHub lists at most 250), oldest first.
+    async fn list_pull_request_commits(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+    ) -> Result<Vec<Commit>>;
+
+    /// Changes an issue's or pull request's title, body, state or milestone; fields left
+    /// `None` stay. GitHub answers 422 when a state cannot change (e.g. reopening a pull
+    /// request whose branch is gone): see [`GitHubError::status`].
+    async fn edit_issue(&self, org: &str, repo: &str, number: u64, edit: &IssueEdit) -> Result<()>;
+
+    /// Every milestone of the repository, open and closed (all pages).
+    async fn list_milestones(&self, org: &str, repo: &str) -> Result<Vec<Milestone>>;
+
+    /// The repository's pull requests matching `query` (all pages). Lists leave out
+    /// `mergeable`/`mergeable_state` (GitHub computes them per pull request only).
+    async fn list_pull_requests(
+        &self,
+        org: &str,
+        repo: &str,
+        query: &PullRequestQuery,
+    ) -> Result<Vec<PullRequest>>;
+
+    /// Issues and pull requests matching a search `query` (GitHub's search syntax, e.g.
+    /// `is:pr is:open repo:acme/foo label:lgtm`), all pages up to GitHub's cap of 1000 hits.
+    async fn search_issues(&self, query: &str) -> Result<Vec<IssueSearchItem>>;
+
+    /// Merges a pull request. GitHub's refusals (405 not mergeable, 409 head moved) are
+    /// [`MergeOutcome`]s; anything else that fails is an error.
+    async fn merge_pull_request(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+        request: &MergeRequest,
+    ) -> Result<MergeOutcome>;
+
+    /// Every check run on `git_ref` (a SHA, branch or tag; all pages).
+    async fn list_check_runs(&self, org: &str, repo: &str, git_ref: &str) -> Result<Vec<CheckRun>>;
+
+    /// The branch's protection; `None` when it is not protected. Other 404s (no such
+    /// branch, or a token that may not read protection) stay errors, as in Prow.
+    async fn get_branch_protection(
+        &self,
+        org: &str,
+        repo: &str,
+        branch: &str,
+    ) -> Result<Option<BranchProtection>>;
+
+    /// Replaces the branch's protection with `request`.
+    async fn update_branch_protection(
+        &self,
+        org: &str,
+        repo: &str,
+        branch: &str,
+        request: &BranchProtectionRequest,
+    ) -> Result<()>;
+
+    /// Removes the branch's protection.
+    async fn remove_branch_protection(&self, org: &str, repo: &str, branch: &str) -> Result<()>;
+
+    /// A git commit object (tree, parents, message, identities).
+    async fn get_commit(&self, org: &str, repo: &str, sha: &str) -> Result<GitCommit>;
+
+    /// Creates a git commit object (no ref moves); returns its SHA.
+    async fn create_commit(&self, org: &str, repo: &str, commit: &NewCommit) -> Result<String>;
+
+    /// Creates `git_ref` (`refs/heads/x`; `heads/x` is completed) at `sha`. An existing
+    /// ref is an error (422).
+    async fn create_ref(&self, org: &str, repo: &str, git_ref: &str, sha: &str) -> Result<()>;
+
+    /// Points `git_ref` (`heads/x`) at `sha`; without `force` only fast-forwards (422
+    /// otherwise).
+    async fn update_ref(
+        &self,
+        org: &str,
+        repo: &str,
+        git_ref: &str,
+        sha: &str,
+        force: bool,
+    ) -> Result<()>;
+
+    /// Deletes `git_ref` (`heads/x`); one that is already gone counts as deleted.
+    async fn delete_ref(&self, org: &str, repo: &str, git_ref: &str) -> Result<()>;
+
+    /// Merges `head` (a branch or SHA) into branch `base` on GitHub (`POST /merges`); an
+    /// empty `commit_message` lets GitHub write its default.
+    async fn merge_branches(
+        &self,
+        org: &str,
+        repo: &str,
+        base: &str,
+        head: &str,
+        commit_message: &str,
+    ) -> Result<MergeBranchOutcome>;
+
+    /// Opens a pull request. One already open for the same head and base is an error (422).
+    async fn create_pull_request(
+        &self,
+        org: &str,
+        repo: &str,
+        pull_request: &NewPullRequest,
+    ) -> Result<PullRequest>;
+
+    /// The pull request as one `git format-patch` mailbox (all its commits).
+    async fn get_pull_request_patch(&self, org: &str, repo: &str, number: u64) -> Result<String>;
+
+    /// Every event of an issue or pull request (all pages), oldest first.
+    async fn list_issue_events(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+    ) -> Result<Vec<IssueEvent>>;
 }
 
 /// The GitHub flags functions share (`#[command(flatten)]`).

@@ -16,16 +16,26 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 use tokio::sync::OnceCell;
 
+use crate::branch_protection::{BranchProtection, BranchProtectionRequest};
 use crate::error::{GitHubError, Result};
+use crate::git_data::{Commit, GitCommit, MergeBranchOutcome, NewCommit};
+use crate::merge::{MergeOutcome, MergeRequest};
 use crate::retry::{RetryPolicy, Sleeper, TokioSleeper, Verdict, decide};
 use crate::types::{
-    GitTree, Issue, IssueComment, Label, NewStatus, PullRequest, PullRequestChange, Review, Status,
-    User, normalize_login,
+    CheckRun, GitTree, Issue, IssueComment, IssueEdit, IssueEvent, IssueSearchItem, Label,
+    Milestone, NewPullRequest, NewStatus, PullRequest, PullRequestChange, PullRequestQuery, Review,
+    Status, User, normalize_login,
 };
 use crate::{GitHub, truncate_description};
 
 /// github.com's REST API.
 pub const DEFAULT_ENDPOINT: &str = "https://api.github.com";
+
+/// GitHub's JSON media type, asked of every call but the raw ones.
+const JSON_MEDIA_TYPE: &str = "application/vnd.github+json";
+
+/// The search API answers at most 1000 hits: 10 pages of 100.
+const MAX_SEARCH_PAGES: usize = 10;
 
 /// Page size asked of list endpoints (GitHub's maximum).
 const PER_PAGE: u32 = 100;
@@ -440,6 +450,20 @@ impl OctocrabGitHub {
         path: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<Answer> {
+        self.request_as(crab, call, method, path, body, JSON_MEDIA_TYPE)
+            .await
+    }
+
+    /// As [`Self::request`], asking for the media type `accept` (a patch, a diff).
+    async fn request_as(
+        &self,
+        crab: &Octocrab,
+        call: &str,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        accept: &str,
+    ) -> Result<Answer> {
         let uri: Uri = path.parse().map_err(|e| {
             GitHubError::Setup(format!("{call}: invalid request path {path:?}: {e}"))
         })?;
@@ -450,7 +474,7 @@ impl OctocrabGitHub {
             let builder = http::Request::builder()
                 .method(method.clone())
                 .uri(uri.clone())
-                .header(http::header::ACCEPT, "application/vnd.github+json");
+                .header(http::header::ACCEPT, accept);
             let request = crab
                 .build_request(builder, body)
                 .map_err(|e| GitHubError::Setup(format!("{call}: building request: {e}")))?;
@@ -528,14 +552,28 @@ impl OctocrabGitHub {
 
     /// Every page of a list endpoint, each decoded as `P`.
     async fn get_pages<P: DeserializeOwned>(&self, call: &str, path: &str) -> Result<Vec<P>> {
+        let (pages, more) = self.get_first_pages(call, path, MAX_PAGES).await?;
+        if more {
+            return Err(GitHubError::TooManyPages {
+                call: call.to_owned(),
+                pages: MAX_PAGES,
+            });
+        }
+        Ok(pages)
+    }
+
+    /// Up to `max_pages` pages of a list endpoint, and whether GitHub announced more.
+    async fn get_first_pages<P: DeserializeOwned>(
+        &self,
+        call: &str,
+        path: &str,
+        max_pages: usize,
+    ) -> Result<(Vec<P>, bool)> {
         let mut pages = Vec::new();
         let mut next = Some(with_per_page(path));
         while let Some(path) = next.take() {
-            if pages.len() >= MAX_PAGES {
-                return Err(GitHubError::TooManyPages {
-                    call: call.to_owned(),
-                    pages: MAX_PAGES,
-                });
+            if pages.len() >= max_pages {
+                return Ok((pages, true));
             }
             let answer = self
                 .request(self.crab()?, call, Method::GET, &path, None)
@@ -548,7 +586,7 @@ impl OctocrabGitHub {
                 .and_then(|v| v.to_str().ok())
                 .and_then(next_page);
         }
-        Ok(pages)
+        Ok((pages, false))
     }
 
     async fn get_all<T: DeserializeOwned>(&self, call: &str, path: &str) -> Result<Vec<T>> {
@@ -1100,6 +1138,360 @@ impl GitHub for OctocrabGitHub {
         let call = format!("list_team_members {org}/{team_slug}");
         let path = format!("/orgs/{}/teams/{}/members", seg(org), seg(team_slug));
         self.get_all(&call, &path).await
+    }
+
+    async fn list_pull_request_commits(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+    ) -> Result<Vec<Commit>> {
+        let call = format!("list_pull_request_commits {org}/{repo}#{number}");
+        let path = format!("/repos/{}/{}/pulls/{number}/commits", seg(org), seg(repo));
+        self.get_all(&call, &path).await
+    }
+
+    async fn edit_issue(&self, org: &str, repo: &str, number: u64, edit: &IssueEdit) -> Result<()> {
+        let call = format!("edit_issue {org}/{repo}#{number}");
+        let path = format!("/repos/{}/{}/issues/{number}", seg(org), seg(repo));
+        let body = to_body(&call, edit)?;
+        self.request(self.crab()?, &call, Method::PATCH, &path, Some(&body))
+            .await?
+            .expect(&call, &[200])?;
+        Ok(())
+    }
+
+    async fn list_milestones(&self, org: &str, repo: &str) -> Result<Vec<Milestone>> {
+        let call = format!("list_milestones {org}/{repo}");
+        let path = format!("/repos/{}/{}/milestones?state=all", seg(org), seg(repo));
+        self.get_all(&call, &path).await
+    }
+
+    async fn list_pull_requests(
+        &self,
+        org: &str,
+        repo: &str,
+        query: &PullRequestQuery,
+    ) -> Result<Vec<PullRequest>> {
+        let call = format!("list_pull_requests {org}/{repo}");
+        let mut path = format!(
+            "/repos/{}/{}/pulls?state={}",
+            seg(org),
+            seg(repo),
+            query.state.as_str()
+        );
+        if let Some(base) = &query.base {
+            path = format!("{path}&base={}", seg(base));
+        }
+        self.get_all(&call, &path).await
+    }
+
+    async fn search_issues(&self, query: &str) -> Result<Vec<IssueSearchItem>> {
+        #[derive(serde::Deserialize)]
+        struct SearchPage {
+            #[serde(default)]
+            incomplete_results: bool,
+            items: Vec<IssueSearchItem>,
+        }
+        let call = format!("search_issues {query:?}");
+        let path = format!("/search/issues?q={}", seg(query));
+        let (pages, more): (Vec<SearchPage>, bool) =
+            self.get_first_pages(&call, &path, MAX_SEARCH_PAGES).await?;
+        if more {
+            tracing::warn!(%call, "search matched more than GitHub lists (1000); narrow the query");
+        }
+        if pages.iter().any(|p| p.incomplete_results) {
+            // GitHub timed out part of the search; the hits are still valid, only fewer.
+            tracing::warn!(%call, "GitHub answered incomplete search results");
+        }
+        Ok(pages.into_iter().flat_map(|p| p.items).collect())
+    }
+
+    async fn merge_pull_request(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+        request: &MergeRequest,
+    ) -> Result<MergeOutcome> {
+        #[derive(serde::Deserialize)]
+        struct Merged {
+            sha: String,
+        }
+        let call = format!("merge_pull_request {org}/{repo}#{number}");
+        let path = format!("/repos/{}/{}/pulls/{number}/merge", seg(org), seg(repo));
+        let body = to_body(&call, request)?;
+        let answer = self
+            .request(self.crab()?, &call, Method::PUT, &path, Some(&body))
+            .await?;
+        match answer.status.as_u16() {
+            405 => Ok(MergeOutcome::from_405(error_message(&answer.body))),
+            409 => Ok(MergeOutcome::HeadModified {
+                message: error_message(&answer.body),
+            }),
+            _ => {
+                let merged: Merged = answer.expect(&call, &[200])?.json(&call)?;
+                Ok(MergeOutcome::Merged { sha: merged.sha })
+            }
+        }
+    }
+
+    async fn list_check_runs(&self, org: &str, repo: &str, git_ref: &str) -> Result<Vec<CheckRun>> {
+        #[derive(serde::Deserialize)]
+        struct CheckRunPage {
+            check_runs: Vec<CheckRun>,
+        }
+        let call = format!("list_check_runs {org}/{repo}@{git_ref}");
+        let path = format!(
+            "/repos/{}/{}/commits/{}/check-runs",
+            seg(org),
+            seg(repo),
+            seg(git_ref)
+        );
+        let pages: Vec<CheckRunPage> = self.get_pages(&call, &path).await?;
+        Ok(pages.into_iter().flat_map(|p| p.check_runs).collect())
+    }
+
+    async fn get_branch_protection(
+        &self,
+        org: &str,
+        repo: &str,
+        branch: &str,
+    ) -> Result<Option<BranchProtection>> {
+        let call = format!("get_branch_protection {org}/{repo}:{branch}");
+        let path = protection_path(org, repo, branch);
+        let answer = self
+            .request(self.crab()?, &call, Method::GET, &path, None)
+            .await?;
+        // GitHub also answers 404 to a token that may not read protection; only this
+        // message means the branch is unprotected.
+        if answer.status == StatusCode::NOT_FOUND
+            && error_message(&answer.body) == "Branch not protected"
+        {
+            return Ok(None);
+        }
+        answer.expect(&call, &[200])?.json(&call).map(Some)
+    }
+
+    async fn update_branch_protection(
+        &self,
+        org: &str,
+        repo: &str,
+        branch: &str,
+        request: &BranchProtectionRequest,
+    ) -> Result<()> {
+        let call = format!("update_branch_protection {org}/{repo}:{branch}");
+        let path = protection_path(org, repo, branch);
+        let body = to_body(&call, request)?;
+        self.request(self.crab()?, &call, Method::PUT, &path, Some(&body))
+            .await?
+            .expect(&call, &[200])?;
+        Ok(())
+    }
+
+    async fn remove_branch_protection(&self, org: &str, repo: &str, branch: &str) -> Result<()> {
+        let call = format!("remove_branch_protection {org}/{repo}:{branch}");
+        let path = protection_path(org, repo, branch);
+        self.request(self.crab()?, &call, Method::DELETE, &path, None)
+            .await?
+            .expect(&call, &[204])?;
+        Ok(())
+    }
+
+    async fn get_commit(&self, org: &str, repo: &str, sha: &str) -> Result<GitCommit> {
+        let call = format!("get_commit {org}/{repo}@{sha}");
+        let path = format!("/repos/{}/{}/git/commits/{}", seg(org), seg(repo), seg(sha));
+        self.get_json(&call, &path).await
+    }
+
+    async fn create_commit(&self, org: &str, repo: &str, commit: &NewCommit) -> Result<String> {
+        #[derive(serde::Deserialize)]
+        struct Created {
+            sha: String,
+        }
+        let call = format!("create_commit {org}/{repo} tree {}", commit.tree);
+        let path = format!("/repos/{}/{}/git/commits", seg(org), seg(repo));
+        let body = to_body(&call, commit)?;
+        let created: Created = self
+            .request(self.crab()?, &call, Method::POST, &path, Some(&body))
+            .await?
+            .expect(&call, &[201])?
+            .json(&call)?;
+        Ok(created.sha)
+    }
+
+    async fn create_ref(&self, org: &str, repo: &str, git_ref: &str, sha: &str) -> Result<()> {
+        let git_ref = full_ref(git_ref);
+        let call = format!("create_ref {org}/{repo} {git_ref}");
+        let path = format!("/repos/{}/{}/git/refs", seg(org), seg(repo));
+        self.request(
+            self.crab()?,
+            &call,
+            Method::POST,
+            &path,
+            Some(&json!({ "ref": git_ref, "sha": sha })),
+        )
+        .await?
+        .expect(&call, &[201])?;
+        Ok(())
+    }
+
+    async fn update_ref(
+        &self,
+        org: &str,
+        repo: &str,
+        git_ref: &str,
+        sha: &str,
+        force: bool,
+    ) -> Result<()> {
+        let call = format!("update_ref {org}/{repo} {git_ref}");
+        let path = format!(
+            "/repos/{}/{}/git/refs/{}",
+            seg(org),
+            seg(repo),
+            ref_path(git_ref)
+        );
+        self.request(
+            self.crab()?,
+            &call,
+            Method::PATCH,
+            &path,
+            Some(&json!({ "sha": sha, "force": force })),
+        )
+        .await?
+        .expect(&call, &[200])?;
+        Ok(())
+    }
+
+    async fn delete_ref(&self, org: &str, repo: &str, git_ref: &str) -> Result<()> {
+        let call = format!("delete_ref {org}/{repo} {git_ref}");
+        let path = format!(
+            "/repos/{}/{}/git/refs/{}",
+            seg(org),
+            seg(repo),
+            ref_path(git_ref)
+        );
+        let answer = self
+            .request(self.crab()?, &call, Method::DELETE, &path, None)
+            .await?;
+        // A ref that is already gone answers 422 "Reference does not exist"; a redelivered
+        // event must not fail on it.
+        if answer.status == StatusCode::UNPROCESSABLE_ENTITY
+            && error_message(&answer.body) == "Reference does not exist"
+        {
+            return Ok(());
+        }
+        answer.expect(&call, &[204, 404])?;
+        Ok(())
+    }
+
+    async fn merge_branches(
+        &self,
+        org: &str,
+        repo: &str,
+        base: &str,
+        head: &str,
+        commit_message: &str,
+    ) -> Result<MergeBranchOutcome> {
+        #[derive(serde::Deserialize)]
+        struct Merged {
+            sha: String,
+        }
+        let call = format!("merge_branches {org}/{repo} {head} into {base}");
+        let path = format!("/repos/{}/{}/merges", seg(org), seg(repo));
+        let mut body = json!({ "base": base, "head": head });
+        if !commit_message.is_empty() {
+            body["commit_message"] = json!(commit_message);
+        }
+        let answer = self
+            .request(self.crab()?, &call, Method::POST, &path, Some(&body))
+            .await?;
+        match answer.status.as_u16() {
+            204 => Ok(MergeBranchOutcome::NothingToMerge),
+            409 => Ok(MergeBranchOutcome::Conflict {
+                message: error_message(&answer.body),
+            }),
+            _ => {
+                let merged: Merged = answer.expect(&call, &[201])?.json(&call)?;
+                Ok(MergeBranchOutcome::Merged { sha: merged.sha })
+            }
+        }
+    }
+
+    async fn create_pull_request(
+        &self,
+        org: &str,
+        repo: &str,
+        pull_request: &NewPullRequest,
+    ) -> Result<PullRequest> {
+        let call = format!(
+            "create_pull_request {org}/{repo} {} into {}",
+            pull_request.head, pull_request.base
+        );
+        let path = format!("/repos/{}/{}/pulls", seg(org), seg(repo));
+        let body = to_body(&call, pull_request)?;
+        self.request(self.crab()?, &call, Method::POST, &path, Some(&body))
+            .await?
+            .expect(&call, &[201])?
+            .json(&call)
+    }
+
+    async fn get_pull_request_patch(&self, org: &str, repo: &str, number: u64) -> Result<String> {
+        let call = format!("get_pull_request_patch {org}/{repo}#{number}");
+        let path = format!("/repos/{}/{}/pulls/{number}", seg(org), seg(repo));
+        let answer = self
+            .request_as(
+                self.crab()?,
+                &call,
+                Method::GET,
+                &path,
+                None,
+                "application/vnd.github.v3.patch",
+            )
+            .await?
+            .expect(&call, &[200])?;
+        String::from_utf8(answer.body.to_vec()).map_err(|e| GitHubError::Unexpected {
+            call,
+            message: format!("the patch is not UTF-8: {e}"),
+        })
+    }
+
+    async fn list_issue_events(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+    ) -> Result<Vec<IssueEvent>> {
+        let call = format!("list_issue_events {org}/{repo}#{number}");
+        let path = format!("/repos/{}/{}/issues/{number}/events", seg(org), seg(repo));
+        self.get_all(&call, &path).await
+    }
+}
+
+/// A request body as JSON.
+fn to_body<T: serde::Serialize>(call: &str, value: &T) -> Result<serde_json::Value> {
+    serde_json::to_value(value).map_err(|source| GitHubError::Decode {
+        call: call.to_owned(),
+        source,
+    })
+}
+
+fn protection_path(org: &str, repo: &str, branch: &str) -> String {
+    // Slashes of `release/1.0` stay as they are, as Prow sends them.
+    format!(
+        "/repos/{}/{}/branches/{}/protection",
+        seg(org),
+        seg(repo),
+        file_path(branch)
+    )
+}
+
+/// `refs/heads/x` for `heads/x`: creating a ref needs the full name.
+fn full_ref(git_ref: &str) -> String {
+    if git_ref.starts_with("refs/") {
+        git_ref.to_owned()
+    } else {
+        format!("refs/{git_ref}")
     }
 }
 

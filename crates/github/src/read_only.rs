@@ -5,11 +5,15 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::GitHub;
+use crate::branch_protection::{BranchProtection, BranchProtectionRequest};
 use crate::dry_run::{Call, DryRunGitHub};
 use crate::error::Result;
+use crate::git_data::{Commit, GitCommit, MergeBranchOutcome, NewCommit};
+use crate::merge::{MergeOutcome, MergeRequest};
 use crate::types::{
-    GitTree, Issue, IssueComment, Label, NewStatus, PullRequest, PullRequestChange, Review, Status,
-    User,
+    CheckRun, GitTree, Issue, IssueComment, IssueEdit, IssueEvent, IssueSearchItem, Label,
+    Milestone, NewPullRequest, NewStatus, PullRequest, PullRequestChange, PullRequestQuery, Review,
+    Status, User,
 };
 
 /// [`GitHub`] that answers reads from `reads` and records writes in a [`DryRunGitHub`].
@@ -215,5 +219,180 @@ impl GitHub for ReadOnlyGitHub {
 
     async fn list_team_members(&self, org: &str, team_slug: &str) -> Result<Vec<User>> {
         self.reads.list_team_members(org, team_slug).await
+    }
+
+    async fn list_pull_request_commits(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+    ) -> Result<Vec<Commit>> {
+        self.reads
+            .list_pull_request_commits(org, repo, number)
+            .await
+    }
+
+    async fn edit_issue(&self, org: &str, repo: &str, number: u64, edit: &IssueEdit) -> Result<()> {
+        self.writes.edit_issue(org, repo, number, edit).await
+    }
+
+    async fn list_milestones(&self, org: &str, repo: &str) -> Result<Vec<Milestone>> {
+        self.reads.list_milestones(org, repo).await
+    }
+
+    async fn list_pull_requests(
+        &self,
+        org: &str,
+        repo: &str,
+        query: &PullRequestQuery,
+    ) -> Result<Vec<PullRequest>> {
+        self.reads.list_pull_requests(org, repo, query).await
+    }
+
+    async fn search_issues(&self, query: &str) -> Result<Vec<IssueSearchItem>> {
+        self.reads.search_issues(query).await
+    }
+
+    /// Recorded; answers `Merged` with a made-up SHA unless the head moved (read from
+    /// GitHub), so a dry run of tide goes on as if the merge had worked.
+    async fn merge_pull_request(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+        request: &MergeRequest,
+    ) -> Result<MergeOutcome> {
+        if let Some(sha) = &request.sha {
+            let pr = self.reads.get_pull_request(org, repo, number).await?;
+            if pr.head.sha != *sha {
+                // Recorded all the same: the dry run shows what would have been tried.
+                self.writes
+                    .merge_pull_request(org, repo, number, request)
+                    .await?;
+                return Ok(MergeOutcome::HeadModified {
+                    message: "Head branch was modified. Review and try the merge again.".to_owned(),
+                });
+            }
+        }
+        self.writes
+            .merge_pull_request(org, repo, number, request)
+            .await
+    }
+
+    async fn list_check_runs(&self, org: &str, repo: &str, git_ref: &str) -> Result<Vec<CheckRun>> {
+        self.reads.list_check_runs(org, repo, git_ref).await
+    }
+
+    async fn get_branch_protection(
+        &self,
+        org: &str,
+        repo: &str,
+        branch: &str,
+    ) -> Result<Option<BranchProtection>> {
+        self.reads.get_branch_protection(org, repo, branch).await
+    }
+
+    async fn update_branch_protection(
+        &self,
+        org: &str,
+        repo: &str,
+        branch: &str,
+        request: &BranchProtectionRequest,
+    ) -> Result<()> {
+        self.writes
+            .update_branch_protection(org, repo, branch, request)
+            .await
+    }
+
+    async fn remove_branch_protection(&self, org: &str, repo: &str, branch: &str) -> Result<()> {
+        self.writes
+            .remove_branch_protection(org, repo, branch)
+            .await
+    }
+
+    async fn get_commit(&self, org: &str, repo: &str, sha: &str) -> Result<GitCommit> {
+        match self.writes.made_commit(org, repo, sha) {
+            Some(commit) => Ok(commit),
+            None => self.reads.get_commit(org, repo, sha).await,
+        }
+    }
+
+    async fn create_commit(&self, org: &str, repo: &str, commit: &NewCommit) -> Result<String> {
+        self.writes.create_commit(org, repo, commit).await
+    }
+
+    /// Recorded only; unlike the plain dry run it cannot tell whether the ref exists.
+    async fn create_ref(&self, org: &str, repo: &str, git_ref: &str, sha: &str) -> Result<()> {
+        self.writes.record_only(Call::CreateRef {
+            org: org.to_owned(),
+            repo: repo.to_owned(),
+            git_ref: git_ref.to_owned(),
+            sha: sha.to_owned(),
+        });
+        Ok(())
+    }
+
+    async fn update_ref(
+        &self,
+        org: &str,
+        repo: &str,
+        git_ref: &str,
+        sha: &str,
+        force: bool,
+    ) -> Result<()> {
+        self.writes.record_only(Call::UpdateRef {
+            org: org.to_owned(),
+            repo: repo.to_owned(),
+            git_ref: git_ref.to_owned(),
+            sha: sha.to_owned(),
+            force,
+        });
+        Ok(())
+    }
+
+    async fn delete_ref(&self, org: &str, repo: &str, git_ref: &str) -> Result<()> {
+        self.writes.delete_ref(org, repo, git_ref).await
+    }
+
+    async fn merge_branches(
+        &self,
+        org: &str,
+        repo: &str,
+        base: &str,
+        head: &str,
+        commit_message: &str,
+    ) -> Result<MergeBranchOutcome> {
+        self.writes
+            .merge_branches(org, repo, base, head, commit_message)
+            .await
+    }
+
+    async fn create_pull_request(
+        &self,
+        org: &str,
+        repo: &str,
+        pull_request: &NewPullRequest,
+    ) -> Result<PullRequest> {
+        let mut pr = self
+            .writes
+            .create_pull_request(org, repo, pull_request)
+            .await?;
+        if let Ok(login) = self.reads.bot_login().await {
+            pr.user.login = login;
+        }
+        Ok(pr)
+    }
+
+    async fn get_pull_request_patch(&self, org: &str, repo: &str, number: u64) -> Result<String> {
+        self.reads.get_pull_request_patch(org, repo, number).await
+    }
+
+    async fn list_issue_events(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+    ) -> Result<Vec<IssueEvent>> {
+        self.reads.list_issue_events(org, repo, number).await
     }
 }

@@ -84,6 +84,26 @@ pub struct PullRequest {
     pub labels: Vec<Label>,
     #[serde(default)]
     pub merge_commit_sha: Option<String>,
+    /// GitHub's merge verdict: `clean`, `dirty` (conflicts), `blocked`, `behind`,
+    /// `unstable`, `has_hooks`, `draft` or `unknown` (still computing); empty when absent
+    /// (webhook payloads and lists leave it out).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub mergeable_state: String,
+    #[serde(default)]
+    pub milestone: Option<Milestone>,
+    /// RFC 3339.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub created_at: String,
+    /// RFC 3339.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub updated_at: String,
+}
+
+impl PullRequest {
+    /// The milestone's title, when the pull request has one.
+    pub fn milestone_title(&self) -> Option<&str> {
+        self.milestone.as_ref().map(|m| m.title.as_str())
+    }
 }
 
 /// One file of a pull request's diff (`GET /repos/{o}/{r}/pulls/{n}/files`).
@@ -346,6 +366,8 @@ pub struct Issue {
     /// Set when the issue is a pull request.
     #[serde(default)]
     pub pull_request: Option<IssuePullRequestLinks>,
+    #[serde(default)]
+    pub milestone: Option<Milestone>,
 }
 
 impl Issue {
@@ -362,10 +384,283 @@ impl Issue {
     }
 }
 
+/// A repository milestone (`GET /repos/{o}/{r}/milestones`, or nested in an issue).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Milestone {
+    pub number: u64,
+    pub title: String,
+    #[serde(default)]
+    pub state: IssueState,
+}
+
+/// Changes to an issue or pull request (`PATCH /repos/{o}/{r}/issues/{n}`); `None` fields
+/// are left out of the request and so stay as they are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct IssueEdit {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<IssueState>,
+    /// With `state: closed`: `completed` or `not_planned` (Prow's /close and
+    /// /close not-planned); with `open`: `reopened`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_reason: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present_or_null"
+    )]
+    pub milestone: Option<MilestoneEdit>,
+}
+
+impl IssueEdit {
+    pub fn title(title: impl Into<String>) -> Self {
+        IssueEdit {
+            title: Some(title.into()),
+            ..IssueEdit::default()
+        }
+    }
+
+    /// Closes as completed, as Prow's `CloseIssue`.
+    pub fn close() -> Self {
+        IssueEdit {
+            state: Some(IssueState::Closed),
+            state_reason: Some("completed".to_owned()),
+            ..IssueEdit::default()
+        }
+    }
+
+    pub fn reopen() -> Self {
+        IssueEdit {
+            state: Some(IssueState::Open),
+            ..IssueEdit::default()
+        }
+    }
+
+    /// Sets milestone `number`, or clears the milestone with `None`.
+    pub fn milestone(number: Option<u64>) -> Self {
+        IssueEdit {
+            milestone: Some(number.map_or(MilestoneEdit::Clear, MilestoneEdit::Set)),
+            ..IssueEdit::default()
+        }
+    }
+}
+
+/// What an [`IssueEdit`] does to the milestone: set one (by number) or clear it (sent as
+/// `null`, which is how GitHub clears it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum MilestoneEdit {
+    Set(u64),
+    Clear,
+}
+
+/// Reads a present field (even `null`) as `Some`, so `{"milestone": null}` round-trips.
+fn present_or_null<'de, D>(deserializer: D) -> Result<Option<MilestoneEdit>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    MilestoneEdit::deserialize(deserializer).map(Some)
+}
+
+/// Which pull requests a list asks for, by state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum StateFilter {
+    /// GitHub's default.
+    #[default]
+    Open,
+    Closed,
+    All,
+}
+
+impl StateFilter {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StateFilter::Open => "open",
+            StateFilter::Closed => "closed",
+            StateFilter::All => "all",
+        }
+    }
+}
+
+/// Filters of `GET /repos/{o}/{r}/pulls`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct PullRequestQuery {
+    pub state: StateFilter,
+    /// Only pull requests into this branch.
+    #[serde(default)]
+    pub base: Option<String>,
+}
+
+impl PullRequestQuery {
+    /// Every open pull request.
+    pub fn open() -> Self {
+        PullRequestQuery::default()
+    }
+
+    /// Open pull requests into `base`.
+    pub fn open_into(base: impl Into<String>) -> Self {
+        PullRequestQuery {
+            state: StateFilter::Open,
+            base: Some(base.into()),
+        }
+    }
+}
+
+/// A pull request to open (`POST /repos/{o}/{r}/pulls`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct NewPullRequest {
+    pub title: String,
+    /// The branch with the changes; `user:branch` for a fork.
+    pub head: String,
+    /// The branch to merge into.
+    pub base: String,
+    #[serde(default)]
+    pub body: String,
+    #[serde(default)]
+    pub maintainer_can_modify: bool,
+    #[serde(default)]
+    pub draft: bool,
+}
+
+/// One hit of `GET /search/issues`: an issue or a pull request of any repository.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct IssueSearchItem {
+    pub number: u64,
+    #[serde(default)]
+    pub title: String,
+    /// `https://api.github.com/repos/{org}/{repo}`; see [`IssueSearchItem::repository`].
+    #[serde(default)]
+    pub repository_url: String,
+    #[serde(default)]
+    pub labels: Vec<Label>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub user: User,
+    #[serde(default)]
+    pub state: IssueState,
+    #[serde(default)]
+    pub html_url: String,
+    /// RFC 3339.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub updated_at: String,
+    /// Set when the hit is a pull request.
+    #[serde(default)]
+    pub pull_request: Option<IssuePullRequestLinks>,
+}
+
+impl IssueSearchItem {
+    pub fn is_pull_request(&self) -> bool {
+        self.pull_request.is_some()
+    }
+
+    /// `org/repo`, the last two segments of `repository_url` (its host differs on GitHub
+    /// Enterprise, so only the tail is read).
+    pub fn repository(&self) -> Option<String> {
+        let mut parts = self.repository_url.trim_end_matches('/').rsplit('/');
+        let repo = parts.next().filter(|s| !s.is_empty())?;
+        let org = parts.next().filter(|s| !s.is_empty())?;
+        Some(format!("{org}/{repo}"))
+    }
+
+    pub fn has_label(&self, name: &str) -> bool {
+        self.labels
+            .iter()
+            .any(|l| l.name.eq_ignore_ascii_case(name))
+    }
+}
+
+/// A check run on a commit (`GET /repos/{o}/{r}/commits/{ref}/check-runs`); tide counts
+/// them as status contexts named `name`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct CheckRun {
+    #[serde(default)]
+    pub id: u64,
+    pub name: String,
+    /// `queued`, `in_progress`, `completed`, `waiting`, `requested` or `pending`.
+    pub status: String,
+    /// Set once `completed`: `success`, `failure`, `neutral`, `cancelled`, `skipped`,
+    /// `timed_out`, `action_required` or `stale`.
+    #[serde(default)]
+    pub conclusion: Option<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub head_sha: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub details_url: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub html_url: String,
+}
+
+/// One entry of an issue's timeline of events (`GET /repos/{o}/{r}/issues/{n}/events`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct IssueEvent {
+    #[serde(default)]
+    pub id: u64,
+    /// `labeled`, `unlabeled`, `closed`, `reopened`, `milestoned`, `renamed`, ...
+    pub event: String,
+    /// Who caused it; a deleted account reads as an empty login.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub actor: User,
+    /// For `labeled`/`unlabeled`: the label (name and color).
+    #[serde(default)]
+    pub label: Option<Label>,
+    /// RFC 3339.
+    #[serde(default)]
+    pub created_at: String,
+}
+
+impl IssueEvent {
+    /// The label name of a `labeled`/`unlabeled` event.
+    pub fn label_name(&self) -> Option<&str> {
+        self.label.as_ref().map(|l| l.name.as_str())
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_issue_edit_sends_only_what_it_changes_and_clears_a_milestone_with_null() {
+        let cases = [
+            (IssueEdit::default(), serde_json::json!({})),
+            (IssueEdit::title("x"), serde_json::json!({"title": "x"})),
+            (
+                IssueEdit::milestone(Some(4)),
+                serde_json::json!({"milestone": 4}),
+            ),
+            (
+                IssueEdit::milestone(None),
+                serde_json::json!({"milestone": null}),
+            ),
+        ];
+        for (edit, want) in cases {
+            let sent = serde_json::to_value(&edit).unwrap();
+            assert_eq!(sent, want);
+            let back: IssueEdit = serde_json::from_value(sent).unwrap();
+            assert_eq!(back, edit);
+        }
+    }
+
+    #[test]
+    fn a_search_hit_names_its_repository_from_the_repository_url() {
+        let cases = [
+            ("https://api.github.com/repos/acme/foo", Some("acme/foo")),
+            ("https://ghe.corp/api/v3/repos/acme/foo/", Some("acme/foo")),
+            ("", None),
+            ("foo", None),
+        ];
+        for (url, want) in cases {
+            let item = IssueSearchItem {
+                repository_url: url.to_owned(),
+                ..IssueSearchItem::default()
+            };
+            assert_eq!(item.repository().as_deref(), want, "{url}");
+        }
+    }
 
     #[test]
     fn changed_filenames_are_current_names_only_as_in_prow() {
