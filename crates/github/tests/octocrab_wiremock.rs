@@ -1542,3 +1542,937 @@ async fn repo_labels_are_read_across_pages() {
     assert_eq!(names, ["sig/testing", "area/owners"]);
     assert_eq!(labels[0].color, "d2b48c");
 }
+
+/// A `Link` header announcing `next_path` (a path and query on the mock server).
+fn next_link(server: &MockServer, next_path: &str) -> String {
+    format!("<{}{next_path}>; rel=\"next\"", server.uri())
+}
+
+#[tokio::test]
+async fn pull_request_commits_are_listed_over_pages_with_identities_and_parents() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/foo/pulls/7/commits"))
+        .and(query_param("per_page", "100"))
+        .and(query_param_is_missing("page"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header(
+                    "link",
+                    next_link(&server, "/repositories/1/pulls/7/commits?per_page=100&page=2")
+                        .as_str(),
+                )
+                .set_body_json(json!([{
+                    "sha": "6dcb09b5b57875f334f61aebed695e2e4193db5e",
+                    "node_id": "MDY6Q29tbWl0NmRjYjA5YjViNTc4NzVmMzM0ZjYxYWViZWQ2OTVlMmU0MTkzZGI1ZQ==",
+                    "commit": {
+                        "author": {"name": "Monalisa Octocat", "email": "mona@github.com", "date": "2011-04-14T16:00:49Z"},
+                        "committer": {"name": "Monalisa Octocat", "email": "mona@github.com", "date": "2011-04-14T16:00:49Z"},
+                        "message": "Fix all the bugs\n\nSigned-off-by: Monalisa Octocat <mona@github.com>",
+                        "tree": {"sha": "6dcb09b5b57875f334f61aebed695e2e4193db5e"},
+                        "comment_count": 0,
+                        "verification": {"verified": false, "reason": "unsigned", "signature": null, "payload": null}
+                    },
+                    "author": {"login": "octocat", "id": 1, "type": "User"},
+                    "committer": {"login": "octocat", "id": 1, "type": "User"},
+                    "parents": [{"sha": "7638417db6d59f3c431d3e1f261cc637155684cd", "url": "https://x"}]
+                }])),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repositories/1/pulls/7/commits"))
+        .and(query_param("page", "2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([{
+            "sha": "a0b1",
+            "commit": {
+                "author": {"name": "Someone", "email": "someone@example.com", "date": "2011-04-15T16:00:49Z"},
+                "committer": {"name": "GitHub", "email": "noreply@github.com", "date": "2011-04-15T16:00:49Z"},
+                "message": "Merge branch 'main' into fix"
+            },
+            "author": null,
+            "committer": {"login": "web-flow", "id": 19864447, "type": "User"},
+            "parents": [{"sha": "6dcb09b5b57875f334f61aebed695e2e4193db5e"}, {"sha": "ffff"}]
+        }])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let commits = client(&server)
+        .list_pull_request_commits("acme", "foo", 7)
+        .await
+        .unwrap();
+    assert_eq!(commits.len(), 2);
+    assert_eq!(commits[0].sha, "6dcb09b5b57875f334f61aebed695e2e4193db5e");
+    assert!(commits[0].message.contains("Signed-off-by: Monalisa"));
+    assert_eq!(commits[0].author.login.as_deref(), Some("octocat"));
+    assert_eq!(commits[0].author.email, "mona@github.com");
+    assert_eq!(commits[0].committer.name, "Monalisa Octocat");
+    assert_eq!(
+        commits[0].parents,
+        ["7638417db6d59f3c431d3e1f261cc637155684cd"]
+    );
+    assert!(!commits[0].is_merge());
+    // An email GitHub matches to no account leaves the login out.
+    assert_eq!(commits[1].author.login, None);
+    assert_eq!(commits[1].author.email, "someone@example.com");
+    assert_eq!(commits[1].committer.login.as_deref(), Some("web-flow"));
+    assert!(commits[1].is_merge());
+}
+
+#[tokio::test]
+async fn edit_issue_patches_only_the_given_fields_and_clears_a_milestone_with_null() {
+    let server = MockServer::start().await;
+    let bodies = [
+        json!({"title": "Better title"}),
+        json!({"state": "closed", "state_reason": "completed"}),
+        json!({"state": "open"}),
+        json!({"milestone": 3}),
+        json!({"milestone": null}),
+    ];
+    for body in &bodies {
+        Mock::given(method("PATCH"))
+            .and(path("/repos/acme/foo/issues/12"))
+            .and(body_json(body))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(webhook_object("issue_comment.created.json", "issue")),
+            )
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    let gh = client(&server);
+    let edits = [
+        prow_github::IssueEdit::title("Better title"),
+        prow_github::IssueEdit::close(),
+        prow_github::IssueEdit::reopen(),
+        prow_github::IssueEdit::milestone(Some(3)),
+        prow_github::IssueEdit::milestone(None),
+    ];
+    for edit in &edits {
+        gh.edit_issue("acme", "foo", 12, edit).await.unwrap();
+    }
+
+    Mock::given(method("PATCH"))
+        .and(path("/repos/acme/foo/issues/13"))
+        .respond_with(ResponseTemplate::new(422).set_body_json(json!({
+            "message": "Validation Failed",
+            "errors": [{"resource": "Issue", "code": "custom", "field": "state",
+                        "message": "state cannot be changed. The head repository does not exist."}]
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let err = gh
+        .edit_issue("acme", "foo", 13, &prow_github::IssueEdit::reopen())
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(422));
+}
+
+#[tokio::test]
+async fn milestones_are_listed_in_every_state() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/foo/milestones"))
+        .and(query_param("state", "all"))
+        .and(query_param("per_page", "100"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            {"number": 1, "title": "v1.0", "state": "closed", "open_issues": 0, "closed_issues": 8},
+            {"number": 2, "title": "v1.1", "state": "open", "description": null, "due_on": null}
+        ])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let milestones = client(&server)
+        .list_milestones("acme", "foo")
+        .await
+        .unwrap();
+    assert_eq!(
+        milestones,
+        [
+            prow_github::Milestone {
+                number: 1,
+                title: "v1.0".to_owned(),
+                state: prow_github::IssueState::Closed,
+            },
+            prow_github::Milestone {
+                number: 2,
+                title: "v1.1".to_owned(),
+                state: prow_github::IssueState::Open,
+            },
+        ]
+    );
+}
+
+#[tokio::test]
+async fn list_pull_requests_filters_by_state_and_base_and_reads_what_tide_needs() {
+    let server = MockServer::start().await;
+    let mut pr = pull_request_json();
+    pr["milestone"] = json!({"number": 4, "title": "v1.2", "state": "open"});
+    pr["mergeable_state"] = json!("clean");
+    pr["mergeable"] = json!(true);
+    pr["draft"] = json!(true);
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/foo/pulls"))
+        .and(query_param("state", "open"))
+        .and(query_param("base", "release/1.2"))
+        .and(query_param("per_page", "100"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([pr])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/foo/pulls"))
+        .and(query_param("state", "all"))
+        .and(query_param_is_missing("base"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let gh = client(&server);
+    let prs = gh
+        .list_pull_requests(
+            "acme",
+            "foo",
+            &prow_github::PullRequestQuery::open_into("release/1.2"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(prs.len(), 1);
+    let got = &prs[0];
+    assert_eq!(got.number, 2);
+    assert_eq!(got.title, "Update the README with new information.");
+    assert_eq!(got.user.login, "Codertocat");
+    assert_eq!(got.head.sha, "ec26c3e57ca3a959ca5aad62de7213c562f8c821");
+    assert_eq!(got.head.git_ref, "changes");
+    assert_eq!(got.base.git_ref, "master");
+    assert!(got.draft);
+    assert_eq!(got.mergeable, Some(true));
+    assert_eq!(got.mergeable_state, "clean");
+    assert_eq!(got.milestone_title(), Some("v1.2"));
+    assert!(!got.merged);
+    assert_eq!(got.updated_at, "2019-05-15T15:20:33Z");
+    assert_eq!(
+        got.html_url,
+        "https://github.com/Codertocat/Hello-World/pull/2"
+    );
+    let all = prow_github::PullRequestQuery {
+        state: prow_github::StateFilter::All,
+        base: None,
+    };
+    assert!(
+        gh.list_pull_requests("acme", "foo", &all)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+fn search_item(number: u64) -> Value {
+    json!({
+        "url": format!("https://api.github.com/repos/acme/foo/issues/{number}"),
+        "repository_url": "https://api.github.com/repos/acme/foo",
+        "number": number,
+        "title": "Fix",
+        "state": "open",
+        "user": {"login": "bob", "id": 2, "type": "User"},
+        "labels": [{"id": 1, "name": "lgtm", "color": "15dd18"}],
+        "pull_request": {"url": "https://api.github.com/repos/acme/foo/pulls/1", "html_url": "https://github.com/acme/foo/pull/1"},
+        "updated_at": "2024-01-02T03:04:05Z",
+        "score": 1.0
+    })
+}
+
+#[tokio::test]
+async fn search_issues_reads_hits_and_stops_at_githubs_1000_cap() {
+    let server = MockServer::start().await;
+    let query = "is:pr is:open repo:acme/foo label:lgtm -label:do-not-merge/hold";
+    for page in 1..=11u64 {
+        let items: Vec<Value> = (1..=100)
+            .map(|i| search_item((page - 1) * 100 + i))
+            .collect();
+        let next = format!("/search/issues?q=x&per_page=100&page={}", page + 1);
+        let mut mock = Mock::given(method("GET")).and(path("/search/issues"));
+        mock = if page == 1 {
+            mock.and(query_param("q", query))
+                .and(query_param("per_page", "100"))
+                .and(query_param_is_missing("page"))
+        } else {
+            mock.and(query_param("page", page.to_string().as_str()))
+        };
+        mock.respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("link", next_link(&server, &next).as_str())
+                .set_body_json(json!({
+                    "total_count": 2500, "incomplete_results": false, "items": items
+                })),
+        )
+        // GitHub refuses pages past the 1000th hit, so the 11th is never asked for.
+        .expect(u64::from(page <= 10))
+        .mount(&server)
+        .await;
+    }
+    let hits = client(&server).search_issues(query).await.unwrap();
+    assert_eq!(hits.len(), 1000);
+    assert_eq!(hits[0].number, 1);
+    assert_eq!(hits[999].number, 1000);
+    assert_eq!(hits[0].repository().as_deref(), Some("acme/foo"));
+    assert!(hits[0].is_pull_request());
+    assert!(hits[0].has_label("lgtm"));
+    assert_eq!(hits[0].user.login, "bob");
+    assert_eq!(hits[0].state, prow_github::IssueState::Open);
+}
+
+#[tokio::test]
+async fn merge_pull_request_puts_sha_and_method_and_reads_the_merge_commit() {
+    let server = MockServer::start().await;
+    Mock::given(method("PUT"))
+        .and(path("/repos/acme/foo/pulls/7/merge"))
+        .and(body_json(json!({
+            "sha": "headsha", "merge_method": "squash", "commit_title": "Fix (#7)"
+        })))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "sha": "6dcb09b5b57875f334f61aebed695e2e4193db5e",
+            "merged": true,
+            "message": "Pull Request successfully merged"
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let request = prow_github::MergeRequest {
+        sha: Some("headsha".to_owned()),
+        merge_method: Some(prow_github::MergeMethod::Squash),
+        commit_title: Some("Fix (#7)".to_owned()),
+        commit_message: None,
+    };
+    let outcome = client(&server)
+        .merge_pull_request("acme", "foo", 7, &request)
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        prow_github::MergeOutcome::Merged {
+            sha: "6dcb09b5b57875f334f61aebed695e2e4193db5e".to_owned()
+        }
+    );
+}
+
+#[tokio::test]
+async fn merge_refusals_are_told_apart_405_not_mergeable_or_base_modified_409_head_modified() {
+    use prow_github::MergeOutcome;
+    let server = MockServer::start().await;
+    let answers = [
+        (1, 405, "Pull Request is not mergeable"),
+        (
+            2,
+            405,
+            "Base branch was modified. Review and try the merge again.",
+        ),
+        (
+            3,
+            409,
+            "Head branch was modified. Review and try the merge again.",
+        ),
+        (4, 404, "Not Found"),
+    ];
+    for (number, status, message) in answers {
+        Mock::given(method("PUT"))
+            .and(path(format!("/repos/acme/foo/pulls/{number}/merge")))
+            .respond_with(ResponseTemplate::new(status).set_body_json(json!({
+                "message": message,
+                "documentation_url": "https://docs.github.com/rest/pulls/pulls#merge-a-pull-request"
+            })))
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    let gh = client(&server);
+    let request = prow_github::MergeRequest {
+        sha: Some("headsha".to_owned()),
+        ..Default::default()
+    };
+    assert_eq!(
+        gh.merge_pull_request("acme", "foo", 1, &request)
+            .await
+            .unwrap(),
+        MergeOutcome::NotMergeable {
+            message: "Pull Request is not mergeable".to_owned()
+        }
+    );
+    assert!(matches!(
+        gh.merge_pull_request("acme", "foo", 2, &request)
+            .await
+            .unwrap(),
+        MergeOutcome::BaseBranchModified { .. }
+    ));
+    assert!(matches!(
+        gh.merge_pull_request("acme", "foo", 3, &request).await.unwrap(),
+        MergeOutcome::HeadModified { message } if message.starts_with("Head branch was modified")
+    ));
+    let err = gh
+        .merge_pull_request("acme", "foo", 4, &request)
+        .await
+        .unwrap_err();
+    assert!(err.is_not_found(), "{err}");
+}
+
+#[tokio::test]
+async fn check_runs_are_collected_from_every_page() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/foo/commits/headsha/check-runs"))
+        .and(query_param("per_page", "100"))
+        .and(query_param_is_missing("page"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header(
+                    "link",
+                    next_link(
+                        &server,
+                        "/repositories/1/commits/headsha/check-runs?per_page=100&page=2",
+                    )
+                    .as_str(),
+                )
+                .set_body_json(json!({
+                    "total_count": 2,
+                    "check_runs": [{
+                        "id": 4, "head_sha": "headsha", "name": "build", "status": "completed",
+                        "conclusion": "success", "details_url": "https://ci.example.com/4",
+                        "html_url": "https://github.com/acme/foo/runs/4",
+                        "app": {"slug": "ci"}, "pull_requests": []
+                    }]
+                })),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repositories/1/commits/headsha/check-runs"))
+        .and(query_param("page", "2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "total_count": 2,
+            "check_runs": [{
+                "id": 5, "head_sha": "headsha", "name": "lint", "status": "in_progress",
+                "conclusion": null, "details_url": null, "html_url": null
+            }]
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let runs = client(&server)
+        .list_check_runs("acme", "foo", "headsha")
+        .await
+        .unwrap();
+    let got: Vec<(&str, &str, Option<&str>)> = runs
+        .iter()
+        .map(|r| (r.name.as_str(), r.status.as_str(), r.conclusion.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("build", "completed", Some("success")),
+            ("lint", "in_progress", None)
+        ]
+    );
+    assert_eq!(runs[0].details_url, "https://ci.example.com/4");
+}
+
+#[tokio::test]
+async fn branch_protection_is_read_with_contexts_of_both_lists_and_unprotected_is_none() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/foo/branches/release/1.0/protection"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "url": "https://api.github.com/repos/acme/foo/branches/release/1.0/protection",
+            "required_status_checks": {
+                "url": "https://x", "strict": true,
+                "contexts": ["tide", "pull-foo-unit"],
+                "checks": [{"context": "tide", "app_id": null}, {"context": "build", "app_id": 15368}],
+                "contexts_url": "https://x/contexts"
+            },
+            "enforce_admins": {"url": "https://x", "enabled": true},
+            "required_pull_request_reviews": {
+                "url": "https://x",
+                "dismissal_restrictions": {"users": [{"login": "alice"}], "teams": [{"slug": "leads"}], "apps": []},
+                "dismiss_stale_reviews": true,
+                "require_code_owner_reviews": false,
+                "required_approving_review_count": 2,
+                "require_last_push_approval": false
+            },
+            "restrictions": {
+                "url": "https://x",
+                "users": [{"login": "k8s-ci-robot"}], "teams": [], "apps": [{"slug": "prow"}]
+            },
+            "required_linear_history": {"enabled": false},
+            "allow_force_pushes": {"enabled": true},
+            "allow_deletions": {"enabled": false},
+            "required_signatures": {"url": "https://x", "enabled": false}
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/foo/branches/dev/protection"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({
+            "message": "Branch not protected",
+            "documentation_url": "https://docs.github.com/rest/branches/branch-protection#get-branch-protection"
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/foo/branches/secret/protection"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let gh = client(&server);
+    let protection = gh
+        .get_branch_protection("acme", "foo", "release/1.0")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        protection.required_contexts(),
+        ["tide", "pull-foo-unit", "build"]
+    );
+    assert!(protection.required_status_checks.as_ref().unwrap().strict);
+    assert!(protection.enforce_admins);
+    assert!(protection.allow_force_pushes);
+    assert!(!protection.allow_deletions);
+    let reviews = protection.required_pull_request_reviews.unwrap();
+    assert_eq!(reviews.required_approving_review_count, 2);
+    assert!(reviews.dismiss_stale_reviews);
+    let dismissal = reviews.dismissal_restrictions.unwrap();
+    assert_eq!(dismissal.users, ["alice"]);
+    assert_eq!(dismissal.teams, ["leads"]);
+    let restrictions = protection.restrictions.unwrap();
+    assert_eq!(restrictions.users, ["k8s-ci-robot"]);
+    assert_eq!(restrictions.apps, ["prow"]);
+
+    assert_eq!(
+        gh.get_branch_protection("acme", "foo", "dev")
+            .await
+            .unwrap(),
+        None
+    );
+    // Any other 404 (a token that may not read protection) must not read as unprotected.
+    let err = gh
+        .get_branch_protection("acme", "foo", "secret")
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(404));
+}
+
+#[tokio::test]
+async fn branch_protection_is_replaced_with_put_and_removed_with_delete() {
+    let server = MockServer::start().await;
+    Mock::given(method("PUT"))
+        .and(path("/repos/acme/foo/branches/main/protection"))
+        .and(body_json(json!({
+            "required_status_checks": {"strict": false, "contexts": ["tide", "pull-foo-unit"]},
+            "enforce_admins": true,
+            "required_pull_request_reviews": {
+                "dismissal_restrictions": {"users": ["alice"], "teams": []},
+                "dismiss_stale_reviews": false,
+                "require_code_owner_reviews": true,
+                "required_approving_review_count": 1,
+                "bypass_pull_request_allowances": {}
+            },
+            "restrictions": null,
+            "required_linear_history": false,
+            "allow_force_pushes": false,
+            "allow_deletions": false
+        })))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"url": "https://x"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path("/repos/acme/foo/branches/old/protection"))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let gh = client(&server);
+    let request = prow_github::BranchProtectionRequest {
+        required_status_checks: Some(prow_github::RequiredStatusChecks {
+            strict: false,
+            contexts: vec!["tide".to_owned(), "pull-foo-unit".to_owned()],
+        }),
+        enforce_admins: Some(true),
+        required_pull_request_reviews: Some(prow_github::RequiredReviewsRequest {
+            dismissal_restrictions: prow_github::RestrictionsRequest {
+                users: Some(vec!["alice".to_owned()]),
+                teams: Some(vec![]),
+                apps: None,
+            },
+            require_code_owner_reviews: true,
+            required_approving_review_count: 1,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    gh.update_branch_protection("acme", "foo", "main", &request)
+        .await
+        .unwrap();
+    gh.remove_branch_protection("acme", "foo", "old")
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn git_commits_are_read_and_created_and_refs_created_moved_and_deleted() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/foo/git/commits/7638417db6d59f3c431d3e1f261cc637155684cd"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "sha": "7638417db6d59f3c431d3e1f261cc637155684cd",
+            "node_id": "x",
+            "url": "https://x",
+            "author": {"date": "2014-11-07T22:01:45Z", "name": "Monalisa Octocat", "email": "octocat@github.com"},
+            "committer": {"date": "2014-11-07T22:01:45Z", "name": "Monalisa Octocat", "email": "octocat@github.com"},
+            "message": "added readme, because im a good github citizen",
+            "tree": {"url": "https://x", "sha": "691272480426f78a0138979dd3ce63b77f706feb"},
+            "parents": [{"url": "https://x", "html_url": "https://y", "sha": "1acc419d4d6a9ce985db7be48c6349a0475975b5"}],
+            "verification": {"verified": false, "reason": "unsigned", "signature": null, "payload": null}
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/repos/acme/foo/git/commits"))
+        .and(body_json(json!({
+            "message": "Fix (cherry-pick of #7)",
+            "tree": "691272480426f78a0138979dd3ce63b77f706feb",
+            "parents": ["1acc419d4d6a9ce985db7be48c6349a0475975b5"],
+            "author": {"name": "Monalisa Octocat", "email": "octocat@github.com", "date": "2014-11-07T22:01:45Z"}
+        })))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({
+            "sha": "newcommitsha", "tree": {"sha": "691272480426f78a0138979dd3ce63b77f706feb"},
+            "parents": [{"sha": "1acc419d4d6a9ce985db7be48c6349a0475975b5"}], "message": "Fix (cherry-pick of #7)"
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/repos/acme/foo/git/refs"))
+        .and(body_json(json!({"ref": "refs/heads/cherry-pick-7-to-release", "sha": "newcommitsha"})))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({
+            "ref": "refs/heads/cherry-pick-7-to-release", "object": {"sha": "newcommitsha", "type": "commit"}
+        })))
+        .expect(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path("/repos/acme/foo/git/refs/heads/cherry-pick-7-to-release"))
+        .and(body_json(json!({"sha": "othersha", "force": true})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "ref": "refs/heads/cherry-pick-7-to-release", "object": {"sha": "othersha", "type": "commit"}
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path(
+            "/repos/acme/foo/git/refs/heads/cherry-pick-7-to-release",
+        ))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path("/repos/acme/foo/git/refs/heads/gone"))
+        .respond_with(ResponseTemplate::new(422).set_body_json(json!({
+            "message": "Reference does not exist",
+            "documentation_url": "https://docs.github.com/rest/git/refs#delete-a-reference"
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path("/repos/acme/foo/git/refs/heads/main"))
+        .and(body_json(json!({"sha": "notafastforward", "force": false})))
+        .respond_with(
+            ResponseTemplate::new(422)
+                .set_body_json(json!({"message": "Update is not a fast forward"})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let gh = client(&server);
+    let commit = gh
+        .get_commit("acme", "foo", "7638417db6d59f3c431d3e1f261cc637155684cd")
+        .await
+        .unwrap();
+    assert_eq!(commit.tree, "691272480426f78a0138979dd3ce63b77f706feb");
+    assert_eq!(commit.parents, ["1acc419d4d6a9ce985db7be48c6349a0475975b5"]);
+    assert_eq!(commit.author.email, "octocat@github.com");
+    assert!(commit.message.starts_with("added readme"));
+
+    let new = prow_github::NewCommit {
+        message: "Fix (cherry-pick of #7)".to_owned(),
+        tree: commit.tree.clone(),
+        parents: commit.parents.clone(),
+        author: Some(commit.author.clone()),
+        committer: None,
+    };
+    let sha = gh.create_commit("acme", "foo", &new).await.unwrap();
+    assert_eq!(sha, "newcommitsha");
+    gh.create_ref("acme", "foo", "refs/heads/cherry-pick-7-to-release", &sha)
+        .await
+        .unwrap();
+    // The short form is completed to the full ref name GitHub requires.
+    gh.create_ref("acme", "foo", "heads/cherry-pick-7-to-release", &sha)
+        .await
+        .unwrap();
+    gh.update_ref(
+        "acme",
+        "foo",
+        "heads/cherry-pick-7-to-release",
+        "othersha",
+        true,
+    )
+    .await
+    .unwrap();
+    gh.delete_ref("acme", "foo", "heads/cherry-pick-7-to-release")
+        .await
+        .unwrap();
+    gh.delete_ref("acme", "foo", "refs/heads/gone")
+        .await
+        .unwrap();
+    let err = gh
+        .update_ref("acme", "foo", "heads/main", "notafastforward", false)
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(422));
+    assert_eq!(err.message(), Some("Update is not a fast forward"));
+}
+
+#[tokio::test]
+async fn merging_branches_reads_201_as_merged_204_as_nothing_to_merge_and_409_as_conflict() {
+    use prow_github::MergeBranchOutcome;
+    let server = MockServer::start().await;
+    let answers = [
+        (
+            "feature",
+            ResponseTemplate::new(201).set_body_json(json!({
+                "sha": "mergesha", "commit": {"message": "Merge feature"}, "parents": [{"sha": "a"}, {"sha": "b"}]
+            })),
+        ),
+        ("merged-already", ResponseTemplate::new(204)),
+        (
+            "conflicting",
+            ResponseTemplate::new(409).set_body_json(json!({"message": "Merge conflict"})),
+        ),
+    ];
+    for (head, answer) in answers {
+        Mock::given(method("POST"))
+            .and(path("/repos/acme/foo/merges"))
+            .and(body_json(
+                json!({"base": "main", "head": head, "commit_message": "Merge it"}),
+            ))
+            .respond_with(answer)
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    Mock::given(method("POST"))
+        .and(path("/repos/acme/foo/merges"))
+        .and(body_json(json!({"base": "main", "head": "missing"})))
+        .respond_with(
+            ResponseTemplate::new(404).set_body_json(json!({"message": "Head does not exist"})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let gh = client(&server);
+    assert_eq!(
+        gh.merge_branches("acme", "foo", "main", "feature", "Merge it")
+            .await
+            .unwrap(),
+        MergeBranchOutcome::Merged {
+            sha: "mergesha".to_owned()
+        }
+    );
+    assert_eq!(
+        gh.merge_branches("acme", "foo", "main", "merged-already", "Merge it")
+            .await
+            .unwrap(),
+        MergeBranchOutcome::NothingToMerge
+    );
+    assert_eq!(
+        gh.merge_branches("acme", "foo", "main", "conflicting", "Merge it")
+            .await
+            .unwrap(),
+        MergeBranchOutcome::Conflict {
+            message: "Merge conflict".to_owned()
+        }
+    );
+    // An empty message leaves GitHub's default; a missing head is an error.
+    let err = gh
+        .merge_branches("acme", "foo", "main", "missing", "")
+        .await
+        .unwrap_err();
+    assert!(err.is_not_found(), "{err}");
+}
+
+#[tokio::test]
+async fn create_pull_request_posts_title_head_base_body_and_maintainer_can_modify() {
+    let server = MockServer::start().await;
+    let mut created = pull_request_json();
+    created["number"] = json!(8);
+    Mock::given(method("POST"))
+        .and(path("/repos/acme/foo/pulls"))
+        .and(body_json(json!({
+            "title": "[release-1.0] Fix",
+            "head": "cherry-pick-7-to-release-1.0",
+            "base": "release-1.0",
+            "body": "This is an automated cherry-pick of #7",
+            "maintainer_can_modify": true,
+            "draft": false
+        })))
+        .respond_with(ResponseTemplate::new(201).set_body_json(&created))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let pr = client(&server)
+        .create_pull_request(
+            "acme",
+            "foo",
+            &prow_github::NewPullRequest {
+                title: "[release-1.0] Fix".to_owned(),
+                head: "cherry-pick-7-to-release-1.0".to_owned(),
+                base: "release-1.0".to_owned(),
+                body: "This is an automated cherry-pick of #7".to_owned(),
+                maintainer_can_modify: true,
+                draft: false,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(pr.number, 8);
+}
+
+#[tokio::test]
+async fn the_patch_is_asked_for_in_the_patch_media_type_and_returned_verbatim() {
+    let server = MockServer::start().await;
+    let patch = "From 6dcb09b5b57875f334f61aebed695e2e4193db5e Mon Sep 17 00:00:00 2001\nFrom: Monalisa Octocat <mona@github.com>\nSubject: [PATCH] Fix\n\n---\n README | 1 +\n";
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/foo/pulls/7"))
+        .and(header("accept", "application/vnd.github.v3.patch"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "text/x-patch; charset=utf-8")
+                .set_body_string(patch),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let got = client(&server)
+        .get_pull_request_patch("acme", "foo", 7)
+        .await
+        .unwrap();
+    assert_eq!(got, patch);
+}
+
+#[tokio::test]
+async fn issue_events_are_listed_with_actor_label_and_time() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/foo/issues/7/events"))
+        .and(query_param("per_page", "100"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            {"id": 1, "event": "labeled", "actor": {"login": "alice", "id": 3},
+             "label": {"name": "approved", "color": "0ffa16"}, "created_at": "2024-01-02T03:04:05Z",
+             "commit_id": null},
+            {"id": 2, "event": "closed", "actor": null, "created_at": "2024-01-03T03:04:05Z",
+             "commit_id": null}
+        ])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let events = client(&server)
+        .list_issue_events("acme", "foo", 7)
+        .await
+        .unwrap();
+    assert_eq!(events[0].event, "labeled");
+    assert_eq!(events[0].actor.login, "alice");
+    assert_eq!(events[0].label_name(), Some("approved"));
+    assert_eq!(events[0].created_at, "2024-01-02T03:04:05Z");
+    assert_eq!(events[1].event, "closed");
+    assert_eq!(events[1].actor.login, "");
+    assert_eq!(events[1].label_name(), None);
+}
+
+#[tokio::test]
+async fn a_read_only_github_reads_protection_and_heads_but_records_merges_and_ref_changes() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/foo/branches/main/protection"))
+        .respond_with(
+            ResponseTemplate::new(404).set_body_json(json!({"message": "Branch not protected"})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/Codertocat/Hello-World/pulls/2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(pull_request_json()))
+        .expect(2)
+        .mount(&server)
+        .await;
+    // Any write reaching the server fails the test through these expectations.
+    for verb in ["POST", "PUT", "PATCH", "DELETE"] {
+        Mock::given(method(verb))
+            .respond_with(ResponseTemplate::new(500))
+            .expect(0)
+            .mount(&server)
+            .await;
+    }
+    let gh = prow_github::ReadOnlyGitHub::new(Arc::new(client(&server)));
+    assert_eq!(
+        gh.get_branch_protection("acme", "foo", "main")
+            .await
+            .unwrap(),
+        None
+    );
+    let head = "ec26c3e57ca3a959ca5aad62de7213c562f8c821";
+    let merge = |sha: &str| prow_github::MergeRequest {
+        sha: Some(sha.to_owned()),
+        ..Default::default()
+    };
+    assert!(
+        gh.merge_pull_request("Codertocat", "Hello-World", 2, &merge(head))
+            .await
+            .unwrap()
+            .is_merged()
+    );
+    assert!(matches!(
+        gh.merge_pull_request("Codertocat", "Hello-World", 2, &merge("stale"))
+            .await
+            .unwrap(),
+        prow_github::MergeOutcome::HeadModified { .. }
+    ));
+    gh.create_ref("acme", "foo", "refs/heads/x", "abc")
+        .await
+        .unwrap();
+    gh.update_ref("acme", "foo", "heads/x", "def", true)
+        .await
+        .unwrap();
+    gh.delete_ref("acme", "foo", "heads/x").await.unwrap();
+    gh.edit_issue("acme", "foo", 2, &prow_github::IssueEdit::close())
+        .await
+        .unwrap();
+    gh.remove_branch_protection("acme", "foo", "main")
+        .await
+        .unwrap();
+    let writes = gh.writes();
+    assert_eq!(writes.len(), 7, "{writes:?}");
+    assert!(
+        matches!(&writes[2], prow_github::Call::CreateRef { git_ref, .. } if git_ref == "refs/heads/x")
+    );
+}
