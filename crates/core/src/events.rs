@@ -7,6 +7,9 @@ pub const GITHUB_ISSUE_COMMENT: &str = "dev.prow.github.issue_comment";
 pub const GITHUB_PUSH: &str = "dev.prow.github.push";
 pub const GITHUB_PULL_REQUEST_REVIEW: &str = "dev.prow.github.pull_request_review";
 pub const GITHUB_PULL_REQUEST_REVIEW_COMMENT: &str = "dev.prow.github.pull_request_review_comment";
+/// Commit statuses and check runs: tide's merge pools follow them.
+pub const GITHUB_STATUS: &str = "dev.prow.github.status";
+pub const GITHUB_CHECK_RUN: &str = "dev.prow.github.check_run";
 
 /// CloudEvent extension attribute carrying the GitHub payload's `action` field.
 pub const EXT_ACTION: &str = "action";

@@ -9,6 +9,7 @@ mod locate;
 mod plugins;
 mod prow;
 pub mod snapshot;
+pub mod tide;
 mod validate;
 mod yaml;
 
@@ -31,6 +32,7 @@ pub use prow::{
     Deck, DefaultDecorationConfigEntry, DefaultRerunAuthConfigEntry, GitHubReporter, Horologium,
     Plank, ProwConfig, Sinker,
 };
+pub use tide::{MergeMethod, Tide, TideQuery};
 pub use yaml::{GoYamlError, from_go_yaml};
 
 /// A loaded, defaulted and validated Prow configuration.

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_norway::Value;
 
+use super::tide::Tide;
 use crate::prowjob::{DecorationConfig, RerunAuthConfig};
 
 /// The non-job part of `config.yaml` (Prow's ProwConfig).
@@ -24,8 +25,9 @@ pub struct ProwConfig {
     pub pod_namespace: String,
     pub log_level: String,
     pub default_job_timeout: Option<String>,
+    /// Tide's merge pools: queries, merge methods, context policy (`functions/tide`).
+    pub tide: Tide,
     // Sections prow-rs does not act on yet; typed as raw YAML so they are accepted, not flagged.
-    pub tide: Option<Value>,
     #[serde(rename = "branch-protection")]
     pub branch_protection: Option<Value>,
     pub gerrit: Option<Value>,
