@@ -136,14 +136,30 @@ pub static CUSTOM_RESOURCE_DEFINITIONS: ResourceInfo = ResourceInfo {
     field_labels: &[],
 };
 
+/// ConfigMaps: config-updater writes Prow's config into them, and `prow up` mirrors them to the
+/// files its functions read, as a kubelet refreshes a mounted ConfigMap.
+pub static CONFIGMAPS: ResourceInfo = ResourceInfo {
+    plural: "configmaps",
+    singular: "configmap",
+    kind: "ConfigMap",
+    group: "",
+    version: "v1",
+    namespaced: true,
+    short_names: &["cm"],
+    categories: &[],
+    status_subresource: false,
+    field_labels: &[],
+};
+
 /// Every served resource, in discovery order.
-pub static ALL: [&ResourceInfo; 6] = [
+pub static ALL: [&ResourceInfo; 7] = [
     &PROWJOBS,
     &PODS,
     &NAMESPACES,
     &EVENTS,
     &EVENTS_V1,
     &CUSTOM_RESOURCE_DEFINITIONS,
+    &CONFIGMAPS,
 ];
 
 /// Every verb a stored resource supports (kubectl only trusts the full list).
@@ -218,6 +234,7 @@ mod tests {
             ("prow.k8s.io", "v2", "prowjobs", None),
             ("", "v1", "namespaces", Some("Namespace")),
             ("events.k8s.io", "v1", "events", Some("Event")),
+            ("", "v1", "configmaps", Some("ConfigMap")),
         ];
         for (group, version, plural, kind) in cases {
             assert_eq!(
