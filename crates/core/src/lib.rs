@@ -11,4 +11,5 @@ pub mod jobspec;
 pub mod naming;
 pub mod prowjob;
 pub mod prowjob_new;
+pub mod respond;
 pub mod selection;

@@ -28,6 +28,7 @@ pub use plugins::{
     DEFAULT_HELP_GUIDELINES_URL, ExternalPlugin, HelpConfig, LabelConfig, LgtmConfig, OrgPlugins,
     OwnersConfig, PluginsConfig, RestrictedLabel, RetitleConfig, TriggerConfig,
 };
+pub use plugins::{ClusterGroup, ConfigMapSpec, ConfigUpdater, DEFAULT_CLUSTER_ALIAS};
 pub use prow::{
     Deck, DefaultDecorationConfigEntry, DefaultRerunAuthConfigEntry, GitHubReporter, Horologium,
     Plank, ProwConfig, Sinker,

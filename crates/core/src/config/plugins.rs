@@ -32,7 +32,8 @@ pub struct PluginsConfig {
     pub cat: Option<Value>,
     pub cherry_pick_approved: Option<Value>,
     pub cherry_pick_unapproved: Option<Value>,
-    pub config_updater: Option<Value>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub config_updater: ConfigUpdater,
     pub dco: Option<Value>,
     pub golint: Option<Value>,
     pub goose: Option<Value>,
@@ -349,6 +350,104 @@ pub struct OwnersConfig {
     pub skip_collaborators: Vec<String>,
     pub labels_denylist: Vec<String>,
     pub filenames: Option<Value>,
+}
+
+/// config-updater's settings (Prow's `plugins.ConfigUpdater`): which files of the config repo
+/// feed which ConfigMap keys.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ConfigUpdater {
+    /// Named groups of clusters and namespaces a map may target instead of `clusters`.
+    #[serde(deserialize_with = "null_as_default")]
+    pub cluster_groups: BTreeMap<String, ClusterGroup>,
+    /// File glob (`**` crosses directories) -> the ConfigMap it updates.
+    #[serde(deserialize_with = "null_as_default")]
+    pub maps: BTreeMap<String, ConfigMapSpec>,
+    /// Gzip every file's content before storing it, unless its map says otherwise.
+    pub gzip: bool,
+}
+
+/// Clusters and the namespaces in each that a ConfigMap goes to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClusterGroup {
+    pub clusters: Vec<String>,
+    pub namespaces: Vec<String>,
+}
+
+/// One ConfigMap config-updater writes (Prow's `plugins.ConfigMapSpec`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ConfigMapSpec {
+    pub name: String,
+    /// Names to spread the keys over (by a hash of the key), instead of one `name`.
+    pub partitioned_names: Vec<String>,
+    /// The key to store the file under; empty means the file's base name (or its full path
+    /// with `/` as `-` under `use_full_path_as_key`).
+    pub key: String,
+    /// Overrides the global `gzip` for this map.
+    pub gzip: Option<bool>,
+    /// Cluster alias -> namespaces (`""` is Prow's prowjob namespace).
+    pub clusters: BTreeMap<String, Vec<String>>,
+    pub cluster_groups: Vec<String>,
+    pub use_full_path_as_key: bool,
+    /// `org` or `org/repo` entries whose merges may update this map (empty: all).
+    pub allowed_repos: Vec<String>,
+    /// `org` or `org/repo` entries whose merges may not update this map.
+    pub denied_repos: Vec<String>,
+}
+
+/// Prow's default cluster alias.
+pub const DEFAULT_CLUSTER_ALIAS: &str = "default";
+
+impl ConfigUpdater {
+    /// The maps as Prow applies them: Prow's two defaults when none are configured, cluster
+    /// groups expanded, and a map naming no cluster sent to the default cluster's prowjob
+    /// namespace (Prow's SetDefaults and resolve).
+    pub fn resolved_maps(&self) -> BTreeMap<String, ConfigMapSpec> {
+        let mut maps = self.maps.clone();
+        if maps.is_empty() {
+            for (file, name) in [
+                ("config/prow/config.yaml", "config"),
+                ("config/prow/plugins.yaml", "plugins"),
+            ] {
+                maps.insert(
+                    file.to_owned(),
+                    ConfigMapSpec {
+                        name: name.to_owned(),
+                        ..ConfigMapSpec::default()
+                    },
+                );
+            }
+        }
+        for spec in maps.values_mut() {
+            if spec.clusters.is_empty() {
+                for group in spec.cluster_groups.iter().filter_map(|g| self.cluster_groups.get(g)) {
+                    for cluster in &group.clusters {
+                        spec.clusters
+                            .entry(cluster.clone())
+                            .or_default()
+                            .extend(group.namespaces.iter().cloned());
+                    }
+                }
+            }
+            if spec.clusters.is_empty() && spec.cluster_groups.is_empty() {
+                spec.clusters
+                    .insert(DEFAULT_CLUSTER_ALIAS.to_owned(), vec![String::new()]);
+            }
+        }
+        maps
+    }
+}
+
+impl ConfigMapSpec {
+    /// Whether merges into `org/repo` may update this ConfigMap: a denied org or repo never
+    /// may; with an allow list, only the listed ones may (Prow's IsAllowed).
+    pub fn is_allowed(&self, org: &str, repo: &str) -> bool {
+        let full = format!("{org}/{repo}");
+        let names = |list: &[String]| list.iter().any(|e| *e == full || e == org);
+        !names(&self.denied_repos) && (self.allowed_repos.is_empty() || names(&self.allowed_repos))
+    }
 }
 
 /// Prow's `<plugin>For`: the entry naming `org/repo`, else the one naming `org`.
@@ -689,5 +788,52 @@ mod tests {
                 .collect::<Vec<_>>(),
             vec![("plugins.acme.excluded_repos[1]", Severity::Warning)]
         );
+    }
+
+    #[test]
+    fn config_updater_maps_resolve_as_prow_defaults_them() {
+        let none = ConfigUpdater::default().resolved_maps();
+        assert_eq!(
+            none.iter()
+                .map(|(f, s)| (f.as_str(), s.name.as_str(), s.clusters.clone()))
+                .collect::<Vec<_>>(),
+            vec![
+                (
+                    "config/prow/config.yaml",
+                    "config",
+                    BTreeMap::from([("default".to_owned(), vec![String::new()])])
+                ),
+                (
+                    "config/prow/plugins.yaml",
+                    "plugins",
+                    BTreeMap::from([("default".to_owned(), vec![String::new()])])
+                ),
+            ]
+        );
+        let cfg: PluginsConfig = serde_norway::from_str(
+            "config_updater:\n  gzip: true\n  cluster_groups:\n    build: {clusters: [b1, b2], namespaces: [test-pods]}\n  maps:\n    prow/jobs/**/*.yaml: {name: job-config, cluster_groups: [build]}\n    prow/config.yaml: {name: config, gzip: false, denied_repos: [evil]}\n",
+        )
+        .expect("parses");
+        let maps = cfg.config_updater.resolved_maps();
+        assert_eq!(
+            maps["prow/jobs/**/*.yaml"].clusters,
+            BTreeMap::from([
+                ("b1".to_owned(), vec!["test-pods".to_owned()]),
+                ("b2".to_owned(), vec!["test-pods".to_owned()]),
+            ])
+        );
+        assert!(cfg.config_updater.gzip);
+        assert_eq!(maps["prow/config.yaml"].gzip, Some(false));
+        assert!(maps["prow/config.yaml"].is_allowed("acme", "config"));
+        assert!(!maps["prow/config.yaml"].is_allowed("evil", "config"));
+        let only = ConfigMapSpec {
+            allowed_repos: vec!["acme/config".into(), "friends".into()],
+            denied_repos: vec!["friends/bad".into()],
+            ..ConfigMapSpec::default()
+        };
+        assert!(only.is_allowed("acme", "config"));
+        assert!(!only.is_allowed("acme", "other"));
+        assert!(only.is_allowed("friends", "any"));
+        assert!(!only.is_allowed("friends", "bad"));
     }
 }
