@@ -1,8 +1,12 @@
 //! prow-runtime: the shared edge of every function binary — logging, `$PORT`, graceful shutdown on
 //! SIGTERM (how Knative scales a revision to zero) or Ctrl-C.
 
+mod live_config;
+
 use std::future::Future;
 use std::net::SocketAddr;
+
+pub use live_config::{DEFAULT_RELOAD_INTERVAL, LiveConfig};
 
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`). Safe to call more than once.
 pub fn init_tracing() {
@@ -86,6 +90,10 @@ pub fn encode_metrics(
         let end = text.rfind("# EOF").unwrap_or(text.len());
         text.insert_str(end, SNAPSHOT_FALLBACK_METRIC);
     }
+    if let Some(reloads) = live_config::reload_metrics() {
+        let end = text.rfind("# EOF").unwrap_or(text.len());
+        text.insert_str(end, &reloads);
+    }
     Ok(text)
 }
 
@@ -157,6 +165,22 @@ impl ConfigArgs {
     /// Loads `config.yaml` and the job config, logging warnings ([`load_config`]).
     pub fn load(&self) -> Result<prow_core::config::Config, prow_core::config::LoadError> {
         self.load_with_plugins(None)
+    }
+
+    /// As [`ConfigArgs::load_with_plugins`], re-read when the files change
+    /// ([`LiveConfig`], checked at most every [`DEFAULT_RELOAD_INTERVAL`]).
+    pub fn load_live(
+        &self,
+        plugin_config: Option<std::path::PathBuf>,
+    ) -> Result<LiveConfig, prow_core::config::LoadError> {
+        LiveConfig::load(
+            prow_core::config::LoadOptions {
+                config_path: self.config_path.clone(),
+                job_config_path: self.job_config_path.clone(),
+                plugin_config_path: plugin_config,
+            },
+            DEFAULT_RELOAD_INTERVAL,
+        )
     }
 
     /// As [`ConfigArgs::load`], with `plugins.yaml` too.
