@@ -219,31 +219,145 @@ pub fn select_presubmits<'a>(
 ) -> Vec<&'a Presubmit> {
     presubmits
         .iter()
-        .filter(|p| {
-            let v = aggregate(filters, p);
-            v.matches && presubmit_should_run(p, branch, changed_files, v.forced, v.default)
-        })
+        .filter(|p| presubmit_decision(filters, branch, changed_files, p).is_ok())
         .collect()
 }
 
-/// Prow's Presubmit.ShouldRun.
-fn presubmit_should_run(
-    p: &Presubmit,
+/// Why a job does not run for an event (`prow explain` prints these).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum SkipReason {
+    /// A manual job (no `always_run`, no file filter): only `/test <name>` runs it.
+    Manual,
+    /// The comment names other jobs (or none): its trigger regex did not match.
+    NotRequested { trigger: String },
+    /// `/retest` re-runs failed jobs and jobs that never reported; this one has a status that
+    /// is not a failure.
+    NotFailed { context: String },
+    /// `/retest-required` leaves optional jobs alone.
+    Optional,
+    /// The target branch is excluded by `branches` / `skip_branches`.
+    Branch {
+        branch: String,
+        branches: Vec<String>,
+        skip_branches: Vec<String>,
+    },
+    /// No changed file matches `run_if_changed`.
+    RunIfChanged { pattern: String },
+    /// Every changed file matches `skip_if_only_changed`.
+    SkipIfOnlyChanged { pattern: String },
+    /// The job has a file filter and the changed files are not known.
+    ChangedFilesUnknown,
+    /// A postsubmit with `always_run: false` and no file filter.
+    NotAlwaysRun,
+}
+
+impl std::fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SkipReason::Manual => {
+                f.write_str("manual job (no always_run or file filter): needs /test <name>")
+            }
+            SkipReason::NotRequested { trigger } => {
+                write!(f, "not asked for: the comment does not match {trigger:?}")
+            }
+            SkipReason::NotFailed { context } => {
+                write!(f, "/retest: context {context:?} did not fail")
+            }
+            SkipReason::Optional => f.write_str("optional job: /retest-required skips it"),
+            SkipReason::Branch {
+                branch,
+                branches,
+                skip_branches,
+            } => write!(
+                f,
+                "branch {branch:?} filtered out (branches {branches:?}, skip_branches {skip_branches:?})"
+            ),
+            SkipReason::RunIfChanged { pattern } => {
+                write!(f, "run_if_changed {pattern:?} matches no changed file")
+            }
+            SkipReason::SkipIfOnlyChanged { pattern } => {
+                write!(
+                    f,
+                    "skip_if_only_changed {pattern:?} matches every changed file"
+                )
+            }
+            SkipReason::ChangedFilesUnknown => {
+                f.write_str("has a file filter, and the changed files are unknown")
+            }
+            SkipReason::NotAlwaysRun => f.write_str("always_run: false and no file filter"),
+        }
+    }
+}
+
+/// Whether one presubmit runs under `filters` (Prow's FilterPresubmits for one job, then
+/// Presubmit.ShouldRun), and if not, why.
+pub fn presubmit_decision(
+    filters: &[Filter],
     branch: &str,
     changed: Option<&[String]>,
-    forced: bool,
-    default: bool,
-) -> bool {
-    if !p.brancher.should_run(branch) {
-        return false;
+    p: &Presubmit,
+) -> Result<(), SkipReason> {
+    let v = aggregate(filters, p);
+    if !v.matches {
+        return Err(not_selected(filters, p));
     }
-    if p.always_run || forced {
-        return true;
+    if !p.brancher.should_run(branch) {
+        return Err(SkipReason::Branch {
+            branch: branch.to_owned(),
+            branches: p.brancher.branches.clone(),
+            skip_branches: p.brancher.skip_branches.clone(),
+        });
+    }
+    if p.always_run || v.forced {
+        return Ok(());
     }
     if p.changes.could_run() {
-        return changed.is_some_and(|files| p.changes.runs_against_changes(files));
+        let Some(files) = changed else {
+            return Err(SkipReason::ChangedFilesUnknown);
+        };
+        return if p.changes.runs_against_changes(files) {
+            Ok(())
+        } else {
+            Err(change_reason(&p.changes))
+        };
     }
-    default
+    if v.default {
+        Ok(())
+    } else {
+        Err(not_selected(filters, p))
+    }
+}
+
+fn change_reason(changes: &crate::config::ChangeMatcher) -> SkipReason {
+    if changes.run_if_changed.is_empty() {
+        SkipReason::SkipIfOnlyChanged {
+            pattern: changes.skip_if_only_changed.clone(),
+        }
+    } else {
+        SkipReason::RunIfChanged {
+            pattern: changes.run_if_changed.clone(),
+        }
+    }
+}
+
+/// Why no filter picked a job, naming the most specific filter that passed it over.
+fn not_selected(filters: &[Filter], p: &Presubmit) -> SkipReason {
+    let retest = filters.iter().find_map(|f| match f {
+        Filter::Retest(ctx) => Some((ctx, false)),
+        Filter::RetestRequired(ctx) => Some((ctx, true)),
+        _ => None,
+    });
+    match retest {
+        Some((_, true)) if p.optional => SkipReason::Optional,
+        Some((ctx, _)) if !p.is_manual() || ctx.all.contains(&p.context) => SkipReason::NotFailed {
+            context: p.context.clone(),
+        },
+        _ if p.is_manual() => SkipReason::Manual,
+        _ => SkipReason::NotRequested {
+            trigger: p.trigger.clone(),
+        },
+    }
 }
 
 /// The branch (or tag) name a push ref names: `refs/heads/main` -> `main`, `refs/tags/v1` -> `v1`.
@@ -261,19 +375,38 @@ pub fn select_postsubmits<'a>(
     changed_files: &[String],
     postsubmits: &'a [Postsubmit],
 ) -> Vec<&'a Postsubmit> {
-    let branch = branch_of_ref(git_ref);
     postsubmits
         .iter()
-        .filter(|p| {
-            if !p.brancher.should_run(branch) {
-                return false;
-            }
-            if p.changes.could_run() {
-                return p.changes.runs_against_changes(changed_files);
-            }
-            p.always_run.unwrap_or(true)
-        })
+        .filter(|p| postsubmit_decision(git_ref, changed_files, p).is_ok())
         .collect()
+}
+
+/// Whether one postsubmit runs for a push to `git_ref`, and if not, why.
+pub fn postsubmit_decision(
+    git_ref: &str,
+    changed_files: &[String],
+    p: &Postsubmit,
+) -> Result<(), SkipReason> {
+    let branch = branch_of_ref(git_ref);
+    if !p.brancher.should_run(branch) {
+        return Err(SkipReason::Branch {
+            branch: branch.to_owned(),
+            branches: p.brancher.branches.clone(),
+            skip_branches: p.brancher.skip_branches.clone(),
+        });
+    }
+    if p.changes.could_run() {
+        return if p.changes.runs_against_changes(changed_files) {
+            Ok(())
+        } else {
+            Err(change_reason(&p.changes))
+        };
+    }
+    if p.always_run.unwrap_or(true) {
+        Ok(())
+    } else {
+        Err(SkipReason::NotAlwaysRun)
+    }
 }
 
 #[cfg(test)]
@@ -478,6 +611,89 @@ mod tests {
             let got = names(select_presubmits(&filters, branch, Some(&changed), &jobs));
             assert_eq!(got, want, "{case}");
         }
+    }
+
+    #[test]
+    fn every_skipped_job_has_its_reason() {
+        let jobs = fixture();
+        let reason = |filters: &[Filter], branch: &str, changed: Option<&[String]>| {
+            jobs.iter()
+                .map(|p| {
+                    let r = presubmit_decision(filters, branch, changed, p);
+                    (p.name(), r.err().map(|e| e.to_string()))
+                })
+                .collect::<Vec<_>>()
+        };
+        let md = files(&["README.md"]);
+        let got = reason(&[Filter::TestAll], "main", Some(&md));
+        let want: Vec<(&str, Option<&str>)> = vec![
+            ("unit", None),
+            (
+                "docs",
+                Some("run_if_changed \"^docs/\" matches no changed file"),
+            ),
+            (
+                "build",
+                Some(r#"skip_if_only_changed "\\.md$" matches every changed file"#),
+            ),
+            (
+                "e2e-manual",
+                Some("manual job (no always_run or file filter): needs /test <name>"),
+            ),
+            (
+                "bench",
+                Some("manual job (no always_run or file filter): needs /test <name>"),
+            ),
+            (
+                "release-verify",
+                Some("branch \"main\" filtered out (branches [\"^release-\"], skip_branches [])"),
+            ),
+            ("lint", None),
+        ];
+        let got_ref: Vec<(&str, Option<&str>)> =
+            got.iter().map(|(n, r)| (*n, r.as_deref())).collect();
+        assert_eq!(got_ref, want);
+        // Reasons agree with the selection itself.
+        let selected = names(select_presubmits(
+            &[Filter::TestAll],
+            "main",
+            Some(&md),
+            &jobs,
+        ));
+        assert_eq!(selected, ["unit", "lint"]);
+        // Without changed files, file-filtered jobs say so.
+        let unknown = presubmit_decision(&[Filter::TestAll], "main", None, &jobs[1]);
+        assert_eq!(unknown, Err(SkipReason::ChangedFilesUnknown));
+        // /retest: passed jobs did not fail; /retest-required leaves optional ones.
+        let ctx = Contexts {
+            failed: ["bench".to_string()].into(),
+            all: ["unit", "bench"].map(String::from).into(),
+        };
+        let retest = comment("/retest", &ctx);
+        assert_eq!(
+            presubmit_decision(&retest, "main", Some(&md), &jobs[0]),
+            Err(SkipReason::NotFailed {
+                context: "unit".into()
+            })
+        );
+        let required = comment("/retest-required", &ctx);
+        assert_eq!(
+            presubmit_decision(&required, "main", Some(&md), &jobs[4]),
+            Err(SkipReason::Optional)
+        );
+        let named = comment("/test unit", &none_ctx());
+        assert!(matches!(
+            presubmit_decision(&named, "main", Some(&md), &jobs[0]),
+            Ok(())
+        ));
+        assert!(matches!(
+            presubmit_decision(&named, "main", Some(&md), &jobs[3]),
+            Err(SkipReason::Manual)
+        ));
+    }
+
+    fn none_ctx() -> Contexts {
+        Contexts::default()
     }
 
     #[test]

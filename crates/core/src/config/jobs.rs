@@ -459,6 +459,17 @@ pub(crate) struct RawJobConfig {
     pub prow_ignored: Option<serde_norway::Value>,
 }
 
+/// One in-repo config file (`.prow.yaml` or a file under `.prow/`) as written: Prow's
+/// ProwYAML, which has no periodics and whose job lists carry no repo key.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct RawProwYaml {
+    pub presets: Vec<Preset>,
+    pub presubmits: Option<Vec<RawJob>>,
+    pub postsubmits: Option<Vec<RawJob>>,
+    pub prow_ignored: Option<serde_norway::Value>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,9 +9,10 @@ use serde::de::DeserializeOwned;
 
 use super::Config;
 use super::diagnostic::{Diagnostic, FileReporter, Severity, field_name};
+use super::inrepo::{InRepoFile, ProwYaml};
 use super::jobs::{
     Brancher, ChangeMatcher, JobBase, JobSource, Periodic, Postsubmit, Presubmit, RawJob,
-    RawJobConfig, UtilityConfig, default_rerun_command_for, default_trigger_for,
+    RawJobConfig, RawProwYaml, UtilityConfig, default_rerun_command_for, default_trigger_for,
 };
 use super::lazy::Lazy;
 use super::locate::{Position, Seg};
@@ -209,6 +210,13 @@ struct Loader {
 }
 
 impl Loader {
+    /// Keeps a file that did not come from disk (an in-repo config read through GitHub).
+    fn add_text(&mut self, path: &str, text: String) -> usize {
+        self.files
+            .push((Arc::from(path), PathBuf::from(path), text));
+        self.files.len() - 1
+    }
+
     fn read(&mut self, path: &Path) -> Option<usize> {
         match std::fs::read_to_string(path) {
             Ok(text) => {
@@ -830,6 +838,125 @@ impl Loader {
         self.report_findings(file, path, findings);
         periodic
     }
+}
+
+/// Defaults and validates in-repo config files against a loaded central config (see
+/// [`Config::prow_yaml`]).
+pub(super) fn load_prow_yaml(
+    config: &Config,
+    org_repo: &str,
+    files: &[InRepoFile],
+) -> Result<ProwYaml, LoadError> {
+    let mut loader = Loader {
+        decorate_all_jobs: config.prow.decorate_all_jobs,
+        ..Loader::default()
+    };
+    let mut pending_pre = Vec::new();
+    let mut pending_post = Vec::new();
+    let mut presets = match config.presets.try_get() {
+        Ok(p) => p.clone(),
+        Err(e) => {
+            return Err(snapshot_error(Path::new("presets"), e.to_string()));
+        }
+    };
+    for f in files {
+        let file = loader.add_text(&f.path, f.text.clone());
+        let Some(doc) = loader.read_doc(file) else {
+            continue;
+        };
+        let Some(raw) = loader.parse::<RawProwYaml>(file, &doc, &|_| false) else {
+            continue;
+        };
+        // In-repo presets join the central ones (Prow appends them before defaulting).
+        presets.extend(raw.presets);
+        for (i, job) in raw.presubmits.into_iter().flatten().enumerate() {
+            pending_pre.push((file, vec![Seg::from("presubmits"), Seg::Index(i)], job));
+        }
+        for (i, job) in raw.postsubmits.into_iter().flatten().enumerate() {
+            pending_post.push((file, vec![Seg::from("postsubmits"), Seg::Index(i)], job));
+        }
+    }
+    let static_err =
+        |e: super::lazy::SectionError| snapshot_error(Path::new(org_repo), e.to_string());
+    let prow = &config.prow;
+    let decoration = DecorationDefaults::new(prow.plank.decoration_entries());
+    let mut out = ProwYaml::default();
+    let mut paths = Vec::new();
+    for (file, path, raw) in pending_pre {
+        let job =
+            loader.finalize_presubmit(prow, &presets, &decoration, org_repo, file, &path, raw);
+        paths.push((file, path));
+        out.presubmits.push(job);
+    }
+    let central = config.presubmits_for(org_repo).map_err(static_err)?;
+    let dupes = validate::duplicates(
+        central
+            .iter()
+            .chain(&out.presubmits)
+            .map(|j| (j.name(), j.context.as_str(), &j.brancher)),
+        "presubmit",
+    );
+    for (i, f) in dupes {
+        if let Some((file, path)) = i.checked_sub(central.len()).and_then(|i| paths.get(i)) {
+            loader.report_findings(*file, path, vec![f]);
+        }
+    }
+    let mut post_paths = Vec::new();
+    for (file, path, raw) in pending_post {
+        let job =
+            loader.finalize_postsubmit(prow, &presets, &decoration, org_repo, file, &path, raw);
+        post_paths.push((file, path));
+        out.postsubmits.push(job);
+    }
+    let central = config.postsubmits_for(org_repo).map_err(static_err)?;
+    let dupes = validate::duplicates(
+        central
+            .iter()
+            .chain(&out.postsubmits)
+            .map(|j| (j.name(), j.context.as_str(), &j.brancher)),
+        "postsubmit",
+    );
+    for (i, f) in dupes {
+        if let Some((file, path)) = i.checked_sub(central.len()).and_then(|i| post_paths.get(i)) {
+            loader.report_findings(*file, path, vec![f]);
+        }
+    }
+    let clusters = out
+        .presubmits
+        .iter()
+        .map(|j| &j.base)
+        .zip(&paths)
+        .chain(out.postsubmits.iter().map(|j| &j.base).zip(&post_paths));
+    let mut refused = Vec::new();
+    for (base, (file, path)) in clusters {
+        if !prow.in_repo_config.allows_cluster(&base.cluster, org_repo) {
+            refused.push((
+                *file,
+                path.clone(),
+                format!(
+                    "cluster {:?} is not allowed for repository {org_repo:?}",
+                    base.cluster
+                ),
+            ));
+        }
+    }
+    for (file, path, message) in refused {
+        loader.report_findings(
+            file,
+            &path,
+            vec![Finding {
+                field: vec![Seg::from("cluster")],
+                message,
+            }],
+        );
+    }
+    let mut diagnostics = loader.diagnostics;
+    diagnostics.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+    if diagnostics.iter().any(Diagnostic::is_error) {
+        return Err(LoadError { diagnostics });
+    }
+    out.warnings = diagnostics;
+    Ok(out)
 }
 
 /// `plank.default_decoration_config_entries` applied in order under the job's own config (Prow's

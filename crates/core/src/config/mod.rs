@@ -2,6 +2,7 @@
 //! defaulted and validated as Prow does, with every problem pinned to `file:line:column`.
 
 mod diagnostic;
+mod inrepo;
 mod jobs;
 mod lazy;
 mod load;
@@ -16,6 +17,10 @@ mod yaml;
 use std::collections::BTreeMap;
 
 pub use diagnostic::{Diagnostic, Severity};
+pub use inrepo::{
+    InRepoConfig, InRepoFile, PROW_YAML_DIR, PROW_YAML_FILE, ProwYaml, in_repo_config_paths,
+    read_in_repo_config_dir, touches_in_repo_config,
+};
 pub use jobs::{
     Brancher, ChangeMatcher, JobBase, JobSource, Periodic, Postsubmit, Preset, Presubmit, Retry,
     UtilityConfig, default_rerun_command_for, default_trigger_for,

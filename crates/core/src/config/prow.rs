@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_norway::Value;
 
+use super::inrepo::InRepoConfig;
 use super::tide::Tide;
 use crate::prowjob::{DecorationConfig, RerunAuthConfig};
 
@@ -25,6 +26,11 @@ pub struct ProwConfig {
     pub pod_namespace: String,
     pub log_level: String,
     pub default_job_timeout: Option<String>,
+    /// Whether `.prow.yaml` / `.prow/` jobs are read, and the clusters they may use.
+    pub in_repo_config: InRepoConfig,
+    /// Every job is decorated unless it says `decorate: false`; kept because in-repo jobs are
+    /// defaulted after the central config was loaded.
+    pub decorate_all_jobs: bool,
     /// Tide's merge pools: queries, merge methods, context policy (`functions/tide`).
     pub tide: Tide,
     // Sections prow-rs does not act on yet; typed as raw YAML so they are accepted, not flagged.
@@ -32,7 +38,6 @@ pub struct ProwConfig {
     pub branch_protection: Option<Value>,
     pub gerrit: Option<Value>,
     pub slack_reporter_configs: Option<Value>,
-    pub in_repo_config: Option<Value>,
     pub gangway: Option<Value>,
     pub moonraker: Option<Value>,
     pub scheduler: Option<Value>,
