@@ -30,6 +30,8 @@ pub struct Repository {
 pub struct Issue {
     pub number: u64,
     #[serde(default)]
+    pub title: String,
+    #[serde(default)]
     pub user: User,
     #[serde(default)]
     pub state: String,
@@ -67,6 +69,8 @@ pub struct Branch {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct PullRequest {
     pub number: u64,
+    #[serde(default)]
+    pub title: String,
     #[serde(default)]
     pub user: User,
     #[serde(default)]
@@ -196,6 +200,9 @@ pub struct Event {
     pub is_pr: bool,
     /// The issue's or PR's state (`open`, `closed`).
     pub state: String,
+    pub title: String,
+    /// The issue's or PR's page.
+    pub html_url: String,
     pub author: User,
     pub assignees: Vec<String>,
     /// Labels as the payload lists them (may be stale; plugins that decide on labels ask GitHub).
@@ -256,6 +263,8 @@ impl Event {
                     number: issue.number,
                     is_pr: issue.pull_request.is_some(),
                     state: issue.state,
+                    title: issue.title,
+                    html_url: issue.html_url,
                     author: issue.user,
                     assignees: logins(&issue.assignees),
                     labels: names(&issue.labels),
@@ -283,6 +292,8 @@ impl Event {
                     number: pr.number,
                     is_pr: true,
                     state: pr.state.clone(),
+                    title: pr.title.clone(),
+                    html_url: pr.html_url.clone(),
                     author: pr.user.clone(),
                     assignees: logins(&pr.assignees),
                     labels: names(&pr.labels),

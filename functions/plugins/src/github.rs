@@ -67,6 +67,8 @@ pub trait PluginGitHub: Send + Sync + std::fmt::Debug {
     ) -> Result<Option<Vec<u8>>>;
     async fn get_repo_labels(&self, org: &str, repo: &str) -> Result<Vec<Label>>;
     async fn is_org_member(&self, org: &str, user: &str) -> Result<bool>;
+    /// Whether `user` is an active member of the team `team` (a slug) of `org`.
+    async fn is_team_member(&self, org: &str, team: &str, user: &str) -> Result<bool>;
     /// The tree hash of a commit.
     async fn tree_of(&self, org: &str, repo: &str, sha: &str) -> Result<String>;
     async fn team_members(&self, org: &str, team: &str) -> Result<Vec<User>>;
@@ -169,6 +171,9 @@ impl<T: GitHub + ?Sized> PluginGitHub for T {
     }
     async fn is_org_member(&self, org: &str, user: &str) -> Result<bool> {
         GitHub::is_org_member(self, org, user).await
+    }
+    async fn is_team_member(&self, org: &str, team: &str, user: &str) -> Result<bool> {
+        GitHub::is_team_member(self, org, team, user).await
     }
     async fn tree_of(&self, org: &str, repo: &str, sha: &str) -> Result<String> {
         Ok(GitHub::get_tree(self, org, repo, sha).await?.sha)

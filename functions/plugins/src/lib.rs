@@ -17,14 +17,18 @@ pub mod assign;
 pub mod blunderbuss;
 pub mod event;
 pub mod help;
+pub mod help_wanted;
 pub mod hold;
+pub mod label;
 pub mod lgtm;
 pub mod owners_label;
 pub mod plugin;
 pub mod registry;
 pub mod respond;
+pub mod shrug;
 pub mod trigger;
 pub mod verify_owners;
+pub mod wip;
 
 #[cfg(feature = "function")]
 pub mod github;

@@ -38,6 +38,10 @@ pub struct Needs {
     pub labels: bool,
     /// Whether the comment's author is a collaborator of the repo.
     pub commenter_is_collaborator: bool,
+    /// Whether the comment's author is a member of the repo's org.
+    pub commenter_is_org_member: bool,
+    /// Teams (slugs, in the repo's org) to ask whether the comment's author is in.
+    pub commenter_teams: Vec<String>,
     /// The issue's comments (for notifications we edit, prune or must not repeat).
     pub comments: bool,
     /// The tree hash of the PR's head commit.
@@ -80,6 +84,8 @@ impl Needs {
             labels: self.labels || other.labels,
             commenter_is_collaborator: self.commenter_is_collaborator
                 || other.commenter_is_collaborator,
+            commenter_is_org_member: self.commenter_is_org_member || other.commenter_is_org_member,
+            commenter_teams: union_of(self.commenter_teams, other.commenter_teams),
             comments: self.comments || other.comments,
             head_tree: self.head_tree || other.head_tree,
             author_in_team,
@@ -90,6 +96,16 @@ impl Needs {
             owners_changes: self.owners_changes.or(other.owners_changes),
         }
     }
+}
+
+/// `a` then those of `b` not in it.
+fn union_of(mut a: Vec<String>, b: Vec<String>) -> Vec<String> {
+    for x in b {
+        if !a.contains(&x) {
+            a.push(x);
+        }
+    }
+    a
 }
 
 /// A comment already on the issue.
@@ -138,6 +154,9 @@ pub struct Facts {
     pub bot: String,
     pub labels: Vec<String>,
     pub commenter_is_collaborator: bool,
+    pub commenter_is_org_member: bool,
+    /// Those of the asked teams the comment's author is in.
+    pub commenter_teams: Vec<String>,
     pub comments: Vec<IssueComment>,
     pub head_tree: Option<String>,
     pub author_in_team: bool,

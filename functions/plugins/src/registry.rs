@@ -3,7 +3,10 @@
 use prow_core::config::PluginsConfig;
 
 use crate::plugin::Plugin;
-use crate::{approve, assign, blunderbuss, hold, lgtm, owners_label, trigger, verify_owners};
+use crate::{
+    approve, assign, blunderbuss, help_wanted, hold, label, lgtm, owners_label, shrug, trigger,
+    verify_owners, wip,
+};
 
 /// An org (`repo` empty) or `org/repo` that enables a plugin.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,11 +37,15 @@ static ALL: &[&dyn Plugin] = &[
     &approve::Approve,
     &assign::Assign,
     &blunderbuss::Blunderbuss,
+    &help_wanted::HelpWanted,
     &hold::Hold,
+    &label::Label,
     &lgtm::Lgtm,
     &owners_label::OwnersLabel,
+    &shrug::Shrug,
     &trigger::Trigger,
     &verify_owners::VerifyOwners,
+    &wip::Wip,
 ];
 
 /// Every plugin, by name.

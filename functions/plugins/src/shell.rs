@@ -148,6 +148,24 @@ pub async fn gather<G: PluginGitHub + ?Sized>(
             .await
             .map_err(gh(&target))?;
     }
+    if let Some(c) = &event.comment {
+        let login = c.user.login.as_str();
+        if needs.commenter_is_org_member {
+            facts.commenter_is_org_member = github
+                .is_org_member(org, login)
+                .await
+                .map_err(gh(&target))?;
+        }
+        for team in &needs.commenter_teams {
+            if github
+                .is_team_member(org, team, login)
+                .await
+                .map_err(gh(&target))?
+            {
+                facts.commenter_teams.push(team.clone());
+            }
+        }
+    }
     if needs.comments {
         facts.comments = comments(github, event).await?;
     }

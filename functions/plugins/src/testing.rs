@@ -22,6 +22,12 @@ pub(crate) fn comment_event(body: &str, commenter: &str, is_pr: bool) -> Event {
         number: 7,
         is_pr,
         state: "open".into(),
+        title: "Fix the frobnicator".into(),
+        html_url: if is_pr {
+            "https://github.com/acme/foo/pull/7".into()
+        } else {
+            "https://github.com/acme/foo/issues/7".into()
+        },
         author: user("author"),
         assignees: vec![],
         labels: vec![],

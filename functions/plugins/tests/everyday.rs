@@ -1,0 +1,271 @@
+//! Router tests of the everyday plugins (label, wip, help, shrug, lifecycle): real webhook
+//! payloads in, the exact GitHub calls out, GitHub faked by wiremock.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use http::StatusCode;
+use prow_plugins::respond::ABOUT_THIS_BOT;
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const EVERYDAY: &str = "plugins:\n  Codertocat:\n    plugins: [label, wip, help, shrug, lifecycle]\n\
+    label:\n  additional_labels: [api-review]\n  restricted_labels:\n    Codertocat:\n    - label: security\n      allowed_teams: [security-team]\n      allowed_users: [sec-lead]\n      assign_on: [{label: bug}]\n";
+
+async fn mock_repo_labels(server: &MockServer, labels: &[&str]) {
+    let body: Vec<Value> = labels.iter().map(|l| json!({"name": l})).collect();
+    Mock::given(method("GET"))
+        .and(path(format!("{REPO}/labels")))
+        .respond_with(ok(json!(body)))
+        .mount(server)
+        .await;
+}
+
+/// Prow's reply to `comment` (a payload), saying `message`.
+fn reply_to(comment: &Value, quoted: &str, message: &str) -> String {
+    let c = &comment["comment"];
+    let quote: Vec<String> = quoted.split('\n').map(|l| format!(">{l}")).collect();
+    format!(
+        "@{}: {message}\n<details>\nIn response to [this]({}):\n{}\n\n{ABOUT_THIS_BOT}\n</details>",
+        c["user"]["login"].as_str().unwrap(),
+        c["html_url"].as_str().unwrap(),
+        quote.join("\n"),
+    )
+}
+
+fn comment_write(body: &str) -> String {
+    format!(
+        "POST {REPO}/issues/2/comments {}",
+        serde_json::to_string(&json!({ "body": body })).unwrap()
+    )
+}
+
+fn label_write(label: &str) -> String {
+    format!("POST {REPO}/issues/2/labels {{\"labels\":[\"{label}\"]}}")
+}
+
+#[tokio::test]
+async fn label_adds_only_labels_the_repo_has_and_the_commenter_may_set() {
+    let h = harness(EVERYDAY).await;
+    mock_labels(&h.github, &[]).await;
+    mock_comments(&h.github, json!([])).await;
+    mock_repo_labels(&h.github, &["kind/bug", "API-Review", "security"]).await;
+    Mock::given(method("GET"))
+        .and(path(
+            "/orgs/Codertocat/teams/security-team/memberships/alice",
+        ))
+        .respond_with(ResponseTemplate::new(404))
+        .expect(1)
+        .mount(&h.github)
+        .await;
+    let body = "/kind bug\n/label api-review\n/area nope\n/label security\n<!-- /kind feature -->";
+    let comment = pr_comment("alice", body);
+    assert_eq!(
+        send(&h.app, "issue_comment", "l1", &comment).await,
+        StatusCode::OK
+    );
+    let quoted = "/kind bug\n/label api-review\n/area nope\n/label security\n";
+    assert_eq!(
+        writes(&h.github).await,
+        [
+            label_write("kind/bug"),
+            label_write("api-review"),
+            comment_write(&reply_to(
+                &comment,
+                quoted,
+                "The label(s) `security` cannot be applied or removed, because you are not in one of the allowed teams and are not an allowed user. Must be a member of one of these teams: security-team"
+            )),
+            comment_write(&reply_to(
+                &comment,
+                quoted,
+                "The label(s) `area/nope` cannot be applied, because the repository doesn't have them."
+            )),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn label_lets_a_team_member_remove_a_restricted_label_and_assigns_on_labeled() {
+    let h = harness(EVERYDAY).await;
+    mock_labels(&h.github, &["security"]).await;
+    mock_repo_labels(&h.github, &["security"]).await;
+    Mock::given(method("GET"))
+        .and(path(
+            "/orgs/Codertocat/teams/security-team/memberships/alice",
+        ))
+        .respond_with(ok(json!({"state": "active", "role": "member"})))
+        .mount(&h.github)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path(format!("{REPO}/issues/2/labels/security")))
+        .respond_with(ok(json!([])))
+        .mount(&h.github)
+        .await;
+    let comment = pr_comment("alice", "/remove-label security");
+    assert_eq!(
+        send(&h.app, "issue_comment", "l2", &comment).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        writes(&h.github).await,
+        [format!("DELETE {REPO}/issues/2/labels/security")]
+    );
+
+    // A PR labeled `bug` (an assign_on label) gets security's allowed users.
+    let h = harness(EVERYDAY).await;
+    Mock::given(method("POST"))
+        .and(path(format!("{REPO}/issues/2/assignees")))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({
+            "number": 2, "user": {"login": "Codertocat"}, "assignees": [{"login": "sec-lead"}]
+        })))
+        .mount(&h.github)
+        .await;
+    let labeled = payload("pull_request.labeled.json");
+    assert_eq!(
+        send(&h.app, "pull_request", "l3", &labeled).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        writes(&h.github).await,
+        [format!(
+            "POST {REPO}/issues/2/assignees {{\"assignees\":[\"sec-lead\"]}}"
+        )]
+    );
+}
+
+#[tokio::test]
+async fn wip_follows_the_title_and_draft_state() {
+    let h = harness(EVERYDAY).await;
+    mock_labels(&h.github, &[]).await;
+    let mut opened = payload("pull_request.opened.json");
+    opened["pull_request"]["number"] = json!(2);
+    opened["number"] = json!(2);
+    opened["pull_request"]["title"] = json!("[WIP] new README");
+    opened["pull_request"]["body"] = json!("");
+    assert_eq!(
+        send(&h.app, "pull_request", "w1", &opened).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        writes(&h.github).await,
+        [label_write("do-not-merge/work-in-progress")]
+    );
+
+    let h = harness(EVERYDAY).await;
+    mock_labels(&h.github, &["do-not-merge/work-in-progress"]).await;
+    Mock::given(method("DELETE"))
+        .and(path(format!(
+            "{REPO}/issues/2/labels/do-not-merge%2Fwork-in-progress"
+        )))
+        .respond_with(ok(json!([])))
+        .mount(&h.github)
+        .await;
+    let mut ready = payload("pull_request.ready_for_review.json");
+    ready["pull_request"]["number"] = json!(2);
+    ready["pull_request"]["title"] = json!("new README");
+    ready["pull_request"]["draft"] = json!(false);
+    assert_eq!(
+        send(&h.app, "pull_request", "w2", &ready).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        writes(&h.github).await,
+        [format!(
+            "DELETE {REPO}/issues/2/labels/do-not-merge%2Fwork-in-progress"
+        )]
+    );
+}
+
+/// `commenter` comments `body` on issue #2 (not a PR).
+fn issue_comment(commenter: &str, body: &str) -> Value {
+    let mut p = pr_comment(commenter, body);
+    p["issue"].as_object_mut().unwrap().remove("pull_request");
+    p["issue"]["html_url"] = json!("https://github.com/Codertocat/Hello-World/issues/2");
+    p
+}
+
+#[tokio::test]
+async fn help_labels_an_issue_with_the_guidelines_and_remove_help_deletes_them() {
+    let h = harness(EVERYDAY).await;
+    mock_labels(&h.github, &[]).await;
+    mock_comments(&h.github, json!([])).await;
+    let comment = issue_comment("mallory", "/good-first-issue");
+    assert_eq!(
+        send(&h.app, "issue_comment", "h1", &comment).await,
+        StatusCode::OK
+    );
+    let w = writes(&h.github).await;
+    assert_eq!(w.len(), 3, "{w:?}");
+    assert!(
+        w[0].contains("In response to [this](https://github.com/Codertocat/Hello-World/issues/2)"),
+        "Prow answers with the issue's address: {w:?}"
+    );
+    assert!(w[0].contains("This request has been marked as suitable for new contributors."));
+    assert_eq!(
+        w[1..],
+        [label_write("good first issue"), label_write("help wanted")]
+    );
+
+    let h = harness(EVERYDAY).await;
+    mock_labels(&h.github, &["help wanted"]).await;
+    mock_comments(
+        &h.github,
+        json!([
+            {"id": 5, "user": {"login": "prow-bot"}, "body": "@x: \n\tThis request has been marked as needing help from a contributor.", "created_at": "a", "updated_at": "a"},
+            {"id": 6, "user": {"login": "mallory"}, "body": "This request has been marked as needing help from a contributor.", "created_at": "a", "updated_at": "a"}
+        ]),
+    )
+    .await;
+    for (verb, p) in [
+        ("DELETE", format!("{REPO}/issues/2/labels/help%20wanted")),
+        ("DELETE", format!("{REPO}/issues/comments/5")),
+    ] {
+        Mock::given(method(verb))
+            .and(path(p))
+            .respond_with(ResponseTemplate::new(204))
+            .mount(&h.github)
+            .await;
+    }
+    let remove = issue_comment("mallory", "/remove-help");
+    assert_eq!(
+        send(&h.app, "issue_comment", "h2", &remove).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        writes(&h.github).await,
+        [
+            format!("DELETE {REPO}/issues/2/labels/help%20wanted"),
+            format!("DELETE {REPO}/issues/comments/5"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn shrug_and_unshrug() {
+    let h = harness(EVERYDAY).await;
+    mock_labels(&h.github, &["¯\\_(ツ)_/¯"]).await;
+    mock_comments(&h.github, json!([])).await;
+    Mock::given(method("DELETE"))
+        .and(path(format!(
+            "{REPO}/issues/2/labels/%C2%AF%5C_%28%E3%83%84%29_%2F%C2%AF"
+        )))
+        .respond_with(ok(json!([])))
+        .mount(&h.github)
+        .await;
+    let comment = issue_comment("mallory", "/unshrug");
+    assert_eq!(
+        send(&h.app, "issue_comment", "s1", &comment).await,
+        StatusCode::OK
+    );
+    let w = writes(&h.github).await;
+    assert_eq!(
+        w,
+        [
+            comment_write(&reply_to(&comment, "/unshrug", "¯\\\\\\_(ツ)\\_/¯")),
+            format!("DELETE {REPO}/issues/2/labels/%C2%AF%5C_%28%E3%83%84%29_%2F%C2%AF"),
+        ]
+    );
+}
