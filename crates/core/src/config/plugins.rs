@@ -246,7 +246,6 @@ pub struct BlunderbussConfig {
     pub wait_for_status: Option<Value>,
 }
 
-/// How OWNERS files are read (Prow's `plugins.Owners`).
 /// The label plugin's settings (Prow's `plugins.Label`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -342,6 +341,7 @@ pub struct RetitleConfig {
     pub allow_closed_issues: bool,
 }
 
+/// How OWNERS files are read (Prow's `plugins.Owners`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct OwnersConfig {
@@ -422,7 +422,11 @@ impl ConfigUpdater {
         }
         for spec in maps.values_mut() {
             if spec.clusters.is_empty() {
-                for group in spec.cluster_groups.iter().filter_map(|g| self.cluster_groups.get(g)) {
+                for group in spec
+                    .cluster_groups
+                    .iter()
+                    .filter_map(|g| self.cluster_groups.get(g))
+                {
                     for cluster in &group.clusters {
                         spec.clusters
                             .entry(cluster.clone())
@@ -608,6 +612,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn restricted_labels_merge_global_org_and_repo_entries_as_prow() {
+        let cfg: PluginsConfig = serde_norway::from_str(
+            "label:\n  additional_labels: [api-review]\n  restricted_labels:\n    '*':\n    - label: Restricted\n      allowed_users: [bob]\n      assign_on: [{label: ready}]\n    acme:\n    - label: restricted\n      allowed_users: [alice]\n      allowed_teams: [leads]\n    acme/foo:\n    - label: other\n      allowed_teams: [infra]\nretitle: {allow_closed_issues: true}\nhelp: ~\n",
+        )
+        .expect("parses");
+        let foo = cfg.label.restricted_labels_for("acme", "foo");
+        assert_eq!(foo.keys().collect::<Vec<_>>(), ["other", "restricted"]);
+        let r = &foo["restricted"];
+        assert_eq!(r.allowed_users, ["alice", "bob"]);
+        assert_eq!(r.allowed_teams, ["leads"]);
+        assert_eq!(
+            r.assign_on,
+            [AssignOnLabel {
+                label: "ready".into()
+            }]
+        );
+        let bar = cfg.label.restricted_labels_for("other", "bar");
+        assert_eq!(bar.keys().collect::<Vec<_>>(), ["restricted"]);
+        assert_eq!(bar["restricted"].allowed_users, ["bob"]);
+        assert!(cfg.retitle.allow_closed_issues);
+        assert_eq!(cfg.help.guidelines_url(), DEFAULT_HELP_GUIDELINES_URL);
+    }
+
+    #[test]
     fn plugins_and_triggers_resolve_per_repo() {
         let cfg: PluginsConfig = serde_norway::from_str(
             "plugins:\n  acme:\n    plugins: [trigger, lgtm]\n    excluded_repos: [secret]\n  acme/foo: [hold]\n\
@@ -706,30 +734,6 @@ mod tests {
             assert_eq!(
                 cfg.is_enabled(org, repo, "trigger"),
                 *enabled,
-    #[test]
-    fn restricted_labels_merge_global_org_and_repo_entries_as_prow() {
-        let cfg: PluginsConfig = serde_norway::from_str(
-            "label:\n  additional_labels: [api-review]\n  restricted_labels:\n    '*':\n    - label: Restricted\n      allowed_users: [bob]\n      assign_on: [{label: ready}]\n    acme:\n    - label: restricted\n      allowed_users: [alice]\n      allowed_teams: [leads]\n    acme/foo:\n    - label: other\n      allowed_teams: [infra]\nretitle: {allow_closed_issues: true}\nhelp: ~\n",
-        )
-        .expect("parses");
-        let foo = cfg.label.restricted_labels_for("acme", "foo");
-        assert_eq!(foo.keys().collect::<Vec<_>>(), ["other", "restricted"]);
-        let r = &foo["restricted"];
-        assert_eq!(r.allowed_users, ["alice", "bob"]);
-        assert_eq!(r.allowed_teams, ["leads"]);
-        assert_eq!(
-            r.assign_on,
-            [AssignOnLabel {
-                label: "ready".into()
-            }]
-        );
-        let bar = cfg.label.restricted_labels_for("other", "bar");
-        assert_eq!(bar.keys().collect::<Vec<_>>(), ["restricted"]);
-        assert_eq!(bar["restricted"].allowed_users, ["bob"]);
-        assert!(cfg.retitle.allow_closed_issues);
-        assert_eq!(cfg.help.guidelines_url(), DEFAULT_HELP_GUIDELINES_URL);
-    }
-
                 "{yaml} for {org}/{repo}"
             );
             assert_eq!(
