@@ -128,43 +128,119 @@ impl PrFacts {
     }
 }
 
+/// Why an event runs no job at all, before any job's own filters are consulted (`prow
+/// explain` reports it for every job).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum NoRun {
+    /// plugins.yaml does not enable `trigger` for the repo.
+    PluginDisabled { repo: String },
+    /// Draft PRs run nothing until they are ready for review.
+    Draft,
+    /// The PR's author is not trusted and the PR lacks `ok-to-test`.
+    UntrustedAuthor { author: String },
+    /// This webhook action starts no jobs.
+    Action { action: String },
+    /// A comment that is not new (edited, deleted).
+    NotNewComment { action: String },
+    /// A comment on an issue, not a pull request.
+    NotPullRequest,
+    /// A comment on a closed pull request.
+    Closed,
+    /// A comment by the bot itself.
+    FromBot,
+    /// The comment has no trigger command and names no job.
+    NoCommand,
+    /// Neither the commenter nor the PR is trusted.
+    UntrustedCommenter { commenter: String },
+    /// `/ok-to-test cancel` only changes labels.
+    OkToTestCancel,
+    /// GitHub says the PR has merge conflicts; Prow creates nothing for it.
+    Unmergeable,
+}
+
+impl std::fmt::Display for NoRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NoRun::PluginDisabled { repo } => {
+                write!(f, "the trigger plugin is not enabled for {repo}")
+            }
+            NoRun::Draft => f.write_str("draft PR: nothing runs until it is ready for review"),
+            NoRun::UntrustedAuthor { author } => write!(
+                f,
+                "author {author} is not trusted: a trusted member must comment /ok-to-test"
+            ),
+            NoRun::Action { action } => write!(f, "{action} starts no jobs"),
+            NoRun::NotNewComment { action } => {
+                write!(f, "comment {action}: only new comments run jobs")
+            }
+            NoRun::NotPullRequest => f.write_str("comment on an issue, not a pull request"),
+            NoRun::Closed => f.write_str("comment on a closed pull request"),
+            NoRun::FromBot => f.write_str("comment by the bot itself"),
+            NoRun::NoCommand => f.write_str("not a /test, /retest or /ok-to-test command"),
+            NoRun::UntrustedCommenter { commenter } => write!(
+                f,
+                "neither commenter {commenter} nor the PR's author is trusted"
+            ),
+            NoRun::OkToTestCancel => f.write_str("/ok-to-test cancel only changes labels"),
+            NoRun::Unmergeable => f.write_str("the PR has merge conflicts"),
+        }
+    }
+}
+
 /// Prow's handlePR.
 pub fn decide_pull_request(
     ev: &PullRequestEvent,
     trigger: &TriggerConfig,
     facts: &PrFacts,
 ) -> Vec<Action> {
+    decide_pull_request_why(ev, trigger, facts).0
+}
+
+/// [`decide_pull_request`], with the reason when the actions run no jobs.
+pub fn decide_pull_request_why(
+    ev: &PullRequestEvent,
+    trigger: &TriggerConfig,
+    facts: &PrFacts,
+) -> (Vec<Action>, Option<NoRun>) {
     let pr = &ev.pull_request;
-    let run_unless_draft = || {
+    let untrusted = || NoRun::UntrustedAuthor {
+        author: pr.user.login.clone(),
+    };
+    let action = |what: String| Some(NoRun::Action { action: what });
+    let run_unless_draft = |mut actions: Vec<Action>| {
         if pr.draft {
-            vec![]
+            (actions, Some(NoRun::Draft))
         } else {
-            vec![Action::Run(RunRequest::TestAll)]
+            actions.push(Action::Run(RunRequest::TestAll));
+            (actions, None)
         }
     };
     let build_if_trusted = || {
         if !facts.pr_trusted() {
-            return vec![];
+            return (vec![], Some(untrusted()));
         }
         let mut actions = Vec::new();
         if facts.has(NEEDS_OK_TO_TEST) {
             actions.push(Action::RemoveLabel(NEEDS_OK_TO_TEST.into()));
         }
-        actions.extend(run_unless_draft());
-        actions
+        run_unless_draft(actions)
     };
     match ev.action.as_str() {
         "opened" if facts.author_trusted => {
             if pr.draft {
-                vec![Action::Comment(messages::DRAFT_MESSAGE.into())]
+                (
+                    vec![Action::Comment(messages::DRAFT_MESSAGE.into())],
+                    Some(NoRun::Draft),
+                )
             } else {
-                vec![Action::Run(RunRequest::TestAll)]
+                (vec![Action::Run(RunRequest::TestAll)], None)
             }
         }
         "opened" => {
             // A redelivered `opened` finds the label from the first delivery: welcome once.
             if facts.has(NEEDS_OK_TO_TEST) {
-                return vec![];
+                return (vec![], Some(untrusted()));
             }
             let org = &pr_repo(pr, &ev.repository).owner.login;
             let full_name = format!("{org}/{}", pr_repo(pr, &ev.repository).name);
@@ -178,47 +254,92 @@ pub fn decide_pull_request(
                 org,
                 &full_name,
             )));
-            actions
+            (actions, Some(untrusted()))
         }
         "reopened" | "ready_for_review" => build_if_trusted(),
         "edited" if ev.base_changed() => build_if_trusted(),
         "synchronize" => {
+            let (more, why) = build_if_trusted();
             let mut actions = vec![Action::AbortJobs {
                 keep_sha: Some(pr.head.sha.clone()),
             }];
-            actions.extend(build_if_trusted());
-            actions
+            actions.extend(more);
+            (actions, why)
         }
         "labeled" => match ev.label.as_ref().map(|l| l.name.as_str()) {
-            Some(LGTM) if !facts.pr_trusted() => run_unless_draft(),
-            Some(OK_TO_TEST) if !facts.sender_is_bot => run_unless_draft(),
-            _ => vec![],
+            Some(LGTM) if !facts.pr_trusted() => run_unless_draft(vec![]),
+            Some(OK_TO_TEST) if !facts.sender_is_bot => run_unless_draft(vec![]),
+            label => (
+                vec![],
+                action(format!("labeled {}", label.unwrap_or_default())),
+            ),
         },
-        "closed" | "converted_to_draft" => vec![Action::AbortJobs { keep_sha: None }],
-        _ => vec![],
+        "closed" | "converted_to_draft" => (
+            vec![Action::AbortJobs { keep_sha: None }],
+            action(format!("pull_request {}", ev.action)),
+        ),
+        other => (vec![], action(format!("pull_request {other}"))),
     }
 }
 
 /// Whether a comment is for trigger at all (Prow's check before any trust lookup): created on
 /// an open PR by someone else than the bot, with a trigger command or a job's trigger in it.
 pub fn comment_is_relevant(ev: &IssueCommentEvent, bot: &str, presubmits: &[Presubmit]) -> bool {
-    if ev.action != "created"
-        || ev.issue.pull_request.is_none()
-        || ev.issue.state != IssueState::Open
-        || ev.comment.user.login.eq_ignore_ascii_case(bot)
-    {
-        return false;
-    }
+    comment_relevance(ev, bot, presubmits).is_ok()
+}
+
+/// [`comment_is_relevant`], saying why not.
+pub fn comment_relevance(
+    ev: &IssueCommentEvent,
+    bot: &str,
+    presubmits: &[Presubmit],
+) -> Result<(), NoRun> {
+    comment_on_open_pr_why(ev, bot)?;
     let text = strip_non_commands(&ev.comment.body);
     let c = Commands::parse(&text);
-    c.retest
+    let relevant = c.retest
         || c.retest_required
         || c.test_manual_required
         || c.ok_to_test
         || c.ok_to_test_cancel
         || c.test_all
         || may_need_help(&text)
-        || presubmits.iter().any(|p| p.triggered_by(&text))
+        || presubmits.iter().any(|p| p.triggered_by(&text));
+    if relevant {
+        Ok(())
+    } else {
+        Err(NoRun::NoCommand)
+    }
+}
+
+/// A new comment on an open PR by someone other than the bot: the part of
+/// [`comment_is_relevant`] that needs no jobs.
+pub fn comment_on_open_pr(ev: &IssueCommentEvent, bot: &str) -> bool {
+    comment_on_open_pr_why(ev, bot).is_ok()
+}
+
+/// Whether a comment has any command line (`/word` at a line start, outside code and quotes):
+/// comments without one cannot name an in-repo job, so their PR need not be read.
+pub fn has_command(body: &str) -> bool {
+    prow_core::commands::command_lines(&strip_non_commands(body))
+        .next()
+        .is_some()
+}
+
+fn comment_on_open_pr_why(ev: &IssueCommentEvent, bot: &str) -> Result<(), NoRun> {
+    if ev.action != "created" {
+        Err(NoRun::NotNewComment {
+            action: ev.action.clone(),
+        })
+    } else if ev.issue.pull_request.is_none() {
+        Err(NoRun::NotPullRequest)
+    } else if ev.issue.state != IssueState::Open {
+        Err(NoRun::Closed)
+    } else if ev.comment.user.login.eq_ignore_ascii_case(bot) {
+        Err(NoRun::FromBot)
+    } else {
+        Ok(())
+    }
 }
 
 /// Facts for a relevant comment.
@@ -236,6 +357,15 @@ pub fn decide_comment(
     trigger: &TriggerConfig,
     facts: &CommentFacts,
 ) -> Vec<Action> {
+    decide_comment_why(ev, trigger, facts).0
+}
+
+/// [`decide_comment`], with the reason when the actions run no jobs.
+pub fn decide_comment_why(
+    ev: &IssueCommentEvent,
+    trigger: &TriggerConfig,
+    facts: &CommentFacts,
+) -> (Vec<Action>, Option<NoRun>) {
     let text = strip_non_commands(&ev.comment.body);
     let commands = Commands::parse(&text);
     let has = |l: &str| facts.labels.iter().any(|x| x == l);
@@ -254,7 +384,12 @@ pub fn decide_comment(
         } else {
             messages::UNTRUSTED_REPLY
         };
-        return vec![reply(msg)];
+        return (
+            vec![reply(msg)],
+            Some(NoRun::UntrustedCommenter {
+                commenter: ev.comment.user.login.clone(),
+            }),
+        );
     }
     let honor = !trigger.ignore_ok_to_test;
     let mut actions = Vec::new();
@@ -267,7 +402,10 @@ pub fn decide_comment(
     }
     if honor && commands.ok_to_test_cancel {
         if !facts.commenter_trusted {
-            return vec![reply(messages::ONLY_TRUSTED_CAN_CANCEL)];
+            return (
+                vec![reply(messages::ONLY_TRUSTED_CAN_CANCEL)],
+                Some(NoRun::OkToTestCancel),
+            );
         }
         // Prow returns here: the labels added above for a simultaneous /ok-to-test are not
         // applied separately, only the cancel's.
@@ -278,13 +416,13 @@ pub fn decide_comment(
         if !has(NEEDS_OK_TO_TEST) {
             cancel.push(Action::AddLabel(NEEDS_OK_TO_TEST.into()));
         }
-        return cancel;
+        return (cancel, Some(NoRun::OkToTestCancel));
     }
     actions.push(Action::Run(RunRequest::Comment {
         text,
         honor_ok_to_test: honor,
     }));
-    actions
+    (actions, None)
 }
 
 fn may_need_help(text: &str) -> bool {

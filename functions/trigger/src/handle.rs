@@ -1,6 +1,8 @@
 //! The I/O shell: decode an event, gather the GitHub facts [`crate::decide`] needs, apply its actions.
 
-use prow_core::config::{Presubmit, TriggerConfig};
+use std::borrow::Cow;
+
+use prow_core::config::{Postsubmit, Presubmit, ProwYaml, TriggerConfig, touches_in_repo_config};
 use prow_core::events::{
     GITHUB_ISSUE_COMMENT, GITHUB_PULL_REQUEST, GITHUB_PULL_REQUEST_REVIEW,
     GITHUB_PULL_REQUEST_REVIEW_COMMENT, GITHUB_PUSH,
@@ -16,6 +18,7 @@ use crate::decide::{
     self, Action, CommentFacts, JobContext, PrFacts, RunRequest, help_message, help_note,
     is_retest, may_reply_with_help, pr_needs, prunes_help,
 };
+use crate::in_repo::InRepoError;
 use crate::messages;
 use crate::payload::{Comment, IssueCommentEvent, PullRequestEvent, PushEvent, Repo, ReviewEvent};
 use crate::trust::trusted_user;
@@ -43,6 +46,9 @@ pub enum TriggerError {
         #[source]
         source: KubeError,
     },
+    /// GitHub could not list or serve the in-repo config; a redelivery may.
+    #[error(transparent)]
+    InRepo(InRepoError),
     /// The repo's jobs could not be read from the config snapshot: answering 5xx keeps the
     /// event for redelivery instead of silently running nothing.
     #[error("{target}: {source}")]
@@ -184,10 +190,7 @@ async fn handle_pull_request(
     if !enabled(state, &org, &repo) {
         return Ok(());
     }
-    let presubmits = state
-        .config
-        .presubmits_for(&format!("{org}/{repo}"))
-        .map_err(config_err(&org, &repo))?;
+    let presubmits = pr_presubmits(state, &org, &repo, pr).await?;
     if presubmits.is_empty() {
         return Ok(());
     }
@@ -228,7 +231,7 @@ async fn handle_pull_request(
         number: pr.number,
         pr: Some(pr),
         fallback_repo: &ev.repository,
-        presubmits,
+        presubmits: &presubmits,
         comment: None,
         bot,
         delivery_id: id,
@@ -265,15 +268,35 @@ async fn handle_comment(
     if !enabled(state, &org, &repo) {
         return Ok(());
     }
-    let presubmits = state
-        .config
-        .presubmits_for(&format!("{org}/{repo}"))
-        .map_err(config_err(&org, &repo))?;
     if ev.action != "created" || ev.issue.pull_request.is_none() {
         return Ok(());
     }
     let bot = state.github.bot_login().await.map_err(gh(&where_))?;
-    if !decide::comment_is_relevant(ev, &bot, presubmits) {
+    let org_repo = format!("{org}/{repo}");
+    // In-repo jobs depend on the PR's head and base, so the PR is read before knowing whether
+    // the comment names one of them; only for new comments with a command line in them.
+    let mut early_pr = None;
+    let presubmits = if state.config.prow.in_repo_config.enabled_for(&org_repo)
+        && decide::comment_on_open_pr(ev, &bot)
+        && decide::has_command(&ev.comment.body)
+    {
+        let pr = state
+            .github
+            .get_pull_request(&org, &repo, number)
+            .await
+            .map_err(gh(&where_))?;
+        let jobs = pr_presubmits(state, &org, &repo, &pr).await?;
+        early_pr = Some(pr);
+        jobs
+    } else {
+        Cow::Borrowed(
+            state
+                .config
+                .presubmits_for(&org_repo)
+                .map_err(config_err(&org, &repo))?,
+        )
+    };
+    if !decide::comment_is_relevant(ev, &bot, &presubmits) {
         return Ok(());
     }
     let trigger: TriggerConfig = state.config.plugins.trigger_for(&org, &repo);
@@ -295,16 +318,16 @@ async fn handle_comment(
         labels: labels(state, &org, &repo, number).await?,
     };
     let actions = decide::decide_comment(ev, &trigger, &facts);
-    let pr = if actions.iter().any(|a| matches!(a, Action::Run(_))) {
-        Some(
+    let pr = match early_pr {
+        Some(pr) => Some(pr),
+        None if actions.iter().any(|a| matches!(a, Action::Run(_))) => Some(
             state
                 .github
                 .get_pull_request(&org, &repo, number)
                 .await
                 .map_err(gh(&where_))?,
-        )
-    } else {
-        None
+        ),
+        None => None,
     };
     let target = Target {
         org,
@@ -312,7 +335,7 @@ async fn handle_comment(
         number,
         pr: pr.as_ref(),
         fallback_repo: &ev.repository,
-        presubmits,
+        presubmits: &presubmits,
         comment: Some(&ev.comment),
         bot: Some(bot),
         delivery_id: id,
@@ -324,24 +347,115 @@ async fn handle_push(state: &TriggerState, ev: &PushEvent, id: &str) -> Result<(
     if !enabled(state, &ev.repository.owner.login, &ev.repository.name) {
         return Ok(());
     }
-    let org_repo = format!("{}/{}", ev.repository.owner.login, ev.repository.name);
-    let postsubmits =
-        state
-            .config
-            .postsubmits_for(&org_repo)
-            .map_err(|source| TriggerError::Config {
-                target: org_repo.clone(),
-                source,
-            })?;
+    let (org, repo) = (&ev.repository.owner.login, &ev.repository.name);
+    let org_repo = format!("{org}/{repo}");
+    let central = state
+        .config
+        .postsubmits_for(&org_repo)
+        .map_err(config_err(org, repo))?;
+    // A push's in-repo postsubmits are those of the pushed commit, as Prow reads them.
+    let postsubmits: Cow<'_, [Postsubmit]> = match in_repo_jobs(state, org, repo, &ev.after).await?
+    {
+        Some(yaml) => Cow::Owned(
+            state
+                .config
+                .postsubmits_with(&org_repo, Some(&yaml))
+                .map_err(config_err(org, repo))?,
+        ),
+        None => Cow::Borrowed(central),
+    };
     let ctx = JobContext {
         delivery_id: id,
         namespace: &state.config.prow.prowjob_namespace,
         now: state.clock.time(),
     };
-    for pj in decide::push_prowjobs(ev, postsubmits, &ctx) {
+    for pj in decide::push_prowjobs(ev, &postsubmits, &ctx) {
         create(state, &pj, &format!("{org_repo}@{}", ev.git_ref)).await?;
     }
     Ok(())
+}
+
+/// A PR's presubmits: the central ones, followed where `in_repo_config` is enabled by those of
+/// the PR's in-repo config at its merged state. Without a clone that is read at the PR's head
+/// when the PR changes `.prow.yaml` or `.prow/`, else at the base branch's tip (docs/design.md
+/// says where this differs from Prow's merge).
+async fn pr_presubmits<'a>(
+    state: &'a TriggerState,
+    org: &str,
+    repo: &str,
+    pr: &PullRequest,
+) -> Result<Cow<'a, [Presubmit]>, TriggerError> {
+    let org_repo = format!("{org}/{repo}");
+    let central = state
+        .config
+        .presubmits_for(&org_repo)
+        .map_err(config_err(org, repo))?;
+    if !state.config.prow.in_repo_config.enabled_for(&org_repo) {
+        return Ok(Cow::Borrowed(central));
+    }
+    let where_ = format!("{org_repo}#{}", pr.number);
+    let changed = state
+        .github
+        .pull_request_changed_files(org, repo, pr.number)
+        .await
+        .map_err(gh(&where_))?;
+    let sha = if touches_in_repo_config(&changed) {
+        pr.head.sha.clone()
+    } else {
+        state
+            .github
+            .get_ref(org, repo, &format!("heads/{}", pr.base.git_ref))
+            .await
+            .map_err(gh(&where_))?
+    };
+    match in_repo_jobs(state, org, repo, &sha).await? {
+        Some(yaml) => Ok(Cow::Owned(
+            state
+                .config
+                .presubmits_with(&org_repo, Some(&yaml))
+                .map_err(config_err(org, repo))?,
+        )),
+        None => Ok(Cow::Borrowed(central)),
+    }
+}
+
+/// The in-repo jobs of `org/repo` at `sha`; `None` where in-repo config is off, and also when
+/// it is invalid: then the central jobs run alone, as in Prow, so a PR fixing a broken
+/// `.prow.yaml` can still be tested. GitHub failures ask for redelivery instead.
+async fn in_repo_jobs(
+    state: &TriggerState,
+    org: &str,
+    repo: &str,
+    sha: &str,
+) -> Result<Option<ProwYaml>, TriggerError> {
+    let org_repo = format!("{org}/{repo}");
+    if !state.config.prow.in_repo_config.enabled_for(&org_repo) {
+        return Ok(None);
+    }
+    let files = match state
+        .in_repo
+        .files_at(state.github.as_ref(), org, repo, sha)
+        .await
+    {
+        Ok(files) => files,
+        Err(e @ InRepoError::GitHub { .. }) => return Err(TriggerError::InRepo(e)),
+        Err(e) => {
+            tracing::warn!(error = %e, "in-repo config unreadable; central jobs only");
+            return Ok(None);
+        }
+    };
+    match state.config.prow_yaml(&org_repo, &files) {
+        Ok(yaml) => {
+            for w in &yaml.warnings {
+                tracing::info!(%org_repo, sha, warning = %w, "in-repo config");
+            }
+            Ok(Some(yaml))
+        }
+        Err(e) => {
+            tracing::warn!(%org_repo, sha, error = %e, "invalid in-repo config; central jobs only");
+            Ok(None)
+        }
+    }
 }
 
 async fn create(state: &TriggerState, pj: &ProwJob, target: &str) -> Result<(), TriggerError> {

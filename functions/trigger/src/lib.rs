@@ -7,6 +7,7 @@
 
 pub mod decide;
 pub mod handle;
+pub mod in_repo;
 pub mod messages;
 pub mod metrics;
 pub mod payload;
@@ -39,6 +40,11 @@ pub struct TriggerState {
     pub github: Arc<dyn GitHub>,
     pub clock: Clock,
     pub metrics: Arc<Metrics>,
+    /// When set, each event is handled with this source's config of the moment instead of
+    /// `config`, so a merged config change goes live without a restart.
+    pub live_config: Option<prow_runtime::LiveConfig>,
+    /// In-repo config files read per commit, shared by the events of this instance.
+    pub in_repo: Arc<in_repo::InRepoCache>,
 }
 
 impl std::fmt::Debug for TriggerState {
@@ -59,7 +65,16 @@ impl TriggerState {
             github,
             clock: Clock::system(),
             metrics: Arc::new(Metrics::default()),
+            live_config: None,
+            in_repo: Arc::default(),
         }
+    }
+
+    /// Follows `live` from now on (see [`TriggerState::live_config`]).
+    pub fn with_live_config(mut self, live: prow_runtime::LiveConfig) -> Self {
+        self.config = live.current();
+        self.live_config = Some(live);
+        self
     }
 
     pub fn with_clock(mut self, clock: Clock) -> Self {
@@ -98,10 +113,12 @@ pub enum StartError {
 
 /// Builds the router from flags: loads the config, connects to Kubernetes and GitHub.
 pub async fn app(flags: Flags) -> Result<Router, StartError> {
-    let config = flags.config.load_with_plugins(flags.plugin_config)?;
+    let live = flags.config.load_live(flags.plugin_config)?;
     let client = prow_kube::client(&flags.kube).await?;
     let github = prow_github::connect(&flags.github.settings(flags.dry_run))?;
-    Ok(router(TriggerState::new(Arc::new(config), client, github)))
+    Ok(router(
+        TriggerState::new(live.current(), client, github).with_live_config(live),
+    ))
 }
 
 /// `POST /` takes CloudEvents; `/healthz` and `/metrics` for the platform.
@@ -117,7 +134,16 @@ impl prow_runtime::EventFunction for TriggerState {
     }
 
     async fn handle(&self, event: &prow_events::Event) -> Result<(), TriggerError> {
-        handle::handle_event(self, event).await
+        match &self.live_config {
+            Some(live) => {
+                let state = TriggerState {
+                    config: live.current(),
+                    ..self.clone()
+                };
+                handle::handle_event(&state, event).await
+            }
+            None => handle::handle_event(self, event).await,
+        }
     }
 
     fn is_bad_request(error: &TriggerError) -> bool {

@@ -71,11 +71,15 @@ async fn harness() -> Harness {
 }
 
 async fn harness_with(plugins_yaml: &str) -> Harness {
+    harness_config(CONFIG, plugins_yaml).await
+}
+
+async fn harness_config(config_yaml: &str, plugins_yaml: &str) -> Harness {
     let api = LocalApi::start().await.unwrap();
     let client = api.client().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config_path = dir.path().join("config.yaml");
-    std::fs::write(&config_path, CONFIG).unwrap();
+    std::fs::write(&config_path, config_yaml).unwrap();
     let plugins_path = dir.path().join("plugins.yaml");
     std::fs::write(&plugins_path, plugins_yaml).unwrap();
     let config = prow_core::config::load(&prow_core::config::LoadOptions {
@@ -742,4 +746,189 @@ async fn review_bodies_diff_comments_and_pr_bodies_carry_commands() {
     let mut opened_jobs = by("o-1", &jobs(&h).await);
     opened_jobs.sort();
     assert_eq!(opened_jobs, vec!["pull-hello-manual", "pull-hello-unit"]);
+}
+
+/// The PR's head in `pull_request.opened.json`.
+const HEAD_SHA: &str = "ec26c3e57ca3a959ca5aad62de7213c562f8c821";
+const PUSHED_SHA: &str = "6113728f27ae82c7b1a177c8d03f9e96e0adf246";
+
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Serves `.prow.yaml` with `text` at `sha` through the tree and contents APIs.
+async fn serve_prow_yaml(server: &MockServer, sha: &str, text: &str) {
+    Mock::given(method("GET"))
+        .and(path(format!("{ORG_REPO}/git/trees/{sha}")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "sha": sha, "truncated": false,
+            "tree": [
+                {"path": "README", "type": "blob", "sha": "a", "mode": "100644"},
+                {"path": ".prow.yaml", "type": "blob", "sha": "b", "mode": "100644"},
+            ]
+        })))
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{ORG_REPO}/contents/.prow.yaml")))
+        .and(wiremock::matchers::query_param("ref", sha))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "type": "file", "encoding": "base64", "path": ".prow.yaml",
+            "content": base64(text.as_bytes())
+        })))
+        .mount(server)
+        .await;
+}
+
+const IN_REPO_YAML: &str = "presubmits:\n- name: pull-hello-in-repo\n  always_run: true\n  spec: {containers: [{image: alpine:3, command: [\"true\"]}]}\n- name: pull-hello-in-repo-manual\n  spec: {containers: [{image: alpine:3, command: [\"true\"]}]}\npostsubmits:\n- name: post-hello-in-repo\n  spec: {containers: [{image: alpine:3, command: [\"true\"]}]}\n";
+
+fn in_repo_config() -> String {
+    format!("{CONFIG}in_repo_config:\n  enabled:\n    Codertocat/Hello-World: true\n")
+}
+
+#[tokio::test]
+async fn in_repo_presubmits_run_and_are_offered_by_test_help() {
+    let h = harness_config(&in_repo_config(), PLUGINS).await;
+    // The PR changes src/main.rs only: its jobs are read at the base branch's tip.
+    serve_prow_yaml(&h.github, BASE_SHA, IN_REPO_YAML).await;
+    let status = send(
+        &h.app,
+        "dev.prow.github.pull_request",
+        "d-in-repo",
+        Some("opened"),
+        &pr_opened("alice"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        names(&jobs(&h).await),
+        ["pull-hello-in-repo", "pull-hello-unit"]
+    );
+
+    let pr = {
+        let mut pr = payload("pull_request.opened.json")["pull_request"].clone();
+        pr["user"]["login"] = json!("alice");
+        pr["mergeable"] = json!(true);
+        pr
+    };
+    Mock::given(method("GET"))
+        .and(path(format!("{ORG_REPO}/pulls/2")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(pr))
+        .mount(&h.github)
+        .await;
+    mock_labels(&h.github, &[]).await;
+    let help = pr_comment("alice", "/test ?", "alice");
+    let status = send(
+        &h.app,
+        "dev.prow.github.issue_comment",
+        "c-help",
+        Some("created"),
+        &help,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let comments = writes(&h.github, "POST", "/issues/2/comments").await;
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert!(
+        comments[0].contains("/test pull-hello-in-repo-manual"),
+        "{}",
+        comments[0]
+    );
+    assert!(
+        comments[0].contains("/test pull-hello-unit"),
+        "{}",
+        comments[0]
+    );
+
+    // `/test <in-repo job>` runs it; the tree was read once per commit.
+    let run = pr_comment("alice", "/test pull-hello-in-repo-manual", "alice");
+    send(
+        &h.app,
+        "dev.prow.github.issue_comment",
+        "c-run",
+        Some("created"),
+        &run,
+    )
+    .await;
+    assert!(names(&jobs(&h).await).contains(&"pull-hello-in-repo-manual"));
+    let tree_reads = writes(&h.github, "GET", &format!("/git/trees/{BASE_SHA}")).await;
+    assert_eq!(tree_reads.len(), 1, "cached by SHA");
+}
+
+#[tokio::test]
+async fn a_pr_changing_prow_yaml_is_tested_with_its_own_jobs() {
+    let h = harness_config(&in_repo_config(), PLUGINS).await;
+    Mock::given(method("GET"))
+        .and(path(format!("{ORG_REPO}/pulls/2/files")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            {"filename": ".prow.yaml", "status": "modified"}
+        ])))
+        .with_priority(1)
+        .mount(&h.github)
+        .await;
+    serve_prow_yaml(&h.github, BASE_SHA, "presubmits: []\n").await;
+    serve_prow_yaml(&h.github, HEAD_SHA, IN_REPO_YAML).await;
+    send(
+        &h.app,
+        "dev.prow.github.pull_request",
+        "d-head",
+        Some("opened"),
+        &pr_opened("alice"),
+    )
+    .await;
+    assert_eq!(
+        names(&jobs(&h).await),
+        ["pull-hello-in-repo", "pull-hello-unit"]
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_prow_yaml_leaves_the_central_jobs_running() {
+    let h = harness_config(&in_repo_config(), PLUGINS).await;
+    // Clashes with a central job's name: Prow refuses the in-repo config, trigger falls back.
+    serve_prow_yaml(
+        &h.github,
+        BASE_SHA,
+        "presubmits:\n- name: pull-hello-unit\n  always_run: true\n  spec: {containers: [{image: a, command: [x]}]}\n",
+    )
+    .await;
+    let status = send(
+        &h.app,
+        "dev.prow.github.pull_request",
+        "d-bad",
+        Some("opened"),
+        &pr_opened("alice"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(names(&jobs(&h).await), ["pull-hello-unit"]);
+}
+
+#[tokio::test]
+async fn pushes_run_in_repo_postsubmits_of_the_pushed_commit() {
+    let h = harness_config(&in_repo_config(), PLUGINS).await;
+    serve_prow_yaml(&h.github, PUSHED_SHA, IN_REPO_YAML).await;
+    let mut push = payload("push.json");
+    push["ref"] = json!("refs/heads/master");
+    let status = send(&h.app, "dev.prow.github.push", "p-in-repo", None, &push).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        names(&jobs(&h).await),
+        ["post-hello-all", "post-hello-in-repo"]
+    );
 }
