@@ -83,12 +83,20 @@ impl TideQuery {
                 .iter()
                 .map(|b| format!("-base:\"{b}\"")),
         );
-        terms.extend(self.included_branches.iter().map(|b| format!("base:\"{b}\"")));
+        terms.extend(
+            self.included_branches
+                .iter()
+                .map(|b| format!("base:\"{b}\"")),
+        );
         for label in &self.labels {
             let alternatives: Vec<String> = label.split(',').map(|l| format!("\"{l}\"")).collect();
             terms.push(format!("label:{}", alternatives.join(",")));
         }
-        terms.extend(self.missing_labels.iter().map(|l| format!("-label:\"{l}\"")));
+        terms.extend(
+            self.missing_labels
+                .iter()
+                .map(|l| format!("-label:\"{l}\"")),
+        );
         if !self.milestone.is_empty() {
             terms.push(format!("milestone:\"{}\"", self.milestone));
         }
@@ -122,7 +130,9 @@ impl TideQuery {
         };
         for (i, org) in self.orgs.iter().enumerate() {
             if org.contains('/') {
-                return Err(format!("orgs[{i}]: {org:?} contains a '/' which is not valid"));
+                return Err(format!(
+                    "orgs[{i}]: {org:?} contains a '/' which is not valid"
+                ));
             }
             if org.is_empty() {
                 return Err(format!("orgs[{i}]: is an empty string"));
@@ -131,7 +141,9 @@ impl TideQuery {
         duplicates("orgs", &self.orgs)?;
         for (i, repo) in self.repos.iter().enumerate() {
             if !is_org_repo(repo) {
-                return Err(format!("repos[{i}]: {repo:?} is not of the form \"org/repo\""));
+                return Err(format!(
+                    "repos[{i}]: {repo:?} is not of the form \"org/repo\""
+                ));
             }
             let org = repo.split('/').next().unwrap_or_default();
             if self.orgs.iter().any(|o| o == org) {
@@ -506,7 +518,11 @@ merge_method:
             ("nobody", "x", "main", MergeMethod::Merge),
         ];
         for (org, repo, branch, want) in cases {
-            assert_eq!(t.merge_method(org, repo, branch), want, "{org}/{repo}@{branch}");
+            assert_eq!(
+                t.merge_method(org, repo, branch),
+                want,
+                "{org}/{repo}@{branch}"
+            );
         }
     }
 
@@ -525,7 +541,10 @@ merge_commit_template:
         assert_eq!(t.batch_size_limit("acme", "x"), 3);
         assert_eq!(t.batch_size_limit("other", "x"), 5);
         assert_eq!(t.batch_size_limit("acme", "off"), -1);
-        assert_eq!(t.pr_status_base_url("a", "b"), "https://prow.example.com/pr");
+        assert_eq!(
+            t.pr_status_base_url("a", "b"),
+            "https://prow.example.com/pr"
+        );
         assert_eq!(t.target_url("a", "b"), "https://prow.example.com/tide");
         assert_eq!(
             t.merge_commit_template("acme", "x").unwrap().title,
