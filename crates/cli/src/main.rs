@@ -6,6 +6,7 @@ mod podutils;
 mod serve;
 mod sidecar;
 mod up;
+mod up_config;
 
 use std::process::ExitCode;
 

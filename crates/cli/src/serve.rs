@@ -24,6 +24,8 @@ pub(crate) enum Function {
     Sinker(prow_sinker::Flags),
     /// The dashboard.
     Deck(prow_deck::Flags),
+    /// Merged config changes -> ConfigMaps (the only function that may write them).
+    ConfigUpdater(prow_config_updater::Flags),
 }
 
 impl Function {
@@ -40,6 +42,9 @@ impl Function {
             }
             Function::Sinker(flags) => prow_sinker::app(flags).await.context("sinker")?,
             Function::Deck(flags) => prow_deck::app(flags).await.context("deck")?,
+            Function::ConfigUpdater(flags) => prow_config_updater::app(flags)
+                .await
+                .context("config-updater")?,
         })
     }
 }

@@ -225,14 +225,41 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<()> {
     let deck_listener = bind(args.deck_addr, "Deck").await?;
     let deck_url = format!("http://{}", deck_listener.local_addr()?);
 
+    // The config as ConfigMaps mirrored to files (crate::up_config): config-updater's writes
+    // reach the functions that follow those files without a restart.
+    let mounted = crate::up_config::Mounted::new(&args.state_dir);
+    let user_config = crate::up_config::user_configmaps(
+        &args.config_path,
+        &args.job_config_path,
+        &args.plugin_config,
+    )?;
+    crate::up_config::seed(&kube, &ns, user_config).await?;
+    crate::up_config::mirror_once(&kube, &ns, &mounted).await?;
+    let live_config =
+        prow_runtime::LiveConfig::load(mounted.load_options(), crate::up_config::RELOAD_INTERVAL)
+            .context("loading the mirrored config")?;
+    tokio::spawn(crate::up_config::run_mirror(
+        kube.clone(),
+        ns.clone(),
+        mounted,
+        wait(stopped.clone()),
+    ));
+
     // The functions the broker delivers to, by Knative Service name.
     let mut routers: HashMap<String, Router> = HashMap::new();
     routers.insert(
         "trigger".into(),
-        prow_trigger::router(prow_trigger::TriggerState::new(
-            config.clone(),
-            kube.clone(),
+        prow_trigger::router(
+            prow_trigger::TriggerState::new(config.clone(), kube.clone(), github.clone())
+                .with_live_config(live_config.clone()),
+        ),
+    );
+    routers.insert(
+        "config-updater".into(),
+        prow_config_updater::router(prow_config_updater::ConfigUpdaterState::new(
+            live_config.clone(),
             github.clone(),
+            local_build_clusters(&config, &kube),
         )),
     );
     routers.insert(
