@@ -51,6 +51,9 @@ pub enum GitHubError {
     /// A list kept announcing a next page past our limit.
     #[error("{call}: still more pages after {pages}; giving up")]
     TooManyPages { call: String, pages: usize },
+    /// We are a GitHub App that is not installed in the account a call is about.
+    #[error("{call}: the GitHub App is not installed in {account}")]
+    AppNotInstalled { call: String, account: String },
     /// A dry run was asked for something it has not been told.
     #[error("{call}: not known to the dry-run GitHub")]
     DryRunUnknown { call: String },

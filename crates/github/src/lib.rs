@@ -5,6 +5,8 @@
 //! - [`DryRunGitHub`]: answers reads from what it was told and records every call.
 //! - [`ReadOnlyGitHub`]: reads from a real GitHub, records writes (Prow's `--dry-run`).
 //! - [`connect`]: picks one of them from [`Settings`].
+//! - As a GitHub App, the client acts in each org through its installation, with tokens
+//!   kept in a [`TokenCache`] (see docs/deploy.md).
 //!
 //! TLS and crypto: octocrab is built without its default features, so there is one rustls
 //! backend (ring, which octocrab selects explicitly when no process default is installed, so
@@ -25,6 +27,7 @@
 //! # });
 //! ```
 
+mod app_auth;
 mod branch_protection;
 mod dry_run;
 mod error;
@@ -40,6 +43,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub use app_auth::{CachedToken, MemoryTokenCache, TOKEN_REFRESH_MARGIN, TokenCache};
 pub use branch_protection::{
     BranchProtection, BranchProtectionRequest, RequiredReviews, RequiredReviewsRequest,
     RequiredStatusChecks, Restrictions, RestrictionsRequest,
@@ -338,9 +342,17 @@ pub struct GitHubArgs {
     /// GitHub API endpoint (a ghproxy, or a fake in tests).
     #[arg(long, env = "GITHUB_ENDPOINT", default_value = DEFAULT_ENDPOINT)]
     pub github_endpoint: String,
-    /// File holding a GitHub token; without one GitHub is simulated (nothing is sent).
+    /// File holding a GitHub token; without one (or an app) GitHub is simulated (nothing
+    /// is sent).
     #[arg(long, env = "GITHUB_TOKEN_PATH")]
     pub github_token_path: Option<PathBuf>,
+    /// Act as this GitHub App (with --github-app-private-key-path) instead of a token:
+    /// each org through its own installation.
+    #[arg(long, env = "GITHUB_APP_ID", requires = "github_app_private_key_path")]
+    pub github_app_id: Option<u64>,
+    /// The GitHub App's private key (PEM).
+    #[arg(long, env = "GITHUB_APP_PRIVATE_KEY_PATH", requires = "github_app_id")]
+    pub github_app_private_key_path: Option<PathBuf>,
 }
 
 impl GitHubArgs {
@@ -349,6 +361,8 @@ impl GitHubArgs {
         Settings {
             endpoint: self.github_endpoint.clone(),
             token_path: self.github_token_path.clone(),
+            app_id: self.github_app_id,
+            app_private_key_path: self.github_app_private_key_path.clone(),
             dry_run,
             ..Settings::default()
         }
@@ -362,10 +376,15 @@ pub struct Settings {
     pub endpoint: String,
     /// File holding a personal access token.
     pub token_path: Option<PathBuf>,
-    /// GitHub App id, with `app_private_key_path` and `app_installation_id`.
+    /// GitHub App id, with `app_private_key_path`.
     pub app_id: Option<u64>,
     pub app_private_key_path: Option<PathBuf>,
+    /// Act through this one installation of the app for every org, instead of looking up
+    /// each org's installation.
     pub app_installation_id: Option<u64>,
+    /// Where app installation tokens are kept; `None` is one [`MemoryTokenCache`] per
+    /// client.
+    pub token_cache: Option<Arc<dyn TokenCache>>,
     /// Make no writes. With credentials, reads still go to GitHub ([`ReadOnlyGitHub`], Prow's
     /// `--dry-run`); without, nothing is called ([`DryRunGitHub`], also the choice whenever
     /// no credentials are given).
@@ -377,24 +396,24 @@ pub struct Settings {
 /// Builds the client `settings` ask for: [`DryRunGitHub`] without credentials, else
 /// octocrab with the token or the GitHub App, wrapped in [`ReadOnlyGitHub`] for a dry run.
 pub fn connect(settings: &Settings) -> Result<Arc<dyn GitHub>> {
-    let credentials = match (
-        &settings.token_path,
-        settings.app_id,
-        &settings.app_private_key_path,
-        settings.app_installation_id,
-    ) {
-        (Some(path), None, None, None) => Some(Credentials::token_from_file(path)?),
-        (None, Some(app_id), Some(key_path), Some(installation_id)) => Some(
-            Credentials::app_from_file(app_id, key_path, installation_id)?,
-        ),
-        (None, None, None, None) => None,
-        _ => {
-            return Err(GitHubError::Setup(
-                "give either a token file or all of app id, app private key and installation id"
-                    .to_owned(),
-            ));
-        }
-    };
+    let credentials =
+        match (
+            &settings.token_path,
+            settings.app_id,
+            &settings.app_private_key_path,
+            settings.app_installation_id,
+        ) {
+            (Some(path), None, None, None) => Some(Credentials::token_from_file(path)?),
+            (None, Some(app_id), Some(key_path), installation_id) => Some(
+                Credentials::app_from_file(app_id, key_path, installation_id)?,
+            ),
+            (None, None, None, None) => None,
+            _ => {
+                return Err(GitHubError::Setup(
+                    "give either a token file or a GitHub App id with its private key".to_owned(),
+                ));
+            }
+        };
     let Some(credentials) = credentials else {
         return Ok(Arc::new(
             DryRunGitHub::new().trust(settings.dry_run_trusted_users.iter().cloned()),
@@ -405,11 +424,11 @@ pub fn connect(settings: &Settings) -> Result<Arc<dyn GitHub>> {
     } else {
         settings.endpoint.as_str()
     };
-    let client: Arc<dyn GitHub> = Arc::new(
-        OctocrabGitHub::builder(endpoint)
-            .credentials(credentials)
-            .build()?,
-    );
+    let mut builder = OctocrabGitHub::builder(endpoint).credentials(credentials);
+    if let Some(cache) = &settings.token_cache {
+        builder = builder.token_cache(cache.clone());
+    }
+    let client: Arc<dyn GitHub> = Arc::new(builder.build()?);
     if settings.dry_run {
         Ok(Arc::new(ReadOnlyGitHub::new(client)))
     } else {

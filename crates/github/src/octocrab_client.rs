@@ -1,5 +1,6 @@
 //! The real GitHub client: octocrab for transport and auth, one request helper for retries, rate limits and pagination.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
@@ -10,12 +11,15 @@ use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode, Uri};
 use http_body_util::BodyExt;
 use octocrab::Octocrab;
-use octocrab::models::{AppId, InstallationId};
 use octocrab::service::middleware::retry::RetryConfig;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 use tokio::sync::OnceCell;
 
+use crate::app_auth::{
+    AppKey, CachedToken, Installation, Installations, MemoryTokenCache, TokenCache,
+    parse_expires_at, search_owner, token_key,
+};
 use crate::branch_protection::{BranchProtection, BranchProtectionRequest};
 use crate::error::{GitHubError, Result};
 use crate::git_data::{Commit, GitCommit, MergeBranchOutcome, NewCommit};
@@ -49,11 +53,12 @@ const MAX_PAGES: usize = 1000;
 pub enum Credentials {
     /// A personal access token (classic or fine-grained).
     Token(String),
-    /// A GitHub App acting through one installation.
+    /// A GitHub App, acting in each org through that org's installation, or always
+    /// through `installation_id` when given.
     App {
         app_id: u64,
         private_key_pem: String,
-        installation_id: u64,
+        installation_id: Option<u64>,
     },
 }
 
@@ -77,7 +82,7 @@ impl Credentials {
     pub fn app_from_file(
         app_id: u64,
         private_key_path: &Path,
-        installation_id: u64,
+        installation_id: Option<u64>,
     ) -> Result<Self> {
         let private_key_pem = std::fs::read_to_string(private_key_path).map_err(|e| {
             GitHubError::Setup(format!(
@@ -120,9 +125,17 @@ pub struct OctocrabGitHubBuilder {
     sleeper: Arc<dyn Sleeper>,
     connect_timeout: Duration,
     read_timeout: Duration,
+    token_cache: Arc<dyn TokenCache>,
 }
 
 impl OctocrabGitHubBuilder {
+    /// Where a GitHub App's installation tokens are kept ([`MemoryTokenCache`] unless set):
+    /// clients given the same cache share tokens.
+    pub fn token_cache(mut self, cache: Arc<dyn TokenCache>) -> Self {
+        self.token_cache = cache;
+        self
+    }
+
     pub fn credentials(mut self, credentials: Credentials) -> Self {
         self.credentials = Some(credentials);
         self
@@ -157,16 +170,18 @@ impl OctocrabGitHubBuilder {
             ..
         }) = &self.credentials
         {
-            jsonwebtoken::EncodingKey::from_rsa_pem(private_key_pem.as_bytes())
-                .map_err(|e| GitHubError::Setup(format!("GitHub App {app_id} private key: {e}")))?;
+            AppKey::from_pem(*app_id, private_key_pem)?;
         }
         Ok(OctocrabGitHub {
             has_app: matches!(self.credentials, Some(Credentials::App { .. })),
             clients: std::sync::OnceLock::new(),
             policy: self.policy.clone(),
             sleeper: self.sleeper.clone(),
+            token_cache: self.token_cache.clone(),
             setup: self,
             bot_login: OnceCell::new(),
+            installations: tokio::sync::Mutex::new(Installations::default()),
+            minting: std::sync::Mutex::new(HashMap::new()),
         })
     }
 
@@ -183,7 +198,7 @@ impl OctocrabGitHubBuilder {
                 })
         };
         let setup = |e: octocrab::Error| GitHubError::Setup(e.to_string());
-        let (crab, app_crab) = match &self.credentials {
+        let (crab, app) = match &self.credentials {
             None => (base()?.build().map_err(setup)?, None),
             Some(Credentials::Token(token)) => (
                 base()?
@@ -192,38 +207,44 @@ impl OctocrabGitHubBuilder {
                     .map_err(setup)?,
                 None,
             ),
+            // The app's requests carry their own Authorization header (a JWT or the
+            // installation token of the org they are about), so octocrab sends none.
             Some(Credentials::App {
                 app_id,
                 private_key_pem,
                 installation_id,
-            }) => {
-                // Err means a provider is already installed, which is all we need.
-                let _ = jsonwebtoken::crypto::CryptoProvider::install_default(
-                    &jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER,
-                );
-                let app = base()?
-                    .app_from_rsa_pem(AppId(*app_id), private_key_pem.as_bytes())
-                    .map_err(|e| {
-                        GitHubError::Setup(format!("GitHub App {app_id} private key: {e}"))
-                    })?
-                    .build()
-                    .map_err(setup)?;
-                let installation = app
-                    .installation(InstallationId(*installation_id))
-                    .map_err(setup)?;
-                (installation, Some(app))
-            }
+            }) => (
+                base()?.build().map_err(setup)?,
+                Some(App {
+                    key: AppKey::from_pem(*app_id, private_key_pem)?,
+                    fixed_installation: *installation_id,
+                }),
+            ),
         };
-        Ok(Clients { crab, app_crab })
+        Ok(Clients { crab, app })
     }
 }
 
-/// The octocrab clients, built once.
+/// The octocrab client, built once, and the app's key when we are a GitHub App.
 struct Clients {
-    /// Acts as the token's user or the app installation.
     crab: Octocrab,
-    /// Acts as the GitHub App itself (JWT); only for `GET /app`.
-    app_crab: Option<Octocrab>,
+    app: Option<App>,
+}
+
+#[derive(Debug)]
+struct App {
+    key: AppKey,
+    fixed_installation: Option<u64>,
+}
+
+/// Whose installation a request runs under when we are a GitHub App (ignored with a
+/// token): the org (or user) it is about, by login or account id, or the owner a search
+/// names.
+#[derive(Debug, Clone, Copy)]
+enum Scope<'a> {
+    Org(&'a str),
+    OrgId(u64),
+    Search(&'a str),
 }
 
 /// [`GitHub`] over octocrab. Every call goes through one helper that retries 5xx and
@@ -239,6 +260,12 @@ pub struct OctocrabGitHub {
     policy: RetryPolicy,
     sleeper: Arc<dyn Sleeper>,
     bot_login: OnceCell<String>,
+    token_cache: Arc<dyn TokenCache>,
+    /// The app's installations as last listed; locked while listing, so one listing runs
+    /// at a time.
+    installations: tokio::sync::Mutex<Installations>,
+    /// One lock per installation, so one token is minted at a time for it.
+    minting: std::sync::Mutex<HashMap<u64, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl fmt::Debug for OctocrabGitHub {
@@ -437,25 +464,213 @@ impl OctocrabGitHub {
             sleeper: Arc::new(TokioSleeper),
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(60),
+            token_cache: Arc::new(MemoryTokenCache::new()),
         }
     }
 
-    /// Sends one request, retrying as the policy says, and returns the final answer
-    /// whatever its status (callers decide which statuses they accept).
+    /// Sends one request as whoever `scope` says, retrying as the policy says, and returns
+    /// the final answer whatever its status (callers decide which statuses they accept).
     async fn request(
         &self,
-        crab: &Octocrab,
+        scope: Scope<'_>,
         call: &str,
         method: Method,
         path: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<Answer> {
-        self.request_as(crab, call, method, path, body, JSON_MEDIA_TYPE)
+        self.request_as(scope, call, method, path, body, JSON_MEDIA_TYPE)
             .await
     }
 
-    /// As [`Self::request`], asking for the media type `accept` (a patch, a diff).
+    /// As [`Self::request`], asking for the media type `accept` (a patch, a diff). A GitHub
+    /// App sends the installation token of the scope's org; when GitHub refuses it (401:
+    /// revoked, or expired early) one new token is minted and the request sent again.
     async fn request_as(
+        &self,
+        scope: Scope<'_>,
+        call: &str,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        accept: &str,
+    ) -> Result<Answer> {
+        let clients = self.clients()?;
+        let Some(app) = &clients.app else {
+            return self
+                .send(&clients.crab, call, method, path, body, accept, None)
+                .await;
+        };
+        let installation = self.installation_for(app, scope, call).await?;
+        let token = self.installation_token(clients, app, installation).await?;
+        let answer = self
+            .send(
+                &clients.crab,
+                call,
+                method.clone(),
+                path,
+                body,
+                accept,
+                Some(&token),
+            )
+            .await?;
+        if answer.status != StatusCode::UNAUTHORIZED {
+            return Ok(answer);
+        }
+        tracing::info!(%call, installation, "GitHub refused the installation token; minting a new one");
+        self.token_cache
+            .invalidate(&token_key(app.key.app_id, installation), &token)
+            .await;
+        let token = self.installation_token(clients, app, installation).await?;
+        self.send(
+            &clients.crab,
+            call,
+            method,
+            path,
+            body,
+            accept,
+            Some(&token),
+        )
+        .await
+    }
+
+    /// The installation that acts for `scope`, listing the app's installations again when
+    /// it is not known yet (the app may have been installed since).
+    async fn installation_for(&self, app: &App, scope: Scope<'_>, call: &str) -> Result<u64> {
+        if let Some(id) = app.fixed_installation {
+            return Ok(id);
+        }
+        let lookup = |installations: &Installations| match scope {
+            Scope::Org(login) => installations.by_login.get(&login.to_lowercase()).copied(),
+            Scope::OrgId(id) => installations.by_account_id.get(&id).copied(),
+            Scope::Search(query) => search_owner(query)
+                .and_then(|owner| installations.by_login.get(&owner.to_lowercase()).copied()),
+        };
+        let account = match scope {
+            Scope::Org(login) => login.to_owned(),
+            Scope::OrgId(id) => format!("account id {id}"),
+            Scope::Search(query) => match search_owner(query) {
+                Some(owner) => owner.to_owned(),
+                None => {
+                    return Err(GitHubError::Setup(format!(
+                        "{call}: a GitHub App searches through one org's installation; name it with org:, user: or repo:"
+                    )));
+                }
+            },
+        };
+        let mut installations = self.installations.lock().await;
+        if let Some(id) = lookup(&installations) {
+            return Ok(id);
+        }
+        *installations = self.list_installations(&app.key).await?;
+        lookup(&installations).ok_or_else(|| GitHubError::AppNotInstalled {
+            call: call.to_owned(),
+            account,
+        })
+    }
+
+    /// Every installation of the app (`GET /app/installations`, all pages, as the app).
+    async fn list_installations(&self, key: &AppKey) -> Result<Installations> {
+        let call = "list_installations (GET /app/installations)";
+        let crab = self.crab()?;
+        let mut all: Vec<Installation> = Vec::new();
+        let mut next = Some(with_per_page("/app/installations"));
+        let mut pages = 0;
+        while let Some(path) = next.take() {
+            pages += 1;
+            if pages > MAX_PAGES {
+                return Err(GitHubError::TooManyPages {
+                    call: call.to_owned(),
+                    pages: MAX_PAGES,
+                });
+            }
+            let jwt = key.jwt(SystemTime::now())?;
+            let answer = self
+                .send(
+                    crab,
+                    call,
+                    Method::GET,
+                    &path,
+                    None,
+                    JSON_MEDIA_TYPE,
+                    Some(&jwt),
+                )
+                .await?
+                .expect(call, &[200])?;
+            let page: Vec<Installation> = answer.json(call)?;
+            all.extend(page);
+            next = answer
+                .headers
+                .get(http::header::LINK)
+                .and_then(|v| v.to_str().ok())
+                .and_then(next_page);
+        }
+        Ok(Installations::from_list(all))
+    }
+
+    /// A fresh token of `installation`: from the cache, else minted (one mint at a time
+    /// per installation; those waiting take the token it made).
+    async fn installation_token(
+        &self,
+        clients: &Clients,
+        app: &App,
+        installation: u64,
+    ) -> Result<String> {
+        #[derive(serde::Deserialize)]
+        struct Minted {
+            token: String,
+            expires_at: String,
+        }
+        let key = token_key(app.key.app_id, installation);
+        let cached = |token: Option<CachedToken>| {
+            token
+                .filter(|t| t.is_fresh(SystemTime::now()))
+                .map(|t| t.token)
+        };
+        if let Some(token) = cached(self.token_cache.get(&key).await) {
+            return Ok(token);
+        }
+        let lock = {
+            let mut minting = self.minting.lock().unwrap_or_else(|e| e.into_inner());
+            minting.entry(installation).or_default().clone()
+        };
+        let _minting = lock.lock().await;
+        if let Some(token) = cached(self.token_cache.get(&key).await) {
+            return Ok(token);
+        }
+        let call = format!("mint installation token (installation {installation})");
+        let path = format!("/app/installations/{installation}/access_tokens");
+        let jwt = app.key.jwt(SystemTime::now())?;
+        let minted: Minted = self
+            .send(
+                &clients.crab,
+                &call,
+                Method::POST,
+                &path,
+                None,
+                JSON_MEDIA_TYPE,
+                Some(&jwt),
+            )
+            .await?
+            .expect(&call, &[201])?
+            .json(&call)?;
+        let expires_at = parse_expires_at(&call, &minted.expires_at)?;
+        tracing::debug!(installation, expires_at = %minted.expires_at, "minted an installation token");
+        self.token_cache
+            .put(
+                &key,
+                CachedToken {
+                    token: minted.token.clone(),
+                    expires_at,
+                },
+            )
+            .await;
+        Ok(minted.token)
+    }
+
+    /// One request with a fixed `Authorization: Bearer` (none: octocrab's own auth),
+    /// retried as the policy says.
+    #[allow(clippy::too_many_arguments)]
+    async fn send(
         &self,
         crab: &Octocrab,
         call: &str,
@@ -463,7 +678,19 @@ impl OctocrabGitHub {
         path: &str,
         body: Option<&serde_json::Value>,
         accept: &str,
+        bearer: Option<&str>,
     ) -> Result<Answer> {
+        let authorization = bearer
+            .map(|secret| {
+                let mut value =
+                    http::HeaderValue::from_str(&format!("Bearer {secret}")).map_err(|_| {
+                        GitHubError::Setup(format!("{call}: the credential is not a valid header"))
+                    })?;
+                // Keeps the header out of hyper's and octocrab's debug output.
+                value.set_sensitive(true);
+                Ok::<_, GitHubError>(value)
+            })
+            .transpose()?;
         let uri: Uri = path.parse().map_err(|e| {
             GitHubError::Setup(format!("{call}: invalid request path {path:?}: {e}"))
         })?;
@@ -471,10 +698,13 @@ impl OctocrabGitHub {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let builder = http::Request::builder()
+            let mut builder = http::Request::builder()
                 .method(method.clone())
                 .uri(uri.clone())
                 .header(http::header::ACCEPT, accept);
+            if let Some(value) = &authorization {
+                builder = builder.header(http::header::AUTHORIZATION, value.clone());
+            }
             let request = crab
                 .build_request(builder, body)
                 .map_err(|e| GitHubError::Setup(format!("{call}: building request: {e}")))?;
@@ -543,16 +773,26 @@ impl OctocrabGitHub {
         }
     }
 
-    async fn get_json<T: DeserializeOwned>(&self, call: &str, path: &str) -> Result<T> {
-        self.request(self.crab()?, call, Method::GET, path, None)
+    async fn get_json<T: DeserializeOwned>(
+        &self,
+        scope: Scope<'_>,
+        call: &str,
+        path: &str,
+    ) -> Result<T> {
+        self.request(scope, call, Method::GET, path, None)
             .await?
             .expect(call, &[200])?
             .json(call)
     }
 
     /// Every page of a list endpoint, each decoded as `P`.
-    async fn get_pages<P: DeserializeOwned>(&self, call: &str, path: &str) -> Result<Vec<P>> {
-        let (pages, more) = self.get_first_pages(call, path, MAX_PAGES).await?;
+    async fn get_pages<P: DeserializeOwned>(
+        &self,
+        scope: Scope<'_>,
+        call: &str,
+        path: &str,
+    ) -> Result<Vec<P>> {
+        let (pages, more) = self.get_first_pages(scope, call, path, MAX_PAGES).await?;
         if more {
             return Err(GitHubError::TooManyPages {
                 call: call.to_owned(),
@@ -565,6 +805,7 @@ impl OctocrabGitHub {
     /// Up to `max_pages` pages of a list endpoint, and whether GitHub announced more.
     async fn get_first_pages<P: DeserializeOwned>(
         &self,
+        scope: Scope<'_>,
         call: &str,
         path: &str,
         max_pages: usize,
@@ -576,7 +817,7 @@ impl OctocrabGitHub {
                 return Ok((pages, true));
             }
             let answer = self
-                .request(self.crab()?, call, Method::GET, &path, None)
+                .request(scope, call, Method::GET, &path, None)
                 .await?
                 .expect(call, &[200])?;
             pages.push(answer.json(call)?);
@@ -589,16 +830,25 @@ impl OctocrabGitHub {
         Ok((pages, false))
     }
 
-    async fn get_all<T: DeserializeOwned>(&self, call: &str, path: &str) -> Result<Vec<T>> {
-        let pages: Vec<Vec<T>> = self.get_pages(call, path).await?;
+    async fn get_all<T: DeserializeOwned>(
+        &self,
+        scope: Scope<'_>,
+        call: &str,
+        path: &str,
+    ) -> Result<Vec<T>> {
+        let pages: Vec<Vec<T>> = self.get_pages(scope, call, path).await?;
         Ok(pages.into_iter().flatten().collect())
     }
 
     /// A yes/no question GitHub answers with 204 (yes) or 404 (no).
-    async fn membership(&self, call: &str, path: &str, no: &[u16]) -> Result<bool> {
-        let answer = self
-            .request(self.crab()?, call, Method::GET, path, None)
-            .await?;
+    async fn membership(
+        &self,
+        scope: Scope<'_>,
+        call: &str,
+        path: &str,
+        no: &[u16],
+    ) -> Result<bool> {
+        let answer = self.request(scope, call, Method::GET, path, None).await?;
         let status = answer.status.as_u16();
         if no.contains(&status) {
             return Ok(false);
@@ -607,14 +857,12 @@ impl OctocrabGitHub {
         Ok(true)
     }
 
-    async fn team_membership(&self, call: &str, path: &str) -> Result<bool> {
+    async fn team_membership(&self, scope: Scope<'_>, call: &str, path: &str) -> Result<bool> {
         #[derive(serde::Deserialize)]
         struct Membership {
             state: String,
         }
-        let answer = self
-            .request(self.crab()?, call, Method::GET, path, None)
-            .await?;
+        let answer = self.request(scope, call, Method::GET, path, None).await?;
         if answer.status == StatusCode::NOT_FOUND {
             return Ok(false);
         }
@@ -625,12 +873,13 @@ impl OctocrabGitHub {
     /// One review-request POST; `Ok(false)` when GitHub refuses it as unprocessable (422).
     async fn try_request_reviewers(
         &self,
+        scope: Scope<'_>,
         call: &str,
         path: &str,
         body: &ReviewerBody,
     ) -> Result<bool> {
         let answer = self
-            .request(self.crab()?, call, Method::POST, path, Some(&body.json()))
+            .request(scope, call, Method::POST, path, Some(&body.json()))
             .await?;
         if answer.status == StatusCode::UNPROCESSABLE_ENTITY {
             tracing::debug!(%call, message = %error_message(&answer.body), "GitHub refused review request");
@@ -643,6 +892,7 @@ impl OctocrabGitHub {
     /// Sends an assignees change and returns the issue's assignees afterwards.
     async fn change_assignees(
         &self,
+        scope: Scope<'_>,
         call: &str,
         method: Method,
         path: &str,
@@ -651,7 +901,7 @@ impl OctocrabGitHub {
     ) -> Result<Vec<String>> {
         let issue: Issue = self
             .request(
-                self.crab()?,
+                scope,
                 call,
                 method,
                 path,
@@ -669,22 +919,45 @@ impl OctocrabGitHub {
             login: String,
         }
         #[derive(serde::Deserialize)]
-        struct App {
+        struct AppInfo {
             slug: String,
         }
-        match &self.clients()?.app_crab {
+        let clients = self.clients()?;
+        match &clients.app {
             // Installation tokens cannot read /user; an app acts as `<slug>[bot]`.
-            Some(app_crab) => {
+            Some(app) => {
                 let call = "bot_login (GET /app)";
-                let app: App = self
-                    .request(app_crab, call, Method::GET, "/app", None)
+                let jwt = app.key.jwt(SystemTime::now())?;
+                let app: AppInfo = self
+                    .send(
+                        &clients.crab,
+                        call,
+                        Method::GET,
+                        "/app",
+                        None,
+                        JSON_MEDIA_TYPE,
+                        Some(&jwt),
+                    )
                     .await?
                     .expect(call, &[200])?
                     .json(call)?;
                 Ok(format!("{}[bot]", app.slug))
             }
             None => {
-                let user: Login = self.get_json("bot_login (GET /user)", "/user").await?;
+                let call = "bot_login (GET /user)";
+                let user: Login = self
+                    .send(
+                        &clients.crab,
+                        call,
+                        Method::GET,
+                        "/user",
+                        None,
+                        JSON_MEDIA_TYPE,
+                        None,
+                    )
+                    .await?
+                    .expect(call, &[200])?
+                    .json(call)?;
                 Ok(user.login)
             }
         }
@@ -703,7 +976,7 @@ impl GitHub for OctocrabGitHub {
     async fn get_pull_request(&self, org: &str, repo: &str, number: u64) -> Result<PullRequest> {
         let call = format!("get_pull_request {org}/{repo}#{number}");
         let path = format!("/repos/{}/{}/pulls/{number}", seg(org), seg(repo));
-        self.get_json(&call, &path).await
+        self.get_json(Scope::Org(org), &call, &path).await
     }
 
     async fn pull_request_changes(
@@ -714,7 +987,7 @@ impl GitHub for OctocrabGitHub {
     ) -> Result<Vec<PullRequestChange>> {
         let call = format!("pull_request_changes {org}/{repo}#{number}");
         let path = format!("/repos/{}/{}/pulls/{number}/files", seg(org), seg(repo));
-        self.get_all(&call, &path).await
+        self.get_all(Scope::Org(org), &call, &path).await
     }
 
     async fn is_org_member(&self, org: &str, user: &str) -> Result<bool> {
@@ -724,7 +997,8 @@ impl GitHub for OctocrabGitHub {
         let call = format!("is_org_member {org} {user}");
         let path = format!("/orgs/{}/members/{}", seg(org), seg(user));
         // 302: we may not see the org's private members, so the user is not one for us.
-        self.membership(&call, &path, &[404, 302]).await
+        self.membership(Scope::Org(org), &call, &path, &[404, 302])
+            .await
     }
 
     async fn is_collaborator(&self, org: &str, repo: &str, user: &str) -> Result<bool> {
@@ -735,7 +1009,7 @@ impl GitHub for OctocrabGitHub {
             seg(repo),
             seg(user)
         );
-        self.membership(&call, &path, &[404]).await
+        self.membership(Scope::Org(org), &call, &path, &[404]).await
     }
 
     async fn is_team_member(&self, org: &str, team_slug: &str, user: &str) -> Result<bool> {
@@ -746,7 +1020,7 @@ impl GitHub for OctocrabGitHub {
             seg(team_slug),
             seg(user)
         );
-        self.team_membership(&call, &path).await
+        self.team_membership(Scope::Org(org), &call, &path).await
     }
 
     async fn is_team_member_by_id(&self, org_id: u64, team_id: u64, user: &str) -> Result<bool> {
@@ -755,7 +1029,8 @@ impl GitHub for OctocrabGitHub {
             "/organizations/{org_id}/team/{team_id}/memberships/{}",
             seg(user)
         );
-        self.team_membership(&call, &path).await
+        self.team_membership(Scope::OrgId(org_id), &call, &path)
+            .await
     }
 
     async fn get_ref(&self, org: &str, repo: &str, git_ref: &str) -> Result<String> {
@@ -774,7 +1049,7 @@ impl GitHub for OctocrabGitHub {
             seg(repo),
             ref_path(git_ref)
         );
-        let found: Ref = self.get_json(&call, &path).await?;
+        let found: Ref = self.get_json(Scope::Org(org), &call, &path).await?;
         Ok(found.object.sha)
     }
 
@@ -790,7 +1065,7 @@ impl GitHub for OctocrabGitHub {
             seg(repo),
             seg(sha)
         );
-        let pages: Vec<CombinedStatus> = self.get_pages(&call, &path).await?;
+        let pages: Vec<CombinedStatus> = self.get_pages(Scope::Org(org), &call, &path).await?;
         Ok(pages.into_iter().flat_map(|p| p.statuses).collect())
     }
 
@@ -809,7 +1084,7 @@ impl GitHub for OctocrabGitHub {
             call: call.clone(),
             source,
         })?;
-        self.request(self.crab()?, &call, Method::POST, &path, Some(&body))
+        self.request(Scope::Org(org), &call, Method::POST, &path, Some(&body))
             .await?
             .expect(&call, &[201])?;
         Ok(())
@@ -823,7 +1098,7 @@ impl GitHub for OctocrabGitHub {
     ) -> Result<Vec<IssueComment>> {
         let call = format!("list_issue_comments {org}/{repo}#{number}");
         let path = format!("/repos/{}/{}/issues/{number}/comments", seg(org), seg(repo));
-        self.get_all(&call, &path).await
+        self.get_all(Scope::Org(org), &call, &path).await
     }
 
     async fn create_comment(
@@ -836,7 +1111,7 @@ impl GitHub for OctocrabGitHub {
         let call = format!("create_comment {org}/{repo}#{number}");
         let path = format!("/repos/{}/{}/issues/{number}/comments", seg(org), seg(repo));
         self.request(
-            self.crab()?,
+            Scope::Org(org),
             &call,
             Method::POST,
             &path,
@@ -855,7 +1130,7 @@ impl GitHub for OctocrabGitHub {
             seg(repo)
         );
         self.request(
-            self.crab()?,
+            Scope::Org(org),
             &call,
             Method::PATCH,
             &path,
@@ -873,7 +1148,7 @@ impl GitHub for OctocrabGitHub {
             seg(org),
             seg(repo)
         );
-        self.request(self.crab()?, &call, Method::DELETE, &path, None)
+        self.request(Scope::Org(org), &call, Method::DELETE, &path, None)
             .await?
             .expect(&call, &[204, 404])?;
         Ok(())
@@ -883,7 +1158,7 @@ impl GitHub for OctocrabGitHub {
         let call = format!("add_label {org}/{repo}#{number} {label}");
         let path = format!("/repos/{}/{}/issues/{number}/labels", seg(org), seg(repo));
         self.request(
-            self.crab()?,
+            Scope::Org(org),
             &call,
             Method::POST,
             &path,
@@ -902,7 +1177,7 @@ impl GitHub for OctocrabGitHub {
             seg(repo),
             seg(label)
         );
-        self.request(self.crab()?, &call, Method::DELETE, &path, None)
+        self.request(Scope::Org(org), &call, Method::DELETE, &path, None)
             .await?
             .expect(&call, &[200, 204, 404])?;
         Ok(())
@@ -911,19 +1186,19 @@ impl GitHub for OctocrabGitHub {
     async fn get_issue_labels(&self, org: &str, repo: &str, number: u64) -> Result<Vec<Label>> {
         let call = format!("get_issue_labels {org}/{repo}#{number}");
         let path = format!("/repos/{}/{}/issues/{number}/labels", seg(org), seg(repo));
-        self.get_all(&call, &path).await
+        self.get_all(Scope::Org(org), &call, &path).await
     }
 
     async fn get_repo_labels(&self, org: &str, repo: &str) -> Result<Vec<Label>> {
         let call = format!("get_repo_labels {org}/{repo}");
         let path = format!("/repos/{}/{}/labels", seg(org), seg(repo));
-        self.get_all(&call, &path).await
+        self.get_all(Scope::Org(org), &call, &path).await
     }
 
     async fn get_issue(&self, org: &str, repo: &str, number: u64) -> Result<Issue> {
         let call = format!("get_issue {org}/{repo}#{number}");
         let path = format!("/repos/{}/{}/issues/{number}", seg(org), seg(repo));
-        self.get_json(&call, &path).await
+        self.get_json(Scope::Org(org), &call, &path).await
     }
 
     async fn get_tree(&self, org: &str, repo: &str, sha: &str) -> Result<GitTree> {
@@ -934,7 +1209,7 @@ impl GitHub for OctocrabGitHub {
             seg(repo),
             seg(sha)
         );
-        let tree: GitTree = self.get_json(&call, &path).await?;
+        let tree: GitTree = self.get_json(Scope::Org(org), &call, &path).await?;
         if tree.truncated {
             tracing::warn!(%call, entries = tree.entries.len(), "GitHub truncated the tree");
         }
@@ -968,7 +1243,7 @@ impl GitHub for OctocrabGitHub {
             route = format!("{route}?ref={}", seg(git_ref));
         }
         let answer = self
-            .request(self.crab()?, &call, Method::GET, &route, None)
+            .request(Scope::Org(org), &call, Method::GET, &route, None)
             .await?;
         if answer.status == StatusCode::NOT_FOUND {
             return Ok(None);
@@ -996,7 +1271,7 @@ impl GitHub for OctocrabGitHub {
     async fn list_reviews(&self, org: &str, repo: &str, number: u64) -> Result<Vec<Review>> {
         let call = format!("list_reviews {org}/{repo}#{number}");
         let path = format!("/repos/{}/{}/pulls/{number}/reviews", seg(org), seg(repo));
-        self.get_all(&call, &path).await
+        self.get_all(Scope::Org(org), &call, &path).await
     }
 
     async fn request_reviewers(
@@ -1023,14 +1298,20 @@ impl GitHub for OctocrabGitHub {
             .collect();
         // Prow asks one by one as soon as a team of another org is named; leaving that team
         // out of one request for the rest gives the same outcome in fewer calls.
-        if self.try_request_reviewers(&call, &path, &body).await? {
+        if self
+            .try_request_reviewers(Scope::Org(org), &call, &path, &body)
+            .await?
+        {
             return Ok(allowed);
         }
         // GitHub does not say which login it refused, so ask for each alone.
         let mut requested = Vec::new();
         for login in allowed {
             let single = ReviewerBody::new(org, std::slice::from_ref(&login));
-            if self.try_request_reviewers(&call, &path, &single).await? {
+            if self
+                .try_request_reviewers(Scope::Org(org), &call, &path, &single)
+                .await?
+            {
                 requested.push(login);
             }
         }
@@ -1067,7 +1348,7 @@ impl GitHub for OctocrabGitHub {
         }
         let after: Requested = self
             .request(
-                self.crab()?,
+                Scope::Org(org),
                 &call,
                 Method::DELETE,
                 &path,
@@ -1104,7 +1385,7 @@ impl GitHub for OctocrabGitHub {
             seg(repo)
         );
         let assigned = self
-            .change_assignees(&call, Method::POST, &path, logins, 201)
+            .change_assignees(Scope::Org(org), &call, Method::POST, &path, logins, 201)
             .await?;
         Ok(logins_in(logins, &assigned))
     }
@@ -1123,7 +1404,7 @@ impl GitHub for OctocrabGitHub {
             seg(repo)
         );
         let assigned = self
-            .change_assignees(&call, Method::DELETE, &path, logins, 200)
+            .change_assignees(Scope::Org(org), &call, Method::DELETE, &path, logins, 200)
             .await?;
         Ok(logins_in(logins, &assigned))
     }
@@ -1131,13 +1412,13 @@ impl GitHub for OctocrabGitHub {
     async fn list_collaborators(&self, org: &str, repo: &str) -> Result<Vec<User>> {
         let call = format!("list_collaborators {org}/{repo}");
         let path = format!("/repos/{}/{}/collaborators", seg(org), seg(repo));
-        self.get_all(&call, &path).await
+        self.get_all(Scope::Org(org), &call, &path).await
     }
 
     async fn list_team_members(&self, org: &str, team_slug: &str) -> Result<Vec<User>> {
         let call = format!("list_team_members {org}/{team_slug}");
         let path = format!("/orgs/{}/teams/{}/members", seg(org), seg(team_slug));
-        self.get_all(&call, &path).await
+        self.get_all(Scope::Org(org), &call, &path).await
     }
 
     async fn list_pull_request_commits(
@@ -1148,14 +1429,14 @@ impl GitHub for OctocrabGitHub {
     ) -> Result<Vec<Commit>> {
         let call = format!("list_pull_request_commits {org}/{repo}#{number}");
         let path = format!("/repos/{}/{}/pulls/{number}/commits", seg(org), seg(repo));
-        self.get_all(&call, &path).await
+        self.get_all(Scope::Org(org), &call, &path).await
     }
 
     async fn edit_issue(&self, org: &str, repo: &str, number: u64, edit: &IssueEdit) -> Result<()> {
         let call = format!("edit_issue {org}/{repo}#{number}");
         let path = format!("/repos/{}/{}/issues/{number}", seg(org), seg(repo));
         let body = to_body(&call, edit)?;
-        self.request(self.crab()?, &call, Method::PATCH, &path, Some(&body))
+        self.request(Scope::Org(org), &call, Method::PATCH, &path, Some(&body))
             .await?
             .expect(&call, &[200])?;
         Ok(())
@@ -1164,7 +1445,7 @@ impl GitHub for OctocrabGitHub {
     async fn list_milestones(&self, org: &str, repo: &str) -> Result<Vec<Milestone>> {
         let call = format!("list_milestones {org}/{repo}");
         let path = format!("/repos/{}/{}/milestones?state=all", seg(org), seg(repo));
-        self.get_all(&call, &path).await
+        self.get_all(Scope::Org(org), &call, &path).await
     }
 
     async fn list_pull_requests(
@@ -1183,7 +1464,7 @@ impl GitHub for OctocrabGitHub {
         if let Some(base) = &query.base {
             path = format!("{path}&base={}", seg(base));
         }
-        self.get_all(&call, &path).await
+        self.get_all(Scope::Org(org), &call, &path).await
     }
 
     async fn search_issues(&self, query: &str) -> Result<Vec<IssueSearchItem>> {
@@ -1195,8 +1476,9 @@ impl GitHub for OctocrabGitHub {
         }
         let call = format!("search_issues {query:?}");
         let path = format!("/search/issues?q={}", seg(query));
-        let (pages, more): (Vec<SearchPage>, bool) =
-            self.get_first_pages(&call, &path, MAX_SEARCH_PAGES).await?;
+        let (pages, more): (Vec<SearchPage>, bool) = self
+            .get_first_pages(Scope::Search(query), &call, &path, MAX_SEARCH_PAGES)
+            .await?;
         if more {
             tracing::warn!(%call, "search matched more than GitHub lists (1000); narrow the query");
         }
@@ -1222,7 +1504,7 @@ impl GitHub for OctocrabGitHub {
         let path = format!("/repos/{}/{}/pulls/{number}/merge", seg(org), seg(repo));
         let body = to_body(&call, request)?;
         let answer = self
-            .request(self.crab()?, &call, Method::PUT, &path, Some(&body))
+            .request(Scope::Org(org), &call, Method::PUT, &path, Some(&body))
             .await?;
         match answer.status.as_u16() {
             405 => Ok(MergeOutcome::from_405(error_message(&answer.body))),
@@ -1248,7 +1530,7 @@ impl GitHub for OctocrabGitHub {
             seg(repo),
             seg(git_ref)
         );
-        let pages: Vec<CheckRunPage> = self.get_pages(&call, &path).await?;
+        let pages: Vec<CheckRunPage> = self.get_pages(Scope::Org(org), &call, &path).await?;
         Ok(pages.into_iter().flat_map(|p| p.check_runs).collect())
     }
 
@@ -1261,7 +1543,7 @@ impl GitHub for OctocrabGitHub {
         let call = format!("get_branch_protection {org}/{repo}:{branch}");
         let path = protection_path(org, repo, branch);
         let answer = self
-            .request(self.crab()?, &call, Method::GET, &path, None)
+            .request(Scope::Org(org), &call, Method::GET, &path, None)
             .await?;
         // GitHub also answers 404 to a token that may not read protection; only this
         // message means the branch is unprotected.
@@ -1283,7 +1565,7 @@ impl GitHub for OctocrabGitHub {
         let call = format!("update_branch_protection {org}/{repo}:{branch}");
         let path = protection_path(org, repo, branch);
         let body = to_body(&call, request)?;
-        self.request(self.crab()?, &call, Method::PUT, &path, Some(&body))
+        self.request(Scope::Org(org), &call, Method::PUT, &path, Some(&body))
             .await?
             .expect(&call, &[200])?;
         Ok(())
@@ -1292,7 +1574,7 @@ impl GitHub for OctocrabGitHub {
     async fn remove_branch_protection(&self, org: &str, repo: &str, branch: &str) -> Result<()> {
         let call = format!("remove_branch_protection {org}/{repo}:{branch}");
         let path = protection_path(org, repo, branch);
-        self.request(self.crab()?, &call, Method::DELETE, &path, None)
+        self.request(Scope::Org(org), &call, Method::DELETE, &path, None)
             .await?
             .expect(&call, &[204])?;
         Ok(())
@@ -1301,7 +1583,7 @@ impl GitHub for OctocrabGitHub {
     async fn get_commit(&self, org: &str, repo: &str, sha: &str) -> Result<GitCommit> {
         let call = format!("get_commit {org}/{repo}@{sha}");
         let path = format!("/repos/{}/{}/git/commits/{}", seg(org), seg(repo), seg(sha));
-        self.get_json(&call, &path).await
+        self.get_json(Scope::Org(org), &call, &path).await
     }
 
     async fn create_commit(&self, org: &str, repo: &str, commit: &NewCommit) -> Result<String> {
@@ -1313,7 +1595,7 @@ impl GitHub for OctocrabGitHub {
         let path = format!("/repos/{}/{}/git/commits", seg(org), seg(repo));
         let body = to_body(&call, commit)?;
         let created: Created = self
-            .request(self.crab()?, &call, Method::POST, &path, Some(&body))
+            .request(Scope::Org(org), &call, Method::POST, &path, Some(&body))
             .await?
             .expect(&call, &[201])?
             .json(&call)?;
@@ -1325,7 +1607,7 @@ impl GitHub for OctocrabGitHub {
         let call = format!("create_ref {org}/{repo} {git_ref}");
         let path = format!("/repos/{}/{}/git/refs", seg(org), seg(repo));
         self.request(
-            self.crab()?,
+            Scope::Org(org),
             &call,
             Method::POST,
             &path,
@@ -1352,7 +1634,7 @@ impl GitHub for OctocrabGitHub {
             ref_path(git_ref)
         );
         self.request(
-            self.crab()?,
+            Scope::Org(org),
             &call,
             Method::PATCH,
             &path,
@@ -1372,7 +1654,7 @@ impl GitHub for OctocrabGitHub {
             ref_path(git_ref)
         );
         let answer = self
-            .request(self.crab()?, &call, Method::DELETE, &path, None)
+            .request(Scope::Org(org), &call, Method::DELETE, &path, None)
             .await?;
         // A ref that is already gone answers 422 "Reference does not exist"; a redelivered
         // event must not fail on it.
@@ -1404,7 +1686,7 @@ impl GitHub for OctocrabGitHub {
             body["commit_message"] = json!(commit_message);
         }
         let answer = self
-            .request(self.crab()?, &call, Method::POST, &path, Some(&body))
+            .request(Scope::Org(org), &call, Method::POST, &path, Some(&body))
             .await?;
         match answer.status.as_u16() {
             204 => Ok(MergeBranchOutcome::NothingToMerge),
@@ -1430,7 +1712,7 @@ impl GitHub for OctocrabGitHub {
         );
         let path = format!("/repos/{}/{}/pulls", seg(org), seg(repo));
         let body = to_body(&call, pull_request)?;
-        self.request(self.crab()?, &call, Method::POST, &path, Some(&body))
+        self.request(Scope::Org(org), &call, Method::POST, &path, Some(&body))
             .await?
             .expect(&call, &[201])?
             .json(&call)
@@ -1441,7 +1723,7 @@ impl GitHub for OctocrabGitHub {
         let path = format!("/repos/{}/{}/pulls/{number}", seg(org), seg(repo));
         let answer = self
             .request_as(
-                self.crab()?,
+                Scope::Org(org),
                 &call,
                 Method::GET,
                 &path,
@@ -1464,7 +1746,7 @@ impl GitHub for OctocrabGitHub {
     ) -> Result<Vec<IssueEvent>> {
         let call = format!("list_issue_events {org}/{repo}#{number}");
         let path = format!("/repos/{}/{}/issues/{number}/events", seg(org), seg(repo));
-        self.get_all(&call, &path).await
+        self.get_all(Scope::Org(org), &call, &path).await
     }
 }
 
@@ -1581,7 +1863,7 @@ mod tests {
         let app = Credentials::App {
             app_id: 7,
             private_key_pem: "-----BEGIN RSA PRIVATE KEY-----secret".to_owned(),
-            installation_id: 9,
+            installation_id: Some(9),
         };
         assert_eq!(format!("{token:?}"), "Token(<redacted>)");
         let shown = format!("{app:?}");

@@ -909,7 +909,8 @@ async fn a_github_app_mints_an_installation_token_and_uses_it() {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/fixtures/test-app-key.pem"
     );
-    let credentials = Credentials::app_from_file(12, std::path::Path::new(key_path), 99).unwrap();
+    let credentials =
+        Credentials::app_from_file(12, std::path::Path::new(key_path), Some(99)).unwrap();
     assert!(!format!("{credentials:?}").contains("PRIVATE KEY"));
     let gh = OctocrabGitHub::builder(server.uri())
         .credentials(credentials)
