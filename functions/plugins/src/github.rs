@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use std::sync::Arc;
 
 use prow_github::{
-    GitHub, IssueComment, Label, PullRequest, PullRequestChange, Result, Review, User,
+    GitHub, IssueComment, IssueEdit, Label, PullRequest, PullRequestChange, Result, Review, User,
 };
 use prow_owners::RepoOwners;
 
@@ -66,6 +66,8 @@ pub trait PluginGitHub: Send + Sync + std::fmt::Debug {
         path: &str,
     ) -> Result<Option<Vec<u8>>>;
     async fn get_repo_labels(&self, org: &str, repo: &str) -> Result<Vec<Label>>;
+    /// Changes the issue's (or PR's) title or state.
+    async fn edit_issue(&self, org: &str, repo: &str, number: u64, edit: &IssueEdit) -> Result<()>;
     async fn is_org_member(&self, org: &str, user: &str) -> Result<bool>;
     /// Whether `user` is an active member of the team `team` (a slug) of `org`.
     async fn is_team_member(&self, org: &str, team: &str, user: &str) -> Result<bool>;
@@ -168,6 +170,9 @@ impl<T: GitHub + ?Sized> PluginGitHub for T {
     }
     async fn get_repo_labels(&self, org: &str, repo: &str) -> Result<Vec<Label>> {
         GitHub::get_repo_labels(self, org, repo).await
+    }
+    async fn edit_issue(&self, org: &str, repo: &str, number: u64, edit: &IssueEdit) -> Result<()> {
+        GitHub::edit_issue(self, org, repo, number, edit).await
     }
     async fn is_org_member(&self, org: &str, user: &str) -> Result<bool> {
         GitHub::is_org_member(self, org, user).await

@@ -57,6 +57,9 @@ pub struct Needs {
     pub reviews: bool,
     /// The labels the repository defines (owners-label adds no others).
     pub repo_labels: bool,
+    /// Whether the comment's author is trusted by trigger's rule (org member, collaborator
+    /// unless only org members count, trusted app or member of the trusted org).
+    pub commenter_trust: Option<OwnersCheck>,
     /// The PR's changed OWNERS and aliases files at its head, and whether their newly added
     /// owners are trusted (verify-owners).
     pub owners_changes: Option<OwnersCheck>,
@@ -93,6 +96,7 @@ impl Needs {
             pull_request_owners: self.pull_request_owners || other.pull_request_owners,
             reviews: self.reviews || other.reviews,
             repo_labels: self.repo_labels || other.repo_labels,
+            commenter_trust: self.commenter_trust.or(other.commenter_trust),
             owners_changes: self.owners_changes.or(other.owners_changes),
         }
     }
@@ -169,6 +173,7 @@ pub struct Facts {
     pub reviews: Vec<PrReview>,
     /// Labels the repository defines.
     pub repo_labels: Vec<String>,
+    pub commenter_trusted: bool,
     pub owners_changes: Option<OwnersChanges>,
 }
 
@@ -237,6 +242,23 @@ pub enum Action {
         missing: Option<MissingReply>,
     },
     UnrequestReview(Vec<String>),
+    /// Close (`open: false`) or reopen the issue or PR.
+    SetState {
+        open: bool,
+        /// GitHub's `state_reason` for a closed issue (`completed`, `not_planned`).
+        reason: Option<String>,
+        /// When GitHub refuses the change (422), answer with its message and stop.
+        refused: Option<RefusedReply>,
+    },
+    /// Change the issue's or PR's title.
+    Retitle(String),
+}
+
+/// The reply when GitHub refuses a change: `prefix` + GitHub's message, answering `to`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusedReply {
+    pub prefix: String,
+    pub to: crate::respond::ReplyTo,
 }
 
 /// The reply when GitHub refused some users: `before` + the users joined by `, ` + `after`,

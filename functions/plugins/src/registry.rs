@@ -4,8 +4,8 @@ use prow_core::config::PluginsConfig;
 
 use crate::plugin::Plugin;
 use crate::{
-    approve, assign, blunderbuss, help_wanted, hold, label, lgtm, owners_label, shrug, trigger,
-    verify_owners, wip,
+    approve, assign, blunderbuss, help_wanted, hold, label, lgtm, lifecycle, owners_label, retitle,
+    shrug, trigger, verify_owners, wip,
 };
 
 /// An org (`repo` empty) or `org/repo` that enables a plugin.
@@ -41,7 +41,9 @@ static ALL: &[&dyn Plugin] = &[
     &hold::Hold,
     &label::Label,
     &lgtm::Lgtm,
+    &lifecycle::Lifecycle,
     &owners_label::OwnersLabel,
+    &retitle::Retitle,
     &shrug::Shrug,
     &trigger::Trigger,
     &verify_owners::VerifyOwners,

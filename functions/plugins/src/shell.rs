@@ -4,7 +4,7 @@
 use prow_core::config::PluginsConfig;
 use prow_core::events::GITHUB_EVENT_PREFIX;
 use prow_events::cloudevents::{AttributesReader, Event as CloudEvent};
-use prow_github::{GitHubError, ReviewState};
+use prow_github::{GitHubError, IssueEdit, IssueState, ReviewState};
 
 use crate::event::{Event, Kind, Payload};
 use crate::github::{OwnersPort, PluginGitHub};
@@ -165,6 +165,11 @@ pub async fn gather<G: PluginGitHub + ?Sized>(
                 facts.commenter_teams.push(team.clone());
             }
         }
+    }
+    if let (Some(rule), Some(c)) = (&needs.commenter_trust, &event.comment) {
+        facts.commenter_trusted = untrusted_reason(github, event, rule, &facts.bot, &c.user.login)
+            .await?
+            .is_none();
     }
     if needs.comments {
         facts.comments = comments(github, event).await?;
@@ -540,6 +545,34 @@ pub async fn apply<G: PluginGitHub + ?Sized>(
             }
             Action::UnrequestReview(logins) => github
                 .unrequest_reviewers(org, repo, number, &logins)
+                .await
+                .map_err(gh(&target))?,
+            Action::SetState {
+                open,
+                reason,
+                refused,
+            } => {
+                let edit = IssueEdit {
+                    state: Some(if open {
+                        IssueState::Open
+                    } else {
+                        IssueState::Closed
+                    }),
+                    state_reason: reason,
+                    ..IssueEdit::default()
+                };
+                match (github.edit_issue(org, repo, number, &edit).await, refused) {
+                    (Ok(()), _) => {}
+                    (Err(err), Some(refused)) if err.status() == Some(422) => {
+                        let message = format!("{}{}", refused.prefix, err.message().unwrap_or(""));
+                        let reply = vec![Action::Comment(refused.to.reply(&message))];
+                        return Box::pin(apply(github, event, facts, reply)).await;
+                    }
+                    (Err(err), _) => return Err(gh(&target)(err)),
+                }
+            }
+            Action::Retitle(title) => github
+                .edit_issue(org, repo, number, &IssueEdit::title(title))
                 .await
                 .map_err(gh(&target))?,
         }

@@ -269,3 +269,105 @@ async fn shrug_and_unshrug() {
         ]
     );
 }
+
+#[tokio::test]
+async fn close_by_the_author_and_reopen_refused_by_github_are_answered_as_prow() {
+    let h = harness(EVERYDAY).await;
+    mock_labels(&h.github, &[]).await;
+    mock_comments(&h.github, json!([])).await;
+    Mock::given(method("PATCH"))
+        .and(path(format!("{REPO}/issues/2")))
+        .respond_with(ok(json!({"number": 2, "user": {"login": "Codertocat"}})))
+        .mount(&h.github)
+        .await;
+    // Codertocat opened the issue; mallory is not a collaborator.
+    let stranger = issue_comment("mallory", "/close");
+    assert_eq!(
+        send(&h.app, "issue_comment", "c1", &stranger).await,
+        StatusCode::OK
+    );
+    let author = issue_comment("Codertocat", "/close not-planned\n/lifecycle frozen");
+    assert_eq!(
+        send(&h.app, "issue_comment", "c2", &author).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        writes(&h.github).await,
+        [
+            comment_write(&reply_to(
+                &stranger,
+                "/close",
+                "You can't close an active issue/PR unless you authored it or you are a collaborator."
+            )),
+            format!(
+                "PATCH {REPO}/issues/2 {{\"state\":\"closed\",\"state_reason\":\"not_planned\"}}"
+            ),
+            comment_write(&reply_to(
+                &author,
+                "/close not-planned\n/lifecycle frozen",
+                "Closing this issue, marking it as \"Not Planned\"."
+            )),
+            label_write("lifecycle/frozen"),
+        ]
+    );
+
+    let h = harness(EVERYDAY).await;
+    mock_comments(&h.github, json!([])).await;
+    Mock::given(method("PATCH"))
+        .and(path(format!("{REPO}/issues/2")))
+        .respond_with(ResponseTemplate::new(422).set_body_json(json!({
+            "message": "state cannot be changed. The repository that submitted this pull request has been deleted."
+        })))
+        .mount(&h.github)
+        .await;
+    let mut reopen = pr_comment("alice", "/reopen");
+    reopen["issue"]["state"] = json!("closed");
+    assert_eq!(
+        send(&h.app, "issue_comment", "c3", &reopen).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        writes(&h.github).await,
+        [
+            format!("PATCH {REPO}/issues/2 {{\"state\":\"open\"}}"),
+            comment_write(&reply_to(
+                &reopen,
+                "/reopen",
+                "Failed to re-open PR: state cannot be changed. The repository that submitted this pull request has been deleted."
+            )),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn retitle_by_a_collaborator_renames_and_a_stranger_is_refused() {
+    let plugins = "plugins:\n  Codertocat: [retitle]\n";
+    let h = harness(plugins).await;
+    mock_comments(&h.github, json!([])).await;
+    Mock::given(method("PATCH"))
+        .and(path(format!("{REPO}/issues/2")))
+        .respond_with(ok(json!({"number": 2, "user": {"login": "Codertocat"}})))
+        .mount(&h.github)
+        .await;
+    let alice = pr_comment("alice", "/retitle Update the README: typos");
+    assert_eq!(
+        send(&h.app, "issue_comment", "r1", &alice).await,
+        StatusCode::OK
+    );
+    let mallory = pr_comment("mallory", "/retitle mine now");
+    assert_eq!(
+        send(&h.app, "issue_comment", "r2", &mallory).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        writes(&h.github).await,
+        [
+            format!("PATCH {REPO}/issues/2 {{\"title\":\"Update the README: typos\"}}"),
+            comment_write(&reply_to(
+                &mallory,
+                "/retitle mine now",
+                "Re-titling can only be requested by trusted users, like repository collaborators."
+            )),
+        ]
+    );
+}
