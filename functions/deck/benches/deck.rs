@@ -8,10 +8,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use k8s_openapi::api::core::v1::PodSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use prow_core::config::Config;
-use prow_core::prowjob::{ProwJob, ProwJobState, ProwJobType, Pull, Refs};
+use prow_core::prowjob::{DecorationConfig, ProwJob, ProwJobState, ProwJobType, Pull, Refs};
 use prow_deck::{DeckOptions, DeckState};
 use prow_kube::test_support::LocalApi;
 use prow_local::resources::PROWJOBS;
@@ -19,18 +20,27 @@ use prow_local::server::WriteOptions;
 
 const ROUNDS: usize = 15;
 
+/// A run shaped like Kubernetes' decorated presubmits as trigger and plank leave them: the
+/// labels and annotations Prow computes, a pod spec with resources and env, the decoration
+/// config, and a finished status with its URL (what makes a real ProwJob ~5-40 KB).
 fn job(i: usize) -> ProwJob {
     let repo = format!("repo-{}", i % 50);
+    let number = (i % 5000) as u64 + 1;
+    let job_name = format!("pull-{repo}-unit-{}", i % 7);
     let mut refs = Refs::new("acme", &repo);
     refs.base_ref = "main".into();
+    refs.base_sha = "89abcdef0123456789abcdef0123456789abcdef".into();
     refs.repo_link = format!("https://github.com/acme/{repo}");
+    refs.base_link = format!("https://github.com/acme/{repo}/commit/89abcdef0123");
     let mut pull = Pull::new(
-        (i % 5000) as u64 + 1,
+        number,
         format!("user{}", i % 300),
         "0123456789abcdef0123456789abcdef01234567",
     );
     pull.title = format!("Change number {i}");
-    pull.link = format!("https://github.com/acme/{repo}/pull/{}", i % 5000 + 1);
+    pull.link = format!("https://github.com/acme/{repo}/pull/{number}");
+    pull.commit_link = format!("https://github.com/acme/{repo}/pull/{number}/commits/0123456789ab");
+    pull.author_link = format!("https://github.com/user{}", i % 300);
     refs.pulls.push(pull);
     let states = [
         ProwJobState::Success,
@@ -38,21 +48,92 @@ fn job(i: usize) -> ProwJob {
         ProwJobState::Pending,
         ProwJobState::Success,
     ];
-    ProwJob::builder(
-        format!("pull-{repo}-unit-{}", i % 7),
-        ProwJobType::Presubmit,
-    )
-    .name(format!("job-{i:06}"))
-    .namespace("default")
-    .label("prow.k8s.io/type", "presubmit")
-    .refs(refs)
-    .context("unit")
-    .started_at(Time(
-        Timestamp::from_second(1_700_000_000 + i as i64).unwrap(),
-    ))
-    .state(states[i % 4])
-    .build_id(format!("{}", 1_800_000_000_000_000_000u64 + i as u64))
-    .build()
+    let build_id = format!("{}", 1_800_000_000_000_000_000u64 + i as u64);
+    let name = format!("job-{i:06}");
+    let pod_spec: PodSpec = serde_json::from_value(serde_json::json!({
+        "containers": [{
+            "name": "test",
+            "image": "gcr.io/k8s-staging-test-infra/kubekins-e2e:v20261201-1234567-master",
+            "command": ["runner.sh"],
+            "args": ["make", "test", "KUBE_TIMEOUT=--timeout=600s", "KUBE_RACE=-race"],
+            "env": [
+                {"name": "GOFLAGS", "value": "-mod=mod"},
+                {"name": "KUBE_INTEGRATION_TEST_MAX_CONCURRENCY", "value": "4"},
+                {"name": "LOG_LEVEL", "value": "4"},
+                {"name": "GO111MODULE", "value": "on"}
+            ],
+            "resources": {
+                "requests": {"cpu": "4", "memory": "36Gi"},
+                "limits": {"cpu": "4", "memory": "36Gi"}
+            },
+            "securityContext": {"privileged": false}
+        }],
+        "nodeSelector": {"cloud.google.com/gke-nodepool": "pool5"},
+        "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "pool5", "effect": "NoSchedule"}]
+    }))
+    .unwrap();
+    let decoration: DecorationConfig = serde_json::from_value(serde_json::json!({
+        "timeout": "2h0m0s",
+        "grace_period": "15m0s",
+        "utility_images": {
+            "clonerefs": "us-docker.pkg.dev/k8s-infra-prow/images/clonerefs:v20261201-abcdef0",
+            "initupload": "us-docker.pkg.dev/k8s-infra-prow/images/initupload:v20261201-abcdef0",
+            "entrypoint": "us-docker.pkg.dev/k8s-infra-prow/images/entrypoint:v20261201-abcdef0",
+            "sidecar": "us-docker.pkg.dev/k8s-infra-prow/images/sidecar:v20261201-abcdef0"
+        },
+        "resources": {
+            "clonerefs": {"requests": {"cpu": "100m"}},
+            "initupload": {"requests": {"cpu": "100m"}},
+            "place_entrypoint": {"requests": {"cpu": "100m"}},
+            "sidecar": {"requests": {"cpu": "100m"}}
+        },
+        "gcs_configuration": {
+            "bucket": "kubernetes-ci-logs",
+            "path_strategy": "legacy",
+            "default_org": "kubernetes",
+            "default_repo": "kubernetes"
+        },
+        "gcs_credentials_secret": "gcs-credentials"
+    }))
+    .unwrap();
+    let mut pj = ProwJob::builder(job_name.clone(), ProwJobType::Presubmit)
+        .name(name.clone())
+        .namespace("default")
+        .label("created-by-prow", "true")
+        .label("prow.k8s.io/type", "presubmit")
+        .label("prow.k8s.io/job", &job_name)
+        .label("prow.k8s.io/refs.org", "acme")
+        .label("prow.k8s.io/refs.repo", &repo)
+        .label("prow.k8s.io/refs.base_ref", "main")
+        .label("prow.k8s.io/refs.pull", number.to_string())
+        .label("prow.k8s.io/context", "unit")
+        .label("prow.k8s.io/build-id", &build_id)
+        .label("prow.k8s.io/id", &name)
+        .label(
+            "event-GUID",
+            format!("5a1c0de0-{i:08}-11ef-8f0e-6e1c2a0b0c0d"),
+        )
+        .label("prow.k8s.io/is-optional", "false")
+        .annotation("prow.k8s.io/job", &job_name)
+        .annotation("prow.k8s.io/context", "unit")
+        .annotation("testgrid-dashboards", "sig-testing-acme")
+        .refs(refs)
+        .context("unit")
+        .pod_spec(pod_spec)
+        .started_at(Time(
+            Timestamp::from_second(1_700_000_000 + i as i64).unwrap(),
+        ))
+        .state(states[i % 4])
+        .build_id(build_id.clone())
+        .build();
+    pj.spec.decoration_config = Some(decoration);
+    pj.spec.rerun_command = "/test unit".into();
+    pj.status.pod_name = name.clone();
+    pj.status.description = "Job succeeded.".into();
+    pj.status.url = format!(
+        "https://prow.example.com/view/gs/kubernetes-ci-logs/pr-logs/pull/acme_{repo}/{number}/{job_name}/{build_id}"
+    );
+    pj
 }
 
 /// (time to first byte, time to last byte, bytes) of one GET.
@@ -151,8 +232,13 @@ async fn main() {
         ),
         ("/?page=900 (deep page)", "/?page=900".to_owned()),
         (
-            "/prowjobs.js?repo=acme/repo-7",
+            "/prowjobs.js?repo=acme/repo-7 (full)",
             "/prowjobs.js?repo=acme/repo-7".to_owned(),
+        ),
+        (
+            "/prowjobs.js?repo=acme/repo-7 (UI omit)",
+            "/prowjobs.js?repo=acme/repo-7&omit=annotations,labels,decoration_config,pod_spec"
+                .to_owned(),
         ),
     ];
     println!(
@@ -180,4 +266,65 @@ async fn main() {
             full.as_secs_f64() / s_full.as_secs_f64()
         );
     }
+
+    // Memory as Knative sees it: the real deck binary, its own process, watching the same API
+    // server; resident set size once the index is synced and the process is idle.
+    let empty = LocalApi::start().await.unwrap();
+    let idle_empty = deck_rss(&empty.url, 0, dir.path()).await;
+    let idle_full = deck_rss(&api.url, n, dir.path()).await;
+    println!(
+        "deck binary idle RSS: {:.1} MB with no jobs, {:.1} MB with {n} jobs indexed ({:.0} bytes per job)",
+        mb(idle_empty),
+        mb(idle_full),
+        (idle_full.saturating_sub(idle_empty)) as f64 / n.max(1) as f64
+    );
+}
+
+fn mb(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+/// Starts the deck binary against `kube_url`, waits until its index holds `jobs` ProwJobs, lets
+/// it settle, and returns its VmRSS in bytes.
+async fn deck_rss(kube_url: &str, jobs: usize, dir: &std::path::Path) -> u64 {
+    let config = dir.join("config.yaml");
+    std::fs::write(&config, "prowjob_namespace: default\n").unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_prow-deck"))
+        .arg("--config-path")
+        .arg(&config)
+        .arg("--kube-url")
+        .arg(kube_url)
+        .env("PORT", port.to_string())
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let metrics = format!("http://127.0.0.1:{port}/metrics");
+    let wanted = format!("deck_indexed_prowjobs {jobs}");
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        assert!(Instant::now() < deadline, "deck never indexed {jobs} jobs");
+        if let Ok(response) = client.get(&metrics).send().await
+            && let Ok(text) = response.text().await
+            && text.lines().any(|l| l == wanted)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let pid = child.id().unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    child.kill().await.unwrap();
+    kb * 1024
 }

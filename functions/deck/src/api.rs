@@ -1,7 +1,6 @@
 //! Machine-facing endpoints: `/prowjobs.js`, `/badge.svg`, `/log`, `/plugin-help`, a job's
 //! `prowjob.json`, and artifact downloads; plus the log and artifact reads the job page shares.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
@@ -79,10 +78,7 @@ pub fn omit_fields(pj: &mut ProwJob, omit: &[&str]) {
             "decoration_config" => pj.spec.decoration_config = None,
             "pod_spec" => {
                 if let Some(spec) = &pj.spec.pod_spec {
-                    pj.spec.pod_spec = Some(PodSpec {
-                        containers: vec![Container::default(); spec.containers.len()],
-                        ..PodSpec::default()
-                    });
+                    pj.spec.pod_spec = Some(placeholder_pod_spec(spec.containers.len()));
                 }
             }
             _ => {}
@@ -90,17 +86,17 @@ pub fn omit_fields(pj: &mut ProwJob, omit: &[&str]) {
     }
 }
 
+/// The fields [`crate::index::slim`] drops: a request omitting all of them is answered from the
+/// index alone; any other reads each selected job's full object from the API server.
+const HEAVY_FIELDS: [&str; 4] = ["annotations", "labels", "decoration_config", "pod_spec"];
+
+/// Full objects read from the API server at once while streaming `/prowjobs.js`.
+const FULL_READS_IN_FLIGHT: usize = 16;
+
 pub async fn prowjobs_js(
     State(state): State<DeckState>,
     Query(q): Query<ProwJobsQuery>,
 ) -> Response {
-    if !synced(&state).await {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "ProwJobs are still loading",
-        )
-            .into_response();
-    }
     if let Some(var) = &q.var
         && !is_js_identifier(var)
     {
@@ -110,33 +106,52 @@ pub async fn prowjobs_js(
         )
             .into_response();
     }
-    let omit: Vec<&str> = q
+    let omit: Vec<String> = q
         .omit
         .as_deref()
         .unwrap_or("")
         .split(',')
-        .map(str::trim)
+        .map(|f| f.trim().to_owned())
+        .filter(|f| !f.is_empty())
         .collect();
-    let keep = compile(&state, &q.filter);
-    let jobs = state.index.select(keep);
-    let mut body = String::with_capacity(jobs.len() * 2048 + 32);
-    if let Some(var) = &q.var {
-        let _ = write!(body, "var {var} = ");
+    let content_type = if q.var.is_some() {
+        "application/javascript; charset=utf-8"
+    } else {
+        "application/json"
+    };
+    let head = match &q.var {
+        Some(var) => format!("var {var} = {{\"items\":["),
+        None => "{\"items\":[".to_owned(),
+    };
+    let tail = if q.var.is_some() { "]};" } else { "]}" };
+    if !synced(&state).await {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ProwJobs are still loading",
+        )
+            .into_response();
     }
-    body.push_str("{\"items\":[");
-    for (i, pj) in jobs.iter().enumerate() {
+    let jobs = state.index.select(compile(&state, &q.filter));
+    if !HEAVY_FIELDS.iter().all(|f| omit.iter().any(|o| o == f)) {
+        let body = full_prowjobs(state, jobs, omit, head, tail);
+        return (
+            [(header::CONTENT_TYPE, content_type)],
+            axum::body::Body::from_stream(body),
+        )
+            .into_response();
+    }
+    let mut body = String::with_capacity(jobs.len() * 1024 + 32);
+    body.push_str(&head);
+    for (i, entry) in jobs.iter().enumerate() {
         if i > 0 {
             body.push(',');
         }
-        let needs_edit = pj.metadata.managed_fields.is_some() || !omit.iter().all(|o| o.is_empty());
-        let json = if needs_edit {
-            let mut copy = ProwJob::clone(pj);
-            omit_fields(&mut copy, &omit);
-            serde_json::to_string(&copy)
-        } else {
-            serde_json::to_string(pj.as_ref())
-        };
-        match json {
+        let mut copy = ProwJob::clone(&entry.job);
+        copy.spec.decoration_config = None;
+        if entry.containers > 0 {
+            copy.spec.pod_spec = Some(placeholder_pod_spec(entry.containers));
+        }
+        match serde_json::to_string(&copy) {
             Ok(json) => body.push_str(&json),
             Err(err) => {
                 tracing::error!(error = %err, "serializing prowjob");
@@ -144,14 +159,69 @@ pub async fn prowjobs_js(
             }
         }
     }
-    body.push_str("]}");
-    let content_type = if q.var.is_some() {
-        body.push(';');
-        "application/javascript; charset=utf-8"
-    } else {
-        "application/json"
-    };
+    body.push_str(tail);
     ([(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
+/// What `omit=pod_spec` leaves of a pod spec: one empty container per container.
+fn placeholder_pod_spec(containers: usize) -> PodSpec {
+    PodSpec {
+        containers: vec![Container::default(); containers],
+        ..PodSpec::default()
+    }
+}
+
+/// The selected ProwJobs (newest first, as the index orders them) as full objects read one by one
+/// from the API server, a bounded number in flight: memory stays that of a few jobs whatever the
+/// selection, at the price of one read per job (Deck's own pages never ask for this). A job
+/// deleted meanwhile is left out; a failed read ends the body with an error, so a client never
+/// mistakes a cut list for a complete one.
+fn full_prowjobs(
+    state: DeckState,
+    jobs: Vec<crate::index::Indexed>,
+    omit: Vec<String>,
+    head: String,
+    tail: &'static str,
+) -> impl futures::Stream<Item = Result<String, prow_kube::KubeError>> + Send {
+    use futures::StreamExt as _;
+    let reads = futures::stream::iter(jobs)
+        .map(move |entry| {
+            let state = state.clone();
+            async move { state.prowjobs.get(entry.job.name()).await }
+        })
+        .buffered(FULL_READS_IN_FLIGHT);
+    let items = reads.scan(true, move |first, read| {
+        let item = match read {
+            Ok(None) => Ok(String::new()),
+            Ok(Some(mut pj)) => {
+                let omit: Vec<&str> = omit.iter().map(String::as_str).collect();
+                omit_fields(&mut pj, &omit);
+                match serde_json::to_string(&pj) {
+                    Ok(json) if *first => {
+                        *first = false;
+                        Ok(json)
+                    }
+                    Ok(json) => Ok(format!(",{json}")),
+                    Err(err) => {
+                        tracing::error!(error = %err, "serializing prowjob");
+                        Ok(String::new())
+                    }
+                }
+            }
+            // The body ends with this error (hyper drops the connection): nothing after it
+            // is sent.
+            Err(err) => {
+                tracing::error!(error = %err, "reading prowjob");
+                Err(err)
+            }
+        };
+        std::future::ready(Some(item))
+    });
+    futures::stream::once(std::future::ready(Ok(head)))
+        .chain(items)
+        .chain(futures::stream::once(std::future::ready(Ok(
+            tail.to_owned()
+        ))))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -329,12 +399,17 @@ pub struct HelpQuery {
     pub repo: Option<String>,
 }
 
-/// A job's ProwJob as JSON (managedFields dropped).
+/// A job's ProwJob as JSON (managedFields dropped), read from the API server: the index's copy
+/// is slim.
 pub async fn prowjob_json(State(state): State<DeckState>, Path(name): Path<String>) -> Response {
-    let Some(pj) = find(&state, &name).await else {
-        return (StatusCode::NOT_FOUND, format!("no ProwJob {name}")).into_response();
+    let mut copy = match state.prowjobs.get(&name).await {
+        Ok(Some(pj)) if visible(&state, &pj) => pj,
+        Ok(_) => return (StatusCode::NOT_FOUND, format!("no ProwJob {name}")).into_response(),
+        Err(err) => {
+            tracing::error!(error = %err, prowjob = %name, "reading prowjob");
+            return (StatusCode::BAD_GATEWAY, "could not read the ProwJob").into_response();
+        }
     };
-    let mut copy = ProwJob::clone(&pj);
     omit_fields(&mut copy, &[]);
     match serde_json::to_string_pretty(&copy) {
         Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),

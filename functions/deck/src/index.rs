@@ -1,5 +1,10 @@
 //! The in-memory ProwJob index every page reads: kept current by one kube list+watch, so a request
 //! never lists the API server (100k jobs are a scan of memory, not a 100 MB download).
+//!
+//! It keeps a slim copy of each ProwJob ([`slim`]): the pod spec, decoration config (but where
+//! artifacts are), labels, annotations and managed fields are most of a real ProwJob's bytes and no list, filter or badge
+//! reads them; what needs them (`/prowjob`, `/prowjobs.js` without `omit`, rerun) reads the API
+//! server.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
@@ -9,7 +14,7 @@ use futures::StreamExt;
 use kube::Api;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
-use prow_core::prowjob::{ProwJob, ProwJobState};
+use prow_core::prowjob::{DecorationConfig, ProwJob, ProwJobState};
 use tokio::sync::watch;
 
 /// Newest first: start time (ms since the epoch) then name, iterated in reverse.
@@ -25,9 +30,43 @@ fn sort_key(pj: &ProwJob) -> SortKey {
     (start, pj.name().to_owned())
 }
 
+/// The index's copy of `pj`: the fields pages, filters, badges and authorization read. The number
+/// of containers survives (Prow's `omit=pod_spec` keeps one empty container per container).
+pub fn slim(mut pj: ProwJob) -> Indexed {
+    let containers = pj.spec.pod_spec.as_ref().map_or(0, |p| p.containers.len());
+    pj.metadata.managed_fields = None;
+    pj.metadata.labels = None;
+    pj.metadata.annotations = None;
+    pj.spec.pod_spec = None;
+    // Where the artifacts are is all Deck reads of the decoration config.
+    pj.spec.decoration_config = pj.spec.decoration_config.take().and_then(|d| {
+        d.gcs_configuration.map(|gcs| DecorationConfig {
+            gcs_configuration: Some(gcs),
+            ..DecorationConfig::default()
+        })
+    });
+    pj.spec.jenkins_spec = None;
+    pj.spec.pipeline_run_spec = None;
+    pj.spec.tekton_pipeline_run_spec = None;
+    pj.spec.reporter_config = None;
+    pj.spec.prowjob_defaults = None;
+    Indexed {
+        job: Arc::new(pj),
+        containers,
+    }
+}
+
+/// A ProwJob as the index keeps it ([`slim`]).
+#[derive(Debug, Clone)]
+pub struct Indexed {
+    pub job: Arc<ProwJob>,
+    /// Containers in the job's pod spec.
+    pub containers: usize,
+}
+
 #[derive(Debug, Default)]
 struct Inner {
-    by_time: BTreeMap<SortKey, Arc<ProwJob>>,
+    by_time: BTreeMap<SortKey, Indexed>,
     by_name: HashMap<String, SortKey>,
     /// Distinct values (with counts) offered as suggestions in the filter form.
     jobs: BTreeMap<String, usize>,
@@ -53,19 +92,19 @@ impl Inner {
         }
     }
 
-    fn upsert(&mut self, pj: ProwJob) {
-        self.remove(pj.name());
-        let key = sort_key(&pj);
-        self.count(&pj, true);
+    fn upsert(&mut self, pj: Indexed) {
+        self.remove(pj.job.name());
+        let key = sort_key(&pj.job);
+        self.count(&pj.job, true);
         self.by_name.insert(key.1.clone(), key.clone());
-        self.by_time.insert(key, Arc::new(pj));
+        self.by_time.insert(key, pj);
     }
 
     fn remove(&mut self, name: &str) {
         if let Some(key) = self.by_name.remove(name)
             && let Some(old) = self.by_time.remove(&key)
         {
-            self.count(&old, false);
+            self.count(&old.job, false);
         }
     }
 }
@@ -112,6 +151,10 @@ impl JobIndex {
 
     /// Replaces everything (a fresh list) and marks the index synced.
     pub fn replace_all(&self, jobs: Vec<ProwJob>) {
+        self.replace_all_slim(jobs.into_iter().map(slim));
+    }
+
+    fn replace_all_slim(&self, jobs: impl IntoIterator<Item = Indexed>) {
         let mut fresh = Inner::default();
         for pj in jobs {
             fresh.upsert(pj);
@@ -121,6 +164,7 @@ impl JobIndex {
     }
 
     pub fn upsert(&self, pj: ProwJob) {
+        let pj = slim(pj);
         self.write(|inner| inner.upsert(pj));
     }
 
@@ -151,7 +195,7 @@ impl JobIndex {
     pub fn get(&self, name: &str) -> Option<Arc<ProwJob>> {
         let inner = self.read();
         let key = inner.by_name.get(name)?;
-        inner.by_time.get(key).cloned()
+        inner.by_time.get(key).map(|e| e.job.clone())
     }
 
     /// The run of `job` with build id `build_id` (what `/log?job=&id=` names).
@@ -160,6 +204,7 @@ impl JobIndex {
             .by_time
             .values()
             .rev()
+            .map(|e| &e.job)
             .find(|pj| pj.spec.job == job && pj.status.build_id == build_id)
             .cloned()
     }
@@ -169,7 +214,7 @@ impl JobIndex {
         let inner = self.read();
         let mut jobs = Vec::with_capacity(limit.min(1024));
         let mut total = 0usize;
-        for pj in inner.by_time.values().rev() {
+        for pj in inner.by_time.values().rev().map(|e| &e.job) {
             if !keep(pj) {
                 continue;
             }
@@ -182,12 +227,12 @@ impl JobIndex {
     }
 
     /// Every matching job, newest first.
-    pub fn select(&self, keep: impl Fn(&ProwJob) -> bool) -> Vec<Arc<ProwJob>> {
+    pub fn select(&self, keep: impl Fn(&ProwJob) -> bool) -> Vec<Indexed> {
         self.read()
             .by_time
             .values()
             .rev()
-            .filter(|pj| keep(pj))
+            .filter(|e| keep(&e.job))
             .cloned()
             .collect()
     }
@@ -196,7 +241,7 @@ impl JobIndex {
     pub fn latest_states(&self, wanted: impl Fn(&str) -> bool) -> BTreeMap<String, ProwJobState> {
         let inner = self.read();
         let mut latest = BTreeMap::new();
-        for pj in inner.by_time.values().rev() {
+        for pj in inner.by_time.values().rev().map(|e| &e.job) {
             if !latest.contains_key(&pj.spec.job) && wanted(&pj.spec.job) {
                 latest.insert(pj.spec.job.clone(), pj.status.state);
             }
@@ -215,17 +260,18 @@ impl JobIndex {
 
     /// Follows `api` forever: a full list on start (and after a watch expires), then changes.
     pub async fn follow(self, api: Api<ProwJob>) {
-        let mut buffer: Vec<ProwJob> = Vec::new();
+        // Slimmed as they arrive: a full list of 100k real ProwJobs would be gigabytes.
+        let mut buffer: Vec<Indexed> = Vec::new();
         let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
         let mut stream = std::pin::pin!(stream);
         while let Some(event) = stream.next().await {
             match event {
                 Ok(Event::Init) => buffer.clear(),
-                Ok(Event::InitApply(pj)) => buffer.push(pj),
+                Ok(Event::InitApply(pj)) => buffer.push(slim(pj)),
                 Ok(Event::InitDone) => {
                     let jobs = std::mem::take(&mut buffer);
                     tracing::info!(jobs = jobs.len(), "prowjob index synced");
-                    self.replace_all(jobs);
+                    self.replace_all_slim(jobs);
                 }
                 Ok(Event::Apply(pj)) => self.upsert(pj),
                 Ok(Event::Delete(pj)) => self.remove(pj.name()),
@@ -309,5 +355,39 @@ mod tests {
         let latest = index.latest_states(|_| true);
         assert_eq!(latest["ci-a"], ProwJobState::Success);
         assert_eq!(latest["ci-b"], ProwJobState::Failure);
+    }
+
+    #[test]
+    fn the_index_keeps_a_slim_copy_with_where_artifacts_are() {
+        use k8s_openapi::api::core::v1::{Container, PodSpec};
+        use prow_core::prowjob::GcsConfiguration;
+        let mut pj = job("a", "ci-a", 10, ProwJobState::Success);
+        pj.metadata.labels = Some([("created-by-prow".into(), "true".into())].into());
+        pj.metadata.annotations = Some([("prow.k8s.io/job".into(), "ci-a".into())].into());
+        pj.spec.pod_spec = Some(PodSpec {
+            containers: vec![Container::default(), Container::default()],
+            ..PodSpec::default()
+        });
+        let gcs = GcsConfiguration {
+            bucket: "logs".into(),
+            ..GcsConfiguration::default()
+        };
+        pj.spec.decoration_config = Some(DecorationConfig {
+            gcs_configuration: Some(gcs.clone()),
+            gcs_credentials_secret: Some("gcs-credentials".into()),
+            ..DecorationConfig::default()
+        });
+        let kept = slim(pj);
+        assert_eq!(kept.containers, 2);
+        assert!(kept.job.spec.pod_spec.is_none());
+        assert!(kept.job.metadata.labels.is_none() && kept.job.metadata.annotations.is_none());
+        assert_eq!(
+            kept.job.spec.decoration_config,
+            Some(DecorationConfig {
+                gcs_configuration: Some(gcs),
+                ..DecorationConfig::default()
+            })
+        );
+        assert_eq!(kept.job.status.state, ProwJobState::Success);
     }
 }

@@ -127,6 +127,15 @@ pub(crate) fn presubmit(
     ProwJob::builder(job, ProwJobType::Presubmit)
         .name(name)
         .namespace(NS)
+        .label("prow.k8s.io/type", "presubmit")
+        .pod_spec(k8s_openapi::api::core::v1::PodSpec {
+            containers: vec![k8s_openapi::api::core::v1::Container {
+                name: "test".into(),
+                image: Some("golang:1.25".into()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        })
         .refs(refs)
         .decoration(DecorationConfig {
             gcs_configuration: Some(GcsConfiguration {

@@ -135,6 +135,33 @@ async fn prowjobs_js_is_prow_shaped() {
     assert_eq!(items[0]["status"]["state"], "success");
     assert_eq!(items[0]["kind"], "ProwJob");
     assert!(items[0]["metadata"].get("managedFields").is_none());
+    // Without `omit`, full objects (read from the API server: the index keeps slim copies).
+    assert_eq!(
+        items[0]["metadata"]["labels"]["prow.k8s.io/type"],
+        "presubmit"
+    );
+    assert_eq!(
+        items[0]["spec"]["pod_spec"]["containers"][0]["image"],
+        "golang:1.25"
+    );
+
+    // What Deck's own UI asks for comes from the index: the heavy fields stay out, one empty
+    // container per container is left as Prow does.
+    let slim = get(
+        &env,
+        "/prowjobs.js?repo=acme/foo&omit=annotations,labels,decoration_config,pod_spec",
+    )
+    .await;
+    let json: serde_json::Value = serde_json::from_str(&slim.body).unwrap();
+    let items = json["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["metadata"]["name"], "a2");
+    assert!(items[0]["metadata"].get("labels").is_none());
+    assert!(items[0]["spec"].get("decoration_config").is_none());
+    assert_eq!(
+        items[0]["spec"]["pod_spec"]["containers"],
+        serde_json::json!([{"name": ""}])
+    );
 
     let answer = get(
         &env,
