@@ -2,6 +2,7 @@
 
 mod check_config;
 mod config_compile;
+mod explain;
 mod podutils;
 mod serve;
 mod sidecar;
@@ -34,6 +35,8 @@ enum Command {
     },
     /// Run everything locally: embedded API server, kubelet, broker and all functions.
     Up(up::UpArgs),
+    /// Which jobs a webhook payload would run, and why each other job would not.
+    Explain(explain::ExplainArgs),
     /// Print a kubeconfig for the API server `prow up` runs.
     Kubeconfig {
         /// The API server's URL.
@@ -99,6 +102,7 @@ fn main() -> ExitCode {
             | Command::Entrypoint(_)
             | Command::Sidecar(_) => Ok(()),
             Command::Up(args) => up::run(args).await,
+            Command::Explain(args) => explain::run(args).await,
             Command::Serve { function } => serve::serve(function).await,
             Command::Lambda { function } => serve::lambda(function).await,
         }

@@ -597,7 +597,8 @@ async fn plan_run(
     Ok(actions)
 }
 
-fn contexts_of(statuses: &[prow_github::Status]) -> Contexts {
+/// The head commit's status contexts as `/retest` reads them: failed (failure or error) and all.
+pub fn contexts_of(statuses: &[prow_github::Status]) -> Contexts {
     let mut contexts = Contexts::default();
     for s in statuses {
         contexts.all.insert(s.context.clone());

@@ -6,6 +6,7 @@
 //! 5xx so the broker redelivers; a delivery that is done answers 200 with an empty body.
 
 pub mod decide;
+pub mod explain;
 pub mod handle;
 pub mod in_repo;
 pub mod messages;
