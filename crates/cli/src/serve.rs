@@ -26,6 +26,8 @@ pub(crate) enum Function {
     Deck(prow_deck::Flags),
     /// Merged config changes -> ConfigMaps (the only function that may write them).
     ConfigUpdater(prow_config_updater::Flags),
+    /// PRs that no longer merge cleanly -> the needs-rebase label.
+    NeedsRebase(prow_needs_rebase::Flags),
 }
 
 impl Function {
@@ -45,6 +47,9 @@ impl Function {
             Function::ConfigUpdater(flags) => prow_config_updater::app(flags)
                 .await
                 .context("config-updater")?,
+            Function::NeedsRebase(flags) => {
+                prow_needs_rebase::app(flags).await.context("needs-rebase")?
+            }
         })
     }
 }
