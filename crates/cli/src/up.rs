@@ -64,9 +64,12 @@ pub(crate) struct UpArgs {
     /// GitHub API endpoint.
     #[arg(long, env = "GITHUB_ENDPOINT", default_value = prow_github::DEFAULT_ENDPOINT)]
     github_endpoint: String,
-    /// GitHub token file; without one, GitHub is simulated and every call is logged.
+    /// GitHub token file; without one (or an app), GitHub is simulated and every call is logged.
     #[arg(long, env = "GITHUB_TOKEN_PATH")]
     github_token_path: Option<PathBuf>,
+    /// `--github-app-id` and `--github-app-private-key-path` (boxed: `Command` stays small).
+    #[command(flatten)]
+    github_app: Box<GitHubAppArgs>,
     /// Deck users allowed to act: lines of `token user`.
     #[arg(long, env = "AUTH_TOKEN_FILE")]
     auth_token_file: Option<PathBuf>,
@@ -90,6 +93,17 @@ pub(crate) struct UpArgs {
     /// sandbox that refuses podman's default limits).
     #[arg(long, env = "PROW_PODMAN_RUN_ARGS", allow_hyphen_values = true)]
     podman_run_args: Option<String>,
+}
+
+/// Acting as a GitHub App instead of with a token, as Prow's flags name it.
+#[derive(Debug, clap::Args)]
+pub(crate) struct GitHubAppArgs {
+    /// Act as this GitHub App (with --github-app-private-key-path) instead of a token.
+    #[arg(long, env = "GITHUB_APP_ID", requires = "github_app_private_key_path")]
+    github_app_id: Option<u64>,
+    /// The GitHub App's private key (PEM).
+    #[arg(long, env = "GITHUB_APP_PRIVATE_KEY_PATH", requires = "github_app_id")]
+    github_app_private_key_path: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -219,6 +233,8 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<()> {
     let github = prow_github::connect(&prow_github::Settings {
         endpoint: args.github_endpoint.clone(),
         token_path: args.github_token_path.clone(),
+        app_id: args.github_app.github_app_id,
+        app_private_key_path: args.github_app.github_app_private_key_path.clone(),
         ..prow_github::Settings::default()
     })
     .context("connecting to GitHub")?;
@@ -437,7 +453,7 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<()> {
     );
     eprintln!(
         "  github: {}",
-        if args.github_token_path.is_some() {
+        if args.github_token_path.is_some() || args.github_app.github_app_id.is_some() {
             args.github_endpoint.as_str()
         } else {
             "simulated (no --github-token-path): calls are logged, not sent"
