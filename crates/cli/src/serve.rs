@@ -18,6 +18,8 @@ pub(crate) enum Function {
     Plank(prow_plank::Flags),
     /// ProwJob changes -> GitHub statuses/comments and artifacts.
     Crier(prow_crier::Flags),
+    /// Merge pools kept by events: tide statuses, retests, batches, merges.
+    Tide(prow_tide::Flags),
     /// Periodic jobs.
     Horologium(prow_horologium::Flags),
     /// Garbage collection of old ProwJobs and pods.
@@ -39,6 +41,7 @@ impl Function {
             Function::Plugins(flags) => prow_plugins::app(flags).context("plugins")?,
             Function::Plank(flags) => prow_plank::app(flags).await.context("plank")?,
             Function::Crier(flags) => prow_crier::app(flags).await.context("crier")?,
+            Function::Tide(flags) => prow_tide::app(flags).await.context("tide")?,
             Function::Horologium(flags) => {
                 prow_horologium::app(flags).await.context("horologium")?
             }

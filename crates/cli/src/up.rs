@@ -292,6 +292,13 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<()> {
             github.clone(),
         )),
     );
+    routers.insert(
+        "tide".into(),
+        prow_tide::router(
+            prow_tide::TideState::new(config.clone(), kube.clone(), github.clone())
+                .with_deck_url(deck_url.clone()),
+        ),
+    );
     let mut plank_settings =
         prow_plank::Settings::from_config(&config.prow.plank, &config.prow.pod_namespace)?;
     plank_settings.urls.deck_url = Some(deck_url.clone());
