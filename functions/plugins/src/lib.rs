@@ -28,6 +28,7 @@ pub mod registry;
 pub mod respond;
 pub mod retitle;
 pub mod shrug;
+pub mod size;
 pub mod trigger;
 pub mod verify_owners;
 pub mod wip;

@@ -60,6 +60,8 @@ pub struct Needs {
     /// Whether the comment's author is trusted by trigger's rule (org member, collaborator
     /// unless only org members count, trusted app or member of the trusted org).
     pub commenter_trust: Option<OwnersCheck>,
+    /// The PR's changed line counts and what marks files generated at its base (size).
+    pub size: bool,
     /// The PR's changed OWNERS and aliases files at its head, and whether their newly added
     /// owners are trusted (verify-owners).
     pub owners_changes: Option<OwnersCheck>,
@@ -97,6 +99,7 @@ impl Needs {
             reviews: self.reviews || other.reviews,
             repo_labels: self.repo_labels || other.repo_labels,
             commenter_trust: self.commenter_trust.or(other.commenter_trust),
+            size: self.size || other.size,
             owners_changes: self.owners_changes.or(other.owners_changes),
         }
     }
@@ -174,6 +177,7 @@ pub struct Facts {
     /// Labels the repository defines.
     pub repo_labels: Vec<String>,
     pub commenter_trusted: bool,
+    pub size: Option<crate::size::SizeFacts>,
     pub owners_changes: Option<OwnersChanges>,
 }
 

@@ -250,6 +250,9 @@ pub async fn gather<G: PluginGitHub + ?Sized>(
             .map(|l| l.name)
             .collect();
     }
+    if needs.size {
+        facts.size = Some(size_facts(github, event).await?);
+    }
     if let Some(team) = &needs.author_in_team {
         facts.author_in_team = github
             .team_members(org, team)
@@ -397,6 +400,65 @@ async fn untrusted_reason<G: PluginGitHub + ?Sized>(
         check.only_org_members,
         secondary,
     )))
+}
+
+/// The PR's line counts, and `.generated_files` (with the lists it names) and `.gitattributes`
+/// at its base.
+async fn size_facts<G: PluginGitHub + ?Sized>(
+    github: &G,
+    event: &Event,
+) -> Result<crate::size::SizeFacts, PluginsError> {
+    use crate::size::{FileChange, GENERATED_FILES, GITATTRIBUTES, SizeFacts, paths_from_repo};
+    let target = event.target();
+    let (org, repo, number) = (event.org.as_str(), event.repo.as_str(), event.number);
+    let base = match event.pull_request.as_ref().map(|pr| pr.base.sha.clone()) {
+        Some(sha) if !sha.is_empty() => sha,
+        _ => {
+            github
+                .get_pull_request(org, repo, number)
+                .await
+                .map_err(gh(&target))?
+                .base
+                .sha
+        }
+    };
+    let read = |path: String| {
+        let (base, target) = (base.clone(), target.clone());
+        async move {
+            let bytes = github
+                .get_file(org, repo, &base, &path)
+                .await
+                .map_err(gh(&target))?;
+            Ok::<_, PluginsError>(bytes.map(|b| String::from_utf8_lossy(&b).into_owned()))
+        }
+    };
+    let generated_files = read(GENERATED_FILES.to_owned()).await?;
+    let mut lists = Vec::new();
+    for path in generated_files
+        .as_deref()
+        .map(paths_from_repo)
+        .unwrap_or_default()
+    {
+        lists.push(read(path).await?.unwrap_or_default());
+    }
+    let gitattributes = read(GITATTRIBUTES.to_owned()).await?;
+    let changes = github
+        .pull_request_changes(org, repo, number)
+        .await
+        .map_err(gh(&target))?
+        .into_iter()
+        .map(|c| FileChange {
+            filename: c.filename,
+            additions: c.additions,
+            deletions: c.deletions,
+        })
+        .collect();
+    Ok(SizeFacts {
+        changes,
+        generated_files,
+        paths_from_repo: lists,
+        gitattributes,
+    })
 }
 
 /// The reviews API's spelling of a state.

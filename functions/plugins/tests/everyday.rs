@@ -371,3 +371,57 @@ async fn retitle_by_a_collaborator_renames_and_a_stranger_is_refused() {
         ]
     );
 }
+
+#[tokio::test]
+async fn size_counts_lines_outside_generated_files_and_keeps_one_label() {
+    let h = harness("plugins:\n  Codertocat: [size]\n").await;
+    mock_labels(&h.github, &["size/XS"]).await;
+    let mut opened = payload("pull_request.opened.json");
+    opened["number"] = json!(2);
+    opened["pull_request"]["number"] = json!(2);
+    let base = opened["pull_request"]["base"]["sha"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let contents =
+        |text: &str| ok(json!({"type": "file", "encoding": "base64", "content": base64(text)}));
+    for (file, answer) in [
+        (".generated_files", contents("file-prefix zz_generated.\n")),
+        (
+            ".gitattributes",
+            contents("*.pb.go linguist-generated=true\n"),
+        ),
+    ] {
+        Mock::given(method("GET"))
+            .and(path(format!("{REPO}/contents/{file}")))
+            .and(wiremock::matchers::query_param("ref", base.as_str()))
+            .respond_with(answer)
+            .mount(&h.github)
+            .await;
+    }
+    Mock::given(method("GET"))
+        .and(path(format!("{REPO}/pulls/2/files")))
+        .respond_with(ok(json!([
+            {"filename": "main.go", "status": "modified", "additions": 20, "deletions": 15, "changes": 35},
+            {"filename": "api/zz_generated.go", "status": "added", "additions": 900, "deletions": 0, "changes": 900},
+            {"filename": "api/x.pb.go", "status": "added", "additions": 900, "deletions": 0, "changes": 900}
+        ])))
+        .mount(&h.github)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path(format!("{REPO}/issues/2/labels/size%2FXS")))
+        .respond_with(ok(json!([])))
+        .mount(&h.github)
+        .await;
+    assert_eq!(
+        send(&h.app, "pull_request", "z1", &opened).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        writes(&h.github).await,
+        [
+            format!("DELETE {REPO}/issues/2/labels/size%2FXS"),
+            label_write("size/M"),
+        ]
+    );
+}

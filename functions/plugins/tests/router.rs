@@ -342,27 +342,6 @@ async fn with_skip_collaborators_owners_reviewers_lgtm_and_others_are_refused() 
     );
 }
 
-/// Standard base64 with padding, as GitHub's contents API sends it.
-fn base64(text: &str) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let bytes = text.as_bytes();
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 /// One issue's comments and labels as GitHub keeps them, so a sequence of events sees what the
 /// previous ones did (GitHub's `issues/2/comments`, `issues/comments/{id}`, `issues/2/labels`).
 #[derive(Debug, Clone, Default)]

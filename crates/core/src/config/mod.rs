@@ -31,7 +31,7 @@ pub use locate::{Position, Seg, locate};
 pub use plugins::{
     ApproveConfig, AssignOnLabel, BlunderbussConfig, DEFAULT_COMMAND_HELP_LINK,
     DEFAULT_HELP_GUIDELINES_URL, ExternalPlugin, HelpConfig, LabelConfig, LgtmConfig, OrgPlugins,
-    OwnersConfig, PluginsConfig, RestrictedLabel, RetitleConfig, TriggerConfig,
+    OwnersConfig, PluginsConfig, RestrictedLabel, RetitleConfig, SizeConfig, TriggerConfig,
 };
 pub use plugins::{ClusterGroup, ConfigMapSpec, ConfigUpdater, DEFAULT_CLUSTER_ALIAS};
 pub use prow::{

@@ -53,7 +53,8 @@ pub struct PluginsConfig {
     pub retitle: RetitleConfig,
     pub slack: Option<Value>,
     pub sigmention: Option<Value>,
-    pub size: Option<Value>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub size: SizeConfig,
     pub welcome: Option<Value>,
     #[serde(rename = "override")]
     pub override_: Option<Value>,
@@ -339,6 +340,32 @@ impl HelpConfig {
 pub struct RetitleConfig {
     /// Closed and merged issues and PRs may be retitled too.
     pub allow_closed_issues: bool,
+}
+
+/// The size plugin's thresholds (Prow's `plugins.Size`): the least changed lines of each
+/// label; 0 means Prow's default (10, 30, 100, 500, 1000).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SizeConfig {
+    pub s: u64,
+    pub m: u64,
+    pub l: u64,
+    pub xl: u64,
+    pub xxl: u64,
+}
+
+impl SizeConfig {
+    /// The thresholds with Prow's defaults for those left at 0.
+    pub fn or_defaults(&self) -> SizeConfig {
+        let or = |v: u64, d: u64| if v == 0 { d } else { v };
+        SizeConfig {
+            s: or(self.s, 10),
+            m: or(self.m, 30),
+            l: or(self.l, 100),
+            xl: or(self.xl, 500),
+            xxl: or(self.xxl, 1000),
+        }
+    }
 }
 
 /// How OWNERS files are read (Prow's `plugins.Owners`).
