@@ -18,6 +18,12 @@
 //!   dry run cannot tell who GitHub would refuse). Review requests likewise all succeed.
 //! - `list_reviews`, `list_team_members`, `get_repo_labels`: what was seeded, else none;
 //!   `list_collaborators`: the trusted users.
+//! - PR commits, milestones, check runs, issue events, searches (by exact query): what was
+//!   seeded, else none; `list_pull_requests` filters the seeded pull requests;
+//!   `get_commit`, `get_pull_request_patch`: seeded, else unknown; protection: seeded, else none.
+//! - Merges, ref and commit creation, PR creation and issue edits are acted out on the seeded
+//!   state so later reads see them; what GitHub would name (merge and commit SHAs) is made up
+//!   as a zero-padded counter, and a stale `sha` or an existing ref fails as GitHub would.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
