@@ -18,6 +18,7 @@ pub mod index;
 pub mod metrics;
 pub mod pages;
 pub mod spyglass;
+pub mod tide;
 pub mod views;
 mod web;
 
@@ -138,6 +139,9 @@ pub fn router(state: DeckState) -> Router {
         .route("/plugin-help", get(api::plugin_help))
         .route("/command-help", get(pages::command_help))
         .route("/plugins", get(pages::plugins))
+        .route("/tide", get(tide::tide))
+        .route("/tide-history", get(tide::tide_history))
+        .route("/pr", get(tide::pr))
         .route("/rerun", post(web::rerun))
         .route("/abort", post(web::abort))
         .route("/login", get(pages::login).post(web::login))
