@@ -30,6 +30,8 @@ pub(crate) enum Function {
     ConfigUpdater(prow_config_updater::Flags),
     /// PRs that no longer merge cleanly -> the needs-rebase label.
     NeedsRebase(prow_needs_rebase::Flags),
+    /// `/cherrypick <branch>` -> the cherry-pick PR, through the Git Data API.
+    Cherrypicker(prow_cherrypicker::Flags),
 }
 
 impl Function {
@@ -52,6 +54,9 @@ impl Function {
                 .context("config-updater")?,
             Function::NeedsRebase(flags) => {
                 prow_needs_rebase::app(flags).await.context("needs-rebase")?
+            }
+            Function::Cherrypicker(flags) => {
+                prow_cherrypicker::app(flags).await.context("cherrypicker")?
             }
         })
     }

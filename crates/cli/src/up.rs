@@ -286,6 +286,14 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<()> {
         )),
     );
     routers.insert(
+        "cherrypicker".into(),
+        prow_cherrypicker::router(prow_cherrypicker::CherrypickerState::new(
+            live_config.clone(),
+            github.clone(),
+            prow_cherrypicker::Options::default(),
+        )),
+    );
+    routers.insert(
         "plugins".into(),
         prow_plugins::router(prow_plugins::PluginsState::new(
             config.clone(),
