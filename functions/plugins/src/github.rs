@@ -4,7 +4,8 @@ use async_trait::async_trait;
 use std::sync::Arc;
 
 use prow_github::{
-    GitHub, IssueComment, IssueEdit, Label, PullRequest, PullRequestChange, Result, Review, User,
+    GitHub, IssueComment, IssueEdit, Label, NewStatus, PullRequest, PullRequestChange, Result,
+    Review, Status, User,
 };
 use prow_owners::RepoOwners;
 
@@ -66,6 +67,15 @@ pub trait PluginGitHub: Send + Sync + std::fmt::Debug {
         path: &str,
     ) -> Result<Option<Vec<u8>>>;
     async fn get_repo_labels(&self, org: &str, repo: &str) -> Result<Vec<Label>>;
+    /// Every status on a commit.
+    async fn combined_status(&self, org: &str, repo: &str, sha: &str) -> Result<Vec<Status>>;
+    async fn create_status(
+        &self,
+        org: &str,
+        repo: &str,
+        sha: &str,
+        status: &NewStatus,
+    ) -> Result<()>;
     /// Changes the issue's (or PR's) title or state.
     async fn edit_issue(&self, org: &str, repo: &str, number: u64, edit: &IssueEdit) -> Result<()>;
     async fn is_org_member(&self, org: &str, user: &str) -> Result<bool>;
@@ -170,6 +180,18 @@ impl<T: GitHub + ?Sized> PluginGitHub for T {
     }
     async fn get_repo_labels(&self, org: &str, repo: &str) -> Result<Vec<Label>> {
         GitHub::get_repo_labels(self, org, repo).await
+    }
+    async fn combined_status(&self, org: &str, repo: &str, sha: &str) -> Result<Vec<Status>> {
+        GitHub::combined_status(self, org, repo, sha).await
+    }
+    async fn create_status(
+        &self,
+        org: &str,
+        repo: &str,
+        sha: &str,
+        status: &NewStatus,
+    ) -> Result<()> {
+        GitHub::create_status(self, org, repo, sha, status).await
     }
     async fn edit_issue(&self, org: &str, repo: &str, number: u64, edit: &IssueEdit) -> Result<()> {
         GitHub::edit_issue(self, org, repo, number, edit).await

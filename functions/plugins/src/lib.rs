@@ -29,6 +29,7 @@ pub mod respond;
 pub mod retitle;
 pub mod shrug;
 pub mod size;
+pub mod skip;
 pub mod trigger;
 pub mod verify_owners;
 pub mod wip;

@@ -62,6 +62,8 @@ pub struct Needs {
     pub commenter_trust: Option<OwnersCheck>,
     /// The PR's changed line counts and what marks files generated at its base (size).
     pub size: bool,
+    /// The PR's head statuses, changed files and the repo's presubmits (skip).
+    pub skip: bool,
     /// The PR's changed OWNERS and aliases files at its head, and whether their newly added
     /// owners are trusted (verify-owners).
     pub owners_changes: Option<OwnersCheck>,
@@ -100,6 +102,7 @@ impl Needs {
             repo_labels: self.repo_labels || other.repo_labels,
             commenter_trust: self.commenter_trust.or(other.commenter_trust),
             size: self.size || other.size,
+            skip: self.skip || other.skip,
             owners_changes: self.owners_changes.or(other.owners_changes),
         }
     }
@@ -178,6 +181,7 @@ pub struct Facts {
     pub repo_labels: Vec<String>,
     pub commenter_trusted: bool,
     pub size: Option<crate::size::SizeFacts>,
+    pub skip: Option<crate::skip::SkipFacts>,
     pub owners_changes: Option<OwnersChanges>,
 }
 
@@ -256,6 +260,14 @@ pub enum Action {
     },
     /// Change the or PR's title.
     Retitle(String),
+    /// Set a commit status.
+    CreateStatus {
+        sha: String,
+        context: String,
+        /// As GitHub spells it (`success`, `failure`, ...).
+        state: String,
+        description: String,
+    },
 }
 
 /// The reply when GitHub refuses a change: `prefix` + GitHub's message, answering `to`.

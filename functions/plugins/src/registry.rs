@@ -5,7 +5,7 @@ use prow_core::config::PluginsConfig;
 use crate::plugin::Plugin;
 use crate::{
     approve, assign, blunderbuss, help_wanted, hold, label, lgtm, lifecycle, owners_label, retitle,
-    shrug, size, trigger, verify_owners, wip,
+    shrug, size, skip, trigger, verify_owners, wip,
 };
 
 /// An org (`repo` empty) or `org/repo` that enables a plugin.
@@ -46,6 +46,7 @@ static ALL: &[&dyn Plugin] = &[
     &retitle::Retitle,
     &shrug::Shrug,
     &size::Size,
+    &skip::Skip,
     &trigger::Trigger,
     &verify_owners::VerifyOwners,
     &wip::Wip,

@@ -145,7 +145,7 @@ impl prow_runtime::EventFunction for PluginsState {
         shell::handle(
             self.github.as_ref(),
             self.owners.as_ref(),
-            &self.config.plugins,
+            &self.config,
             event,
         )
         .await

@@ -1,10 +1,10 @@
 //! The I/O shell: decode an event, ask each enabled plugin what it needs, fetch those facts once,
 //! let each plugin decide, apply the actions.
 
-use prow_core::config::PluginsConfig;
+use prow_core::config::{Config, PluginsConfig};
 use prow_core::events::GITHUB_EVENT_PREFIX;
 use prow_events::cloudevents::{AttributesReader, Event as CloudEvent};
-use prow_github::{GitHubError, IssueEdit, IssueState, ReviewState};
+use prow_github::{GitHubError, IssueEdit, IssueState, NewStatus, ReviewState, StatusState};
 
 use crate::event::{Event, Kind, Payload};
 use crate::github::{OwnersPort, PluginGitHub};
@@ -33,6 +33,9 @@ pub enum PluginsError {
     },
     #[error("{target}: OWNERS: {message}")]
     Owners { target: String, message: String },
+    /// The repo's jobs could not be read from the config.
+    #[error("{target}: job config: {message}")]
+    Jobs { target: String, message: String },
     /// Some plugins failed; the others' actions were applied (and converge on redelivery).
     #[error("{target}: plugins failed: {}", failed.join("; "))]
     Plugins { target: String, failed: Vec<String> },
@@ -61,7 +64,7 @@ pub fn kind_of(event_type: &str) -> Option<Kind> {
 pub async fn handle<G: PluginGitHub + ?Sized>(
     github: &G,
     owners: &dyn OwnersPort,
-    config: &PluginsConfig,
+    config: &Config,
     cloud_event: &CloudEvent,
 ) -> Result<(), PluginsError> {
     let Some(kind) = kind_of(cloud_event.ty()) else {
@@ -79,13 +82,14 @@ pub async fn handle<G: PluginGitHub + ?Sized>(
     handle_event(github, owners, config, &event).await
 }
 
-/// Runs the enabled plugins on a decoded event.
+/// Runs the enabled plugins on a decoded event (`full` also holds the jobs skip reads).
 pub async fn handle_event<G: PluginGitHub + ?Sized>(
     github: &G,
     owners: &dyn OwnersPort,
-    config: &PluginsConfig,
+    full: &Config,
     event: &Event,
 ) -> Result<(), PluginsError> {
+    let config: &PluginsConfig = &full.plugins;
     let interested: Vec<(&'static dyn Plugin, Needs)> =
         registry::enabled(config, &event.org, &event.repo)
             .into_iter()
@@ -99,7 +103,10 @@ pub async fn handle_event<G: PluginGitHub + ?Sized>(
         .iter()
         .fold(Needs::default(), |acc, (_, n)| acc.union(n.clone()));
     let target = event.target();
-    let facts = gather(github, owners, event, &needs).await?;
+    let mut facts = gather(github, owners, event, &needs).await?;
+    if needs.skip {
+        facts.skip = Some(skip_facts(github, full, event).await?);
+    }
     let mut failed = Vec::new();
     for (plugin, _) in interested {
         let actions = plugin.decide(event, &facts, config);
@@ -461,6 +468,45 @@ async fn size_facts<G: PluginGitHub + ?Sized>(
     })
 }
 
+/// The PR's head statuses and changed files, and the repo's presubmits.
+async fn skip_facts<G: PluginGitHub + ?Sized>(
+    github: &G,
+    config: &Config,
+    event: &Event,
+) -> Result<crate::skip::SkipFacts, PluginsError> {
+    let target = event.target();
+    let (org, repo, number) = (event.org.as_str(), event.repo.as_str(), event.number);
+    let pr = github
+        .get_pull_request(org, repo, number)
+        .await
+        .map_err(gh(&target))?;
+    let presubmits = config
+        .presubmits_for(&format!("{org}/{repo}"))
+        .map_err(|e| PluginsError::Jobs {
+            target: target.clone(),
+            message: e.to_string(),
+        })?
+        .to_vec();
+    let statuses = github
+        .combined_status(org, repo, &pr.head.sha)
+        .await
+        .map_err(gh(&target))?
+        .into_iter()
+        .map(|s| (s.context, s.state.as_str().to_owned()))
+        .collect();
+    let changed_files = github
+        .changed_files(org, repo, number)
+        .await
+        .map_err(gh(&target))?;
+    Ok(crate::skip::SkipFacts {
+        head_sha: pr.head.sha,
+        base_ref: pr.base.git_ref,
+        presubmits,
+        statuses,
+        changed_files,
+    })
+}
+
 /// The reviews API's spelling of a state.
 fn review_state(state: &ReviewState) -> &'static str {
     match state {
@@ -632,6 +678,27 @@ pub async fn apply<G: PluginGitHub + ?Sized>(
                     }
                     (Err(err), _) => return Err(gh(&target)(err)),
                 }
+            }
+            Action::CreateStatus {
+                sha,
+                context,
+                state,
+                description,
+            } => {
+                let state = match state.as_str() {
+                    "success" => StatusState::Success,
+                    "failure" => StatusState::Failure,
+                    "error" => StatusState::Error,
+                    _ => StatusState::Pending,
+                };
+                let status = NewStatus {
+                    description: Some(description),
+                    ..NewStatus::new(context, state)
+                };
+                github
+                    .create_status(org, repo, &sha, &status)
+                    .await
+                    .map_err(gh(&target))?
             }
             Action::Retitle(title) => github
                 .edit_issue(org, repo, number, &IssueEdit::title(title))

@@ -425,3 +425,47 @@ async fn size_counts_lines_outside_generated_files_and_keeps_one_label() {
         ]
     );
 }
+
+#[tokio::test]
+async fn skip_marks_the_failed_optional_context_skipped() {
+    let jobs = "presubmits:\n  Codertocat/Hello-World:\n  - name: unit\n    always_run: true\n    spec: {containers: [{image: x}]}\n  - name: lint\n    optional: true\n    always_run: true\n    spec: {containers: [{image: x}]}\n";
+    let h = harness_with_jobs("plugins:\n  Codertocat: [skip]\n", Some(jobs)).await;
+    let head = "ec26c3e57ca3a959ca5aad62de7213c562f8c821";
+    Mock::given(method("GET"))
+        .and(path(format!("{REPO}/commits/{head}/status")))
+        .respond_with(ok(json!({
+            "state": "failure", "sha": head, "total_count": 2,
+            "statuses": [
+                {"context": "unit", "state": "failure"},
+                {"context": "lint", "state": "failure"}
+            ]
+        })))
+        .mount(&h.github)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{REPO}/pulls/2/files")))
+        .respond_with(ok(json!([])))
+        .mount(&h.github)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("{REPO}/statuses/{head}")))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({})))
+        .mount(&h.github)
+        .await;
+    assert_eq!(
+        send(
+            &h.app,
+            "issue_comment",
+            "k1",
+            &pr_comment("mallory", "/skip")
+        )
+        .await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        writes(&h.github).await,
+        [format!(
+            "POST {REPO}/statuses/{head} {{\"context\":\"lint\",\"description\":\"Skipped\",\"state\":\"success\"}}"
+        )]
+    );
+}

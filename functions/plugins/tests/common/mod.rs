@@ -26,14 +26,24 @@ pub struct Harness {
 }
 
 pub async fn harness(plugins_yaml: &str) -> Harness {
+    harness_with_jobs(plugins_yaml, None).await
+}
+
+/// A harness whose config also has `jobs_yaml` as its job config.
+pub async fn harness_with_jobs(plugins_yaml: &str, jobs_yaml: Option<&str>) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let config_path = dir.path().join("config.yaml");
     std::fs::write(&config_path, "prowjob_namespace: default\n").unwrap();
     let plugins_path = dir.path().join("plugins.yaml");
     std::fs::write(&plugins_path, plugins_yaml).unwrap();
+    let job_config_path = jobs_yaml.map(|jobs| {
+        let p = dir.path().join("jobs.yaml");
+        std::fs::write(&p, jobs).unwrap();
+        p
+    });
     let config = prow_core::config::load(&prow_core::config::LoadOptions {
         config_path,
-        job_config_path: None,
+        job_config_path,
         plugin_config_path: Some(plugins_path),
     })
     .unwrap()
