@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use crate::DeckState;
 use crate::filter::{Compiled, Filter};
+use crate::summary::{JobFacts, Summary};
 use crate::{badge, glob, help};
 
 /// A log is cut to its last this many bytes: the end is what explains a failure.
@@ -25,25 +26,22 @@ pub async fn synced(state: &DeckState) -> bool {
 }
 
 /// Whether a job may be shown by this Deck (hidden jobs and `deck.hidden_repos` are not).
-pub fn visible(state: &DeckState, pj: &ProwJob) -> bool {
+pub fn visible(state: &DeckState, pj: &impl JobFacts) -> bool {
     if state.options.show_hidden {
         return true;
     }
-    if pj.spec.hidden {
+    if pj.is_hidden() {
         return false;
     }
     let hidden = &state.config.prow.deck.hidden_repos;
     hidden.is_empty()
         || !pj
-            .spec
-            .refs
-            .iter()
-            .chain(pj.spec.extra_refs.iter())
+            .all_refs()
             .any(|r| hidden.iter().any(|h| *h == r.org || *h == r.org_repo()))
 }
 
 /// A filter that also hides what this Deck must not show.
-pub fn compile(state: &DeckState, filter: &Filter) -> impl Fn(&ProwJob) -> bool {
+pub fn compile(state: &DeckState, filter: &Filter) -> impl Fn(&Summary) -> bool + use<> {
     let compiled: Compiled = filter.compile();
     let state = state.clone();
     move |pj| compiled.matches(pj) && visible(&state, pj)

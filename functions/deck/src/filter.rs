@@ -1,6 +1,8 @@
 //! Which ProwJobs a request asks for: the `/` and `/prowjobs.js` query parameters as a pure predicate.
 
-use prow_core::prowjob::{ProwJob, ProwJobState, ProwJobType};
+use prow_core::prowjob::{ProwJobState, ProwJobType};
+
+use crate::summary::JobFacts;
 use serde::Deserialize;
 
 use crate::glob;
@@ -132,19 +134,18 @@ impl Filter {
 }
 
 impl Compiled {
-    pub fn matches(&self, pj: &ProwJob) -> bool {
-        let spec = &pj.spec;
-        let all_refs = || spec.refs.iter().chain(spec.extra_refs.iter());
+    pub fn matches(&self, pj: &impl JobFacts) -> bool {
+        let all_refs = || pj.all_refs();
         if let Some(job) = &self.job {
             let ok = match job {
-                JobMatch::Exact(j) => spec.job == *j,
-                JobMatch::Glob(g) => glob::matches(g, &spec.job),
+                JobMatch::Exact(j) => pj.job_name() == j,
+                JobMatch::Glob(g) => glob::matches(g, pj.job_name()),
             };
             if !ok {
                 return false;
             }
         }
-        if !self.type_.admits(&spec.type_) || !self.state.admits(&pj.status.state) {
+        if !self.type_.admits(pj.job_type()) || !self.state.admits(&pj.state()) {
             return false;
         }
         if let Some((org, repo)) = &self.repo {
@@ -176,7 +177,7 @@ impl Compiled {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use prow_core::prowjob::{Pull, Refs};
+    use prow_core::prowjob::{ProwJob, Pull, Refs};
 
     fn presubmit() -> ProwJob {
         let mut refs = Refs::new("acme", "foo");

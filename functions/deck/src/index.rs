@@ -1,10 +1,10 @@
 //! The in-memory ProwJob index every page reads: kept current by one kube list+watch, so a request
 //! never lists the API server (100k jobs are a scan of memory, not a 100 MB download).
 //!
-//! It keeps a slim copy of each ProwJob ([`slim`]): the pod spec, decoration config (but where
-//! artifacts are), labels, annotations and managed fields are most of a real ProwJob's bytes and no list, filter or badge
-//! reads them; what needs them (`/prowjob`, `/prowjobs.js` without `omit`, rerun) reads the API
-//! server.
+//! It keeps a [`Summary`] of each ProwJob: the pod spec, decoration config (but where artifacts
+//! are), labels, annotations and managed fields are most of a real ProwJob's bytes and no list,
+//! filter or badge reads them; what needs them (`/prowjob.json`, `/prowjobs.js` without `omit`,
+//! rerun) reads the API server.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
@@ -14,63 +14,47 @@ use futures::StreamExt;
 use kube::Api;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
-use prow_core::prowjob::{DecorationConfig, ProwJob, ProwJobState};
+use prow_core::prowjob::{ProwJob, ProwJobState};
 use tokio::sync::watch;
 
+use crate::summary::{Interner, JobFacts, Summary};
+
 /// Newest first: start time (ms since the epoch) then name, iterated in reverse.
-type SortKey = (i64, String);
+type SortKey = (i64, Arc<str>);
 
-fn sort_key(pj: &ProwJob) -> SortKey {
-    let start = pj
-        .status
-        .start_time
-        .as_ref()
-        .or(pj.metadata.creation_timestamp.as_ref())
-        .map_or(0, |t| t.0.as_millisecond());
-    (start, pj.name().to_owned())
+fn sort_key(job: &Summary) -> SortKey {
+    let start = job
+        .start()
+        .or(job.creation())
+        .map_or(0, |t| t.as_millisecond());
+    (start, job.name.clone())
 }
 
-/// The index's copy of `pj`: the fields pages, filters, badges and authorization read. The number
-/// of containers survives (Prow's `omit=pod_spec` keeps one empty container per container).
-pub fn slim(mut pj: ProwJob) -> Indexed {
-    let containers = pj.spec.pod_spec.as_ref().map_or(0, |p| p.containers.len());
-    pj.metadata.managed_fields = None;
-    pj.metadata.labels = None;
-    pj.metadata.annotations = None;
-    pj.spec.pod_spec = None;
-    // Where the artifacts are is all Deck reads of the decoration config.
-    pj.spec.decoration_config = pj.spec.decoration_config.take().and_then(|d| {
-        d.gcs_configuration.map(|gcs| DecorationConfig {
-            gcs_configuration: Some(gcs),
-            ..DecorationConfig::default()
-        })
-    });
-    pj.spec.jenkins_spec = None;
-    pj.spec.pipeline_run_spec = None;
-    pj.spec.tekton_pipeline_run_spec = None;
-    pj.spec.reporter_config = None;
-    pj.spec.prowjob_defaults = None;
-    Indexed {
-        job: Arc::new(pj),
-        containers,
-    }
-}
-
-/// A ProwJob as the index keeps it ([`slim`]).
+/// A ProwJob as the index answers with it: rebuilt from its summary, so slim (see
+/// [`Summary::to_prowjob`]), with the number of containers its pod spec had.
 #[derive(Debug, Clone)]
 pub struct Indexed {
     pub job: Arc<ProwJob>,
-    /// Containers in the job's pod spec.
     pub containers: usize,
+}
+
+impl From<&Summary> for Indexed {
+    fn from(summary: &Summary) -> Self {
+        Indexed {
+            job: Arc::new(summary.to_prowjob()),
+            containers: summary.containers,
+        }
+    }
 }
 
 #[derive(Debug, Default)]
 struct Inner {
-    by_time: BTreeMap<SortKey, Indexed>,
-    by_name: HashMap<String, SortKey>,
+    by_time: BTreeMap<SortKey, Summary>,
+    by_name: HashMap<Arc<str>, i64>,
     /// Distinct values (with counts) offered as suggestions in the filter form.
     jobs: BTreeMap<String, usize>,
     repos: BTreeMap<String, usize>,
+    interner: Interner,
 }
 
 fn bump(map: &mut BTreeMap<String, usize>, key: String, up: bool) {
@@ -85,27 +69,33 @@ fn bump(map: &mut BTreeMap<String, usize>, key: String, up: bool) {
 }
 
 impl Inner {
-    fn count(&mut self, pj: &ProwJob, up: bool) {
-        bump(&mut self.jobs, pj.spec.job.clone(), up);
-        if let Some(refs) = pj.spec.main_refs() {
+    fn count(&mut self, job: &Summary, up: bool) {
+        bump(&mut self.jobs, job.job_name().to_owned(), up);
+        if let Some(refs) = job.all_refs().next() {
             bump(&mut self.repos, refs.org_repo(), up);
         }
     }
 
-    fn upsert(&mut self, pj: Indexed) {
-        self.remove(pj.job.name());
-        let key = sort_key(&pj.job);
-        self.count(&pj.job, true);
-        self.by_name.insert(key.1.clone(), key.clone());
-        self.by_time.insert(key, pj);
+    fn upsert(&mut self, pj: ProwJob) {
+        self.remove(pj.name());
+        let job = self.interner.summarize(pj);
+        let key = sort_key(&job);
+        self.count(&job, true);
+        self.by_name.insert(key.1.clone(), key.0);
+        self.by_time.insert(key, job);
     }
 
     fn remove(&mut self, name: &str) {
-        if let Some(key) = self.by_name.remove(name)
-            && let Some(old) = self.by_time.remove(&key)
+        if let Some((name, start)) = self.by_name.remove_entry(name)
+            && let Some(old) = self.by_time.remove(&(start, name))
         {
-            self.count(&old.job, false);
+            self.count(&old, false);
         }
+    }
+
+    fn get(&self, name: &str) -> Option<&Summary> {
+        let (name, start) = self.by_name.get_key_value(name)?;
+        self.by_time.get(&(*start, name.clone()))
     }
 }
 
@@ -151,20 +141,19 @@ impl JobIndex {
 
     /// Replaces everything (a fresh list) and marks the index synced.
     pub fn replace_all(&self, jobs: Vec<ProwJob>) {
-        self.replace_all_slim(jobs.into_iter().map(slim));
-    }
-
-    fn replace_all_slim(&self, jobs: impl IntoIterator<Item = Indexed>) {
         let mut fresh = Inner::default();
         for pj in jobs {
             fresh.upsert(pj);
         }
+        self.replace_with(fresh);
+    }
+
+    fn replace_with(&self, fresh: Inner) {
         self.write(|inner| *inner = fresh);
         self.synced.send_replace(true);
     }
 
     pub fn upsert(&self, pj: ProwJob) {
-        let pj = slim(pj);
         self.write(|inner| inner.upsert(pj));
     }
 
@@ -192,10 +181,9 @@ impl JobIndex {
             .is_ok_and(|r| r.is_ok())
     }
 
+    /// The job's slim copy ([`Summary::to_prowjob`]).
     pub fn get(&self, name: &str) -> Option<Arc<ProwJob>> {
-        let inner = self.read();
-        let key = inner.by_name.get(name)?;
-        inner.by_time.get(key).map(|e| e.job.clone())
+        self.read().get(name).map(|s| Arc::new(s.to_prowjob()))
     }
 
     /// The run of `job` with build id `build_id` (what `/log?job=&id=` names).
@@ -204,22 +192,21 @@ impl JobIndex {
             .by_time
             .values()
             .rev()
-            .map(|e| &e.job)
-            .find(|pj| pj.spec.job == job && pj.status.build_id == build_id)
-            .cloned()
+            .find(|s| s.job_name() == job && s.build_id() == build_id)
+            .map(|s| Arc::new(s.to_prowjob()))
     }
 
     /// Matching jobs newest first, skipping `offset` and returning at most `limit`.
-    pub fn query(&self, keep: impl Fn(&ProwJob) -> bool, offset: usize, limit: usize) -> Page {
+    pub fn query(&self, keep: impl Fn(&Summary) -> bool, offset: usize, limit: usize) -> Page {
         let inner = self.read();
         let mut jobs = Vec::with_capacity(limit.min(1024));
         let mut total = 0usize;
-        for pj in inner.by_time.values().rev().map(|e| &e.job) {
-            if !keep(pj) {
+        for job in inner.by_time.values().rev() {
+            if !keep(job) {
                 continue;
             }
             if total >= offset && jobs.len() < limit {
-                jobs.push(pj.clone());
+                jobs.push(Arc::new(job.to_prowjob()));
             }
             total += 1;
         }
@@ -227,13 +214,13 @@ impl JobIndex {
     }
 
     /// Every matching job, newest first.
-    pub fn select(&self, keep: impl Fn(&ProwJob) -> bool) -> Vec<Indexed> {
+    pub fn select(&self, keep: impl Fn(&Summary) -> bool) -> Vec<Indexed> {
         self.read()
             .by_time
             .values()
             .rev()
-            .filter(|e| keep(&e.job))
-            .cloned()
+            .filter(|s| keep(s))
+            .map(Indexed::from)
             .collect()
     }
 
@@ -241,9 +228,9 @@ impl JobIndex {
     pub fn latest_states(&self, wanted: impl Fn(&str) -> bool) -> BTreeMap<String, ProwJobState> {
         let inner = self.read();
         let mut latest = BTreeMap::new();
-        for pj in inner.by_time.values().rev().map(|e| &e.job) {
-            if !latest.contains_key(&pj.spec.job) && wanted(&pj.spec.job) {
-                latest.insert(pj.spec.job.clone(), pj.status.state);
+        for job in inner.by_time.values().rev() {
+            if !latest.contains_key(job.job_name()) && wanted(job.job_name()) {
+                latest.insert(job.job_name().to_owned(), job.state());
             }
         }
         latest
@@ -260,18 +247,19 @@ impl JobIndex {
 
     /// Follows `api` forever: a full list on start (and after a watch expires), then changes.
     pub async fn follow(self, api: Api<ProwJob>) {
-        // Slimmed as they arrive: a full list of 100k real ProwJobs would be gigabytes.
-        let mut buffer: Vec<Indexed> = Vec::new();
+        // Summarized as they arrive (a full list of 100k real ProwJobs would be gigabytes), into
+        // an index that replaces the served one once complete.
+        let mut fresh = Inner::default();
         let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
         let mut stream = std::pin::pin!(stream);
         while let Some(event) = stream.next().await {
             match event {
-                Ok(Event::Init) => buffer.clear(),
-                Ok(Event::InitApply(pj)) => buffer.push(slim(pj)),
+                Ok(Event::Init) => fresh = Inner::default(),
+                Ok(Event::InitApply(pj)) => fresh.upsert(pj),
                 Ok(Event::InitDone) => {
-                    let jobs = std::mem::take(&mut buffer);
-                    tracing::info!(jobs = jobs.len(), "prowjob index synced");
-                    self.replace_all_slim(jobs);
+                    let complete = std::mem::take(&mut fresh);
+                    tracing::info!(jobs = complete.by_time.len(), "prowjob index synced");
+                    self.replace_with(complete);
                 }
                 Ok(Event::Apply(pj)) => self.upsert(pj),
                 Ok(Event::Delete(pj)) => self.remove(pj.name()),
@@ -360,7 +348,7 @@ mod tests {
     #[test]
     fn the_index_keeps_a_slim_copy_with_where_artifacts_are() {
         use k8s_openapi::api::core::v1::{Container, PodSpec};
-        use prow_core::prowjob::GcsConfiguration;
+        use prow_core::prowjob::{DecorationConfig, GcsConfiguration};
         let mut pj = job("a", "ci-a", 10, ProwJobState::Success);
         pj.metadata.labels = Some([("created-by-prow".into(), "true".into())].into());
         pj.metadata.annotations = Some([("prow.k8s.io/job".into(), "ci-a".into())].into());
@@ -377,17 +365,38 @@ mod tests {
             gcs_credentials_secret: Some("gcs-credentials".into()),
             ..DecorationConfig::default()
         });
-        let kept = slim(pj);
+        pj.status.url = "https://prow/view/a".into();
+        pj.status.description = "Job succeeded.".into();
+        pj.status.pod_name = "a".into();
+        let index = JobIndex::new();
+        index.upsert(pj.clone());
+        let kept = index.select(|_| true).remove(0);
         assert_eq!(kept.containers, 2);
-        assert!(kept.job.spec.pod_spec.is_none());
-        assert!(kept.job.metadata.labels.is_none() && kept.job.metadata.annotations.is_none());
-        assert_eq!(
-            kept.job.spec.decoration_config,
-            Some(DecorationConfig {
-                gcs_configuration: Some(gcs),
-                ..DecorationConfig::default()
-            })
+        let mut want = pj;
+        want.metadata.labels = None;
+        want.metadata.annotations = None;
+        want.spec.pod_spec = None;
+        want.spec.decoration_config = Some(DecorationConfig {
+            gcs_configuration: Some(gcs),
+            ..DecorationConfig::default()
+        });
+        assert_eq!(*kept.job, want);
+        assert_eq!(index.get("a").as_deref(), Some(&want));
+    }
+
+    #[test]
+    fn runs_of_one_pull_share_their_refs_and_strings() {
+        let index = JobIndex::new();
+        index.upsert(job("1", "ci-a", 10, ProwJobState::Success));
+        index.upsert(job("2", "ci-a", 20, ProwJobState::Failure));
+        let inner = index.read();
+        let mut jobs = inner.by_time.values();
+        let (one, two) = (jobs.next().unwrap(), jobs.next().unwrap());
+        let (r1, r2) = (
+            one.all_refs().next().unwrap(),
+            two.all_refs().next().unwrap(),
         );
-        assert_eq!(kept.job.status.state, ProwJobState::Success);
+        assert!(std::ptr::eq(r1, r2), "equal refs are stored once");
+        assert!(std::ptr::eq(one.job_name(), two.job_name()));
     }
 }

@@ -18,6 +18,7 @@ pub mod index;
 pub mod metrics;
 pub mod pages;
 pub mod spyglass;
+pub mod summary;
 pub mod tide;
 pub mod views;
 mod web;
