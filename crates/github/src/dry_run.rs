@@ -21,6 +21,8 @@
 //! - PR commits, milestones, check runs, issue events, searches (by exact query): what was
 //!   seeded, else none; `list_pull_requests` filters the seeded pull requests;
 //!   `get_commit`, `get_pull_request_patch`: seeded, else unknown; protection: seeded, else none.
+//! - `list_org_repos`, `list_branches`: seeded, else none; a branch counts as protected when
+//!   this dry run holds a protection for it (seeded or written), so listings follow writes.
 //! - Merges, ref and commit creation, PR creation and issue edits are acted out on the seeded
 //!   state so later reads see them; what GitHub would name (merge and commit SHAs) is made up
 //!   as a zero-padded counter, and a stale `sha` or an existing ref fails as GitHub would.
@@ -39,10 +41,10 @@ use crate::error::{GitHubError, Result};
 use crate::git_data::{Commit, GitCommit, MergeBranchOutcome, NewCommit};
 use crate::merge::{MergeOutcome, MergeRequest};
 use crate::types::{
-    CheckRun, GitTree, Issue, IssueComment, IssueEdit, IssueEvent, IssuePullRequestLinks,
+    Branch, CheckRun, GitTree, Issue, IssueComment, IssueEdit, IssueEvent, IssuePullRequestLinks,
     IssueSearchItem, IssueState, Label, Milestone, MilestoneEdit, NewPullRequest, NewStatus,
-    PullRequest, PullRequestBranch, PullRequestChange, PullRequestQuery, Review, StateFilter,
-    Status, TreeEntry, User, normalize_login, truncate_description,
+    OrgRepo, PullRequest, PullRequestBranch, PullRequestChange, PullRequestQuery, Review,
+    StateFilter, Status, TreeEntry, User, normalize_login, truncate_description,
 };
 
 /// One call made to a [`DryRunGitHub`], with its arguments.
@@ -291,6 +293,13 @@ pub enum Call {
         repo: String,
         number: u64,
     },
+    ListOrgRepos {
+        org: String,
+    },
+    ListBranches {
+        org: String,
+        repo: String,
+    },
 }
 
 impl Call {
@@ -361,6 +370,9 @@ struct State {
     git_commits: HashMap<RefKey, GitCommit>,
     patches: HashMap<IssueKey, String>,
     issue_events: HashMap<IssueKey, Vec<IssueEvent>>,
+    org_repos: HashMap<String, Vec<OrgRepo>>,
+    /// Branch names by (org, repo).
+    branches: HashMap<RepoKey, Vec<String>>,
     /// Numbers the SHAs this dry run makes up (commits, merges).
     last_made_up_sha: u64,
 }
@@ -505,6 +517,26 @@ impl DryRunGitHub {
         self.lock()
             .commits
             .insert(issue_key(org, repo, number), commits);
+        self
+    }
+
+    /// Makes `list_org_repos` answer `repos`.
+    pub fn with_org_repos(self, org: &str, repos: Vec<OrgRepo>) -> Self {
+        self.lock().org_repos.insert(org.to_owned(), repos);
+        self
+    }
+
+    /// Makes `list_branches` answer these names; whether each is protected follows the
+    /// protections this dry run holds.
+    pub fn with_branches<I, S>(self, org: &str, repo: &str, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.lock().branches.insert(
+            (org.to_owned(), repo.to_owned()),
+            names.into_iter().map(Into::into).collect(),
+        );
         self
     }
 
@@ -1659,6 +1691,32 @@ impl GitHub for DryRunGitHub {
             .cloned()
             .unwrap_or_default())
     }
+
+    async fn list_org_repos(&self, org: &str) -> Result<Vec<OrgRepo>> {
+        let state = self.record(Call::ListOrgRepos {
+            org: org.to_owned(),
+        });
+        Ok(state.org_repos.get(org).cloned().unwrap_or_default())
+    }
+
+    async fn list_branches(&self, org: &str, repo: &str) -> Result<Vec<Branch>> {
+        let state = self.record(Call::ListBranches {
+            org: org.to_owned(),
+            repo: repo.to_owned(),
+        });
+        let names = state
+            .branches
+            .get(&(org.to_owned(), repo.to_owned()))
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        Ok(names
+            .iter()
+            .map(|name| Branch {
+                name: name.clone(),
+                protected: state.protections.contains_key(&ref_key(org, repo, name)),
+            })
+            .collect())
+    }
 }
 
 fn add_logins(current: &mut Vec<String>, logins: &[String]) {
@@ -2129,6 +2187,40 @@ mod tests {
         );
         let kinds: Vec<bool> = gh.calls().iter().map(Call::is_write).collect();
         assert_eq!(kinds.iter().filter(|w| **w).count(), 7);
+    }
+
+    #[tokio::test]
+    async fn listed_branches_are_protected_once_a_protection_is_written() {
+        let gh = DryRunGitHub::new()
+            .with_org_repos(
+                "acme",
+                vec![OrgRepo {
+                    name: "foo".to_owned(),
+                    archived: false,
+                    private: false,
+                }],
+            )
+            .with_branches("acme", "foo", ["main", "dev"]);
+        assert_eq!(gh.list_org_repos("acme").await.unwrap().len(), 1);
+        assert!(gh.list_org_repos("other").await.unwrap().is_empty());
+        gh.update_branch_protection("acme", "foo", "main", &BranchProtectionRequest::default())
+            .await
+            .unwrap();
+        let branches = gh.list_branches("acme", "foo").await.unwrap();
+        assert_eq!(
+            branches,
+            [
+                Branch {
+                    name: "main".to_owned(),
+                    protected: true
+                },
+                Branch {
+                    name: "dev".to_owned(),
+                    protected: false
+                },
+            ]
+        );
+        assert!(gh.list_branches("acme", "bar").await.unwrap().is_empty());
     }
 
     #[tokio::test]

@@ -56,11 +56,11 @@ pub use octocrab_client::{Credentials, DEFAULT_ENDPOINT, OctocrabGitHub, Octocra
 pub use read_only::ReadOnlyGitHub;
 pub use retry::{RetryPolicy, RetryReason, Sleeper, TokioSleeper, Verdict, decide};
 pub use types::{
-    CheckRun, GitTree, Issue, IssueComment, IssueEdit, IssueEvent, IssuePullRequestLinks,
+    Branch, CheckRun, GitTree, Issue, IssueComment, IssueEdit, IssueEvent, IssuePullRequestLinks,
     IssueSearchItem, IssueState, Label, MAX_STATUS_DESCRIPTION_CHARS, Milestone, MilestoneEdit,
-    NewPullRequest, NewStatus, PullRequest, PullRequestBranch, PullRequestChange, PullRequestQuery,
-    Repository, Review, ReviewState, StateFilter, Status, StatusState, TreeEntry, User,
-    changed_filenames, normalize_login, truncate_description,
+    NewPullRequest, NewStatus, OrgRepo, PullRequest, PullRequestBranch, PullRequestChange,
+    PullRequestQuery, Repository, Review, ReviewState, StateFilter, Status, StatusState, TreeEntry,
+    User, changed_filenames, normalize_login, truncate_description,
 };
 
 /// What Prow's functions ask of GitHub. `org`/`repo` name the repository; `number` is an
@@ -334,6 +334,12 @@ pub trait GitHub: Send + Sync + std::fmt::Debug {
         repo: &str,
         number: u64,
     ) -> Result<Vec<IssueEvent>>;
+
+    /// Every repository of the organization (all pages, archived ones included).
+    async fn list_org_repos(&self, org: &str) -> Result<Vec<OrgRepo>>;
+
+    /// Every branch of the repository with whether it is protected (all pages).
+    async fn list_branches(&self, org: &str, repo: &str) -> Result<Vec<Branch>>;
 }
 
 /// The GitHub flags functions share (`#[command(flatten)]`).

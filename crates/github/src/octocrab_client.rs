@@ -26,9 +26,9 @@ use crate::git_data::{Commit, GitCommit, MergeBranchOutcome, NewCommit};
 use crate::merge::{MergeOutcome, MergeRequest};
 use crate::retry::{RetryPolicy, Sleeper, TokioSleeper, Verdict, decide};
 use crate::types::{
-    CheckRun, GitTree, Issue, IssueComment, IssueEdit, IssueEvent, IssueSearchItem, Label,
-    Milestone, NewPullRequest, NewStatus, PullRequest, PullRequestChange, PullRequestQuery, Review,
-    Status, User, normalize_login,
+    Branch, CheckRun, GitTree, Issue, IssueComment, IssueEdit, IssueEvent, IssueSearchItem, Label,
+    Milestone, NewPullRequest, NewStatus, OrgRepo, PullRequest, PullRequestChange,
+    PullRequestQuery, Review, Status, User, normalize_login,
 };
 use crate::{GitHub, truncate_description};
 
@@ -1746,6 +1746,18 @@ impl GitHub for OctocrabGitHub {
     ) -> Result<Vec<IssueEvent>> {
         let call = format!("list_issue_events {org}/{repo}#{number}");
         let path = format!("/repos/{}/{}/issues/{number}/events", seg(org), seg(repo));
+        self.get_all(Scope::Org(org), &call, &path).await
+    }
+
+    async fn list_org_repos(&self, org: &str) -> Result<Vec<OrgRepo>> {
+        let call = format!("list_org_repos {org}");
+        let path = format!("/orgs/{}/repos", seg(org));
+        self.get_all(Scope::Org(org), &call, &path).await
+    }
+
+    async fn list_branches(&self, org: &str, repo: &str) -> Result<Vec<Branch>> {
+        let call = format!("list_branches {org}/{repo}");
+        let path = format!("/repos/{}/{}/branches", seg(org), seg(repo));
         self.get_all(Scope::Org(org), &call, &path).await
     }
 }

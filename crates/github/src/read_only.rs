@@ -11,9 +11,9 @@ use crate::error::Result;
 use crate::git_data::{Commit, GitCommit, MergeBranchOutcome, NewCommit};
 use crate::merge::{MergeOutcome, MergeRequest};
 use crate::types::{
-    CheckRun, GitTree, Issue, IssueComment, IssueEdit, IssueEvent, IssueSearchItem, Label,
-    Milestone, NewPullRequest, NewStatus, PullRequest, PullRequestChange, PullRequestQuery, Review,
-    Status, User,
+    Branch, CheckRun, GitTree, Issue, IssueComment, IssueEdit, IssueEvent, IssueSearchItem, Label,
+    Milestone, NewPullRequest, NewStatus, OrgRepo, PullRequest, PullRequestChange,
+    PullRequestQuery, Review, Status, User,
 };
 
 /// [`GitHub`] that answers reads from `reads` and records writes in a [`DryRunGitHub`].
@@ -394,5 +394,13 @@ impl GitHub for ReadOnlyGitHub {
         number: u64,
     ) -> Result<Vec<IssueEvent>> {
         self.reads.list_issue_events(org, repo, number).await
+    }
+
+    async fn list_org_repos(&self, org: &str) -> Result<Vec<OrgRepo>> {
+        self.reads.list_org_repos(org).await
+    }
+
+    async fn list_branches(&self, org: &str, repo: &str) -> Result<Vec<Branch>> {
+        self.reads.list_branches(org, repo).await
     }
 }

@@ -572,6 +572,26 @@ impl IssueSearchItem {
     }
 }
 
+/// One repository of an org as its listing shows it (`GET /orgs/{org}/repos`): enough for
+/// branchprotector to skip archived repositories and private security forks as Prow does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct OrgRepo {
+    pub name: String,
+    #[serde(default)]
+    pub archived: bool,
+    #[serde(default)]
+    pub private: bool,
+}
+
+/// One branch of a repository (`GET /repos/{o}/{r}/branches`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Branch {
+    pub name: String,
+    /// Whether GitHub reports the branch as protected.
+    #[serde(default)]
+    pub protected: bool,
+}
+
 /// A check run on a commit (`GET /repos/{o}/{r}/commits/{ref}/check-runs`); tide counts
 /// them as status contexts named `name`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]

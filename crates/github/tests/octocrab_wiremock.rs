@@ -2477,3 +2477,76 @@ async fn a_read_only_github_reads_protection_and_heads_but_records_merges_and_re
         matches!(&writes[2], prow_github::Call::CreateRef { git_ref, .. } if git_ref == "refs/heads/x")
     );
 }
+
+#[tokio::test]
+async fn org_repos_and_branches_are_listed_over_pages_with_archived_and_protected() {
+    let server = MockServer::start().await;
+    let next = format!(
+        "<{}/orgs/acme/repos?per_page=100&page=2>; rel=\"next\"",
+        server.uri()
+    );
+    Mock::given(method("GET"))
+        .and(path("/orgs/acme/repos"))
+        .and(query_param("page", "2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            {"name": "old", "full_name": "acme/old", "archived": true, "private": false}
+        ])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/orgs/acme/repos"))
+        .and(query_param("per_page", "100"))
+        .and(query_param_is_missing("page"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("link", next.as_str())
+                .set_body_json(json!([
+                    {"name": "foo", "full_name": "acme/foo", "archived": false, "private": true}
+                ])),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/foo/branches"))
+        .and(query_param("per_page", "100"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            {"name": "main", "commit": {"sha": "abc", "url": "x"}, "protected": true},
+            {"name": "release-1.0", "commit": {"sha": "def", "url": "y"}, "protected": false}
+        ])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let gh = client(&server);
+    let repos = gh.list_org_repos("acme").await.unwrap();
+    assert_eq!(
+        repos,
+        [
+            prow_github::OrgRepo {
+                name: "foo".to_owned(),
+                archived: false,
+                private: true,
+            },
+            prow_github::OrgRepo {
+                name: "old".to_owned(),
+                archived: true,
+                private: false,
+            },
+        ]
+    );
+    let branches = gh.list_branches("acme", "foo").await.unwrap();
+    assert_eq!(
+        branches,
+        [
+            prow_github::Branch {
+                name: "main".to_owned(),
+                protected: true,
+            },
+            prow_github::Branch {
+                name: "release-1.0".to_owned(),
+                protected: false,
+            },
+        ]
+    );
+}
