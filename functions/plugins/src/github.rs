@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use std::sync::Arc;
 
 use prow_github::{
-    GitHub, IssueComment, IssueEdit, Label, NewStatus, PullRequest, PullRequestChange, Result,
-    Review, Status, User,
+    Commit, GitHub, IssueComment, IssueEdit, Label, NewStatus, PullRequest, PullRequestChange,
+    Result, Review, Status, User,
 };
 use prow_owners::RepoOwners;
 
@@ -67,6 +67,12 @@ pub trait PluginGitHub: Send + Sync + std::fmt::Debug {
         path: &str,
     ) -> Result<Option<Vec<u8>>>;
     async fn get_repo_labels(&self, org: &str, repo: &str) -> Result<Vec<Label>>;
+    async fn list_pull_request_commits(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+    ) -> Result<Vec<Commit>>;
     /// Every status on a commit.
     async fn combined_status(&self, org: &str, repo: &str, sha: &str) -> Result<Vec<Status>>;
     async fn create_status(
@@ -180,6 +186,14 @@ impl<T: GitHub + ?Sized> PluginGitHub for T {
     }
     async fn get_repo_labels(&self, org: &str, repo: &str) -> Result<Vec<Label>> {
         GitHub::get_repo_labels(self, org, repo).await
+    }
+    async fn list_pull_request_commits(
+        &self,
+        org: &str,
+        repo: &str,
+        number: u64,
+    ) -> Result<Vec<Commit>> {
+        GitHub::list_pull_request_commits(self, org, repo, number).await
     }
     async fn combined_status(&self, org: &str, repo: &str, sha: &str) -> Result<Vec<Status>> {
         GitHub::combined_status(self, org, repo, sha).await

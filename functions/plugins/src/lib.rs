@@ -22,6 +22,7 @@ pub mod hold;
 pub mod label;
 pub mod lgtm;
 pub mod lifecycle;
+pub mod mergecommitblocker;
 pub mod owners_label;
 pub mod plugin;
 pub mod registry;

@@ -64,6 +64,8 @@ pub struct Needs {
     pub size: bool,
     /// The PR's head statuses, changed files and the repo's presubmits (skip).
     pub skip: bool,
+    /// The PR's commits.
+    pub commits: bool,
     /// The PR's changed OWNERS and aliases files at its head, and whether their newly added
     /// owners are trusted (verify-owners).
     pub owners_changes: Option<OwnersCheck>,
@@ -103,6 +105,7 @@ impl Needs {
             commenter_trust: self.commenter_trust.or(other.commenter_trust),
             size: self.size || other.size,
             skip: self.skip || other.skip,
+            commits: self.commits || other.commits,
             owners_changes: self.owners_changes.or(other.owners_changes),
         }
     }
@@ -157,6 +160,17 @@ pub struct PrFacts {
     pub changed_files: Vec<String>,
 }
 
+/// One commit of the PR.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PrCommit {
+    pub sha: String,
+    pub message: String,
+    /// How many parents: more than one is a merge commit.
+    pub parents: usize,
+    /// The author's GitHub login, when the commit's email belongs to an account.
+    pub author_login: Option<String>,
+}
+
 /// What the shell found out, per [`Needs`]; unneeded facts stay empty.
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
@@ -182,6 +196,7 @@ pub struct Facts {
     pub commenter_trusted: bool,
     pub size: Option<crate::size::SizeFacts>,
     pub skip: Option<crate::skip::SkipFacts>,
+    pub commits: Vec<PrCommit>,
     pub owners_changes: Option<OwnersChanges>,
 }
 

@@ -4,8 +4,8 @@ use prow_core::config::PluginsConfig;
 
 use crate::plugin::Plugin;
 use crate::{
-    approve, assign, blunderbuss, help_wanted, hold, label, lgtm, lifecycle, owners_label, retitle,
-    shrug, size, skip, trigger, verify_owners, wip,
+    approve, assign, blunderbuss, help_wanted, hold, label, lgtm, lifecycle, mergecommitblocker,
+    owners_label, retitle, shrug, size, skip, trigger, verify_owners, wip,
 };
 
 /// An org (`repo` empty) or `org/repo` that enables a plugin.
@@ -42,6 +42,7 @@ static ALL: &[&dyn Plugin] = &[
     &label::Label,
     &lgtm::Lgtm,
     &lifecycle::Lifecycle,
+    &mergecommitblocker::MergeCommitBlocker,
     &owners_label::OwnersLabel,
     &retitle::Retitle,
     &shrug::Shrug,

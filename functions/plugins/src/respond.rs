@@ -33,6 +33,11 @@ impl ReplyTo {
     }
 }
 
+/// Prow's FormatSimpleResponse: a message that needs no quote, with the note folded away.
+pub fn format_simple_response(message: &str) -> String {
+    format!("{message}\n\n<details>\n\n{ABOUT_THIS_BOT}\n</details>")
+}
+
 /// Prow's FormatResponse.
 pub fn format_response(to: &str, message: &str, reason: &str) -> String {
     format!("@{to}: {message}\n<details>\n{reason}\n{ABOUT_THIS_BOT}\n</details>")

@@ -10,7 +10,7 @@ use crate::event::{Event, Kind, Payload};
 use crate::github::{OwnersPort, PluginGitHub};
 use crate::plugin::{
     Action, ChangedOwnersFile, Facts, IssueComment, MissingReply, Needs, OwnersChanges,
-    OwnersCheck, Plugin, PrFacts, PrReview,
+    OwnersCheck, Plugin, PrCommit, PrFacts, PrReview,
 };
 use crate::registry;
 
@@ -259,6 +259,20 @@ pub async fn gather<G: PluginGitHub + ?Sized>(
     }
     if needs.size {
         facts.size = Some(size_facts(github, event).await?);
+    }
+    if needs.commits {
+        facts.commits = github
+            .list_pull_request_commits(org, repo, number)
+            .await
+            .map_err(gh(&target))?
+            .into_iter()
+            .map(|c| PrCommit {
+                parents: c.parents.len(),
+                sha: c.sha,
+                message: c.message,
+                author_login: c.author.login,
+            })
+            .collect();
     }
     if let Some(team) = &needs.author_in_team {
         facts.author_in_team = github

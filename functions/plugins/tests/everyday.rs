@@ -469,3 +469,34 @@ async fn skip_marks_the_failed_optional_context_skipped() {
         )]
     );
 }
+
+#[tokio::test]
+async fn a_merge_commit_blocks_the_pr_with_prows_advice() {
+    let h = harness("plugins:\n  Codertocat: [mergecommitblocker]\n").await;
+    mock_labels(&h.github, &[]).await;
+    mock_comments(&h.github, json!([])).await;
+    Mock::given(method("GET"))
+        .and(path(format!("{REPO}/pulls/2/commits")))
+        .respond_with(ok(json!([
+            {"sha": "a1", "commit": {"message": "work", "author": {"name": "C", "email": "c@x"}, "committer": {"name": "C", "email": "c@x"}}, "parents": [{"sha": "p0"}]},
+            {"sha": "m1", "commit": {"message": "Merge branch 'master'", "author": {"name": "C", "email": "c@x"}, "committer": {"name": "C", "email": "c@x"}}, "parents": [{"sha": "a1"}, {"sha": "b9"}]}
+        ])))
+        .mount(&h.github)
+        .await;
+    let mut sync = payload("pull_request.synchronize.json");
+    sync["number"] = json!(2);
+    sync["pull_request"]["number"] = json!(2);
+    assert_eq!(
+        send(&h.app, "pull_request", "m1", &sync).await,
+        StatusCode::OK
+    );
+    let advice =
+        prow_plugins::respond::format_simple_response(&prow_plugins::mergecommitblocker::advice());
+    assert_eq!(
+        writes(&h.github).await,
+        [
+            label_write("do-not-merge/contains-merge-commits"),
+            comment_write(&advice),
+        ]
+    );
+}
