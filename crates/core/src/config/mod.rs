@@ -1,6 +1,7 @@
 //! Prow configuration: `config.yaml`, the `job_config_path` tree and `plugins.yaml`, loaded,
 //! defaulted and validated as Prow does, with every problem pinned to `file:line:column`.
 
+pub mod branch_protection;
 mod diagnostic;
 mod inrepo;
 mod jobs;

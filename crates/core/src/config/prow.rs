@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_norway::Value;
 
+use super::branch_protection::BranchProtection;
 use super::inrepo::InRepoConfig;
 use super::tide::Tide;
 use crate::prowjob::{DecorationConfig, RerunAuthConfig};
@@ -33,9 +34,10 @@ pub struct ProwConfig {
     pub decorate_all_jobs: bool,
     /// Tide's merge pools: queries, merge methods, context policy (`functions/tide`).
     pub tide: Tide,
-    // Sections prow-rs does not act on yet; typed as raw YAML so they are accepted, not flagged.
+    /// branchprotector's policies (`functions/branchprotector`).
     #[serde(rename = "branch-protection")]
-    pub branch_protection: Option<Value>,
+    pub branch_protection: BranchProtection,
+    // Sections prow-rs does not act on yet; typed as raw YAML so they are accepted, not flagged.
     pub gerrit: Option<Value>,
     pub slack_reporter_configs: Option<Value>,
     pub gangway: Option<Value>,
