@@ -333,11 +333,14 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<()> {
     );
     routers.insert(
         "horologium".into(),
-        prow_horologium::router(prow_horologium::HorologiumState::new(
-            config.clone(),
-            kube.clone(),
-            prow_horologium::Options::default(),
-        )?),
+        prow_horologium::router(
+            prow_horologium::HorologiumState::new(
+                config.clone(),
+                kube.clone(),
+                prow_horologium::Options::default(),
+            )?
+            .with_live_config(live_config.clone()),
+        ),
     );
     routers.insert(
         "sinker".into(),

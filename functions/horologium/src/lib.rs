@@ -63,6 +63,9 @@ pub struct HorologiumState {
     /// How often the PingSource ticks (`horologium.tick_interval`, default 1m).
     pub tick: Duration,
     pub metrics: Arc<Metrics>,
+    /// When set, each tick plans with this source's config of the moment instead of
+    /// `config`, so a merged periodic goes live without a restart.
+    pub live_config: Option<prow_runtime::LiveConfig>,
 }
 
 /// Optional parts of [`HorologiumState`].
@@ -105,7 +108,15 @@ impl HorologiumState {
             dry_run,
             tick,
             metrics: Arc::new(Metrics::default()),
+            live_config: None,
         })
+    }
+
+    /// Follows `live` from now on (see [`HorologiumState::live_config`]).
+    pub fn with_live_config(mut self, live: prow_runtime::LiveConfig) -> Self {
+        self.config = live.current();
+        self.live_config = Some(live);
+        self
     }
 }
 
@@ -123,16 +134,17 @@ pub struct Flags {
 
 /// Builds the router from flags: loads the config and connects to the Kubernetes API.
 pub async fn app(flags: Flags) -> Result<Router, StartError> {
-    let config = flags.config.load()?;
+    let live = flags.config.load_live(None)?;
     let client = prow_kube::client(&flags.kube).await?;
     let state = HorologiumState::new(
-        Arc::new(config),
+        live.current(),
         client,
         Options {
             dry_run: flags.dry_run,
             ..Options::default()
         },
-    )?;
+    )?
+    .with_live_config(live);
     Ok(router(state))
 }
 
@@ -149,7 +161,14 @@ impl prow_runtime::TickFunction for HorologiumState {
     type Error = TickError;
 
     fn tick(&self) -> impl Future<Output = Result<TickReport, TickError>> + Send {
-        tick(self)
+        let state = match &self.live_config {
+            Some(live) => HorologiumState {
+                config: live.current(),
+                ..self.clone()
+            },
+            None => self.clone(),
+        };
+        async move { tick(&state).await }
     }
 
     fn ticks(&self) -> &prow_runtime::TickCounter {
