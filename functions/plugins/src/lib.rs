@@ -14,6 +14,7 @@
 
 pub mod approve;
 pub mod assign;
+pub mod blockade;
 pub mod blunderbuss;
 pub mod event;
 pub mod help;

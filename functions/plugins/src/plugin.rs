@@ -66,6 +66,8 @@ pub struct Needs {
     pub skip: bool,
     /// The PR's commits.
     pub commits: bool,
+    /// The PR's changed files with their line counts.
+    pub changes: bool,
     /// The PR's changed OWNERS and aliases files at its head, and whether their newly added
     /// owners are trusted (verify-owners).
     pub owners_changes: Option<OwnersCheck>,
@@ -106,6 +108,7 @@ impl Needs {
             size: self.size || other.size,
             skip: self.skip || other.skip,
             commits: self.commits || other.commits,
+            changes: self.changes || other.changes,
             owners_changes: self.owners_changes.or(other.owners_changes),
         }
     }
@@ -197,6 +200,7 @@ pub struct Facts {
     pub size: Option<crate::size::SizeFacts>,
     pub skip: Option<crate::skip::SkipFacts>,
     pub commits: Vec<PrCommit>,
+    pub changes: Vec<crate::size::FileChange>,
     pub owners_changes: Option<OwnersChanges>,
 }
 

@@ -4,8 +4,8 @@ use prow_core::config::PluginsConfig;
 
 use crate::plugin::Plugin;
 use crate::{
-    approve, assign, blunderbuss, help_wanted, hold, label, lgtm, lifecycle, mergecommitblocker,
-    owners_label, retitle, shrug, size, skip, trigger, verify_owners, wip,
+    approve, assign, blockade, blunderbuss, help_wanted, hold, label, lgtm, lifecycle,
+    mergecommitblocker, owners_label, retitle, shrug, size, skip, trigger, verify_owners, wip,
 };
 
 /// An org (`repo` empty) or `org/repo` that enables a plugin.
@@ -36,6 +36,7 @@ impl Repo {
 static ALL: &[&dyn Plugin] = &[
     &approve::Approve,
     &assign::Assign,
+    &blockade::Blockade,
     &blunderbuss::Blunderbuss,
     &help_wanted::HelpWanted,
     &hold::Hold,

@@ -260,6 +260,22 @@ pub async fn gather<G: PluginGitHub + ?Sized>(
     if needs.size {
         facts.size = Some(size_facts(github, event).await?);
     }
+    if needs.changes {
+        facts.changes = match &facts.size {
+            Some(size) => size.changes.clone(),
+            None => github
+                .pull_request_changes(org, repo, number)
+                .await
+                .map_err(gh(&target))?
+                .into_iter()
+                .map(|c| crate::size::FileChange {
+                    filename: c.filename,
+                    additions: c.additions,
+                    deletions: c.deletions,
+                })
+                .collect(),
+        };
+    }
     if needs.commits {
         facts.commits = github
             .list_pull_request_commits(org, repo, number)

@@ -500,3 +500,48 @@ async fn a_merge_commit_blocks_the_pr_with_prows_advice() {
         ]
     );
 }
+
+#[tokio::test]
+async fn blockade_labels_a_pr_touching_protected_files_and_lists_them() {
+    let plugins = "plugins:\n  Codertocat: [blockade]\nblockades:\n- repos: [Codertocat/Hello-World]\n  blockregexps: ['^docs/']\n  explanation: Docs are frozen\n";
+    let h = harness(plugins).await;
+    mock_labels(&h.github, &[]).await;
+    mock_comments(&h.github, json!([])).await;
+    Mock::given(method("GET"))
+        .and(path(format!("{REPO}/pulls/2/files")))
+        .respond_with(ok(json!([
+            {"filename": "docs/x.md", "status": "modified", "additions": 1, "deletions": 0, "changes": 1},
+            {"filename": "main.go", "status": "modified", "additions": 1, "deletions": 0, "changes": 1}
+        ])))
+        .mount(&h.github)
+        .await;
+    let mut sync = payload("pull_request.synchronize.json");
+    sync["number"] = json!(2);
+    sync["pull_request"]["number"] = json!(2);
+    let head = sync["pull_request"]["head"]["sha"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let author = sync["pull_request"]["user"]["login"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        send(&h.app, "pull_request", "b1", &sync).await,
+        StatusCode::OK
+    );
+    let comment = prow_plugins::respond::format_response(
+        &author,
+        &prow_plugins::blockade::blocked_body(),
+        &format!(
+            "#### Reasons for blocking this PR:\n[Docs are frozen]\n- [docs/x.md](https://github.com/Codertocat/Hello-World/blob/{head}/docs/x.md)\n\n"
+        ),
+    );
+    assert_eq!(
+        writes(&h.github).await,
+        [
+            label_write("do-not-merge/blocked-paths"),
+            comment_write(&comment)
+        ]
+    );
+}

@@ -30,7 +30,7 @@ pub use lazy::{Lazy, SectionError};
 pub use load::{LoadError, LoadOptions, Loaded, SNAPSHOT_FALLBACK_WARNING, load};
 pub use locate::{Position, Seg, locate};
 pub use plugins::{
-    ApproveConfig, AssignOnLabel, BlunderbussConfig, DEFAULT_COMMAND_HELP_LINK,
+    ApproveConfig, AssignOnLabel, BlockadeConfig, BlunderbussConfig, DEFAULT_COMMAND_HELP_LINK,
     DEFAULT_HELP_GUIDELINES_URL, ExternalPlugin, HelpConfig, LabelConfig, LgtmConfig, OrgPlugins,
     OwnersConfig, PluginsConfig, RestrictedLabel, RetitleConfig, SizeConfig, TriggerConfig,
 };

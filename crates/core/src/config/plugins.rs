@@ -23,7 +23,8 @@ pub struct PluginsConfig {
     pub owners: OwnersConfig,
     #[serde(deserialize_with = "null_as_default")]
     pub approve: Vec<ApproveConfig>,
-    pub blockades: Option<Value>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub blockades: Vec<BlockadeConfig>,
     #[serde(deserialize_with = "null_as_default")]
     pub blunderbuss: BlunderbussConfig,
     pub rifle: Option<Value>,
@@ -340,6 +341,21 @@ impl HelpConfig {
 pub struct RetitleConfig {
     /// Closed and merged issues and PRs may be retitled too.
     pub allow_closed_issues: bool,
+}
+
+/// One blockade (Prow's `plugins.Blockade`): PRs into matching branches of `repos` that touch
+/// files matching `blockregexps` (and none of `exceptionregexps`) are blocked.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BlockadeConfig {
+    /// `org` or `org/repo`.
+    pub repos: Vec<String>,
+    /// Branches it applies to (all when unset).
+    pub branchregexp: Option<String>,
+    pub blockregexps: Vec<String>,
+    pub exceptionregexps: Vec<String>,
+    /// Said when blocking; Prow's default "Files are protected".
+    pub explanation: String,
 }
 
 /// The size plugin's thresholds (Prow's `plugins.Size`): the least changed lines of each
