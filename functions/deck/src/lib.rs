@@ -14,6 +14,7 @@ pub mod badge;
 pub mod filter;
 pub mod glob;
 pub mod help;
+pub mod history;
 pub mod index;
 pub mod metrics;
 pub mod pages;
@@ -140,6 +141,7 @@ pub fn router(state: DeckState) -> Router {
         .route("/plugin-help", get(api::plugin_help))
         .route("/command-help", get(pages::command_help))
         .route("/plugins", get(pages::plugins))
+        .route("/job-history/{*path}", get(history::job_history))
         .route("/tide", get(tide::tide))
         .route("/tide-history", get(tide::tide_history))
         .route("/pr", get(tide::pr))

@@ -170,6 +170,33 @@ pub struct JobPage {
     pub user: String,
 }
 
+/// One run on the job-history page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobHistoryRow {
+    pub id: String,
+    /// The run's page (`/view/<provider>/<bucket>/<build dir>`).
+    pub link: String,
+    pub started: String,
+    pub duration: String,
+    /// `SUCCESS`, `FAILURE`, `ABORTED`, `Pending`, `Unknown`... as Prow shows it.
+    pub result: String,
+    pub state_class: &'static str,
+    pub pull: String,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "job_history.html")]
+pub struct JobHistoryPage {
+    pub name: String,
+    pub rows: Vec<JobHistoryRow>,
+    pub shown: usize,
+    pub total: usize,
+    pub newer_link: String,
+    pub older_link: String,
+    pub latest_link: String,
+    pub user: String,
+}
+
 #[derive(Debug, Template)]
 #[template(path = "message.html")]
 pub struct MessagePage {

@@ -565,3 +565,132 @@ async fn help_pages_list_triggers_commands() {
             .contains("deck_indexed_prowjobs")
     );
 }
+
+/// Writes `rel` under the local store's bucket directory.
+fn stored(env: &Env, rel: &str, body: &str) {
+    let path = env.artifacts.path().join(BUCKET).join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, body).unwrap();
+}
+
+fn history_rows(body: &str) -> Vec<String> {
+    body.split("data-build=\"")
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn job_history_lists_runs_from_storage_newest_first_and_pages() {
+    // No ProwJob exists for any of these runs: history comes from storage alone.
+    let env = start().await;
+    for id in 1..=25u64 {
+        let dir = format!("logs/ci-nightly/{id}");
+        stored(
+            &env,
+            &format!("{dir}/started.json"),
+            &format!(r#"{{"timestamp": {}}}"#, 1_700_000_000 + id * 100),
+        );
+        if id != 25 {
+            let result = if id % 2 == 0 { "SUCCESS" } else { "FAILURE" };
+            stored(
+                &env,
+                &format!("{dir}/finished.json"),
+                &format!(
+                    r#"{{"timestamp": {}, "passed": {}, "result": "{result}"}}"#,
+                    1_700_000_000 + id * 100 + 65,
+                    id % 2 == 0
+                ),
+            );
+        }
+    }
+    stored(&env, "logs/ci-nightly/latest-build.txt", "25");
+    stored(&env, "logs/ci-nightly/not-a-run/x.txt", "x");
+
+    let first = get(&env, &format!("/job-history/gs/{BUCKET}/logs/ci-nightly")).await;
+    assert_eq!(first.status, StatusCode::OK);
+    let ids = history_rows(&first.body);
+    assert_eq!(ids.len(), 20);
+    assert_eq!(ids[0], "25");
+    assert_eq!(ids[19], "6");
+    assert!(
+        first.body.contains("Showing 20 of 25 runs."),
+        "{}",
+        first.body
+    );
+    assert!(first.body.contains("Pending"), "the unfinished newest run");
+    assert!(
+        first
+            .body
+            .contains(&format!(r#"href="/view/gs/{BUCKET}/logs/ci-nightly/24""#))
+    );
+    assert!(
+        first.body.contains("1m5s") || first.body.contains("1m 5s") || first.body.contains("65"),
+        "{}",
+        first.body
+    );
+    let older = format!("/job-history/gs/{BUCKET}/logs/ci-nightly?buildId=5");
+    assert!(
+        first.body.contains(&older.replace('&', "&#38;")),
+        "{}",
+        first.body
+    );
+
+    let second = get(&env, &older).await;
+    assert_eq!(history_rows(&second.body), ["5", "4", "3", "2", "1"]);
+    assert!(second.body.contains("FAILURE") && second.body.contains("SUCCESS"));
+    assert!(
+        second.body.contains(&format!(
+            r#"href="/job-history/gs/{BUCKET}/logs/ci-nightly""#
+        )),
+        "newer and latest lead to the newest page"
+    );
+
+    // Presubmits are listed through pr-logs/directory aliases that name their build dirs.
+    let dir = "pr-logs/pull/acme_foo/7/pull-foo-unit/300";
+    stored(
+        &env,
+        &format!("{dir}/started.json"),
+        r#"{"timestamp": 1700000000, "pull": "7"}"#,
+    );
+    stored(
+        &env,
+        &format!("{dir}/finished.json"),
+        r#"{"timestamp": 1700000030, "passed": true, "result": "SUCCESS"}"#,
+    );
+    stored(
+        &env,
+        "pr-logs/directory/pull-foo-unit/300.txt",
+        &format!("gs://{BUCKET}/{dir}"),
+    );
+    let pr = get(
+        &env,
+        &format!("/job-history/{BUCKET}/pr-logs/directory/pull-foo-unit"),
+    )
+    .await;
+    assert_eq!(history_rows(&pr.body), ["300"]);
+    assert!(
+        pr.body
+            .contains(&format!(r#"href="/view/gs/{BUCKET}/{dir}""#)),
+        "{}",
+        pr.body
+    );
+    assert!(pr.body.contains("<td>7</td>"));
+
+    assert_eq!(
+        get(&env, "/job-history/gs/only-bucket").await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        get(
+            &env,
+            &format!("/job-history/gs/{BUCKET}/logs/ci-nightly?buildId=x")
+        )
+        .await
+        .status,
+        StatusCode::BAD_REQUEST
+    );
+    let empty = get(&env, &format!("/job-history/gs/{BUCKET}/logs/never-ran")).await;
+    assert_eq!(empty.status, StatusCode::OK);
+    assert!(empty.body.contains("No runs are stored there."));
+}
