@@ -20,6 +20,7 @@ pub mod event;
 pub mod help;
 pub mod help_wanted;
 pub mod hold;
+pub mod invalidcommitmsg;
 pub mod label;
 pub mod lgtm;
 pub mod lifecycle;

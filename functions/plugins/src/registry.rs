@@ -4,8 +4,9 @@ use prow_core::config::PluginsConfig;
 
 use crate::plugin::Plugin;
 use crate::{
-    approve, assign, blockade, blunderbuss, help_wanted, hold, label, lgtm, lifecycle,
-    mergecommitblocker, owners_label, retitle, shrug, size, skip, trigger, verify_owners, wip,
+    approve, assign, blockade, blunderbuss, help_wanted, hold, invalidcommitmsg, label, lgtm,
+    lifecycle, mergecommitblocker, owners_label, retitle, shrug, size, skip, trigger,
+    verify_owners, wip,
 };
 
 /// An org (`repo` empty) or `org/repo` that enables a plugin.
@@ -40,6 +41,7 @@ static ALL: &[&dyn Plugin] = &[
     &blunderbuss::Blunderbuss,
     &help_wanted::HelpWanted,
     &hold::Hold,
+    &invalidcommitmsg::InvalidCommitMsg,
     &label::Label,
     &lgtm::Lgtm,
     &lifecycle::Lifecycle,

@@ -545,3 +545,34 @@ async fn blockade_labels_a_pr_touching_protected_files_and_lists_them() {
         ]
     );
 }
+
+#[tokio::test]
+async fn an_issue_closing_commit_message_is_labeled_and_explained_once() {
+    let h = harness("plugins:\n  Codertocat: [invalidcommitmsg]\n").await;
+    mock_labels(&h.github, &[]).await;
+    mock_comments(&h.github, json!([])).await;
+    Mock::given(method("GET"))
+        .and(path(format!("{REPO}/pulls/2/commits")))
+        .respond_with(ok(json!([
+            {"sha": "0123456789abcdef", "commit": {"message": "Fixes #1", "author": {"name": "C", "email": "c@x"}, "committer": {"name": "C", "email": "c@x"}}, "parents": [{"sha": "p0"}]}
+        ])))
+        .mount(&h.github)
+        .await;
+    let mut sync = payload("pull_request.synchronize.json");
+    sync["number"] = json!(2);
+    sync["pull_request"]["number"] = json!(2);
+    sync["pull_request"]["title"] = json!("Update the README");
+    assert_eq!(
+        send(&h.app, "pull_request", "i1", &sync).await,
+        StatusCode::OK
+    );
+    let w = writes(&h.github).await;
+    assert_eq!(w.len(), 2, "{w:?}");
+    assert_eq!(w[0], label_write("do-not-merge/invalid-commit-message"));
+    assert!(
+        w[1].starts_with(&format!(
+            "POST {REPO}/issues/2/comments {{\"body\":\"<!-- [prow:invalid-commit-message] -->\\n\\nInvalid commit message issues detected\\n\\n### Invalid commit messages"
+        )) && w[1].contains("- [0123456](https://github.com/Codertocat/Hello-World/commits/0123456789abcdef) Fixes #1"),
+        "{w:?}"
+    );
+}

@@ -61,7 +61,8 @@ pub struct PluginsConfig {
     pub override_: Option<Value>,
     #[serde(deserialize_with = "null_as_default")]
     pub help: HelpConfig,
-    pub invalid_commit_msg: Option<Value>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub invalid_commit_msg: Vec<InvalidCommitMsgConfig>,
 }
 
 /// Plugins enabled for an org or repo: either a plain list (Prow's older form) or
@@ -358,6 +359,33 @@ pub struct BlockadeConfig {
     pub explanation: String,
 }
 
+/// The invalidcommitmsg plugin's settings for a set of orgs/repos (Prow's
+/// `plugins.InvalidCommitMsg`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct InvalidCommitMsgConfig {
+    pub repos: Vec<String>,
+    /// Checks by name (`fixupPrefix`, `issueClosingKeywords`); unlisted ones run.
+    pub checks: Vec<InvalidCommitMsgCheck>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct InvalidCommitMsgCheck {
+    pub name: String,
+    pub disabled: bool,
+}
+
+impl InvalidCommitMsgConfig {
+    /// Whether the check named `name` is turned off (Prow's IsCheckDisabled).
+    pub fn is_check_disabled(&self, name: &str) -> bool {
+        self.checks
+            .iter()
+            .find(|c| c.name == name)
+            .is_some_and(|c| c.disabled)
+    }
+}
+
 /// The size plugin's thresholds (Prow's `plugins.Size`): the least changed lines of each
 /// label; 0 means Prow's default (10, 30, 100, 500, 1000).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -515,6 +543,13 @@ impl PluginsConfig {
     /// The lgtm settings for `org/repo` (Prow's LgtmFor).
     pub fn lgtm_for(&self, org: &str, repo: &str) -> LgtmConfig {
         entry_for(&self.lgtm, |e| &e.repos, org, repo)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The invalidcommitmsg settings for `org/repo` (Prow's InvalidCommitMsgFor).
+    pub fn invalid_commit_msg_for(&self, org: &str, repo: &str) -> InvalidCommitMsgConfig {
+        entry_for(&self.invalid_commit_msg, |e| &e.repos, org, repo)
             .cloned()
             .unwrap_or_default()
     }
