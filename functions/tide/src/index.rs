@@ -8,6 +8,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use prow_core::jobspec::CREATED_BY_TIDE;
+use prow_core::prowjob::{ProwJob, ProwJobSpec, ProwJobState, ProwJobType, Pull, Refs};
 use serde::{Deserialize, Serialize};
 
 /// How many history records are kept per pool (Prow keeps 1000 in memory; a ConfigMap holds
@@ -53,6 +56,114 @@ pub struct Context {
     pub state: ContextState,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
+}
+
+/// What tide needs of one ProwJob of the repository (kept in the index so an event needs no
+/// ProwJob list).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobRecord {
+    pub job: String,
+    #[serde(rename = "type")]
+    pub type_: ProwJobType,
+    pub context: String,
+    pub base_ref: String,
+    pub base_sha: String,
+    pub pulls: Vec<(u64, String)>,
+    pub state: ProwJobState,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub report: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub by_tide: bool,
+    /// RFC 3339 start time: the latest run of a context is what GitHub shows.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub start: String,
+}
+
+impl JobRecord {
+    /// The record of a ProwJob with refs; `None` for jobs without (periodics).
+    pub fn of(pj: &ProwJob) -> Option<(String, JobRecord)> {
+        let refs = pj.spec.refs.as_ref()?;
+        let record = JobRecord {
+            job: pj.spec.job.clone(),
+            type_: pj.spec.type_,
+            context: pj.spec.context.clone(),
+            base_ref: refs.base_ref.clone(),
+            base_sha: refs.base_sha.clone(),
+            pulls: refs
+                .pulls
+                .iter()
+                .map(|p| (p.number, p.sha.clone()))
+                .collect(),
+            state: pj.status.state,
+            report: pj.spec.report,
+            by_tide: pj
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(CREATED_BY_TIDE))
+                .is_some_and(|v| v == "true"),
+            start: pj
+                .status
+                .start_time
+                .as_ref()
+                .map(|t| t.0.to_string())
+                .unwrap_or_default(),
+        };
+        Some((pj.name().to_owned(), record))
+    }
+
+    /// The ProwJob as the decisions read it (only the fields they look at).
+    pub fn to_prowjob(&self, name: &str, org: &str, repo: &str) -> ProwJob {
+        let mut refs = Refs::new(org, repo);
+        refs.base_ref = self.base_ref.clone();
+        refs.base_sha = self.base_sha.clone();
+        refs.pulls = self
+            .pulls
+            .iter()
+            .map(|(n, sha)| Pull::new(*n, "", sha.clone()))
+            .collect();
+        let mut pj = ProwJob::new(
+            name,
+            ProwJobSpec {
+                type_: self.type_,
+                job: self.job.clone(),
+                context: self.context.clone(),
+                report: self.report,
+                refs: Some(refs),
+                ..ProwJobSpec::default()
+            },
+        );
+        pj.status.state = self.state;
+        pj.status.start_time = self.start.parse().ok().map(Time);
+        if self.by_tide {
+            pj.metadata.labels = Some([(CREATED_BY_TIDE.to_owned(), "true".to_owned())].into());
+        }
+        pj
+    }
+
+    /// The context crier reports for this job, on the head it ran at.
+    fn reported_context(&self) -> Option<(u64, &str, Context)> {
+        if self.type_ != ProwJobType::Presubmit || !self.report || self.context.is_empty() {
+            return None;
+        }
+        let [(number, sha)] = self.pulls.as_slice() else {
+            return None;
+        };
+        let state = match self.state {
+            ProwJobState::Triggered | ProwJobState::Pending => ContextState::Pending,
+            ProwJobState::Success => ContextState::Success,
+            ProwJobState::Error => ContextState::Error,
+            _ => ContextState::Failure,
+        };
+        Some((
+            *number,
+            sha.as_str(),
+            Context {
+                state,
+                description: String::new(),
+            },
+        ))
+    }
 }
 
 /// What tide knows about one open pull request.
@@ -219,6 +330,9 @@ pub struct RepoIndex {
     /// PR must not bring it back into a pool.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub merged: Vec<u64>,
+    /// The repository's ProwJobs that still matter (for open PRs at their current heads), by
+    /// name.
+    pub jobs: BTreeMap<String, JobRecord>,
 }
 
 /// How many merged PR numbers are remembered.
@@ -245,6 +359,11 @@ pub enum Observation {
     },
     /// A branch moved to `sha` (or was deleted: `None`).
     Push { branch: String, sha: Option<String> },
+    /// A ProwJob of the repository was created or changed.
+    Job {
+        name: String,
+        record: Box<JobRecord>,
+    },
     /// Nothing to record; the event only asks for the repository's pools to be re-evaluated
     /// (a ProwJob changed, a tick).
     Reevaluate,
@@ -266,6 +385,8 @@ impl RepoIndex {
             Observation::PullRequest(pr) => self.upsert(pr),
             Observation::Closed { number, merged } => {
                 self.prs.remove(number);
+                self.jobs
+                    .retain(|_, r| r.pulls.iter().all(|(n, _)| n != number));
                 if *merged {
                     self.remember_merged(*number);
                 }
@@ -291,9 +412,65 @@ impl RepoIndex {
                     self.base_shas.remove(branch);
                 }
             },
+            Observation::Job { name, record } => {
+                self.jobs.insert(name.clone(), (**record).clone());
+            }
             Observation::Reevaluate => {}
         }
+        // A PR indexed after its jobs ran, or a job after its PR: either way the PR shows them.
+        self.apply_job_contexts();
         *self != before
+    }
+
+    /// Replaces the job records (a fresh list from the API server) and applies their contexts.
+    pub fn set_jobs(&mut self, jobs: BTreeMap<String, JobRecord>) {
+        self.jobs = jobs;
+        self.apply_job_contexts();
+    }
+
+    /// The contexts crier reports for the latest run of each (PR, head, context), on PRs at
+    /// that head: a pool moves without waiting for GitHub's status webhook, and whatever the
+    /// order of job and PR events.
+    fn apply_job_contexts(&mut self) {
+        let mut latest: BTreeMap<(u64, String, String), (&str, Context)> = BTreeMap::new();
+        for record in self.jobs.values() {
+            let Some((number, sha, context)) = record.reported_context() else {
+                continue;
+            };
+            let key = (number, sha.to_owned(), record.context.clone());
+            if latest
+                .get(&key)
+                .is_none_or(|(start, _)| *start <= record.start.as_str())
+            {
+                latest.insert(key, (record.start.as_str(), context));
+            }
+        }
+        let updates: Vec<((u64, String, String), Context)> =
+            latest.into_iter().map(|(k, (_, c))| (k, c)).collect();
+        for ((number, sha, name), context) in updates {
+            if let Some(pr) = self.prs.get_mut(&number).filter(|p| p.head_sha == sha) {
+                pr.contexts.insert(name, context);
+            }
+        }
+    }
+
+    /// Drops job records of PRs that moved on (a known PR at another head) or merged; records
+    /// of PRs not indexed yet stay (the job may finish before its PR's first event).
+    pub fn prune_jobs(&mut self) {
+        let (prs, merged) = (&self.prs, &self.merged);
+        self.jobs.retain(|_, r| {
+            r.pulls.iter().all(|(n, sha)| {
+                !merged.contains(n) && prs.get(n).is_none_or(|p| &p.head_sha == sha)
+            })
+        });
+    }
+
+    /// The job records as the decisions read them.
+    pub fn prowjobs(&self) -> Vec<ProwJob> {
+        self.jobs
+            .iter()
+            .map(|(name, r)| r.to_prowjob(name, &self.org, &self.repo))
+            .collect()
     }
 
     /// Records that `number` merged (and leaves every pool).

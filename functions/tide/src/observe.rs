@@ -1,11 +1,11 @@
 //! Events in, index facts out: what a GitHub webhook or a ProwJob change tells about a
 //! repository's pull requests, as an [`Observation`]. Pure.
 
-use prow_core::prowjob::{ProwJob, ProwJobState, ProwJobType};
+use prow_core::prowjob::ProwJob;
 use prow_github::PullRequest;
 use serde::Deserialize;
 
-use crate::index::{Context, ContextState, Observation, PrFacts};
+use crate::index::{Context, ContextState, JobRecord, Observation, PrFacts};
 
 /// The repository an event is about and what it tells.
 #[derive(Debug, Clone, PartialEq)]
@@ -202,36 +202,18 @@ pub fn github_event(
     }))
 }
 
-/// What a ProwJob change tells: for a reported presubmit, the context crier writes for it on
-/// the PR's head (so the pool moves without waiting for GitHub's status webhook); any other
-/// job of a repository only asks for its pools to be re-evaluated. `None` without refs.
+/// What a ProwJob change tells: its record for the repository's index (which also gives the
+/// context crier reports for a presubmit). `None` without refs.
 pub fn prowjob_event(pj: &ProwJob) -> Option<Observed> {
     let refs = pj.spec.refs.as_ref()?;
-    let mut observation = Observation::Reevaluate;
-    if pj.spec.type_ == ProwJobType::Presubmit
-        && pj.spec.report
-        && !pj.spec.context.is_empty()
-        && let [pull] = refs.pulls.as_slice()
-    {
-        let state = match pj.status.state {
-            ProwJobState::Triggered | ProwJobState::Pending => ContextState::Pending,
-            ProwJobState::Success => ContextState::Success,
-            ProwJobState::Error => ContextState::Error,
-            _ => ContextState::Failure,
-        };
-        observation = Observation::Context {
-            sha: pull.sha.clone(),
-            name: pj.spec.context.clone(),
-            context: Context {
-                state,
-                description: pj.status.description.clone(),
-            },
-        };
-    }
+    let (name, record) = JobRecord::of(pj)?;
     Some(Observed {
         org: refs.org.clone(),
         repo: refs.repo.clone(),
-        observation,
+        observation: Observation::Job {
+            name,
+            record: Box::new(record),
+        },
     })
 }
 

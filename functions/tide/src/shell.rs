@@ -163,7 +163,7 @@ pub async fn sync_repo(
     repo: &str,
     observe: impl Fn(&mut RepoIndex) -> bool,
 ) -> Result<(), TideError> {
-    sync_repo_report(state, org, repo, observe)
+    sync_repo_report(state, org, repo, false, observe)
         .await
         .map(|_| ())
 }
@@ -173,6 +173,7 @@ pub async fn sync_repo_report(
     state: &TideState,
     org: &str,
     repo: &str,
+    refresh_jobs: bool,
     observe: impl Fn(&mut RepoIndex) -> bool,
 ) -> Result<RepoReport, TideError> {
     let presubmits = state
@@ -189,15 +190,12 @@ pub async fn sync_repo_report(
         let mut index = stored.clone();
         observe(&mut index);
         fill_missing_facts(state, &mut index, presubmits).await?;
-        let prowjobs = state
-            .prowjobs
-            .list(Some(&format!("{ORG_LABEL}={org},{REPO_LABEL}={repo}")))
-            .await
-            .map_err(|source| TideError::Kube {
-                target: format!("{org}/{repo}"),
-                source,
-            })?;
-        contexts_from_prowjobs(&mut index, &prowjobs);
+        if read.version.is_none() || refresh_jobs {
+            // A new index learns the repository's jobs once; later, job events keep it current.
+            index.set_jobs(list_jobs(state, org, repo).await?);
+        }
+        index.prune_jobs();
+        let prowjobs = index.prowjobs();
         let protected = protected_contexts(state, &index).await?;
         let now = state.clock.time();
         let now_text = now.0.to_string();
@@ -291,37 +289,24 @@ pub async fn sync_repo_report(
     })
 }
 
-/// The contexts crier reports for the repository's presubmits, on the PRs whose head they
-/// ran at: the latest run per context wins, as on GitHub. So a pool does not depend on
-/// GitHub's status webhooks arriving, nor on a job finishing after its PR was indexed.
-fn contexts_from_prowjobs(index: &mut RepoIndex, prowjobs: &[ProwJob]) {
-    let mut latest: BTreeMap<(u64, String, String), &ProwJob> = BTreeMap::new();
-    for pj in prowjobs {
-        let Some(observed) = observe::prowjob_event(pj) else {
-            continue;
-        };
-        if !matches!(
-            observed.observation,
-            crate::index::Observation::Context { .. }
-        ) {
-            continue;
-        }
-        let Some(pull) = pj.spec.refs.as_ref().and_then(|r| r.pulls.first()) else {
-            continue;
-        };
-        let key = (pull.number, pull.sha.clone(), pj.spec.context.clone());
-        let newer = latest
-            .get(&key)
-            .is_none_or(|known| known.status.start_time <= pj.status.start_time);
-        if newer {
-            latest.insert(key, pj);
-        }
-    }
-    for pj in latest.into_values() {
-        if let Some(observed) = observe::prowjob_event(pj) {
-            index.observe(&observed.observation);
-        }
-    }
+/// The repository's ProwJobs from the API server, as index records.
+async fn list_jobs(
+    state: &TideState,
+    org: &str,
+    repo: &str,
+) -> Result<BTreeMap<String, crate::index::JobRecord>, TideError> {
+    let jobs = state
+        .prowjobs
+        .list(Some(&format!("{ORG_LABEL}={org},{REPO_LABEL}={repo}")))
+        .await
+        .map_err(|source| TideError::Kube {
+            target: format!("{org}/{repo}"),
+            source,
+        })?;
+    Ok(jobs
+        .iter()
+        .filter_map(crate::index::JobRecord::of)
+        .collect())
 }
 
 fn claim_is_live(
@@ -426,6 +411,7 @@ async fn act(
     let mut written: Vec<(u64, String, Context)> = Vec::new();
     let mut records: Vec<(String, HistoryRecord)> = Vec::new();
     let mut merged: Vec<(u64, String, String)> = Vec::new();
+    let mut created: Vec<ProwJob> = Vec::new();
     let mut first_error = None;
     for (branch, decision) in &report.pools {
         for update in &decision.statuses {
@@ -472,7 +458,8 @@ async fn act(
                 let mut err = String::new();
                 for pj in &action.prowjobs {
                     match state.prowjobs.create(pj).await {
-                        Ok(prow_kube::Created::New(_)) => {
+                        Ok(prow_kube::Created::New(stored)) => {
+                            created.push(stored);
                             state.metrics.prowjobs_created.inc();
                             tracing::info!(name = pj.name(), job = pj.spec.job, %org, %repo, %branch, kind = action.kind.as_str(), "tide created prowjob");
                         }
@@ -506,7 +493,13 @@ async fn act(
         }
     }
     if !written.is_empty() || !records.is_empty() || !merged.is_empty() {
-        record_results(state, org, repo, &written, &records, &merged).await?;
+        let results = Results {
+            written: &written,
+            records: &records,
+            merged: &merged,
+            created: &created,
+        };
+        record_results(state, org, repo, &results).await?;
     }
     match first_error {
         Some(e) => Err(e),
@@ -643,28 +636,44 @@ async fn merge_all(state: &TideState, org: &str, repo: &str, plans: &[MergePlan]
 
 /// Records what was done in the index: our statuses as the PRs' `tide` context, history,
 /// merged PRs gone (their branch moved to the merge commit), the claim released.
+struct Results<'a> {
+    written: &'a [(u64, String, Context)],
+    records: &'a [(String, HistoryRecord)],
+    merged: &'a [(u64, String, String)],
+    created: &'a [ProwJob],
+}
+
 async fn record_results(
     state: &TideState,
     org: &str,
     repo: &str,
-    written: &[(u64, String, Context)],
-    records: &[(String, HistoryRecord)],
-    merged: &[(u64, String, String)],
+    results: &Results<'_>,
 ) -> Result<(), TideError> {
+    let Results {
+        written,
+        records,
+        merged,
+        created,
+    } = results;
     for _ in 0..CONFLICT_RETRIES {
         let read = state.store.load(org, repo).await?;
         let mut index = read.index;
-        for (number, sha, context) in written {
+        for pj in created.iter() {
+            if let Some((name, record)) = crate::index::JobRecord::of(pj) {
+                index.jobs.insert(name, record);
+            }
+        }
+        for (number, sha, context) in written.iter() {
             if let Some(pr) = index.prs.get_mut(number).filter(|p| &p.head_sha == sha) {
                 pr.contexts
                     .insert(STATUS_CONTEXT.to_owned(), context.clone());
             }
         }
-        for (branch, record) in records {
+        for (branch, record) in records.iter() {
             index.record(branch, record.clone());
         }
         let mut merged_branches = BTreeSet::new();
-        for (number, branch, sha) in merged {
+        for (number, branch, sha) in merged.iter() {
             index.remember_merged(*number);
             index.base_shas.insert(branch.clone(), sha.clone());
             merged_branches.insert(branch.clone());
@@ -815,7 +824,7 @@ async fn resync_repo(
             .map_err(gh(format!("{org}/{repo}@{branch}")))?;
         heads.insert(branch, sha);
     }
-    sync_repo(state, org, repo, move |index| {
+    sync_repo_report(state, org, repo, true, move |index| {
         let before = index.clone();
         let mut prs = fresh.clone();
         for (number, pr) in prs.iter_mut() {
@@ -833,6 +842,7 @@ async fn resync_repo(
         *index != before
     })
     .await
+    .map(|_| ())
 }
 
 /// Merge backoff Prow uses (4 s, doubling).
