@@ -6,6 +6,7 @@ mod explain;
 mod podutils;
 mod serve;
 mod sidecar;
+mod try_;
 mod up;
 mod up_config;
 
@@ -37,6 +38,8 @@ enum Command {
     Up(up::UpArgs),
     /// Which jobs a webhook payload would run, and why each other job would not.
     Explain(explain::ExplainArgs),
+    /// Run the presubmits Prow would run for this checkout's change, locally.
+    Try(try_::TryArgs),
     /// Print a kubeconfig for the API server `prow up` runs.
     Kubeconfig {
         /// The API server's URL.
@@ -103,6 +106,13 @@ fn main() -> ExitCode {
             | Command::Sidecar(_) => Ok(()),
             Command::Up(args) => up::run(args).await,
             Command::Explain(args) => explain::run(args).await,
+            Command::Try(args) => try_::run(args).await.and_then(|ok| {
+                if ok {
+                    Ok(())
+                } else {
+                    Err(anyhow::anyhow!("a required job did not succeed"))
+                }
+            }),
             Command::Serve { function } => serve::serve(function).await,
             Command::Lambda { function } => serve::lambda(function).await,
         }
