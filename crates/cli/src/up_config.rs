@@ -309,15 +309,17 @@ mod tests {
             enc.write_all(b"presubmits: {}\n").expect("gzip");
             enc.finish().expect("gzip");
         }
-        let mut cm = ConfigMap::default();
-        cm.data = Some(BTreeMap::from([
-            ("a.yaml".to_owned(), "a".to_owned()),
-            ("VERSION".to_owned(), "sha".to_owned()),
-        ]));
-        cm.binary_data = Some(BTreeMap::from([(
-            "z.yaml".to_owned(),
-            k8s_openapi::ByteString(zipped),
-        )]));
+        let cm = ConfigMap {
+            data: Some(BTreeMap::from([
+                ("a.yaml".to_owned(), "a".to_owned()),
+                ("VERSION".to_owned(), "sha".to_owned()),
+            ])),
+            binary_data: Some(BTreeMap::from([(
+                "z.yaml".to_owned(),
+                k8s_openapi::ByteString(zipped),
+            )])),
+            ..ConfigMap::default()
+        };
         std::fs::write(dir.path().join("stale.yaml"), "old").expect("write");
         assert!(sync_dir(dir.path(), &files_of(&cm)).expect("sync"));
         assert_eq!(
