@@ -25,6 +25,10 @@ pub(crate) struct TryArgs {
     /// The branch the change would merge into; changed files are taken against the merge-base.
     #[arg(long, default_value = "main")]
     base: String,
+    /// The branch name jobs' branch filters see (default: `--base` without its remote, e.g.
+    /// `origin/main` -> `main`); set it when `--base` is a commit.
+    #[arg(long)]
+    branch: Option<String>,
     /// Run these jobs (as `/test NAME` would), whatever the changed files say.
     #[arg(long = "job")]
     jobs: Vec<String>,
@@ -184,11 +188,12 @@ fn load(args: &TryArgs, state: &Path, root: &Path) -> anyhow::Result<(PathBuf, C
 pub(crate) async fn run(args: TryArgs) -> anyhow::Result<bool> {
     let change = change(&args.base)?;
     let repo = args.repo.clone().unwrap_or_else(|| repo_of(&change.root));
-    let branch = args
-        .base
-        .rsplit_once('/')
-        .map_or(args.base.as_str(), |(_, b)| b)
-        .to_owned();
+    let branch = args.branch.clone().unwrap_or_else(|| {
+        args.base
+            .rsplit_once('/')
+            .map_or(args.base.as_str(), |(_, b)| b)
+            .to_owned()
+    });
     let temp = std::env::temp_dir().join(format!("prow-try-{}", uuid::Uuid::new_v4()));
     let state = args.state_dir.clone().unwrap_or_else(|| temp.clone());
     std::fs::create_dir_all(&state)?;
