@@ -111,7 +111,10 @@ async fn deliver(hook: &str, event: &str, delivery: &str, body: Vec<u8>) {
         .post(hook)
         .header("X-GitHub-Event", event)
         .header("X-GitHub-Delivery", delivery)
-        .header("X-Hub-Signature-256", common::sign(SECRET.trim_ascii(), &body))
+        .header(
+            "X-Hub-Signature-256",
+            common::sign(SECRET.trim_ascii(), &body),
+        )
         .header("Content-Type", "application/json")
         .body(body)
         .send()
