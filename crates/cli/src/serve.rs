@@ -22,6 +22,8 @@ pub(crate) enum Function {
     Tide(prow_tide::Flags),
     /// Periodic jobs.
     Horologium(prow_horologium::Flags),
+    /// branch-protection: from config.yaml applied to GitHub on ticks.
+    Branchprotector(prow_branchprotector::Flags),
     /// Garbage collection of old ProwJobs and pods.
     Sinker(prow_sinker::Flags),
     /// The dashboard.
@@ -47,6 +49,9 @@ impl Function {
             Function::Horologium(flags) => {
                 prow_horologium::app(flags).await.context("horologium")?
             }
+            Function::Branchprotector(flags) => prow_branchprotector::app(flags)
+                .await
+                .context("branchprotector")?,
             Function::Sinker(flags) => prow_sinker::app(flags).await.context("sinker")?,
             Function::Deck(flags) => prow_deck::app(flags).await.context("deck")?,
             Function::ConfigUpdater(flags) => prow_config_updater::app(flags)

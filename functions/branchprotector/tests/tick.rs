@@ -278,3 +278,69 @@ async fn a_dry_run_reads_everything_and_writes_nothing() {
         "{all:?}"
     );
 }
+
+/// Kubernetes' own `branch-protection:` (testdata, test-infra's config.yaml) planned for a
+/// slice of the kubernetes org against a dry-run GitHub with nothing protected yet: the plan
+/// is printed and its exact text checked.
+#[tokio::test]
+async fn kubernetes_config_plans_a_slice_of_the_kubernetes_org() {
+    let dir = prow_testdata::testdata().join("prow/test-infra/config");
+    let config = LiveConfig::load(
+        prow_core::config::LoadOptions {
+            config_path: dir.join("prow/config.yaml"),
+            job_config_path: Some(dir.join("jobs")),
+            plugin_config_path: None,
+        },
+        std::time::Duration::from_secs(60),
+    )
+    .unwrap();
+    let repo = |name: &str| prow_github::OrgRepo {
+        name: name.to_owned(),
+        archived: false,
+        private: false,
+    };
+    let gh = prow_github::DryRunGitHub::new()
+        .with_org_repos(
+            "kubernetes",
+            vec![repo("api"), repo("autoscaler"), repo("kubernetes")],
+        )
+        .with_branches("kubernetes", "api", ["master"])
+        .with_branches("kubernetes", "autoscaler", ["master", "gh-pages"])
+        .with_branches(
+            "kubernetes",
+            "kubernetes",
+            ["master", "revert-1-x", "dependabot/y"],
+        );
+    let gh = Arc::new(gh);
+    let mut state = BranchProtectorState::new(config, gh.clone());
+    state.dry_run = true;
+    let report = prow_branchprotector::tick(&state).await.unwrap();
+    let plan = report.plan.concat();
+    println!("{plan}");
+    assert_eq!(report.failed, 0, "{report:?}");
+    // gh-pages says protect: false and is not protected: left alone.
+    assert_eq!(report.skipped, 1, "{report:?}");
+    let headers: Vec<&str> = plan.lines().filter(|l| !l.starts_with(' ')).collect();
+    assert_eq!(
+        headers,
+        [
+            "kubernetes/api=master: update",
+            "kubernetes/autoscaler=master: update",
+            "kubernetes/kubernetes=master: update",
+        ]
+    );
+    assert!(plan.contains(
+        "kubernetes/api=master: update\n  + allow_deletions: false\n  + allow_force_pushes: false\n  + enforce_admins: false\n  + required_linear_history: false\n  + required_status_checks.contexts: [EasyCLA]\n  + required_status_checks.strict: false\n  + restrictions.teams: [stage-bots]\n  + restrictions.users: []\n"
+    ), "{plan}");
+    assert!(
+        plan.contains(
+            "  + required_status_checks.contexts: [EasyCLA, Helm Docs, Helm chart, test, verify]\n"
+        ),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("kubernetes/kubernetes=master: update\n  + allow_deletions: false\n  + allow_force_pushes: false\n  + enforce_admins: false\n  + required_linear_history: false\n  + required_status_checks.contexts: [EasyCLA]\n  + required_status_checks.strict: false\n  + restrictions.teams: []\n  + restrictions.users: []\n"),
+        "{plan}"
+    );
+    assert!(gh.calls().iter().all(|c| !c.is_write()));
+}
