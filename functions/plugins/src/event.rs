@@ -201,6 +201,8 @@ pub struct Event {
     /// The issue's or PR's state (`open`, `closed`).
     pub state: String,
     pub title: String,
+    /// The issue's or PR's description (empty when it has none).
+    pub body: String,
     /// The issue's or PR's page.
     pub html_url: String,
     pub author: User,
@@ -264,6 +266,7 @@ impl Event {
                     is_pr: issue.pull_request.is_some(),
                     state: issue.state,
                     title: issue.title,
+                    body: issue.body.clone().unwrap_or_default(),
                     html_url: issue.html_url,
                     author: issue.user,
                     assignees: logins(&issue.assignees),
@@ -293,6 +296,7 @@ impl Event {
                     is_pr: true,
                     state: pr.state.clone(),
                     title: pr.title.clone(),
+                    body: pr.body.clone().unwrap_or_default(),
                     html_url: pr.html_url.clone(),
                     author: pr.user.clone(),
                     assignees: logins(&pr.assignees),

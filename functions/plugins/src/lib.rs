@@ -28,6 +28,7 @@ pub mod mergecommitblocker;
 pub mod owners_label;
 pub mod plugin;
 pub mod registry;
+pub mod release_note;
 pub mod respond;
 pub mod retitle;
 pub mod shrug;

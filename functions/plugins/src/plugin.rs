@@ -71,6 +71,9 @@ pub struct Needs {
     /// The PR's changed OWNERS and aliases files at its head, and whether their newly added
     /// owners are trusted (verify-owners).
     pub owners_changes: Option<OwnersCheck>,
+    /// The labels of these other issues or PRs of the repo (release-note reads the parents
+    /// of a cherry-pick).
+    pub labels_of: Vec<u64>,
 }
 
 /// What verify-owners needs read: which files are OWNERS files here, and how to tell
@@ -110,12 +113,13 @@ impl Needs {
             commits: self.commits || other.commits,
             changes: self.changes || other.changes,
             owners_changes: self.owners_changes.or(other.owners_changes),
+            labels_of: union_of(self.labels_of, other.labels_of),
         }
     }
 }
 
 /// `a` then those of `b` not in it.
-fn union_of(mut a: Vec<String>, b: Vec<String>) -> Vec<String> {
+fn union_of<T: PartialEq>(mut a: Vec<T>, b: Vec<T>) -> Vec<T> {
     for x in b {
         if !a.contains(&x) {
             a.push(x);
@@ -202,6 +206,9 @@ pub struct Facts {
     pub commits: Vec<PrCommit>,
     pub changes: Vec<crate::size::FileChange>,
     pub owners_changes: Option<OwnersChanges>,
+    /// Labels of the issues [`Needs::labels_of`] asked about; one GitHub could not read is
+    /// absent (Prow logs it and goes on).
+    pub labels_of: std::collections::BTreeMap<u64, Vec<String>>,
 }
 
 /// One changed (not removed) OWNERS file at the PR's head.
@@ -279,6 +286,8 @@ pub enum Action {
     },
     /// Change the issue's or PR's title.
     Retitle(String),
+    /// Replace the issue's or PR's description.
+    EditBody(String),
     /// Set a commit status.
     CreateStatus {
         sha: String,

@@ -5,7 +5,7 @@ use prow_core::config::PluginsConfig;
 use crate::plugin::Plugin;
 use crate::{
     approve, assign, blockade, blunderbuss, help_wanted, hold, invalidcommitmsg, label, lgtm,
-    lifecycle, mergecommitblocker, owners_label, retitle, shrug, size, skip, trigger,
+    lifecycle, mergecommitblocker, owners_label, release_note, retitle, shrug, size, skip, trigger,
     verify_owners, wip,
 };
 
@@ -47,6 +47,7 @@ static ALL: &[&dyn Plugin] = &[
     &lifecycle::Lifecycle,
     &mergecommitblocker::MergeCommitBlocker,
     &owners_label::OwnersLabel,
+    &release_note::ReleaseNote,
     &retitle::Retitle,
     &shrug::Shrug,
     &size::Size,

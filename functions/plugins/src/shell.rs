@@ -290,6 +290,18 @@ pub async fn gather<G: PluginGitHub + ?Sized>(
             })
             .collect();
     }
+    for &other in &needs.labels_of {
+        match github.get_issue_labels(org, repo, other).await {
+            Ok(labels) => {
+                facts
+                    .labels_of
+                    .insert(other, labels.into_iter().map(|l| l.name).collect());
+            }
+            Err(err) => {
+                tracing::warn!(%target, other, error = %err, "cannot read the labels of a related PR");
+            }
+        }
+    }
     if let Some(team) = &needs.author_in_team {
         facts.author_in_team = github
             .team_members(org, team)
@@ -734,6 +746,16 @@ pub async fn apply<G: PluginGitHub + ?Sized>(
                 .edit_issue(org, repo, number, &IssueEdit::title(title))
                 .await
                 .map_err(gh(&target))?,
+            Action::EditBody(body) => {
+                let edit = IssueEdit {
+                    body: Some(body),
+                    ..IssueEdit::default()
+                };
+                github
+                    .edit_issue(org, repo, number, &edit)
+                    .await
+                    .map_err(gh(&target))?
+            }
         }
     }
     Ok(())

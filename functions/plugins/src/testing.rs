@@ -23,6 +23,7 @@ pub(crate) fn comment_event(body: &str, commenter: &str, is_pr: bool) -> Event {
         is_pr,
         state: "open".into(),
         title: "Fix the frobnicator".into(),
+        body: String::new(),
         html_url: if is_pr {
             "https://github.com/acme/foo/pull/7".into()
         } else {

@@ -576,3 +576,62 @@ async fn an_issue_closing_commit_message_is_labeled_and_explained_once() {
         "{w:?}"
     );
 }
+
+#[tokio::test]
+async fn release_note_holds_a_pr_without_a_note_and_lets_go_once_it_has_one() {
+    let plugins = "plugins:\n  Codertocat: [release-note]\n";
+    let h = harness(plugins).await;
+    mock_labels(&h.github, &[]).await;
+    mock_comments(&h.github, json!([])).await;
+    let opened = payload("pull_request.opened.json");
+    assert_eq!(
+        send(&h.app, "pull_request", "rn1", &opened).await,
+        StatusCode::OK
+    );
+    let explanation = format!(
+        "Adding the \"do-not-merge/release-note-label-needed\" label because no release-note block was detected, please follow our [release note process](https://git.k8s.io/community/contributors/guide/release-notes.md) to remove it.\n\n<details>\n\n{ABOUT_THIS_BOT}\n</details>"
+    );
+    assert_eq!(
+        writes(&h.github).await,
+        [
+            comment_write(&explanation),
+            label_write("do-not-merge/release-note-label-needed")
+        ]
+    );
+
+    // The author writes the note: the label follows and our explanation goes.
+    let h = harness(plugins).await;
+    mock_labels(&h.github, &["do-not-merge/release-note-label-needed"]).await;
+    mock_comments(
+        &h.github,
+        json!([{"id": 77, "user": {"login": "prow-bot"}, "body": explanation, "html_url": "https://c",
+                "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"}]),
+    )
+    .await;
+    for p in [
+        format!("{REPO}/issues/2/labels/do-not-merge%2Frelease-note-label-needed"),
+        format!("{REPO}/issues/comments/77"),
+    ] {
+        Mock::given(method("DELETE"))
+            .and(path(p))
+            .respond_with(ResponseTemplate::new(204))
+            .mount(&h.github)
+            .await;
+    }
+    let mut edited = payload("pull_request.opened.json");
+    edited["action"] = json!("edited");
+    edited["pull_request"]["body"] =
+        json!("```release-note\nAction required: the flag is gone\n```");
+    assert_eq!(
+        send(&h.app, "pull_request", "rn2", &edited).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        writes(&h.github).await,
+        [
+            label_write("release-note-action-required"),
+            format!("DELETE {REPO}/issues/2/labels/do-not-merge%2Frelease-note-label-needed"),
+            format!("DELETE {REPO}/issues/comments/77"),
+        ]
+    );
+}

@@ -45,7 +45,8 @@ pub struct PluginsConfig {
     pub lgtm: Vec<LgtmConfig>,
     pub jira: Option<Value>,
     pub milestone_applier: Option<Value>,
-    pub release_note: Option<Value>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub release_note: ReleaseNoteConfig,
     pub repo_milestone: Option<Value>,
     pub project_config: Option<Value>,
     pub project_manager: Option<Value>,
@@ -357,6 +358,30 @@ pub struct BlockadeConfig {
     pub exceptionregexps: Vec<String>,
     /// Said when blocking; Prow's default "Files are protected".
     pub explanation: String,
+}
+
+/// The release-note plugin's settings (Prow's `plugins.ReleaseNote`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReleaseNoteConfig {
+    /// Where the release note process is described; empty means Prow's default
+    /// ([`DEFAULT_RELEASE_NOTE_GUIDELINES`]).
+    pub guidelines_url: String,
+}
+
+/// Prow's default for `release_note.guidelines_url`.
+pub const DEFAULT_RELEASE_NOTE_GUIDELINES: &str =
+    "https://git.k8s.io/community/contributors/guide/release-notes.md";
+
+impl ReleaseNoteConfig {
+    /// The guidelines link, Prow's default when unset.
+    pub fn guidelines_url(&self) -> &str {
+        if self.guidelines_url.is_empty() {
+            DEFAULT_RELEASE_NOTE_GUIDELINES
+        } else {
+            &self.guidelines_url
+        }
+    }
 }
 
 /// The invalidcommitmsg plugin's settings for a set of orgs/repos (Prow's
