@@ -62,7 +62,7 @@ struct Harness {
     _dir: tempfile::TempDir,
 }
 
-async fn harness(dry_run: bool) -> Harness {
+async fn harness(dry_run: bool, budget: usize) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let config_path = dir.path().join("config.yaml");
     std::fs::write(&config_path, CONFIG).unwrap();
@@ -88,6 +88,7 @@ async fn harness(dry_run: bool) -> Harness {
     mount_github(&github).await;
     let mut state = BranchProtectorState::new(config, gh);
     state.dry_run = dry_run;
+    state.budget = budget;
     Harness {
         github,
         app: router(state),
@@ -193,7 +194,7 @@ async fn requests(gh: &MockServer) -> Vec<(String, Option<Value>)> {
 
 #[tokio::test]
 async fn a_tick_puts_the_merged_policy_and_removes_disabled_protection() {
-    let h = harness(false).await;
+    let h = harness(false, 100).await;
     assert_eq!(tick(&h.app).await, StatusCode::OK);
     let mut writes: Vec<_> = requests(&h.github)
         .await
@@ -265,7 +266,7 @@ async fn a_tick_puts_the_merged_policy_and_removes_disabled_protection() {
 
 #[tokio::test]
 async fn a_dry_run_reads_everything_and_writes_nothing() {
-    let h = harness(true).await;
+    let h = harness(true, 100).await;
     assert_eq!(tick(&h.app).await, StatusCode::OK);
     let all = requests(&h.github).await;
     assert!(
@@ -276,6 +277,35 @@ async fn a_dry_run_reads_everything_and_writes_nothing() {
         all.iter()
             .any(|(line, _)| line == "GET /repos/acme/foo/branches/main/protection"),
         "{all:?}"
+    );
+}
+
+#[tokio::test]
+async fn changes_over_the_budget_wait_for_the_next_tick() {
+    let h = harness(false, 1).await;
+    assert_eq!(tick(&h.app).await, StatusCode::OK);
+    let writes = requests(&h.github)
+        .await
+        .into_iter()
+        .filter(|(line, _)| !line.starts_with("GET"))
+        .count();
+    assert_eq!(writes, 1);
+    let metrics = h
+        .app
+        .clone()
+        .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let text = String::from_utf8(
+        axum::body::to_bytes(metrics.into_body(), 1 << 20)
+            .await
+            .unwrap()
+            .to_vec(),
+    )
+    .unwrap();
+    assert!(
+        text.contains("branchprotector_branches_total{result=\"deferred\"} 1"),
+        "{text}"
     );
 }
 
