@@ -154,7 +154,7 @@ struct Walk<'a> {
 
 impl Walk<'_> {
     fn fail(&mut self, what: &str, error: &dyn std::fmt::Display) {
-        tracing::warn!(target_ = what, error = %error, "branchprotector failed");
+        tracing::warn!(subject = what, error = %error, "branchprotector failed");
         self.state.metrics.branch(BranchResult::Failed);
         self.report.failed += 1;
     }
