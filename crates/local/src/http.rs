@@ -406,7 +406,12 @@ async fn list(req: Request) -> Result<Response, ApiError> {
             &[],
         ));
     }
-    let metadata = json!({"resourceVersion": rv.to_string()});
+    let (items, next) = page(items, req.param("limit"), req.param("continue"))?;
+    let mut metadata = json!({"resourceVersion": rv.to_string()});
+    if let Some((token, remaining)) = next {
+        metadata["continue"] = json!(token);
+        metadata["remainingItemCount"] = json!(remaining);
+    }
     let body = if req.accepts("as=PartialObjectMetadataList") {
         let items: Vec<Value> = items.iter().map(partial).collect();
         json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": metadata, "items": items})
@@ -414,6 +419,64 @@ async fn list(req: Request) -> Result<Response, ApiError> {
         json!({"kind": resource.list_kind(), "apiVersion": resource.api_version(), "metadata": metadata, "items": items})
     };
     Ok(json_response(StatusCode::OK, &body, &[]))
+}
+
+/// `namespace/name`: the order lists are paged in.
+fn list_key(object: &Value) -> String {
+    let meta = &object["metadata"];
+    format!(
+        "{}/{}",
+        meta["namespace"].as_str().unwrap_or(""),
+        meta["name"].as_str().unwrap_or("")
+    )
+}
+
+/// The continue token for the rest of a list and how many objects remain after this page.
+type NextPage = Option<(String, usize)>;
+
+/// `limit` and `continue` as the API server pages lists: at most `limit` objects after the one the
+/// token names, and a token for the rest with how many remain. Unlike a real API server, later
+/// pages read the current state rather than the first page's snapshot: objects created or deleted
+/// meanwhile may appear or be missed, which watchers resolve from the list's resourceVersion on.
+fn page(
+    mut items: Vec<Value>,
+    limit: Option<&str>,
+    token: Option<&str>,
+) -> Result<(Vec<Value>, NextPage), ApiError> {
+    let limit = match limit.filter(|l| !l.is_empty()) {
+        None => None,
+        Some(l) => match l.parse::<usize>() {
+            Ok(0) => None,
+            Ok(n) => Some(n),
+            Err(_) => return Err(ApiError::BadRequest(format!("invalid limit {l:?}"))),
+        },
+    };
+    // The token is the last key returned; clients treat it as opaque.
+    let after = match token.filter(|t| !t.is_empty()) {
+        Some(t) if !t.contains('/') => {
+            return Err(ApiError::BadRequest(format!(
+                "invalid continue token {t:?}"
+            )));
+        }
+        t => t.map(str::to_owned),
+    };
+    if limit.is_none() && after.is_none() {
+        return Ok((items, None));
+    }
+    items.sort_by_cached_key(list_key);
+    if let Some(after) = after {
+        let start = items.partition_point(|o| list_key(o) <= after);
+        items.drain(..start);
+    }
+    match limit {
+        Some(n) if items.len() > n => {
+            let remaining = items.len() - n;
+            items.truncate(n);
+            let token = items.last().map(list_key).unwrap_or_default();
+            Ok((items, Some((token, remaining))))
+        }
+        _ => Ok((items, None)),
+    }
 }
 
 /// Parses `timeoutSeconds`, or else kubectl's `timeout` (a Go duration such as `32s` or `1m0s`).

@@ -249,6 +249,47 @@ async fn generate_name_yields_unique_names() {
 }
 
 #[tokio::test]
+async fn lists_are_paged_by_limit_and_continue() {
+    let srv = Running::start().await;
+    let api = prowjobs(&srv.client(), "default");
+    for name in ["pj-c", "pj-a", "pj-e", "pj-b", "pj-d"] {
+        api.create(&PostParams::default(), &prowjob(name).dynamic())
+            .await
+            .unwrap();
+    }
+    let mut names = Vec::new();
+    let mut params = ListParams::default().limit(2);
+    let mut pages = 0;
+    loop {
+        let page = api.list(&params).await.unwrap();
+        pages += 1;
+        assert!(page.items.len() <= 2);
+        names.extend(page.items.iter().map(|o| o.metadata.name.clone().unwrap()));
+        match page.metadata.continue_.filter(|t| !t.is_empty()) {
+            Some(token) => {
+                assert_eq!(
+                    page.metadata.remaining_item_count,
+                    Some(5 - names.len() as i64)
+                );
+                params = ListParams::default().limit(2).continue_token(&token);
+            }
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(names, ["pj-a", "pj-b", "pj-c", "pj-d", "pj-e"]);
+    // Without a limit, one page holds everything.
+    let all = api.list(&ListParams::default()).await.unwrap();
+    assert_eq!(all.items.len(), 5);
+    assert!(all.metadata.continue_.is_none());
+    let bad = api
+        .list(&ListParams::default().limit(2).continue_token("garbage"))
+        .await
+        .unwrap_err();
+    assert_eq!(api_status(bad).code, 400);
+}
+
+#[tokio::test]
 async fn label_and_field_selectors_filter_lists() {
     let srv = Running::start().await;
     let api = prowjobs(&srv.client(), "default");
