@@ -16,7 +16,7 @@ use crate::retitle::closes_issues;
 pub const LABEL: &str = "do-not-merge/invalid-commit-message";
 const MARKER: &str = "<!-- [prow:invalid-commit-message] -->";
 /// Prow's bot note with its link to the command list.
-const ABOUT_WITH_COMMANDS: &str =
+pub(crate) const ABOUT_WITH_COMMANDS: &str =
     "I understand the commands that are listed [here](https://go.k8s.io/bot-commands).";
 
 #[derive(Debug)]
@@ -41,7 +41,7 @@ fn subject(message: &str) -> &str {
 }
 
 /// Prow's MarkdownSHAList: one linked short SHA and subject per commit.
-fn sha_list(org: &str, repo: &str, commits: &[&PrCommit]) -> String {
+pub(crate) fn sha_list(org: &str, repo: &str, commits: &[&PrCommit]) -> String {
     commits
         .iter()
         .map(|c| {

@@ -16,6 +16,7 @@ pub mod approve;
 pub mod assign;
 pub mod blockade;
 pub mod blunderbuss;
+pub mod dco;
 pub mod event;
 pub mod help;
 pub mod help_wanted;

@@ -74,6 +74,9 @@ pub struct Needs {
     /// The labels of these other issues or PRs of the repo (release-note reads the parents
     /// of a cherry-pick).
     pub labels_of: Vec<u64>,
+    /// The PR's head and its `dco` status, and which authors of commits lacking a sign-off
+    /// are trusted by this rule (`skip_trust_check`: nobody is asked).
+    pub dco: Option<OwnersCheck>,
 }
 
 /// What verify-owners needs read: which files are OWNERS files here, and how to tell
@@ -114,6 +117,7 @@ impl Needs {
             changes: self.changes || other.changes,
             owners_changes: self.owners_changes.or(other.owners_changes),
             labels_of: union_of(self.labels_of, other.labels_of),
+            dco: self.dco.or(other.dco),
         }
     }
 }
@@ -209,6 +213,7 @@ pub struct Facts {
     /// Labels of the issues [`Needs::labels_of`] asked about; one GitHub could not read is
     /// absent (Prow logs it and goes on).
     pub labels_of: std::collections::BTreeMap<u64, Vec<String>>,
+    pub dco: Option<crate::dco::DcoFacts>,
 }
 
 /// One changed (not removed) OWNERS file at the PR's head.
@@ -295,6 +300,8 @@ pub enum Action {
         /// As GitHub spells it (`success`, `failure`, ...).
         state: String,
         description: String,
+        /// Where the status links to (empty for nowhere).
+        target_url: String,
     },
 }
 

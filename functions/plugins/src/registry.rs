@@ -4,7 +4,7 @@ use prow_core::config::PluginsConfig;
 
 use crate::plugin::Plugin;
 use crate::{
-    approve, assign, blockade, blunderbuss, help_wanted, hold, invalidcommitmsg, label, lgtm,
+    approve, assign, blockade, blunderbuss, dco, help_wanted, hold, invalidcommitmsg, label, lgtm,
     lifecycle, mergecommitblocker, owners_label, release_note, retitle, shrug, size, skip, trigger,
     verify_owners, wip,
 };
@@ -39,6 +39,7 @@ static ALL: &[&dyn Plugin] = &[
     &assign::Assign,
     &blockade::Blockade,
     &blunderbuss::Blunderbuss,
+    &dco::Dco,
     &help_wanted::HelpWanted,
     &hold::Hold,
     &invalidcommitmsg::InvalidCommitMsg,

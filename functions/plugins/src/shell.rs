@@ -290,6 +290,9 @@ pub async fn gather<G: PluginGitHub + ?Sized>(
             })
             .collect();
     }
+    if let Some(rule) = &needs.dco {
+        facts.dco = Some(dco_facts(github, event, rule, &facts).await?);
+    }
     for &other in &needs.labels_of {
         match github.get_issue_labels(org, repo, other).await {
             Ok(labels) => {
@@ -311,6 +314,58 @@ pub async fn gather<G: PluginGitHub + ?Sized>(
             .any(|m| m.login.eq_ignore_ascii_case(&event.author.login));
     }
     Ok(facts)
+}
+
+/// The PR's head, its `dco` status, and which authors of unsigned commits are trusted.
+async fn dco_facts<G: PluginGitHub + ?Sized>(
+    github: &G,
+    event: &Event,
+    rule: &OwnersCheck,
+    facts: &Facts,
+) -> Result<crate::dco::DcoFacts, PluginsError> {
+    let target = event.target();
+    let (org, repo, number) = (event.org.as_str(), event.repo.as_str(), event.number);
+    let head_sha = match event.pull_request.as_ref().map(|pr| pr.head.sha.clone()) {
+        Some(sha) if !sha.is_empty() => sha,
+        _ => {
+            github
+                .get_pull_request(org, repo, number)
+                .await
+                .map_err(gh(&target))?
+                .head
+                .sha
+        }
+    };
+    let status = github
+        .combined_status(org, repo, &head_sha)
+        .await
+        .map_err(gh(&target))?
+        .into_iter()
+        .find(|s| s.context == crate::dco::CONTEXT)
+        .map(|s| s.state.as_str().to_owned())
+        .unwrap_or_default();
+    let mut trusted = std::collections::BTreeSet::new();
+    if !rule.skip_trust_check {
+        let authors: std::collections::BTreeSet<&str> = facts
+            .commits
+            .iter()
+            .filter(|c| crate::dco::lacks_sign_off(c))
+            .filter_map(|c| c.author_login.as_deref())
+            .collect();
+        for login in authors {
+            if untrusted_reason(github, event, rule, &facts.bot, login)
+                .await?
+                .is_none()
+            {
+                trusted.insert(login.to_owned());
+            }
+        }
+    }
+    Ok(crate::dco::DcoFacts {
+        head_sha,
+        status,
+        trusted,
+    })
 }
 
 /// The PR's changed OWNERS files and the root aliases file at its head, and which of the
@@ -726,6 +781,7 @@ pub async fn apply<G: PluginGitHub + ?Sized>(
                 context,
                 state,
                 description,
+                target_url,
             } => {
                 let state = match state.as_str() {
                     "success" => StatusState::Success,
@@ -735,6 +791,7 @@ pub async fn apply<G: PluginGitHub + ?Sized>(
                 };
                 let status = NewStatus {
                     description: Some(description),
+                    target_url: (!target_url.is_empty()).then_some(target_url),
                     ..NewStatus::new(context, state)
                 };
                 github

@@ -90,6 +90,7 @@ fn decide_skip(event: &Event, facts: &SkipFacts, config: &PluginsConfig) -> Vec<
             context: job.context.clone(),
             state: "success".into(),
             description: "Skipped".into(),
+            target_url: String::new(),
         })
         .collect()
 }
@@ -177,6 +178,7 @@ mod tests {
             context: context.into(),
             state: "success".into(),
             description: "Skipped".into(),
+            target_url: String::new(),
         }
     }
 

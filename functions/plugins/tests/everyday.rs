@@ -635,3 +635,84 @@ async fn release_note_holds_a_pr_without_a_note_and_lets_go_once_it_has_one() {
         ]
     );
 }
+
+#[tokio::test]
+async fn dco_fails_the_context_for_an_untrusted_unsigned_commit_and_lists_it() {
+    let h = harness(
+        "plugins:\n  Codertocat: [dco]\ndco:\n  Codertocat/Hello-World:\n    skip_dco_check_for_collaborators: true\n",
+    )
+    .await;
+    let head = "ec26c3e57ca3a959ca5aad62de7213c562f8c821";
+    mock_labels(&h.github, &["dco-signoff: yes"]).await;
+    mock_comments(&h.github, json!([])).await;
+    let commit = |sha: &str, message: &str, login: &str| {
+        json!({"sha": sha, "commit": {"message": message, "author": {"name": "N", "email": "n@x"}, "committer": {"name": "N", "email": "n@x"}},
+               "author": {"login": login}, "parents": [{"sha": "p0"}]})
+    };
+    Mock::given(method("GET"))
+        .and(path(format!("{REPO}/pulls/2/commits")))
+        .respond_with(ok(json!([
+            commit(
+                "1111111111111111",
+                "Signed\n\nSigned-off-by: C <c@x>",
+                "Codertocat"
+            ),
+            commit("2222222222222222", "By a collaborator", "alice"),
+            commit("3333333333333333", "By a stranger", "mallory"),
+        ])))
+        .mount(&h.github)
+        .await;
+    for login in ["alice", "mallory"] {
+        Mock::given(method("GET"))
+            .and(path(format!("/orgs/Codertocat/members/{login}")))
+            .respond_with(ResponseTemplate::new(404))
+            .mount(&h.github)
+            .await;
+    }
+    Mock::given(method("GET"))
+        .and(path(format!("{REPO}/commits/{head}/status")))
+        .respond_with(ok(json!({"state": "success", "sha": head, "statuses": [{"context": "dco", "state": "success"}]})))
+        .mount(&h.github)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("{REPO}/statuses/{head}")))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({})))
+        .mount(&h.github)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path(format!("{REPO}/issues/2/labels/dco-signoff%3A%20yes")))
+        .respond_with(ok(json!([])))
+        .mount(&h.github)
+        .await;
+    assert_eq!(
+        send(
+            &h.app,
+            "pull_request",
+            "d1",
+            &payload("pull_request.opened.json")
+        )
+        .await,
+        StatusCode::OK
+    );
+    let w = writes(&h.github).await;
+    assert_eq!(w.len(), 4, "{w:?}");
+    assert_eq!(w[0], label_write("dco-signoff: no"));
+    assert_eq!(
+        w[1],
+        format!("DELETE {REPO}/issues/2/labels/dco-signoff%3A%20yes")
+    );
+    assert_eq!(
+        w[2],
+        format!(
+            "POST {REPO}/statuses/{head} {{\"context\":\"dco\",\"description\":\"Commits in PR missing Signed-off-by\",\"state\":\"failure\",\"target_url\":\"https://github.com/Codertocat/Hello-World/blob/master/CONTRIBUTING.md\"}}"
+        )
+    );
+    assert!(
+        w[3].starts_with(&format!(
+            "POST {REPO}/issues/2/comments {{\"body\":\"Thanks for your pull request. Before we can look at it, you'll need to add a 'DCO signoff' to your commits."
+        )) && w[3].contains(
+            "- [3333333](https://github.com/Codertocat/Hello-World/commits/3333333333333333) By a stranger\\n\\n<details>"
+        ) && !w[3].contains("2222222"),
+        "{w:?}"
+    );
+}

@@ -31,8 +31,8 @@ pub use load::{LoadError, LoadOptions, Loaded, SNAPSHOT_FALLBACK_WARNING, load};
 pub use locate::{Position, Seg, locate};
 pub use plugins::{
     ApproveConfig, AssignOnLabel, BlockadeConfig, BlunderbussConfig, DEFAULT_COMMAND_HELP_LINK,
-    DEFAULT_HELP_GUIDELINES_URL, DEFAULT_RELEASE_NOTE_GUIDELINES, ExternalPlugin, HelpConfig,
-    InvalidCommitMsgCheck, InvalidCommitMsgConfig, LabelConfig, LgtmConfig, OrgPlugins,
+    DEFAULT_HELP_GUIDELINES_URL, DEFAULT_RELEASE_NOTE_GUIDELINES, DcoConfig, ExternalPlugin,
+    HelpConfig, InvalidCommitMsgCheck, InvalidCommitMsgConfig, LabelConfig, LgtmConfig, OrgPlugins,
     OwnersConfig, PluginsConfig, ReleaseNoteConfig, RestrictedLabel, RetitleConfig, SizeConfig,
     TriggerConfig,
 };

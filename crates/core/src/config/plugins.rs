@@ -35,7 +35,8 @@ pub struct PluginsConfig {
     pub cherry_pick_unapproved: Option<Value>,
     #[serde(deserialize_with = "null_as_default")]
     pub config_updater: ConfigUpdater,
-    pub dco: Option<Value>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub dco: BTreeMap<String, DcoConfig>,
     pub golint: Option<Value>,
     pub goose: Option<Value>,
     pub heart: Option<Value>,
@@ -360,6 +361,38 @@ pub struct BlockadeConfig {
     pub explanation: String,
 }
 
+/// The dco plugin's settings for an `org/repo`, an `org` or `*` (Prow's `plugins.Dco`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DcoConfig {
+    /// Commits by trusted users (org members, see trigger) need no sign-off.
+    pub skip_dco_check_for_members: bool,
+    /// GitHub Apps (without `[bot]`) whose commits need no sign-off.
+    pub trusted_apps: Vec<String>,
+    /// A second org whose members are trusted; the PR's org when empty.
+    pub trusted_org: String,
+    /// Collaborators are trusted too.
+    pub skip_dco_check_for_collaborators: bool,
+    /// Where CONTRIBUTING.md lives: `org/repo` (the PR's repo when empty), branch (`master`
+    /// when empty) and path (`CONTRIBUTING.md` when empty).
+    pub contributing_repo: String,
+    pub contributing_branch: String,
+    pub contributing_path: String,
+}
+
+impl DcoConfig {
+    /// The CONTRIBUTING.md link for a PR in `org/repo` (the dco status's target).
+    pub fn contributing_url(&self, org: &str, repo: &str) -> String {
+        let or = |v: &str, d: String| if v.is_empty() { d } else { v.to_owned() };
+        format!(
+            "https://github.com/{}/blob/{}/{}",
+            or(&self.contributing_repo, format!("{org}/{repo}")),
+            or(&self.contributing_branch, "master".to_owned()),
+            or(&self.contributing_path, "CONTRIBUTING.md".to_owned()),
+        )
+    }
+}
+
 /// The release-note plugin's settings (Prow's `plugins.ReleaseNote`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -568,6 +601,15 @@ impl PluginsConfig {
     /// The lgtm settings for `org/repo` (Prow's LgtmFor).
     pub fn lgtm_for(&self, org: &str, repo: &str) -> LgtmConfig {
         entry_for(&self.lgtm, |e| &e.repos, org, repo)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The dco settings for `org/repo`: its own, its org's, `*`'s, or none (Prow's DcoFor).
+    pub fn dco_for(&self, org: &str, repo: &str) -> DcoConfig {
+        [format!("{org}/{repo}"), org.to_owned(), "*".to_owned()]
+            .iter()
+            .find_map(|k| self.dco.get(k))
             .cloned()
             .unwrap_or_default()
     }
