@@ -57,12 +57,12 @@ impl Function {
             Function::ConfigUpdater(flags) => prow_config_updater::app(flags)
                 .await
                 .context("config-updater")?,
-            Function::NeedsRebase(flags) => {
-                prow_needs_rebase::app(flags).await.context("needs-rebase")?
-            }
-            Function::Cherrypicker(flags) => {
-                prow_cherrypicker::app(flags).await.context("cherrypicker")?
-            }
+            Function::NeedsRebase(flags) => prow_needs_rebase::app(flags)
+                .await
+                .context("needs-rebase")?,
+            Function::Cherrypicker(flags) => prow_cherrypicker::app(flags)
+                .await
+                .context("cherrypicker")?,
         })
     }
 }

@@ -293,6 +293,14 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<()> {
             prow_cherrypicker::Options::default(),
         )),
     );
+    // Acts only where config.yaml has `branch-protection:` (the example config has none).
+    routers.insert(
+        "branchprotector".into(),
+        prow_branchprotector::router(prow_branchprotector::BranchProtectorState::new(
+            live_config.clone(),
+            github.clone(),
+        )),
+    );
     routers.insert(
         "plugins".into(),
         prow_plugins::router(prow_plugins::PluginsState::new(
