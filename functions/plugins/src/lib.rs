@@ -30,6 +30,7 @@ pub mod owners_label;
 pub mod plugin;
 pub mod registry;
 pub mod release_note;
+pub mod require_matching_label;
 pub mod respond;
 pub mod retitle;
 pub mod shrug;

@@ -77,6 +77,11 @@ pub struct Needs {
     /// The PR's head and its `dco` status, and which authors of commits lacking a sign-off
     /// are trusted by this rule (`skip_trust_check`: nobody is asked).
     pub dco: Option<OwnersCheck>,
+    /// Wait this long before reading anything (a grace period for labels added just after
+    /// an issue or PR opens).
+    pub settle: Option<std::time::Duration>,
+    /// The PR's base branch, when the event does not carry it.
+    pub base_ref: bool,
 }
 
 /// What verify-owners needs read: which files are OWNERS files here, and how to tell
@@ -118,6 +123,8 @@ impl Needs {
             owners_changes: self.owners_changes.or(other.owners_changes),
             labels_of: union_of(self.labels_of, other.labels_of),
             dco: self.dco.or(other.dco),
+            settle: self.settle.max(other.settle),
+            base_ref: self.base_ref || other.base_ref,
         }
     }
 }
@@ -214,6 +221,8 @@ pub struct Facts {
     /// absent (Prow logs it and goes on).
     pub labels_of: std::collections::BTreeMap<u64, Vec<String>>,
     pub dco: Option<crate::dco::DcoFacts>,
+    /// The PR's base branch ([`Needs::base_ref`]).
+    pub base_ref: Option<String>,
 }
 
 /// One changed (not removed) OWNERS file at the PR's head.

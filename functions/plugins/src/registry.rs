@@ -5,8 +5,8 @@ use prow_core::config::PluginsConfig;
 use crate::plugin::Plugin;
 use crate::{
     approve, assign, blockade, blunderbuss, dco, help_wanted, hold, invalidcommitmsg, label, lgtm,
-    lifecycle, mergecommitblocker, owners_label, release_note, retitle, shrug, size, skip, trigger,
-    verify_owners, wip,
+    lifecycle, mergecommitblocker, owners_label, release_note, require_matching_label, retitle,
+    shrug, size, skip, trigger, verify_owners, wip,
 };
 
 /// An org (`repo` empty) or `org/repo` that enables a plugin.
@@ -49,6 +49,7 @@ static ALL: &[&dyn Plugin] = &[
     &mergecommitblocker::MergeCommitBlocker,
     &owners_label::OwnersLabel,
     &release_note::ReleaseNote,
+    &require_matching_label::RequireMatchingLabel,
     &retitle::Retitle,
     &shrug::Shrug,
     &size::Size,

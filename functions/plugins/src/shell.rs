@@ -134,10 +134,26 @@ pub async fn gather<G: PluginGitHub + ?Sized>(
 ) -> Result<Facts, PluginsError> {
     let target = event.target();
     let (org, repo, number) = (event.org.as_str(), event.repo.as_str(), event.number);
+    if let Some(wait) = needs.settle.filter(|w| !w.is_zero()) {
+        tokio::time::sleep(wait).await;
+    }
     let mut facts = Facts {
         bot: github.bot_login().await.map_err(gh(&target))?,
         ..Facts::default()
     };
+    if needs.base_ref {
+        facts.base_ref = Some(match event.pull_request.as_ref() {
+            Some(pr) if !pr.base.git_ref.is_empty() => pr.base.git_ref.clone(),
+            _ => {
+                github
+                    .get_pull_request(org, repo, number)
+                    .await
+                    .map_err(gh(&target))?
+                    .base
+                    .git_ref
+            }
+        });
+    }
     if needs.labels {
         facts.labels = github
             .get_issue_labels(org, repo, number)

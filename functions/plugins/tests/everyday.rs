@@ -716,3 +716,28 @@ async fn dco_fails_the_context_for_an_untrusted_unsigned_commit_and_lists_it() {
         "{w:?}"
     );
 }
+
+#[tokio::test]
+async fn require_matching_label_marks_an_issue_without_a_matching_label_and_says_why() {
+    let h = harness(
+        "plugins:\n  Codertocat: [require-matching-label]\nrequire_matching_label:\n\
+         - {org: Codertocat, issues: true, regexp: '^sig/', missing_label: needs-sig, missing_comment: Please add a sig label., grace_period: 0s}\n\
+         - {org: Codertocat, prs: true, regexp: '^kind/', missing_label: needs-kind}\n",
+    )
+    .await;
+    // GitHub's labels now, not the payload's.
+    mock_labels(&h.github, &["bug"]).await;
+    mock_comments(&h.github, json!([])).await;
+    let mut opened = payload("issues.opened.json");
+    opened["issue"]["number"] = json!(2);
+    assert_eq!(send(&h.app, "issues", "m1", &opened).await, StatusCode::OK);
+    assert_eq!(
+        writes(&h.github).await,
+        [
+            label_write("needs-sig"),
+            comment_write(&format!(
+                "Please add a sig label.\n\n<details>\n\n{ABOUT_THIS_BOT}\n</details>"
+            )),
+        ]
+    );
+}

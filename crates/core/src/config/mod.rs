@@ -33,8 +33,8 @@ pub use plugins::{
     ApproveConfig, AssignOnLabel, BlockadeConfig, BlunderbussConfig, DEFAULT_COMMAND_HELP_LINK,
     DEFAULT_HELP_GUIDELINES_URL, DEFAULT_RELEASE_NOTE_GUIDELINES, DcoConfig, ExternalPlugin,
     HelpConfig, InvalidCommitMsgCheck, InvalidCommitMsgConfig, LabelConfig, LgtmConfig, OrgPlugins,
-    OwnersConfig, PluginsConfig, ReleaseNoteConfig, RestrictedLabel, RetitleConfig, SizeConfig,
-    TriggerConfig,
+    OwnersConfig, PluginsConfig, ReleaseNoteConfig, RequireMatchingLabelConfig, RestrictedLabel,
+    RetitleConfig, SizeConfig, TriggerConfig,
 };
 pub use plugins::{ClusterGroup, ConfigMapSpec, ConfigUpdater, DEFAULT_CLUSTER_ALIAS};
 pub use prow::{

@@ -51,7 +51,8 @@ pub struct PluginsConfig {
     pub repo_milestone: Option<Value>,
     pub project_config: Option<Value>,
     pub project_manager: Option<Value>,
-    pub require_matching_label: Option<Value>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub require_matching_label: Vec<RequireMatchingLabelConfig>,
     #[serde(deserialize_with = "null_as_default")]
     pub retitle: RetitleConfig,
     pub slack: Option<Value>,
@@ -390,6 +391,74 @@ impl DcoConfig {
             or(&self.contributing_branch, "master".to_owned()),
             or(&self.contributing_path, "CONTRIBUTING.md".to_owned()),
         )
+    }
+}
+
+/// One require-matching-label rule (Prow's `plugins.RequireMatchingLabel`): issues and/or PRs
+/// of `org` (`repo`, PRs into `branch`) with no label matching `regexp` get `missing_label`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RequireMatchingLabelConfig {
+    pub org: String,
+    /// Every repo of the org when empty.
+    pub repo: String,
+    /// PRs into any branch when empty.
+    pub branch: String,
+    pub prs: bool,
+    pub issues: bool,
+    pub regexp: String,
+    pub missing_label: String,
+    /// Said (once) when the label is added; nothing when empty.
+    pub missing_comment: String,
+    /// How long to wait after an issue or PR opens before looking (Go duration; Prow's
+    /// default `5s`), so labels added right after creation count.
+    pub grace_period: String,
+}
+
+impl RequireMatchingLabelConfig {
+    /// The compiled `regexp`; `None` when it does not compile.
+    pub fn regex(&self) -> Option<regex::Regex> {
+        regex::Regex::new(&self.regexp).ok()
+    }
+
+    /// The grace period, Prow's 5s when unset; an unreadable one counts as none.
+    pub fn grace(&self) -> std::time::Duration {
+        if self.grace_period.is_empty() {
+            return std::time::Duration::from_secs(5);
+        }
+        crate::duration::parse_go_duration(&self.grace_period).unwrap_or_default()
+    }
+
+    /// Prow's one-line description of the rule (plugin help).
+    pub fn describe(&self) -> String {
+        let mut s = format!("Applies the '{}' label ", self.missing_label);
+        s.push_str(if self.missing_comment.is_empty() {
+            "to "
+        } else {
+            "and comments on "
+        });
+        if self.issues {
+            s.push_str("Issues ");
+            if self.prs {
+                s.push_str("and ");
+            }
+        }
+        if self.prs {
+            if !self.branch.is_empty() {
+                s.push_str(&format!("'{}' branch ", self.branch));
+            }
+            s.push_str("PRs ");
+        }
+        if self.repo.is_empty() {
+            s.push_str(&format!("in the '{}' GitHub org ", self.org));
+        } else {
+            s.push_str(&format!("in the '{}/{}' GitHub repo ", self.org, self.repo));
+        }
+        s.push_str(&format!(
+            "that have no labels matching the regular expression '{}'.",
+            self.regexp
+        ));
+        s
     }
 }
 
