@@ -34,9 +34,33 @@ type Need = (
     &'static str,
     &'static [&'static str],
 );
-const RBAC: [(&str, &[Need]); 8] = [
+const RBAC: [(&str, &[Need]); 13] = [
     ("hook", &[]),
     ("plugins", &[]),
+    ("needs-rebase", &[]),
+    ("cherrypicker", &[]),
+    ("branchprotector", &[]),
+    (
+        "config-updater",
+        &[("prow", "", "configmaps", &["get", "create", "update"])],
+    ),
+    (
+        "tide",
+        &[
+            (
+                "prow",
+                "prow.k8s.io",
+                "prowjobs",
+                &["get", "list", "create"],
+            ),
+            (
+                "prow",
+                "",
+                "configmaps",
+                &["get", "list", "create", "update"],
+            ),
+        ],
+    ),
     (
         "trigger",
         &[
@@ -105,6 +129,8 @@ const RBAC: [(&str, &[Need]); 8] = [
                 &["get", "list", "watch", "create", "update"],
             ),
             ("prow", "prow.k8s.io", "prowjobs/status", &["update"]),
+            // Tide's merge-pool index, for /tide, /tide-history and /pr.
+            ("prow", "", "configmaps", &["list"]),
             ("test-pods", "", "pods/log", &["get"]),
         ],
     ),
