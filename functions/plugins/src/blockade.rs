@@ -219,10 +219,12 @@ mod tests {
             base: Branch {
                 git_ref: branch.into(),
                 sha: "b".into(),
+                repo: None,
             },
             head: Branch {
                 git_ref: "x".into(),
                 sha: "h1".into(),
+                repo: None,
             },
             ..PullRequest::default()
         });

@@ -64,6 +64,16 @@ pub struct Branch {
     pub git_ref: String,
     #[serde(default)]
     pub sha: String,
+    /// The repository the branch is in (a fork's for a head from a fork; absent when the
+    /// fork was deleted).
+    #[serde(default)]
+    pub repo: Option<BranchRepo>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct BranchRepo {
+    #[serde(default)]
+    pub full_name: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]

@@ -85,6 +85,7 @@ pub trait PluginGitHub: Send + Sync + std::fmt::Debug {
     /// Changes the issue's (or PR's) title or state.
     async fn edit_issue(&self, org: &str, repo: &str, number: u64, edit: &IssueEdit) -> Result<()>;
     async fn is_org_member(&self, org: &str, user: &str) -> Result<bool>;
+    async fn delete_ref(&self, org: &str, repo: &str, git_ref: &str) -> Result<()>;
     /// Whether `user` is an active member of the team `team` (a slug) of `org`.
     async fn is_team_member(&self, org: &str, team: &str, user: &str) -> Result<bool>;
     /// The tree hash of a commit.
@@ -212,6 +213,9 @@ impl<T: GitHub + ?Sized> PluginGitHub for T {
     }
     async fn is_org_member(&self, org: &str, user: &str) -> Result<bool> {
         GitHub::is_org_member(self, org, user).await
+    }
+    async fn delete_ref(&self, org: &str, repo: &str, git_ref: &str) -> Result<()> {
+        GitHub::delete_ref(self, org, repo, git_ref).await
     }
     async fn is_team_member(&self, org: &str, team: &str, user: &str) -> Result<bool> {
         GitHub::is_team_member(self, org, team, user).await

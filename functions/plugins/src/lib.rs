@@ -16,6 +16,7 @@ pub mod approve;
 pub mod assign;
 pub mod blockade;
 pub mod blunderbuss;
+pub mod branchcleaner;
 pub mod dco;
 pub mod event;
 pub mod help;

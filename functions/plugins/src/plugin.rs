@@ -302,6 +302,8 @@ pub enum Action {
     Retitle(String),
     /// Replace the or PR's description.
     EditBody(String),
+    /// Delete a git ref of the repo (`heads/<branch>`).
+    DeleteRef(String),
     /// Set a commit status.
     CreateStatus {
         sha: String,

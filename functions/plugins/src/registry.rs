@@ -4,9 +4,9 @@ use prow_core::config::PluginsConfig;
 
 use crate::plugin::Plugin;
 use crate::{
-    approve, assign, blockade, blunderbuss, dco, help_wanted, hold, invalidcommitmsg, label, lgtm,
-    lifecycle, mergecommitblocker, owners_label, release_note, require_matching_label, retitle,
-    shrug, size, skip, trigger, verify_owners, wip,
+    approve, assign, blockade, blunderbuss, branchcleaner, dco, help_wanted, hold,
+    invalidcommitmsg, label, lgtm, lifecycle, mergecommitblocker, owners_label, release_note,
+    require_matching_label, retitle, shrug, size, skip, trigger, verify_owners, wip,
 };
 
 /// An org (`repo` empty) or `org/repo` that enables a plugin.
@@ -39,6 +39,7 @@ static ALL: &[&dyn Plugin] = &[
     &assign::Assign,
     &blockade::Blockade,
     &blunderbuss::Blunderbuss,
+    &branchcleaner::BranchCleaner,
     &dco::Dco,
     &help_wanted::HelpWanted,
     &hold::Hold,

@@ -819,6 +819,10 @@ pub async fn apply<G: PluginGitHub + ?Sized>(
                 .edit_issue(org, repo, number, &IssueEdit::title(title))
                 .await
                 .map_err(gh(&target))?,
+            Action::DeleteRef(git_ref) => github
+                .delete_ref(org, repo, &git_ref)
+                .await
+                .map_err(gh(&target))?,
             Action::EditBody(body) => {
                 let edit = IssueEdit {
                     body: Some(body),

@@ -741,3 +741,35 @@ async fn require_matching_label_marks_an_issue_without_a_matching_label_and_says
         ]
     );
 }
+
+#[tokio::test]
+async fn branchcleaner_deletes_the_head_branch_of_a_merged_pr_unless_preserved() {
+    let plugins = "plugins:\n  Codertocat: [branchcleaner]\n";
+    let h = harness(plugins).await;
+    Mock::given(method("DELETE"))
+        .and(path(format!("{REPO}/git/refs/heads/changes")))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&h.github)
+        .await;
+    let mut closed = payload("pull_request.closed.json");
+    closed["pull_request"]["merged"] = json!(true);
+    assert_eq!(
+        send(&h.app, "pull_request", "b1", &closed).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        writes(&h.github).await,
+        [format!("DELETE {REPO}/git/refs/heads/changes")]
+    );
+
+    let h = harness(&format!(
+        "{plugins}branch_cleaner:\n  preserved_branches:\n    Codertocat/Hello-World: ['^chan']\n"
+    ))
+    .await;
+    assert_eq!(
+        send(&h.app, "pull_request", "b2", &closed).await,
+        StatusCode::OK
+    );
+    assert!(writes(&h.github).await.is_empty());
+}

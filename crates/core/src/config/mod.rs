@@ -30,11 +30,11 @@ pub use lazy::{Lazy, SectionError};
 pub use load::{LoadError, LoadOptions, Loaded, SNAPSHOT_FALLBACK_WARNING, load};
 pub use locate::{Position, Seg, locate};
 pub use plugins::{
-    ApproveConfig, AssignOnLabel, BlockadeConfig, BlunderbussConfig, DEFAULT_COMMAND_HELP_LINK,
-    DEFAULT_HELP_GUIDELINES_URL, DEFAULT_RELEASE_NOTE_GUIDELINES, DcoConfig, ExternalPlugin,
-    HelpConfig, InvalidCommitMsgCheck, InvalidCommitMsgConfig, LabelConfig, LgtmConfig, OrgPlugins,
-    OwnersConfig, PluginsConfig, ReleaseNoteConfig, RequireMatchingLabelConfig, RestrictedLabel,
-    RetitleConfig, SizeConfig, TriggerConfig,
+    ApproveConfig, AssignOnLabel, BlockadeConfig, BlunderbussConfig, BranchCleanerConfig,
+    DEFAULT_COMMAND_HELP_LINK, DEFAULT_HELP_GUIDELINES_URL, DEFAULT_RELEASE_NOTE_GUIDELINES,
+    DcoConfig, ExternalPlugin, HelpConfig, InvalidCommitMsgCheck, InvalidCommitMsgConfig,
+    LabelConfig, LgtmConfig, OrgPlugins, OwnersConfig, PluginsConfig, ReleaseNoteConfig,
+    RequireMatchingLabelConfig, RestrictedLabel, RetitleConfig, SizeConfig, TriggerConfig,
 };
 pub use plugins::{ClusterGroup, ConfigMapSpec, ConfigUpdater, DEFAULT_CLUSTER_ALIAS};
 pub use prow::{

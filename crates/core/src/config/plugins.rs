@@ -29,7 +29,8 @@ pub struct PluginsConfig {
     pub blunderbuss: BlunderbussConfig,
     pub rifle: Option<Value>,
     pub bugzilla: Option<Value>,
-    pub branch_cleaner: Option<Value>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub branch_cleaner: BranchCleanerConfig,
     pub cat: Option<Value>,
     pub cherry_pick_approved: Option<Value>,
     pub cherry_pick_unapproved: Option<Value>,
@@ -360,6 +361,26 @@ pub struct BlockadeConfig {
     pub exceptionregexps: Vec<String>,
     /// Said when blocking; Prow's default "Files are protected".
     pub explanation: String,
+}
+
+/// The branchcleaner plugin's settings (Prow's `plugins.BranchCleaner`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BranchCleanerConfig {
+    /// `org/repo` or `org` -> branches (names or regexps) never deleted.
+    pub preserved_branches: BTreeMap<String, Vec<String>>,
+}
+
+impl BranchCleanerConfig {
+    /// Whether `branch` of `org/repo` is kept: named, or matched by a regexp, by the repo's or
+    /// the org's entry (Prow's IsPreservedBranch; an unmatched regexp search counts anywhere).
+    pub fn is_preserved(&self, org: &str, repo: &str, branch: &str) -> bool {
+        [format!("{org}/{repo}"), org.to_owned()]
+            .iter()
+            .filter_map(|k| self.preserved_branches.get(k))
+            .flatten()
+            .any(|pb| pb == branch || regex::Regex::new(pb).is_ok_and(|re| re.is_match(branch)))
+    }
 }
 
 /// The dco plugin's settings for an `org/repo`, an `org` or `*` (Prow's `plugins.Dco`).
