@@ -31,6 +31,19 @@ pub fn render_prowjob(template: &str, pj: &ProwJob) -> Result<String, TemplateEr
     })
 }
 
+/// Renders `template` with a struct of string fields as its dot (`{{.AuthorLogin}}`), as
+/// Prow's plugins render their message templates.
+pub fn render_fields(template: &str, fields: &[(&str, &str)]) -> Result<String, TemplateError> {
+    let dot: HashMap<String, Value> = fields
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), Value::String((*v).to_owned())))
+        .collect();
+    gtmpl::template(template, Value::Object(dot)).map_err(|err| TemplateError::Render {
+        template: template.to_owned(),
+        message: err.to_string(),
+    })
+}
+
 /// Go's initialisms as Prow's field names spell them (`BaseSHA`, `BuildID`, `CloneURI`, `URL`).
 const INITIALISMS: [&str; 10] = [
     "ID", "URL", "URI", "SHA", "UID", "API", "HTTP", "JSON", "GCS", "IP",

@@ -86,6 +86,8 @@ pub trait PluginGitHub: Send + Sync + std::fmt::Debug {
     async fn edit_issue(&self, org: &str, repo: &str, number: u64, edit: &IssueEdit) -> Result<()>;
     async fn is_org_member(&self, org: &str, user: &str) -> Result<bool>;
     async fn delete_ref(&self, org: &str, repo: &str, git_ref: &str) -> Result<()>;
+    /// Numbers of the issues and PRs matching a search query.
+    async fn search_numbers(&self, query: &str) -> Result<Vec<u64>>;
     /// Whether `user` is an active member of the team `team` (a slug) of `org`.
     async fn is_team_member(&self, org: &str, team: &str, user: &str) -> Result<bool>;
     /// The tree hash of a commit.
@@ -216,6 +218,13 @@ impl<T: GitHub + ?Sized> PluginGitHub for T {
     }
     async fn delete_ref(&self, org: &str, repo: &str, git_ref: &str) -> Result<()> {
         GitHub::delete_ref(self, org, repo, git_ref).await
+    }
+    async fn search_numbers(&self, query: &str) -> Result<Vec<u64>> {
+        Ok(GitHub::search_issues(self, query)
+            .await?
+            .into_iter()
+            .map(|i| i.number)
+            .collect())
     }
     async fn is_team_member(&self, org: &str, team: &str, user: &str) -> Result<bool> {
         GitHub::is_team_member(self, org, team, user).await

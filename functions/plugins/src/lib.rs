@@ -39,6 +39,7 @@ pub mod size;
 pub mod skip;
 pub mod trigger;
 pub mod verify_owners;
+pub mod welcome;
 pub mod wip;
 
 #[cfg(feature = "function")]

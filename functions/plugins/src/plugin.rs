@@ -82,6 +82,8 @@ pub struct Needs {
     pub settle: Option<std::time::Duration>,
     /// The PR's base branch, when the event does not carry it.
     pub base_ref: bool,
+    /// Whether the PR's author is trusted by this rule, and their PRs in the repo.
+    pub author_history: Option<OwnersCheck>,
 }
 
 /// What verify-owners needs read: which files are OWNERS files here, and how to tell
@@ -125,6 +127,7 @@ impl Needs {
             dco: self.dco.or(other.dco),
             settle: self.settle.max(other.settle),
             base_ref: self.base_ref || other.base_ref,
+            author_history: self.author_history.or(other.author_history),
         }
     }
 }
@@ -223,6 +226,10 @@ pub struct Facts {
     pub dco: Option<crate::dco::DcoFacts>,
     /// The PR's base branch ([`Needs::base_ref`]).
     pub base_ref: Option<String>,
+    /// [`Needs::author_history`]: whether the author is trusted, and the numbers of their PRs
+    /// in the repo (GitHub's search).
+    pub author_trusted: bool,
+    pub author_prs: Vec<u64>,
 }
 
 /// One changed (not removed) OWNERS file at the PR's head.

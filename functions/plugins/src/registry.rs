@@ -6,7 +6,7 @@ use crate::plugin::Plugin;
 use crate::{
     approve, assign, blockade, blunderbuss, branchcleaner, dco, help_wanted, hold,
     invalidcommitmsg, label, lgtm, lifecycle, mergecommitblocker, owners_label, release_note,
-    require_matching_label, retitle, shrug, size, skip, trigger, verify_owners, wip,
+    require_matching_label, retitle, shrug, size, skip, trigger, verify_owners, welcome, wip,
 };
 
 /// An org (`repo` empty) or `org/repo` that enables a plugin.
@@ -57,6 +57,7 @@ static ALL: &[&dyn Plugin] = &[
     &skip::Skip,
     &trigger::Trigger,
     &verify_owners::VerifyOwners,
+    &welcome::Welcome,
     &wip::Wip,
 ];
 

@@ -309,6 +309,14 @@ pub async fn gather<G: PluginGitHub + ?Sized>(
     if let Some(rule) = &needs.dco {
         facts.dco = Some(dco_facts(github, event, rule, &facts).await?);
     }
+    if let Some(rule) = &needs.author_history {
+        let author = event.author.login.as_str();
+        facts.author_trusted = untrusted_reason(github, event, rule, &facts.bot, author)
+            .await?
+            .is_none();
+        let query = format!("is:pr repo:{org}/{repo} author:{author}");
+        facts.author_prs = github.search_numbers(&query).await.map_err(gh(&target))?;
+    }
     for &other in &needs.labels_of {
         match github.get_issue_labels(org, repo, other).await {
             Ok(labels) => {

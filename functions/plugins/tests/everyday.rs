@@ -773,3 +773,46 @@ async fn branchcleaner_deletes_the_head_branch_of_a_merged_pr_unless_preserved()
     );
     assert!(writes(&h.github).await.is_empty());
 }
+
+#[tokio::test]
+async fn welcome_greets_an_untrusted_authors_first_pr() {
+    let h = harness("plugins:\n  Codertocat: [welcome]\n").await;
+    mock_comments(&h.github, json!([])).await;
+    // The repo's owner would be trusted: a newcomer opens this one.
+    let mut newcomer = payload("pull_request.opened.json");
+    newcomer["pull_request"]["user"]["login"] = json!("newbie");
+    for p in [
+        "/orgs/Codertocat/members/newbie",
+        "/repos/Codertocat/Hello-World/collaborators/newbie",
+    ] {
+        Mock::given(method("GET"))
+            .and(path(p))
+            .respond_with(ResponseTemplate::new(404))
+            .mount(&h.github)
+            .await;
+    }
+    Mock::given(method("GET"))
+        .and(path("/search/issues"))
+        .and(wiremock::matchers::query_param(
+            "q",
+            "is:pr repo:Codertocat/Hello-World author:newbie",
+        ))
+        .respond_with(ok(json!({"total_count": 1, "incomplete_results": false, "items": [
+            {"number": 2, "title": "t", "repository_url": "https://api.github.com/repos/Codertocat/Hello-World",
+             "labels": [], "user": {"login": "newbie"}, "state": "open", "html_url": "https://x",
+             "updated_at": "2026-01-01T00:00:00Z", "pull_request": {}}
+        ]})))
+        .expect(1)
+        .mount(&h.github)
+        .await;
+    assert_eq!(
+        send(&h.app, "pull_request", "w1", &newcomer).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        writes(&h.github).await,
+        [comment_write(
+            "Welcome @newbie! It looks like this is your first PR to Codertocat/Hello-World 🎉"
+        )]
+    );
+}

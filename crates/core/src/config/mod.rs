@@ -32,9 +32,10 @@ pub use locate::{Position, Seg, locate};
 pub use plugins::{
     ApproveConfig, AssignOnLabel, BlockadeConfig, BlunderbussConfig, BranchCleanerConfig,
     DEFAULT_COMMAND_HELP_LINK, DEFAULT_HELP_GUIDELINES_URL, DEFAULT_RELEASE_NOTE_GUIDELINES,
-    DcoConfig, ExternalPlugin, HelpConfig, InvalidCommitMsgCheck, InvalidCommitMsgConfig,
-    LabelConfig, LgtmConfig, OrgPlugins, OwnersConfig, PluginsConfig, ReleaseNoteConfig,
-    RequireMatchingLabelConfig, RestrictedLabel, RetitleConfig, SizeConfig, TriggerConfig,
+    DEFAULT_WELCOME_MESSAGE, DcoConfig, ExternalPlugin, HelpConfig, InvalidCommitMsgCheck,
+    InvalidCommitMsgConfig, LabelConfig, LgtmConfig, OrgPlugins, OwnersConfig, PluginsConfig,
+    ReleaseNoteConfig, RequireMatchingLabelConfig, RestrictedLabel, RetitleConfig, SizeConfig,
+    TriggerConfig, WelcomeConfig,
 };
 pub use plugins::{ClusterGroup, ConfigMapSpec, ConfigUpdater, DEFAULT_CLUSTER_ALIAS};
 pub use prow::{

@@ -60,7 +60,8 @@ pub struct PluginsConfig {
     pub sigmention: Option<Value>,
     #[serde(deserialize_with = "null_as_default")]
     pub size: SizeConfig,
-    pub welcome: Option<Value>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub welcome: Vec<WelcomeConfig>,
     #[serde(rename = "override")]
     pub override_: Option<Value>,
     #[serde(deserialize_with = "null_as_default")]
@@ -361,6 +362,34 @@ pub struct BlockadeConfig {
     pub exceptionregexps: Vec<String>,
     /// Said when blocking; Prow's default "Files are protected".
     pub explanation: String,
+}
+
+/// The welcome plugin's settings for some repos or orgs (Prow's `plugins.Welcome`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WelcomeConfig {
+    /// `org/repo` or `org`.
+    pub repos: Vec<String>,
+    /// A Go template over `.Org`, `.Repo`, `.AuthorLogin`, `.AuthorName`; Prow's default
+    /// ([`DEFAULT_WELCOME_MESSAGE`]) when empty.
+    pub message_template: String,
+    /// Greet every PR, not only an author's first one in the repo.
+    pub always_post: bool,
+}
+
+/// Prow's welcome message.
+pub const DEFAULT_WELCOME_MESSAGE: &str =
+    "Welcome @{{.AuthorLogin}}! It looks like this is your first PR to {{.Org}}/{{.Repo}} 🎉";
+
+impl WelcomeConfig {
+    /// The template to render, Prow's default when unset.
+    pub fn template(&self) -> &str {
+        if self.message_template.is_empty() {
+            DEFAULT_WELCOME_MESSAGE
+        } else {
+            &self.message_template
+        }
+    }
 }
 
 /// The branchcleaner plugin's settings (Prow's `plugins.BranchCleaner`).
@@ -691,6 +720,21 @@ impl PluginsConfig {
     /// The lgtm settings for `org/repo` (Prow's LgtmFor).
     pub fn lgtm_for(&self, org: &str, repo: &str) -> LgtmConfig {
         entry_for(&self.lgtm, |e| &e.repos, org, repo)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The welcome settings for `org/repo`: the first entry naming the repo, else the first
+    /// naming its org, else none (Prow's optionsForRepo).
+    pub fn welcome_for(&self, org: &str, repo: &str) -> WelcomeConfig {
+        let full = format!("{org}/{repo}");
+        let named = |name: &str| {
+            self.welcome
+                .iter()
+                .find(|w| w.repos.iter().any(|r| r == name))
+        };
+        named(&full)
+            .or_else(|| named(org))
             .cloned()
             .unwrap_or_default()
     }
