@@ -89,8 +89,11 @@ impl Plugin for Welcome {
         ];
         match render_fields(options.template(), &fields) {
             Ok(message) => vec![Action::Comment(message)],
-            Err(err) => {
-                tracing::warn!(target = %event.target(), error = %err, "welcome template does not render");
+            // Prow fails the event; greeting nobody is the same outcome, and the function logs
+            // why (deck builds this crate without logging).
+            Err(_err) => {
+                #[cfg(feature = "function")]
+                tracing::warn!(target = %event.target(), error = %_err, "welcome template does not render");
                 vec![]
             }
         }
