@@ -229,8 +229,7 @@ async fn a_pr_whose_presubmit_passed_merges_after_lgtm_and_approved_without_a_ti
     let pool = requests(&gh, "POST", &format!("/statuses/{HEAD}"))
         .await
         .into_iter()
-        .filter(|s| s["context"] == "tide")
-        .last()
+        .rfind(|s| s["context"] == "tide")
         .expect("a tide status");
     assert_eq!(pool["state"], "success");
     assert_eq!(pool["description"], "In merge pool.");
