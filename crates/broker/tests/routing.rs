@@ -28,10 +28,13 @@ fn the_deployed_manifests_define_the_expected_objects() {
     assert_eq!(
         pings,
         [
+            ("branchprotector", "17 * * * *"),
             ("crier-resync", "*/5 * * * *"),
             ("horologium", "* * * * *"),
+            ("needs-rebase", "17 * * * *"),
             ("plank-resync", "*/5 * * * *"),
             ("sinker", "0 * * * *"),
+            ("tide-resync", "0 * * * *"),
         ]
     );
     assert_eq!(m.api_server_sources.len(), 1);
@@ -65,38 +68,49 @@ async fn each_event_reaches_only_its_functions() {
         (
             "pull_request",
             github_event("pull_request", "{}"),
-            vec!["plugins-github", "trigger-github"],
+            vec![
+                "cherrypicker-github",
+                "needs-rebase-github",
+                "plugins-github",
+                "tide-github",
+                "trigger-github",
+            ],
         ),
         (
             "issue_comment",
             github_event("issue_comment", "{}"),
-            vec!["plugins-github", "trigger-github"],
+            vec!["cherrypicker-github", "plugins-github", "trigger-github"],
         ),
         (
             "pull_request_review",
             github_event("pull_request_review", "{}"),
-            vec!["plugins-github", "trigger-github"],
+            vec!["plugins-github", "tide-github", "trigger-github"],
         ),
         (
             "pull_request_review_comment",
             github_event("pull_request_review_comment", "{}"),
             vec!["trigger-github"],
         ),
-        ("push", github_event("push", "{}"), vec!["trigger-github"]),
+        (
+            "push",
+            github_event("push", "{}"),
+            vec!["needs-rebase-github", "tide-github", "trigger-github"],
+        ),
+        ("status", github_event("status", "{}"), vec!["tide-github"]),
         (
             "an unrouted GitHub event",
-            github_event("status", "{}"),
+            github_event("fork", "{}"),
             vec![],
         ),
         (
             "ProwJob add",
             apiserver_event("add", "ProwJob", "j1"),
-            vec!["crier-prowjobs", "plank-resources"],
+            vec!["crier-prowjobs", "plank-resources", "tide-prowjobs"],
         ),
         (
             "ProwJob update",
             apiserver_event("update", "ProwJob", "j1"),
-            vec!["crier-prowjobs", "plank-resources"],
+            vec!["crier-prowjobs", "plank-resources", "tide-prowjobs"],
         ),
         (
             "ProwJob delete",
@@ -133,6 +147,17 @@ async fn each_event_reaches_only_its_functions() {
             "crier-resync ping",
             ping_event("crier-resync"),
             vec!["crier-resync"],
+        ),
+        ("tide ping", ping_event("tide-resync"), vec!["tide-resync"]),
+        (
+            "needs-rebase ping",
+            ping_event("needs-rebase"),
+            vec!["needs-rebase"],
+        ),
+        (
+            "branchprotector ping",
+            ping_event("branchprotector"),
+            vec!["branchprotector"],
         ),
         ("a ping from an unknown source", ping_event("other"), vec![]),
     ];

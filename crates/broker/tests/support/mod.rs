@@ -101,6 +101,11 @@ pub(crate) fn functions() -> (HashMap<String, Router>, HashMap<&'static str, Rec
         "horologium",
         "deck",
         "plugins",
+        "tide",
+        "config-updater",
+        "needs-rebase",
+        "cherrypicker",
+        "branchprotector",
         "dead-letters",
     ] {
         let r = Recorder::accepting();
