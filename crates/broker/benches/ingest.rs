@@ -24,6 +24,12 @@ fn routers() -> HashMap<String, Router> {
         "crier",
         "horologium",
         "sinker",
+        "plugins",
+        "tide",
+        "config-updater",
+        "needs-rebase",
+        "cherrypicker",
+        "branchprotector",
         "dead-letters",
     ]
     .into_iter()
