@@ -76,6 +76,11 @@ pub enum Call {
         team_slug: String,
         user: String,
     },
+    UserPermission {
+        org: String,
+        repo: String,
+        user: String,
+    },
     IsTeamMemberById {
         org_id: u64,
         team_id: u64,
@@ -358,6 +363,8 @@ struct State {
     requested_reviewers: HashMap<IssueKey, Vec<String>>,
     reviews: HashMap<IssueKey, Vec<Review>>,
     team_members: HashMap<(String, String), Vec<String>>,
+    /// Permissions by (org, repo, lower-case login).
+    permissions: HashMap<RefKey, String>,
     repo_labels: HashMap<(String, String), Vec<Label>>,
     commits: HashMap<IssueKey, Vec<Commit>>,
     milestones: HashMap<RepoKey, Vec<Milestone>>,
@@ -478,6 +485,15 @@ impl DryRunGitHub {
         self.lock()
             .reviews
             .insert(issue_key(org, repo, number), reviews);
+        self
+    }
+
+    /// The permission `user_permission` answers for `user` on `org/repo` (else `none`).
+    pub fn with_permission(self, org: &str, repo: &str, user: &str, permission: &str) -> Self {
+        self.lock().permissions.insert(
+            (org.to_owned(), repo.to_owned(), user.to_ascii_lowercase()),
+            permission.to_owned(),
+        );
         self
     }
 
@@ -898,6 +914,19 @@ impl GitHub for DryRunGitHub {
             user: user.to_owned(),
         });
         Ok(self.trusts(user))
+    }
+
+    async fn user_permission(&self, org: &str, repo: &str, user: &str) -> Result<String> {
+        let state = self.record(Call::UserPermission {
+            org: org.to_owned(),
+            repo: repo.to_owned(),
+            user: user.to_owned(),
+        });
+        Ok(state
+            .permissions
+            .get(&(org.to_owned(), repo.to_owned(), user.to_ascii_lowercase()))
+            .cloned()
+            .unwrap_or_else(|| "none".to_owned()))
     }
 
     async fn is_team_member(&self, org: &str, team_slug: &str, user: &str) -> Result<bool> {

@@ -98,6 +98,11 @@ pub trait GitHub: Send + Sync + std::fmt::Debug {
 
     async fn is_collaborator(&self, org: &str, repo: &str, user: &str) -> Result<bool>;
 
+    /// `user`'s permission on the repository as GitHub's collaborator permission API names it
+    /// (`admin`, `write`, `read` or `none`; Prow's GetUserPermission). A user GitHub does not
+    /// know is `Err` with status 404.
+    async fn user_permission(&self, org: &str, repo: &str, user: &str) -> Result<String>;
+
     /// Whether `user` is an active (not merely invited) member of the team.
     async fn is_team_member(&self, org: &str, team_slug: &str, user: &str) -> Result<bool>;
 

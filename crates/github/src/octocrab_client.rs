@@ -1012,6 +1012,22 @@ impl GitHub for OctocrabGitHub {
         self.membership(Scope::Org(org), &call, &path, &[404]).await
     }
 
+    async fn user_permission(&self, org: &str, repo: &str, user: &str) -> Result<String> {
+        #[derive(serde::Deserialize)]
+        struct Permission {
+            permission: String,
+        }
+        let call = format!("user_permission {org}/{repo} {user}");
+        let path = format!(
+            "/repos/{}/{}/collaborators/{}/permission",
+            seg(org),
+            seg(repo),
+            seg(user)
+        );
+        let answer: Permission = self.get_json(Scope::Org(org), &call, &path).await?;
+        Ok(answer.permission)
+    }
+
     async fn is_team_member(&self, org: &str, team_slug: &str, user: &str) -> Result<bool> {
         let call = format!("is_team_member {org}/{team_slug} {user}");
         let path = format!(

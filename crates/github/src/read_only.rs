@@ -71,6 +71,10 @@ impl GitHub for ReadOnlyGitHub {
         self.reads.is_collaborator(org, repo, user).await
     }
 
+    async fn user_permission(&self, org: &str, repo: &str, user: &str) -> Result<String> {
+        self.reads.user_permission(org, repo, user).await
+    }
+
     async fn is_team_member(&self, org: &str, team_slug: &str, user: &str) -> Result<bool> {
         self.reads.is_team_member(org, team_slug, user).await
     }

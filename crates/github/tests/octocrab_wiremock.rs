@@ -2550,3 +2550,31 @@ async fn org_repos_and_branches_are_listed_over_pages_with_archived_and_protecte
         ]
     );
 }
+
+#[tokio::test]
+async fn user_permission_reads_githubs_permission_and_an_unknown_user_is_404() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/foo/collaborators/alice/permission"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "permission": "admin", "role_name": "admin", "user": {"login": "alice", "id": 1}
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/foo/collaborators/ghost/permission"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"})))
+        .mount(&server)
+        .await;
+    let gh = client(&server);
+    assert_eq!(
+        gh.user_permission("acme", "foo", "alice").await.unwrap(),
+        "admin"
+    );
+    let err = gh
+        .user_permission("acme", "foo", "ghost")
+        .await
+        .unwrap_err();
+    assert!(err.is_not_found(), "{err}");
+}
