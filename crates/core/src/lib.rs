@@ -13,3 +13,4 @@ pub mod prowjob;
 pub mod prowjob_new;
 pub mod respond;
 pub mod selection;
+pub mod status_description;

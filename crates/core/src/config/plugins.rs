@@ -46,10 +46,14 @@ pub struct PluginsConfig {
     #[serde(deserialize_with = "null_as_default")]
     pub lgtm: Vec<LgtmConfig>,
     pub jira: Option<Value>,
-    pub milestone_applier: Option<Value>,
+    /// `org/repo` -> base branch -> the milestone a merged PR into it gets (milestoneapplier).
+    #[serde(deserialize_with = "null_as_default")]
+    pub milestone_applier: BTreeMap<String, BTreeMap<String, String>>,
     #[serde(deserialize_with = "null_as_default")]
     pub release_note: ReleaseNoteConfig,
-    pub repo_milestone: Option<Value>,
+    /// `org/repo` (or `""` for every other repo) -> who may use `/milestone` there.
+    #[serde(deserialize_with = "null_as_default")]
+    pub repo_milestone: BTreeMap<String, RepoMilestone>,
     pub project_config: Option<Value>,
     pub project_manager: Option<Value>,
     #[serde(deserialize_with = "null_as_default")]
@@ -62,8 +66,8 @@ pub struct PluginsConfig {
     pub size: SizeConfig,
     #[serde(deserialize_with = "null_as_default")]
     pub welcome: Vec<WelcomeConfig>,
-    #[serde(rename = "override")]
-    pub override_: Option<Value>,
+    #[serde(rename = "override", deserialize_with = "null_as_default")]
+    pub override_: OverrideConfig,
     #[serde(deserialize_with = "null_as_default")]
     pub help: HelpConfig,
     #[serde(deserialize_with = "null_as_default")]
@@ -389,6 +393,60 @@ impl WelcomeConfig {
         } else {
             &self.message_template
         }
+    }
+}
+
+/// Who may use `/override` besides repo admins (Prow's `plugins.Override`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OverrideConfig {
+    /// Approvers in the repo's top-level OWNERS file may override.
+    pub allow_top_level_owners: bool,
+    /// `org` or `org/repo` -> team slugs of the org whose members may override.
+    pub allowed_github_teams: BTreeMap<String, Vec<String>>,
+}
+
+impl OverrideConfig {
+    /// The team slugs allowed in `org/repo`: the repo's entry, then the org's (Prow's order).
+    pub fn teams_for(&self, org: &str, repo: &str) -> Vec<String> {
+        [format!("{org}/{repo}"), org.to_owned()]
+            .iter()
+            .filter_map(|k| self.allowed_github_teams.get(k))
+            .flatten()
+            .cloned()
+            .collect()
+    }
+}
+
+/// The milestone plugin's maintainers for a repo (Prow's `plugins.Milestone`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RepoMilestone {
+    /// Deprecated in Prow for `maintainers_team`; the team's numeric id.
+    pub maintainers_id: u64,
+    /// Slug of the team (in the repo's org) whose members may set milestones.
+    pub maintainers_team: String,
+    /// How the refusal names the people to ask. Prow's "SIG Chairs/TLs" default is set on a
+    /// copy of the entry and so never applies; unset stays empty here too.
+    pub maintainers_friendly_name: String,
+}
+
+impl PluginsConfig {
+    /// The milestone maintainers of `org/repo`: its entry, else the `""` default (Prow's).
+    pub fn repo_milestone(&self, org: &str, repo: &str) -> RepoMilestone {
+        self.repo_milestone
+            .get(&format!("{org}/{repo}"))
+            .or_else(|| self.repo_milestone.get(""))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The milestone milestoneapplier gives a PR of `org/repo` into `branch`, if configured.
+    pub fn applied_milestone(&self, org: &str, repo: &str, branch: &str) -> Option<&str> {
+        self.milestone_applier
+            .get(&format!("{org}/{repo}"))?
+            .get(branch)
+            .map(String::as_str)
     }
 }
 
@@ -889,6 +947,27 @@ impl PluginsConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn override_and_milestone_settings_are_typed_per_repo_with_prows_fallbacks() {
+        let cfg: PluginsConfig = serde_norway::from_str(
+            "override:\n  allow_top_level_owners: true\n  allowed_github_teams:\n    acme: [admins]\n    acme/foo: [release]\n\
+             repo_milestone:\n  '': {maintainers_team: leads}\n  acme/foo: {maintainers_team: milestone-maintainers, maintainers_friendly_name: SIG Chairs}\n\
+             milestone_applier:\n  acme/foo: {release-1.2: v1.2}\n",
+        )
+        .unwrap();
+        assert!(cfg.override_.allow_top_level_owners);
+        assert_eq!(cfg.override_.teams_for("acme", "foo"), ["release", "admins"]);
+        assert_eq!(cfg.override_.teams_for("acme", "bar"), ["admins"]);
+        assert_eq!(
+            cfg.repo_milestone("acme", "foo").maintainers_team,
+            "milestone-maintainers"
+        );
+        assert_eq!(cfg.repo_milestone("acme", "bar").maintainers_team, "leads");
+        assert_eq!(cfg.repo_milestone("acme", "bar").maintainers_friendly_name, "");
+        assert_eq!(cfg.applied_milestone("acme", "foo", "release-1.2"), Some("v1.2"));
+        assert_eq!(cfg.applied_milestone("acme", "foo", "main"), None);
+    }
 
     #[test]
     fn restricted_labels_merge_global_org_and_repo_entries_as_prow() {
