@@ -26,6 +26,8 @@
 //! - Merges, ref and commit creation, PR creation and issue edits are acted out on the seeded
 //!   state so later reads see them; what GitHub would name (merge and commit SHAs) is made up
 //!   as a zero-padded counter, and a stale `sha` or an existing ref fails as GitHub would.
+//! - `list_hook_deliveries`: the deliveries seeded for that hook, newest first, else none;
+//!   a redelivery is only recorded (whether the hook would answer 2xx is not ours to invent).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
@@ -39,6 +41,7 @@ use crate::branch_protection::{
 };
 use crate::error::{GitHubError, Result};
 use crate::git_data::{Commit, GitCommit, MergeBranchOutcome, NewCommit};
+use crate::hooks::{DeliveryQuery, Hook, HookDeliveries, HookDelivery};
 use crate::merge::{MergeOutcome, MergeRequest};
 use crate::types::{
     Branch, CheckRun, GitTree, Issue, IssueComment, IssueEdit, IssueEvent, IssuePullRequestLinks,
@@ -305,6 +308,13 @@ pub enum Call {
         org: String,
         repo: String,
     },
+    ListHookDeliveries {
+        hook: Hook,
+    },
+    RedeliverHookDelivery {
+        hook: Hook,
+        delivery_id: u64,
+    },
 }
 
 impl Call {
@@ -332,6 +342,7 @@ impl Call {
                 | Call::DeleteRef { .. }
                 | Call::MergeBranches { .. }
                 | Call::CreatePullRequest { .. }
+                | Call::RedeliverHookDelivery { .. }
         )
     }
 }
@@ -380,6 +391,7 @@ struct State {
     org_repos: HashMap<String, Vec<OrgRepo>>,
     /// Branch names by (org, repo).
     branches: HashMap<RepoKey, Vec<String>>,
+    hook_deliveries: HashMap<Hook, Vec<HookDelivery>>,
     /// Numbers the SHAs this dry run makes up (commits, merges).
     last_made_up_sha: u64,
 }
@@ -553,6 +565,13 @@ impl DryRunGitHub {
             (org.to_owned(), repo.to_owned()),
             names.into_iter().map(Into::into).collect(),
         );
+        self
+    }
+
+    /// Makes `list_hook_deliveries(hook, ..)` answer `deliveries` (in any order; listed
+    /// newest first).
+    pub fn with_hook_deliveries(self, hook: Hook, deliveries: Vec<HookDelivery>) -> Self {
+        self.lock().hook_deliveries.insert(hook, deliveries);
         self
     }
 
@@ -1746,6 +1765,28 @@ impl GitHub for DryRunGitHub {
             })
             .collect())
     }
+
+    async fn list_hook_deliveries(
+        &self,
+        hook: &Hook,
+        _query: &DeliveryQuery,
+    ) -> Result<HookDeliveries> {
+        let state = self.record(Call::ListHookDeliveries { hook: hook.clone() });
+        let mut deliveries = state.hook_deliveries.get(hook).cloned().unwrap_or_default();
+        deliveries.sort_by(|a, b| b.delivered_at.cmp(&a.delivered_at).then(b.id.cmp(&a.id)));
+        Ok(HookDeliveries {
+            deliveries,
+            truncated: false,
+        })
+    }
+
+    async fn redeliver_hook_delivery(&self, hook: &Hook, delivery_id: u64) -> Result<()> {
+        self.note(Call::RedeliverHookDelivery {
+            hook: hook.clone(),
+            delivery_id,
+        });
+        Ok(())
+    }
 }
 
 fn add_logins(current: &mut Vec<String>, logins: &[String]) {
@@ -2369,6 +2410,55 @@ mod tests {
                 repo: "foo".to_owned(),
                 number: 1
             }
+        );
+    }
+
+    #[tokio::test]
+    async fn seeded_hook_deliveries_are_listed_newest_first_and_redeliveries_recorded() {
+        let hook = Hook::Org {
+            org: "acme".into(),
+            id: 7,
+        };
+        let delivery = |id: u64, at: &str| HookDelivery {
+            id,
+            guid: format!("g{id}"),
+            delivered_at: at.parse().unwrap(),
+            redelivery: false,
+            status: "OK".into(),
+            status_code: 200,
+            event: "push".into(),
+            action: None,
+            installation_id: None,
+            repository_id: None,
+        };
+        let gh = DryRunGitHub::new().with_hook_deliveries(
+            hook.clone(),
+            vec![
+                delivery(1, "2030-01-01T00:00:00Z"),
+                delivery(2, "2030-01-02T00:00:00Z"),
+            ],
+        );
+        let query = DeliveryQuery {
+            since: "2000-01-01T00:00:00Z".parse().unwrap(),
+            max_pages: 1,
+        };
+        let listed = gh.list_hook_deliveries(&hook, &query).await.unwrap();
+        let ids: Vec<u64> = listed.deliveries.iter().map(|d| d.id).collect();
+        assert_eq!(ids, [2, 1]);
+        assert!(
+            gh.list_hook_deliveries(&Hook::App, &query)
+                .await
+                .unwrap()
+                .deliveries
+                .is_empty()
+        );
+        gh.redeliver_hook_delivery(&hook, 1).await.unwrap();
+        assert_eq!(
+            gh.writes(),
+            [Call::RedeliverHookDelivery {
+                hook,
+                delivery_id: 1
+            }]
         );
     }
 }

@@ -32,6 +32,7 @@ mod branch_protection;
 mod dry_run;
 mod error;
 mod git_data;
+mod hooks;
 mod merge;
 mod octocrab_client;
 mod read_only;
@@ -51,6 +52,7 @@ pub use branch_protection::{
 pub use dry_run::{Call, DryRunGitHub};
 pub use error::{GitHubError, Result};
 pub use git_data::{Commit, CommitIdentity, GitActor, GitCommit, MergeBranchOutcome, NewCommit};
+pub use hooks::{DeliveryQuery, Hook, HookDeliveries, HookDelivery, ParseHookError};
 pub use merge::{MergeMethod, MergeOutcome, MergeRequest};
 pub use octocrab_client::{Credentials, DEFAULT_ENDPOINT, OctocrabGitHub, OctocrabGitHubBuilder};
 pub use read_only::ReadOnlyGitHub;
@@ -345,6 +347,20 @@ pub trait GitHub: Send + Sync + std::fmt::Debug {
 
     /// Every branch of the repository with whether it is protected (all pages).
     async fn list_branches(&self, org: &str, repo: &str) -> Result<Vec<Branch>>;
+
+    /// The hook's recent deliveries, newest first, back to `query.since` (following the
+    /// cursor of `Link: rel="next"`) or `query.max_pages`. [`Hook::App`] needs GitHub App
+    /// credentials (GitHub takes only the app's JWT there).
+    async fn list_hook_deliveries(
+        &self,
+        hook: &Hook,
+        query: &DeliveryQuery,
+    ) -> Result<HookDeliveries>;
+
+    /// Asks GitHub to send delivery `delivery_id` of the hook again (202: queued). The new
+    /// attempt shows in [`GitHub::list_hook_deliveries`] with the same `guid` and
+    /// `redelivery: true`.
+    async fn redeliver_hook_delivery(&self, hook: &Hook, delivery_id: u64) -> Result<()>;
 }
 
 /// The GitHub flags functions share (`#[command(flatten)]`).

@@ -23,6 +23,7 @@ use crate::app_auth::{
 use crate::branch_protection::{BranchProtection, BranchProtectionRequest};
 use crate::error::{GitHubError, Result};
 use crate::git_data::{Commit, GitCommit, MergeBranchOutcome, NewCommit};
+use crate::hooks::{DeliveryQuery, Hook, HookDeliveries, HookDelivery};
 use crate::merge::{MergeOutcome, MergeRequest};
 use crate::retry::{RetryPolicy, Sleeper, TokioSleeper, Verdict, decide};
 use crate::types::{
@@ -769,6 +770,42 @@ impl OctocrabGitHub {
                     tracing::warn!(%call, attempt, status = parts.status.as_u16(), %reason, wait = ?after, "GitHub asked us to retry");
                     self.sleeper.sleep(after).await;
                 }
+            }
+        }
+    }
+
+    /// One request about `hook`: the app's own hook as the app itself (GitHub takes only its
+    /// JWT there), a repository's or organization's hook as whoever acts in that org.
+    async fn hook_request(
+        &self,
+        hook: &Hook,
+        call: &str,
+        method: Method,
+        path: &str,
+    ) -> Result<Answer> {
+        match hook {
+            Hook::App => {
+                let clients = self.clients()?;
+                let Some(app) = &clients.app else {
+                    return Err(GitHubError::Setup(format!(
+                        "{call}: the app's webhook deliveries need GitHub App credentials (--github-app-id), not a token"
+                    )));
+                };
+                let jwt = app.key.jwt(SystemTime::now())?;
+                self.send(
+                    &clients.crab,
+                    call,
+                    method,
+                    path,
+                    None,
+                    JSON_MEDIA_TYPE,
+                    Some(&jwt),
+                )
+                .await
+            }
+            Hook::Repo { org, .. } | Hook::Org { org, .. } => {
+                self.request(Scope::Org(org), call, method, path, None)
+                    .await
             }
         }
     }
@@ -1775,6 +1812,50 @@ impl GitHub for OctocrabGitHub {
         let call = format!("list_branches {org}/{repo}");
         let path = format!("/repos/{}/{}/branches", seg(org), seg(repo));
         self.get_all(Scope::Org(org), &call, &path).await
+    }
+
+    async fn list_hook_deliveries(
+        &self,
+        hook: &Hook,
+        query: &DeliveryQuery,
+    ) -> Result<HookDeliveries> {
+        let call = format!("list_hook_deliveries {hook}");
+        let mut listed = HookDeliveries::default();
+        let mut next = Some(with_per_page(&hook.deliveries_path(seg)));
+        let mut pages = 0;
+        while let Some(path) = next.take() {
+            if pages >= query.max_pages {
+                listed.truncated = true;
+                break;
+            }
+            pages += 1;
+            let answer = self
+                .hook_request(hook, &call, Method::GET, &path)
+                .await?
+                .expect(&call, &[200])?;
+            let page: Vec<HookDelivery> = answer.json(&call)?;
+            // Newest first: once a page reaches `since`, older pages hold nothing asked for.
+            let reached_since = page.last().is_none_or(|d| d.delivered_at < query.since);
+            listed.deliveries.extend(page);
+            if reached_since {
+                break;
+            }
+            next = answer
+                .headers
+                .get(http::header::LINK)
+                .and_then(|v| v.to_str().ok())
+                .and_then(next_page);
+        }
+        Ok(listed)
+    }
+
+    async fn redeliver_hook_delivery(&self, hook: &Hook, delivery_id: u64) -> Result<()> {
+        let call = format!("redeliver_hook_delivery {hook} {delivery_id}");
+        let path = format!("{}/{delivery_id}/attempts", hook.deliveries_path(seg));
+        self.hook_request(hook, &call, Method::POST, &path)
+            .await?
+            .expect(&call, &[202])?;
+        Ok(())
     }
 }
 

@@ -9,6 +9,7 @@ use crate::branch_protection::{BranchProtection, BranchProtectionRequest};
 use crate::dry_run::{Call, DryRunGitHub};
 use crate::error::Result;
 use crate::git_data::{Commit, GitCommit, MergeBranchOutcome, NewCommit};
+use crate::hooks::{DeliveryQuery, Hook, HookDeliveries};
 use crate::merge::{MergeOutcome, MergeRequest};
 use crate::types::{
     Branch, CheckRun, GitTree, Issue, IssueComment, IssueEdit, IssueEvent, IssueSearchItem, Label,
@@ -406,5 +407,17 @@ impl GitHub for ReadOnlyGitHub {
 
     async fn list_branches(&self, org: &str, repo: &str) -> Result<Vec<Branch>> {
         self.reads.list_branches(org, repo).await
+    }
+
+    async fn list_hook_deliveries(
+        &self,
+        hook: &Hook,
+        query: &DeliveryQuery,
+    ) -> Result<HookDeliveries> {
+        self.reads.list_hook_deliveries(hook, query).await
+    }
+
+    async fn redeliver_hook_delivery(&self, hook: &Hook, delivery_id: u64) -> Result<()> {
+        self.writes.redeliver_hook_delivery(hook, delivery_id).await
     }
 }

@@ -436,3 +436,69 @@ async fn the_app_flags_make_connect_act_as_the_app() {
     both.token_path = Some(key.clone());
     assert!(prow_github::connect(&both).is_err());
 }
+
+/// The app's own hook is listed and redelivered under the app's JWT (GitHub refuses an
+/// installation token there), following the cursor GitHub puts in `Link`.
+#[tokio::test]
+async fn the_apps_hook_deliveries_are_listed_and_redelivered_under_its_jwt() {
+    let server = MockServer::start().await;
+    let delivery = |id: u64, at: &str, code: u16| {
+        json!({"id": id, "guid": format!("guid-{id}"), "delivered_at": at, "redelivery": false,
+               "duration": 0.1, "status": "OK", "status_code": code, "event": "issues",
+               "action": "opened", "installation_id": 101, "repository_id": 9})
+    };
+    Mock::given(method("GET"))
+        .and(path("/app/hook/deliveries"))
+        .and(wiremock::matchers::query_param_is_missing("cursor"))
+        .and(ValidJwt)
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header(
+                    "link",
+                    format!(
+                        "<{}/app/hook/deliveries?per_page=100&cursor=v1_2>; rel=\"next\"",
+                        server.uri()
+                    )
+                    .as_str(),
+                )
+                .set_body_json(json!([delivery(3, "2030-01-01T10:00:00Z", 200)])),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/app/hook/deliveries"))
+        .and(wiremock::matchers::query_param("cursor", "v1_2"))
+        .and(ValidJwt)
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([delivery(
+            2,
+            "2029-12-31T10:00:00Z",
+            503
+        )])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/app/hook/deliveries/2/attempts"))
+        .and(ValidJwt)
+        .respond_with(ResponseTemplate::new(202).set_body_json(json!({})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let github = app_client(&server, None);
+    let query = prow_github::DeliveryQuery {
+        since: "2029-01-01T00:00:00Z".parse().unwrap(),
+        max_pages: 10,
+    };
+    let listed = github
+        .list_hook_deliveries(&prow_github::Hook::App, &query)
+        .await
+        .unwrap();
+    let ids: Vec<u64> = listed.deliveries.iter().map(|d| d.id).collect();
+    assert_eq!(ids, [3, 2]);
+    assert!(!listed.truncated);
+    github
+        .redeliver_hook_delivery(&prow_github::Hook::App, 2)
+        .await
+        .unwrap();
+}

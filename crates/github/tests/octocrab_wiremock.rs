@@ -2578,3 +2578,201 @@ async fn user_permission_reads_githubs_permission_and_an_unknown_user_is_404() {
         .unwrap_err();
     assert!(err.is_not_found(), "{err}");
 }
+
+/// One entry of GitHub's deliveries list.
+fn hook_delivery_json(id: u64, guid: &str, at: &str, code: u16, redelivery: bool) -> Value {
+    json!({"id": id, "guid": guid, "delivered_at": at, "redelivery": redelivery,
+           "duration": 0.05, "status": if code == 0 { "failed to connect to host" } else { "OK" },
+           "status_code": code, "event": "pull_request", "action": "opened",
+           "installation_id": null, "repository_id": 77, "throttled_at": null})
+}
+
+/// A repository hook's deliveries are read page by page along the `cursor` of `Link` until a
+/// page reaches `since`; the next page is never asked for.
+#[tokio::test]
+async fn repo_hook_deliveries_follow_the_cursor_and_stop_at_since() {
+    let server = MockServer::start().await;
+    let next = |cursor: &str| {
+        format!(
+            "<{}/repos/acme/widgets/hooks/42/deliveries?per_page=100&cursor={cursor}>; rel=\"next\"",
+            server.uri()
+        )
+    };
+    let page = |cursor: Option<&str>, body: Value, link: Option<String>| {
+        let mut answer = ResponseTemplate::new(200).set_body_json(body);
+        if let Some(link) = link {
+            answer = answer.insert_header("link", link.as_str());
+        }
+        let mock = Mock::given(method("GET"))
+            .and(path("/repos/acme/widgets/hooks/42/deliveries"))
+            .and(query_param("per_page", "100"))
+            .and(header("authorization", format!("Bearer {TOKEN}").as_str()));
+        match cursor {
+            None => mock.and(query_param_is_missing("cursor")),
+            Some(c) => mock.and(query_param("cursor", c)),
+        }
+        .respond_with(answer)
+    };
+    page(
+        None,
+        json!([
+            hook_delivery_json(5, "g-c", "2030-01-01T12:00:00Z", 200, false),
+            hook_delivery_json(4, "g-b", "2030-01-01T11:00:00Z", 0, false),
+        ]),
+        Some(next("c2")),
+    )
+    .expect(1)
+    .mount(&server)
+    .await;
+    page(
+        Some("c2"),
+        json!([
+            hook_delivery_json(3, "g-a", "2030-01-01T09:00:00Z", 502, true),
+            hook_delivery_json(2, "g-a", "2029-12-31T09:00:00Z", 502, false),
+        ]),
+        Some(next("c3")),
+    )
+    .expect(1)
+    .mount(&server)
+    .await;
+    page(Some("c3"), json!([]), None)
+        .expect(0)
+        .mount(&server)
+        .await;
+    let hook: prow_github::Hook = "acme/widgets:42".parse().unwrap();
+    let query = prow_github::DeliveryQuery {
+        since: "2030-01-01T00:00:00Z".parse().unwrap(),
+        max_pages: 10,
+    };
+    let listed = client(&server)
+        .list_hook_deliveries(&hook, &query)
+        .await
+        .unwrap();
+    let seen: Vec<(u64, &str, u16, bool)> = listed
+        .deliveries
+        .iter()
+        .map(|d| (d.id, d.guid.as_str(), d.status_code, d.redelivery))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (5, "g-c", 200, false),
+            (4, "g-b", 0, false),
+            (3, "g-a", 502, true),
+            (2, "g-a", 502, false)
+        ]
+    );
+    assert!(!listed.truncated);
+}
+
+/// `max_pages` bounds a busy hook's listing, and says so; redelivery of an org hook's
+/// delivery is a POST to its attempts, and a refusal is an error with GitHub's status.
+#[tokio::test]
+async fn org_hook_listing_is_bounded_by_max_pages_and_redelivery_posts_an_attempt() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/orgs/acme/hooks/7/deliveries"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header(
+                    "link",
+                    format!(
+                        "<{}/orgs/acme/hooks/7/deliveries?per_page=100&cursor=more>; rel=\"next\"",
+                        server.uri()
+                    )
+                    .as_str(),
+                )
+                .set_body_json(json!([hook_delivery_json(
+                    9,
+                    "g",
+                    "2030-01-01T12:00:00Z",
+                    500,
+                    false
+                )])),
+        )
+        .expect(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/orgs/acme/hooks/7/deliveries/9/attempts"))
+        .respond_with(ResponseTemplate::new(202).set_body_json(json!({})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/orgs/acme/hooks/7/deliveries/10/attempts"))
+        .respond_with(
+            ResponseTemplate::new(422).set_body_json(json!({"message": "Validation Failed"})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let hook: prow_github::Hook = "acme:7".parse().unwrap();
+    let github = client(&server);
+    let listed = github
+        .list_hook_deliveries(
+            &hook,
+            &prow_github::DeliveryQuery {
+                since: "2000-01-01T00:00:00Z".parse().unwrap(),
+                max_pages: 2,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(listed.deliveries.len(), 2);
+    assert!(listed.truncated);
+    github.redeliver_hook_delivery(&hook, 9).await.unwrap();
+    let refused = github.redeliver_hook_delivery(&hook, 10).await.unwrap_err();
+    assert_eq!(refused.status(), Some(422), "{refused}");
+}
+
+/// The app's own hook takes only the app's JWT: with a token the call fails before any
+/// request, naming what is missing. A read-only GitHub lists but only records redeliveries.
+#[tokio::test]
+async fn the_apps_hook_needs_app_credentials_and_read_only_redeliveries_are_recorded() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/widgets/hooks/42/deliveries"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!([hook_delivery_json(
+                1,
+                "g",
+                "2030-01-01T12:00:00Z",
+                0,
+                false
+            )])),
+        )
+        .mount(&server)
+        .await;
+    let github = client(&server);
+    let query = prow_github::DeliveryQuery {
+        since: "2000-01-01T00:00:00Z".parse().unwrap(),
+        max_pages: 1,
+    };
+    let err = github
+        .list_hook_deliveries(&prow_github::Hook::App, &query)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, GitHubError::Setup(_)), "{err}");
+    assert!(err.to_string().contains("GitHub App credentials"), "{err}");
+    let read_only = prow_github::ReadOnlyGitHub::new(Arc::new(github));
+    let hook: prow_github::Hook = "acme/widgets:42".parse().unwrap();
+    let listed = read_only.list_hook_deliveries(&hook, &query).await.unwrap();
+    assert_eq!(listed.deliveries.len(), 1);
+    read_only.redeliver_hook_delivery(&hook, 1).await.unwrap();
+    assert_eq!(
+        read_only.writes(),
+        [prow_github::Call::RedeliverHookDelivery {
+            hook,
+            delivery_id: 1
+        }]
+    );
+    let posts = server
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.method == http::Method::POST)
+        .count();
+    assert_eq!(posts, 0);
+}
