@@ -33,9 +33,9 @@ pub use plugins::{
     ApproveConfig, AssignOnLabel, BlockadeConfig, BlunderbussConfig, BranchCleanerConfig,
     DEFAULT_COMMAND_HELP_LINK, DEFAULT_HELP_GUIDELINES_URL, DEFAULT_RELEASE_NOTE_GUIDELINES,
     DEFAULT_WELCOME_MESSAGE, DcoConfig, ExternalPlugin, HelpConfig, InvalidCommitMsgCheck,
-    InvalidCommitMsgConfig, LabelConfig, LgtmConfig, OrgPlugins, OwnersConfig, PluginsConfig,
-    ReleaseNoteConfig, RequireMatchingLabelConfig, RestrictedLabel, RetitleConfig, SizeConfig,
-    TriggerConfig, WelcomeConfig,
+    InvalidCommitMsgConfig, LabelConfig, LgtmConfig, OrgPlugins, OverrideConfig, OwnersConfig,
+    PluginsConfig, ReleaseNoteConfig, RepoMilestone, RequireMatchingLabelConfig, RestrictedLabel,
+    RetitleConfig, SizeConfig, TriggerConfig, WelcomeConfig,
 };
 pub use plugins::{ClusterGroup, ConfigMapSpec, ConfigUpdater, DEFAULT_CLUSTER_ALIAS};
 pub use prow::{

@@ -957,15 +957,24 @@ mod tests {
         )
         .unwrap();
         assert!(cfg.override_.allow_top_level_owners);
-        assert_eq!(cfg.override_.teams_for("acme", "foo"), ["release", "admins"]);
+        assert_eq!(
+            cfg.override_.teams_for("acme", "foo"),
+            ["release", "admins"]
+        );
         assert_eq!(cfg.override_.teams_for("acme", "bar"), ["admins"]);
         assert_eq!(
             cfg.repo_milestone("acme", "foo").maintainers_team,
             "milestone-maintainers"
         );
         assert_eq!(cfg.repo_milestone("acme", "bar").maintainers_team, "leads");
-        assert_eq!(cfg.repo_milestone("acme", "bar").maintainers_friendly_name, "");
-        assert_eq!(cfg.applied_milestone("acme", "foo", "release-1.2"), Some("v1.2"));
+        assert_eq!(
+            cfg.repo_milestone("acme", "bar").maintainers_friendly_name,
+            ""
+        );
+        assert_eq!(
+            cfg.applied_milestone("acme", "foo", "release-1.2"),
+            Some("v1.2")
+        );
         assert_eq!(cfg.applied_milestone("acme", "foo", "main"), None);
     }
 
