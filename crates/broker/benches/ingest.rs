@@ -30,6 +30,7 @@ fn routers() -> HashMap<String, Router> {
         "needs-rebase",
         "cherrypicker",
         "branchprotector",
+        "redelivery",
         "dead-letters",
     ]
     .into_iter()

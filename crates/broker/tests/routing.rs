@@ -33,6 +33,7 @@ fn the_deployed_manifests_define_the_expected_objects() {
             ("horologium", "* * * * *"),
             ("needs-rebase", "17 * * * *"),
             ("plank-resync", "*/5 * * * *"),
+            ("redelivery", "*/5 * * * *"),
             ("sinker", "0 * * * *"),
             ("tide-resync", "0 * * * *"),
         ]
@@ -158,6 +159,11 @@ async fn each_event_reaches_only_its_functions() {
             "branchprotector ping",
             ping_event("branchprotector"),
             vec!["branchprotector"],
+        ),
+        (
+            "redelivery ping",
+            ping_event("redelivery"),
+            vec!["redelivery"],
         ),
         ("a ping from an unknown source", ping_event("other"), vec![]),
     ];

@@ -24,6 +24,8 @@ pub(crate) enum Function {
     Horologium(prow_horologium::Flags),
     /// branch-protection: from config.yaml applied to GitHub on ticks.
     Branchprotector(prow_branchprotector::Flags),
+    /// Webhook deliveries our hook never answered 2xx asked of GitHub again, on ticks.
+    Redelivery(prow_redelivery::Flags),
     /// Garbage collection of old ProwJobs and pods.
     Sinker(prow_sinker::Flags),
     /// The dashboard.
@@ -52,6 +54,9 @@ impl Function {
             Function::Branchprotector(flags) => prow_branchprotector::app(flags)
                 .await
                 .context("branchprotector")?,
+            Function::Redelivery(flags) => {
+                prow_redelivery::app(flags).await.context("redelivery")?
+            }
             Function::Sinker(flags) => prow_sinker::app(flags).await.context("sinker")?,
             Function::Deck(flags) => prow_deck::app(flags).await.context("deck")?,
             Function::ConfigUpdater(flags) => prow_config_updater::app(flags)

@@ -301,6 +301,19 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<()> {
             github.clone(),
         )),
     );
+    // GitHub redelivers what hook missed while `prow up` was down: the app's own hook when
+    // acting as an app (a token names no hook by itself, so nothing is watched then).
+    let redelivery_hooks = match args.github_app.github_app_id {
+        Some(_) => vec![prow_github::Hook::App],
+        None => Vec::new(),
+    };
+    routers.insert(
+        "redelivery".into(),
+        prow_redelivery::router(prow_redelivery::RedeliveryState::new(
+            github.clone(),
+            redelivery_hooks,
+        )),
+    );
     routers.insert(
         "plugins".into(),
         prow_plugins::router(prow_plugins::PluginsState::new(

@@ -34,12 +34,13 @@ type Need = (
     &'static str,
     &'static [&'static str],
 );
-const RBAC: [(&str, &[Need]); 13] = [
+const RBAC: [(&str, &[Need]); 14] = [
     ("hook", &[]),
     ("plugins", &[]),
     ("needs-rebase", &[]),
     ("cherrypicker", &[]),
     ("branchprotector", &[]),
+    ("redelivery", &[]),
     (
         "config-updater",
         &[("prow", "", "configmaps", &["get", "create", "update"])],

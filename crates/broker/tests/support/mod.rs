@@ -106,6 +106,7 @@ pub(crate) fn functions() -> (HashMap<String, Router>, HashMap<&'static str, Rec
         "needs-rebase",
         "cherrypicker",
         "branchprotector",
+        "redelivery",
         "dead-letters",
     ] {
         let r = Recorder::accepting();
