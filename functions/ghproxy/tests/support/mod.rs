@@ -175,6 +175,8 @@ pub async fn serve_proxy(
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .tls_certs_only(std::iter::empty())
+        // As octocrab is configured: a redirect is GitHub's answer.
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
 }
