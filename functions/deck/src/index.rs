@@ -6,29 +6,22 @@
 //! filter or badge reads them; what needs them (`/prowjob.json`, `/prowjobs.js` without `omit`,
 //! rerun) reads the API server.
 
-use std::collections::{BTreeMap, HashMap};
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
 use futures::StreamExt;
+use hashbrown::HashTable;
 use kube::Api;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use prow_core::prowjob::{ProwJob, ProwJobState};
 use tokio::sync::watch;
 
+use crate::slim::SlimProwJob;
 use crate::summary::{Interner, JobFacts, Summary};
-
-/// Newest first: start time (ms since the epoch) then name, iterated in reverse.
-type SortKey = (i64, Arc<str>);
-
-fn sort_key(job: &Summary) -> SortKey {
-    let start = job
-        .start()
-        .or(job.creation())
-        .map_or(0, |t| t.as_millisecond());
-    (start, job.name.clone())
-}
 
 /// A ProwJob as the index answers with it: rebuilt from its summary, so slim (see
 /// [`Summary::to_prowjob`]), with the number of containers its pod spec had.
@@ -42,61 +35,195 @@ impl From<&Summary> for Indexed {
     fn from(summary: &Summary) -> Self {
         Indexed {
             job: Arc::new(summary.to_prowjob()),
-            containers: summary.containers,
+            containers: usize::from(summary.containers),
         }
     }
 }
 
+fn name_hash(name: &str) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    name.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// Summaries in a slab, a slot list sorted by time and a name table of slot numbers: about 140
+/// bytes a job in all, where a `BTreeMap` keyed by (time, name) plus a name map cost twice that.
 #[derive(Debug, Default)]
 struct Inner {
-    by_time: BTreeMap<SortKey, Summary>,
-    by_name: HashMap<Arc<str>, i64>,
+    slots: Vec<Option<Summary>>,
+    free: Vec<u32>,
+    /// Slots sorted oldest first by (start or else creation time, name); unsorted while a full
+    /// list is being loaded ([`Inner::load`]).
+    order: Vec<u32>,
+    loading: bool,
+    names: HashTable<u32>,
     /// Distinct values (with counts) offered as suggestions in the filter form.
     jobs: BTreeMap<String, usize>,
     repos: BTreeMap<String, usize>,
     interner: Interner,
 }
 
-fn bump(map: &mut BTreeMap<String, usize>, key: String, up: bool) {
+fn bump(map: &mut BTreeMap<String, usize>, key: &str, up: bool) {
     if up {
-        *map.entry(key).or_default() += 1;
-    } else if let Some(n) = map.get_mut(&key) {
+        match map.get_mut(key) {
+            Some(n) => *n += 1,
+            None => {
+                map.insert(key.to_owned(), 1);
+            }
+        }
+    } else if let Some(n) = map.get_mut(key) {
         *n -= 1;
         if *n == 0 {
-            map.remove(&key);
+            map.remove(key);
         }
     }
 }
 
 impl Inner {
+    /// An empty index that takes a full list in any order; [`Inner::finish`] sorts it.
+    fn load() -> Self {
+        Self {
+            loading: true,
+            ..Self::default()
+        }
+    }
+
+    fn finish(&mut self) {
+        let slots = &self.slots;
+        let key = |slot: &u32| {
+            let job = slots[*slot as usize].as_ref();
+            (
+                job.map_or(0, Summary::sort_millis),
+                job.map(|j| j.name.to_string()),
+            )
+        };
+        self.order.sort_by_cached_key(key);
+        self.loading = false;
+        self.slots.shrink_to_fit();
+        self.order.shrink_to_fit();
+        self.free.shrink_to_fit();
+        let slots = &self.slots;
+        self.names.shrink_to_fit(|slot| hash_slot(slots, *slot));
+    }
+
+    fn summary(&self, slot: u32) -> Option<&Summary> {
+        self.slots.get(slot as usize).and_then(Option::as_ref)
+    }
+
+    fn slot_of(&self, name: &str) -> Option<u32> {
+        self.names
+            .find(name_hash(name), |slot| {
+                self.summary(*slot).is_some_and(|s| s.name.is(name))
+            })
+            .copied()
+    }
+
+    /// Where `slot` is (or belongs) in `order`.
+    fn position(&self, job: &Summary) -> Result<usize, usize> {
+        let millis = job.sort_millis();
+        let name = job.name.to_string();
+        self.order.binary_search_by(|other| {
+            let Some(other) = self.summary(*other) else {
+                return Ordering::Less;
+            };
+            other
+                .sort_millis()
+                .cmp(&millis)
+                .then_with(|| other.name.as_str(&mut [0; 36]).cmp(&name))
+        })
+    }
+
     fn count(&mut self, job: &Summary, up: bool) {
-        bump(&mut self.jobs, job.job_name().to_owned(), up);
+        bump(&mut self.jobs, job.job_name(), up);
         if let Some(refs) = job.all_refs().next() {
-            bump(&mut self.repos, refs.org_repo(), up);
+            bump(&mut self.repos, &refs.org_repo(), up);
         }
     }
 
     fn upsert(&mut self, pj: ProwJob) {
-        self.remove(pj.name());
         let job = self.interner.summarize(pj);
-        let key = sort_key(&job);
-        self.count(&job, true);
-        self.by_name.insert(key.1.clone(), key.0);
-        self.by_time.insert(key, job);
-    }
-
-    fn remove(&mut self, name: &str) {
-        if let Some((name, start)) = self.by_name.remove_entry(name)
-            && let Some(old) = self.by_time.remove(&(start, name))
+        let name = job.name.to_string();
+        if let Some(slot) = self.slot_of(&name)
+            && let Some(old) = self.slots[slot as usize].take()
         {
             self.count(&old, false);
+            self.count(&job, true);
+            if old.sort_millis() == job.sort_millis() || self.loading {
+                self.slots[slot as usize] = Some(job);
+                return;
+            }
+            // It moves in time: out of the order (found by its old key) and back in.
+            self.slots[slot as usize] = Some(old);
+            if let Ok(at) = self.position_of_slot(slot) {
+                self.order.remove(at);
+            }
+            let at = self.position(&job).unwrap_or_else(|at| at);
+            self.slots[slot as usize] = Some(job);
+            self.order.insert(at, slot);
+            return;
+        }
+        self.count(&job, true);
+        let at = (!self.loading).then(|| self.position(&job).unwrap_or_else(|at| at));
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = Some(job);
+                slot
+            }
+            None => {
+                self.slots.push(Some(job));
+                u32::try_from(self.slots.len() - 1).unwrap_or(u32::MAX)
+            }
+        };
+        let slots = &self.slots;
+        self.names
+            .insert_unique(name_hash(&name), slot, |s| hash_slot(slots, *s));
+        match at {
+            Some(at) => self.order.insert(at, slot),
+            None => self.order.push(slot),
         }
     }
 
-    fn get(&self, name: &str) -> Option<&Summary> {
-        let (name, start) = self.by_name.get_key_value(name)?;
-        self.by_time.get(&(*start, name.clone()))
+    fn position_of_slot(&self, slot: u32) -> Result<usize, usize> {
+        match self.summary(slot) {
+            Some(job) if !self.loading => self.position(job),
+            _ => self.order.iter().position(|s| *s == slot).ok_or(0),
+        }
     }
+
+    fn remove(&mut self, name: &str) {
+        let Some(slot) = self.slot_of(name) else {
+            return;
+        };
+        if let Ok(at) = self.position_of_slot(slot) {
+            self.order.remove(at);
+        }
+        if let Ok(entry) = self.names.find_entry(name_hash(name), |s| *s == slot) {
+            entry.remove();
+        }
+        if let Some(old) = self.slots[slot as usize].take() {
+            self.count(&old, false);
+        }
+        self.free.push(slot);
+    }
+
+    fn get(&self, name: &str) -> Option<&Summary> {
+        self.slot_of(name).and_then(|slot| self.summary(slot))
+    }
+
+    /// Every job, newest first.
+    fn newest_first(&self) -> impl Iterator<Item = &Summary> {
+        self.order
+            .iter()
+            .rev()
+            .filter_map(|slot| self.summary(*slot))
+    }
+}
+
+fn hash_slot(slots: &[Option<Summary>], slot: u32) -> u64 {
+    slots
+        .get(slot as usize)
+        .and_then(Option::as_ref)
+        .map_or(0, |s| name_hash(s.name.as_str(&mut [0; 36])))
 }
 
 /// One page of matching jobs, newest first.
@@ -141,10 +268,11 @@ impl JobIndex {
 
     /// Replaces everything (a fresh list) and marks the index synced.
     pub fn replace_all(&self, jobs: Vec<ProwJob>) {
-        let mut fresh = Inner::default();
+        let mut fresh = Inner::load();
         for pj in jobs {
             fresh.upsert(pj);
         }
+        fresh.finish();
         self.replace_with(fresh);
     }
 
@@ -162,7 +290,7 @@ impl JobIndex {
     }
 
     pub fn len(&self) -> usize {
-        self.read().by_time.len()
+        self.read().order.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -189,9 +317,7 @@ impl JobIndex {
     /// The run of `job` with build id `build_id` (what `/log?job=&id=` names).
     pub fn find_build(&self, job: &str, build_id: &str) -> Option<Arc<ProwJob>> {
         self.read()
-            .by_time
-            .values()
-            .rev()
+            .newest_first()
             .find(|s| s.job_name() == job && s.build_id() == build_id)
             .map(|s| Arc::new(s.to_prowjob()))
     }
@@ -201,7 +327,7 @@ impl JobIndex {
         let inner = self.read();
         let mut jobs = Vec::with_capacity(limit.min(1024));
         let mut total = 0usize;
-        for job in inner.by_time.values().rev() {
+        for job in inner.newest_first() {
             if !keep(job) {
                 continue;
             }
@@ -216,9 +342,7 @@ impl JobIndex {
     /// Every matching job, newest first.
     pub fn select(&self, keep: impl Fn(&Summary) -> bool) -> Vec<Indexed> {
         self.read()
-            .by_time
-            .values()
-            .rev()
+            .newest_first()
             .filter(|s| keep(s))
             .map(Indexed::from)
             .collect()
@@ -228,7 +352,7 @@ impl JobIndex {
     pub fn latest_states(&self, wanted: impl Fn(&str) -> bool) -> BTreeMap<String, ProwJobState> {
         let inner = self.read();
         let mut latest = BTreeMap::new();
-        for job in inner.by_time.values().rev() {
+        for job in inner.newest_first() {
             if !latest.contains_key(job.job_name()) && wanted(job.job_name()) {
                 latest.insert(job.job_name().to_owned(), job.state());
             }
@@ -245,32 +369,37 @@ impl JobIndex {
         )
     }
 
-    /// Follows `api` forever: a full list on start (and after a watch expires), then changes.
-    pub async fn follow(self, api: Api<ProwJob>) {
-        // Summarized as they arrive (a full list of 100k real ProwJobs would be gigabytes), into
-        // an index that replaces the served one once complete.
-        let mut fresh = Inner::default();
+    /// Follows the ProwJobs of `namespace` forever: a full list on start (and after a watch
+    /// expires), then changes.
+    pub async fn follow(self, client: kube::Client, namespace: String) {
+        // Decoded slim (no pod spec, labels...) and summarized as they arrive, into an index
+        // that replaces the served one once complete: a page of full ProwJobs is megabytes.
+        let api: Api<SlimProwJob> = Api::namespaced(client, &namespace);
+        let mut fresh = Inner::load();
         let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
         let mut stream = std::pin::pin!(stream);
         while let Some(event) = stream.next().await {
             match event {
-                Ok(Event::Init) => fresh = Inner::default(),
-                Ok(Event::InitApply(pj)) => fresh.upsert(pj),
+                Ok(Event::Init) => fresh = Inner::load(),
+                Ok(Event::InitApply(pj)) => fresh.upsert(pj.0),
                 Ok(Event::InitDone) => {
-                    let complete = std::mem::take(&mut fresh);
-                    tracing::info!(jobs = complete.by_time.len(), "prowjob index synced");
+                    let mut complete = std::mem::replace(&mut fresh, Inner::load());
+                    complete.finish();
+                    tracing::info!(jobs = complete.order.len(), "prowjob index synced");
                     self.replace_with(complete);
                 }
-                Ok(Event::Apply(pj)) => self.upsert(pj),
-                Ok(Event::Delete(pj)) => self.remove(pj.name()),
+                Ok(Event::Apply(pj)) => self.upsert(pj.0),
+                Ok(Event::Delete(pj)) => self.remove(pj.0.name()),
                 Err(err) => tracing::warn!(error = %err, "prowjob watch failed; retrying"),
             }
         }
     }
 
     /// Starts [`JobIndex::follow`] on the runtime; the task stops when the returned guard drops.
-    pub fn spawn_follow(&self, api: Api<ProwJob>) -> FollowTask {
-        FollowTask(tokio::spawn(self.clone().follow(api)))
+    pub fn spawn_follow(&self, client: kube::Client, namespace: &str) -> FollowTask {
+        FollowTask(tokio::spawn(
+            self.clone().follow(client, namespace.to_owned()),
+        ))
     }
 }
 
@@ -390,7 +519,7 @@ mod tests {
         index.upsert(job("1", "ci-a", 10, ProwJobState::Success));
         index.upsert(job("2", "ci-a", 20, ProwJobState::Failure));
         let inner = index.read();
-        let mut jobs = inner.by_time.values();
+        let mut jobs = inner.newest_first();
         let (one, two) = (jobs.next().unwrap(), jobs.next().unwrap());
         let (r1, r2) = (
             one.all_refs().next().unwrap(),
@@ -398,5 +527,78 @@ mod tests {
         );
         assert!(std::ptr::eq(r1, r2), "equal refs are stored once");
         assert!(std::ptr::eq(one.job_name(), two.job_name()));
+    }
+
+    #[test]
+    fn names_build_ids_and_urls_round_trip_whatever_their_form() {
+        let index = JobIndex::new();
+        let mut uuid = job(
+            "0b6f6c4e-5a0d-11ef-8f0e-6e1c2a0b0c0d",
+            "ci-a",
+            10,
+            ProwJobState::Success,
+        );
+        uuid.status.build_id = "1800000000000000001".into();
+        uuid.status.url = "https://prow/view/gs/logs/logs/ci-a/1800000000000000001".into();
+        uuid.status.pod_name = uuid.name().to_owned();
+        // Upper case is not the canonical UUID spelling: kept as written.
+        let mut odd = job(
+            "0B6F6C4E-5A0D-11EF-8F0E-6E1C2A0B0C0D",
+            "ci-a",
+            11,
+            ProwJobState::Failure,
+        );
+        odd.status.build_id = "007".into();
+        odd.status.url = "https://prow/elsewhere".into();
+        odd.status.pod_name = "a-pod".into();
+        index.upsert(uuid.clone());
+        index.upsert(odd.clone());
+        assert_eq!(index.get(uuid.name()).unwrap().status, uuid.status);
+        assert_eq!(index.get(odd.name()).unwrap().status, odd.status);
+        assert_eq!(index.get(odd.name()).unwrap().name(), odd.name());
+        assert!(index.find_build("ci-a", "007").is_some());
+    }
+
+    #[test]
+    fn a_job_whose_start_moves_is_reordered_and_removal_frees_its_slot() {
+        let index = JobIndex::new();
+        for (name, second) in [("a", 10), ("b", 20), ("c", 30)] {
+            index.upsert(job(name, "ci", second, ProwJobState::Pending));
+        }
+        index.upsert(job("a", "ci", 40, ProwJobState::Pending));
+        let names = |index: &JobIndex| -> Vec<String> {
+            index
+                .query(|_| true, 0, 10)
+                .jobs
+                .iter()
+                .map(|p| p.name().to_owned())
+                .collect()
+        };
+        assert_eq!(names(&index), ["a", "c", "b"]);
+        index.remove("c");
+        index.upsert(job("d", "ci", 5, ProwJobState::Pending));
+        assert_eq!(names(&index), ["a", "b", "d"]);
+        assert_eq!(index.read().slots.len(), 3, "d took c's slot");
+        assert_eq!(index.len(), 3);
+    }
+
+    #[test]
+    fn a_loaded_list_in_any_order_is_served_newest_first() {
+        let index = JobIndex::new();
+        index.replace_all(
+            [("m", 20), ("z", 10), ("a", 30), ("b", 20)]
+                .into_iter()
+                .map(|(n, s)| job(n, "ci", s, ProwJobState::Success))
+                .collect(),
+        );
+        let names: Vec<String> = index
+            .query(|_| true, 0, 10)
+            .jobs
+            .iter()
+            .map(|p| p.name().to_owned())
+            .collect();
+        assert_eq!(names, ["a", "m", "b", "z"]);
+        index.upsert(job("c", "ci", 15, ProwJobState::Success));
+        assert_eq!(index.query(|_| true, 3, 1).jobs[0].name(), "c");
     }
 }

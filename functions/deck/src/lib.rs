@@ -18,6 +18,7 @@ pub mod history;
 pub mod index;
 pub mod metrics;
 pub mod pages;
+pub mod slim;
 pub mod spyglass;
 pub mod summary;
 pub mod tide;
@@ -108,7 +109,7 @@ impl DeckState {
     ) -> Self {
         let prowjobs = ProwJobs::new(client.clone(), namespace);
         let index = JobIndex::new();
-        let follow = index.spawn_follow(prowjobs.api().clone());
+        let follow = index.spawn_follow(client.clone(), namespace);
         let csrf = tokens.as_ref().map_or_else(Csrf::random, Csrf::from_tokens);
         Self {
             config,

@@ -1,9 +1,10 @@
 //! What Deck's index keeps of a ProwJob: a compact summary with the fields its pages, filters,
 //! badges and authorization read, and nothing else. A `ProwJob` value is 4.4 KB before any of its
 //! strings (pod spec and decoration config are inline), and Kubernetes' jobs carry pod specs,
-//! labels and annotations of several KB more; at 100k jobs that is gigabytes. The summary is a few
-//! hundred bytes: values many runs share (job name, context, namespace, a PR's refs, where the
-//! artifacts go) are interned once, and a slim `ProwJob` is rebuilt only for the rows a page shows.
+//! labels and annotations of several KB more; at 100k jobs that is gigabytes. A summary is about
+//! 130 bytes: what a job's config decides (name, type, context, cluster, extra refs, where the
+//! artifacts go...) is one shared `Shape`, a PR's refs and the URL's directory are shared by its
+//! runs, and a slim `ProwJob` is rebuilt only for the rows a page shows.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -62,116 +63,214 @@ impl<T: JobFacts> JobFacts for Arc<T> {
     }
 }
 
-/// One ProwJob as the index keeps it.
+/// What a job's config decides, the same for every run of the job: kept once and shared.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+struct Shape {
+    namespace: Box<str>,
+    job: Box<str>,
+    #[serde(skip)]
+    type_: ProwJobType,
+    #[serde(skip)]
+    agent: Option<ProwJobAgent>,
+    cluster: Box<str>,
+    pod_namespace: Box<str>,
+    extra_refs: Vec<Refs>,
+    report: bool,
+    context: Box<str>,
+    rerun_command: Box<str>,
+    hidden: bool,
+    rerun_auth: Option<RerunAuthConfig>,
+    gcs: Option<GcsConfiguration>,
+    /// `type_` and `agent` again, hashed (they serialize only through their own modules).
+    kind: String,
+}
+
+/// A ProwJob's name: Prow names jobs with UUIDs, kept as their 16 bytes (a string would be a
+/// 36-byte allocation, 48 with the allocator's rounding, per job).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Name {
+    Uuid(uuid::Uuid),
+    Text(Box<str>),
+}
+
+impl Name {
+    fn new(name: String) -> Self {
+        match uuid::Uuid::try_parse(&name) {
+            // Only the canonical spelling round-trips; anything else is kept as written.
+            Ok(u) if u.hyphenated().to_string() == name => Name::Uuid(u),
+            _ => Name::Text(name.into_boxed_str()),
+        }
+    }
+
+    /// The name as text, written into `buf` when it is a UUID.
+    pub fn as_str<'a>(&'a self, buf: &'a mut [u8; 36]) -> &'a str {
+        match self {
+            Name::Uuid(u) => u.hyphenated().encode_lower(buf),
+            Name::Text(t) => t,
+        }
+    }
+
+    pub fn is(&self, name: &str) -> bool {
+        self.as_str(&mut [0; 36]) == name
+    }
+}
+
+impl std::fmt::Display for Name {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str(&mut [0; 36]))
+    }
+}
+
+/// No time: timestamps are kept as milliseconds since the epoch in an `i64`.
+const NO_TIME: i64 = i64::MIN;
+
+fn millis(t: Option<Time>) -> i64 {
+    t.map_or(NO_TIME, |t| t.0.as_millisecond())
+}
+
+fn time(ms: i64) -> Option<Timestamp> {
+    (ms != NO_TIME)
+        .then(|| Timestamp::from_millisecond(ms).ok())
+        .flatten()
+}
+
+/// What most jobs do not have: kept out of line so the common summary stays small.
+#[derive(Debug, Clone, PartialEq)]
+struct Rare {
+    /// When not the job's own name (plank names pods after their ProwJob).
+    pod_name: Option<Box<str>>,
+    /// When not a canonical decimal number.
+    build_id: Option<Box<str>>,
+    /// When not `<stem><job>/<build id>`.
+    url: Option<Box<str>>,
+}
+
+/// One ProwJob as the index keeps it, about 130 bytes: job-config facts, a PR's refs and the
+/// URL's directory are shared with other runs, times are milliseconds, a UUID name is 16 bytes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Summary {
-    pub name: Arc<str>,
-    namespace: Arc<str>,
-    creation: Option<Timestamp>,
-    job: Arc<str>,
-    type_: ProwJobType,
-    agent: Option<ProwJobAgent>,
-    cluster: Arc<str>,
-    pod_namespace: Arc<str>,
+    pub name: Name,
+    shape: Arc<Shape>,
     refs: Option<Arc<Refs>>,
-    extra_refs: Option<Arc<Vec<Refs>>>,
-    report: bool,
-    context: Arc<str>,
-    rerun_command: Arc<str>,
-    hidden: bool,
-    rerun_auth: Option<Arc<RerunAuthConfig>>,
-    gcs: Option<Arc<GcsConfiguration>>,
-    start: Option<Timestamp>,
-    pending: Option<Timestamp>,
-    completion: Option<Timestamp>,
-    state: ProwJobState,
     description: Arc<str>,
-    url: Box<str>,
-    /// `None` when it is the job's own name (plank names pods after their ProwJob).
-    pod_name: Option<Box<str>>,
-    build_id: Box<str>,
+    /// `status.url` up to the job name, when the URL is `<stem><job>/<build id>` (Prow's
+    /// `job_url_template` for every job type).
+    url_stem: Option<Arc<str>>,
+    rare: Option<Box<Rare>>,
+    /// `status.build_id` as a number (0 with `rare.build_id` or none).
+    build: u64,
+    creation: i64,
+    start: i64,
+    pending: i64,
+    completion: i64,
+    state: ProwJobState,
     /// Containers in the pod spec (Prow's `omit=pod_spec` keeps one empty container each).
-    pub containers: usize,
+    pub containers: u16,
 }
 
 impl JobFacts for Summary {
     fn job_name(&self) -> &str {
-        &self.job
+        &self.shape.job
     }
     fn job_type(&self) -> &ProwJobType {
-        &self.type_
+        &self.shape.type_
     }
     fn state(&self) -> ProwJobState {
         self.state
     }
     fn is_hidden(&self) -> bool {
-        self.hidden
+        self.shape.hidden
     }
     fn all_refs(&self) -> impl Iterator<Item = &Refs> {
         self.refs
             .as_deref()
             .into_iter()
-            .chain(self.extra_refs.iter().flat_map(|r| r.iter()))
+            .chain(self.shape.extra_refs.iter())
     }
 }
 
 impl Summary {
     pub fn start(&self) -> Option<Timestamp> {
-        self.start
+        time(self.start)
     }
 
     pub fn creation(&self) -> Option<Timestamp> {
-        self.creation
+        time(self.creation)
     }
 
-    pub fn build_id(&self) -> &str {
-        &self.build_id
+    /// Milliseconds of the start (or else the creation) time: what the index sorts by.
+    pub fn sort_millis(&self) -> i64 {
+        match (self.start, self.creation) {
+            (NO_TIME, NO_TIME) => 0,
+            (NO_TIME, c) => c,
+            (s, _) => s,
+        }
+    }
+
+    pub fn build_id(&self) -> String {
+        match self.rare.as_ref().and_then(|r| r.build_id.as_deref()) {
+            Some(text) => text.to_owned(),
+            None if self.build == 0 => String::new(),
+            None => self.build.to_string(),
+        }
+    }
+
+    fn url(&self) -> String {
+        if let Some(url) = self.rare.as_ref().and_then(|r| r.url.as_deref()) {
+            return url.to_owned();
+        }
+        match &self.url_stem {
+            Some(stem) => format!("{stem}{}/{}", self.shape.job, self.build_id()),
+            None => String::new(),
+        }
     }
 
     /// The slim ProwJob this summary stands for: everything Deck's pages read; no pod spec,
     /// labels, annotations or decoration config but where artifacts are.
     pub fn to_prowjob(&self) -> ProwJob {
-        let text = |s: &Arc<str>| s.as_ref().to_owned();
+        let shape = &*self.shape;
+        let name = self.name.to_string();
         ProwJob {
             api_version: API_VERSION.to_owned(),
             kind: KIND.to_owned(),
             metadata: ObjectMeta {
-                name: Some(text(&self.name)),
-                namespace: (!self.namespace.is_empty()).then(|| text(&self.namespace)),
-                creation_timestamp: self.creation.map(Time),
+                namespace: (!shape.namespace.is_empty()).then(|| shape.namespace.to_string()),
+                creation_timestamp: self.creation().map(Time),
+                name: Some(name.clone()),
                 ..ObjectMeta::default()
             },
             spec: ProwJobSpec {
-                type_: self.type_,
-                agent: self.agent.clone(),
-                cluster: text(&self.cluster),
-                namespace: text(&self.pod_namespace),
-                job: text(&self.job),
+                type_: shape.type_,
+                agent: shape.agent.clone(),
+                cluster: shape.cluster.to_string(),
+                namespace: shape.pod_namespace.to_string(),
+                job: shape.job.to_string(),
                 refs: self.refs.as_deref().cloned(),
-                extra_refs: self.extra_refs.as_deref().cloned().unwrap_or_default(),
-                report: self.report,
-                context: text(&self.context),
-                rerun_command: text(&self.rerun_command),
-                hidden: self.hidden,
-                rerun_auth_config: self.rerun_auth.as_deref().cloned(),
-                decoration_config: self.gcs.as_ref().map(|gcs| DecorationConfig {
-                    gcs_configuration: Some(GcsConfiguration::clone(gcs)),
+                extra_refs: shape.extra_refs.clone(),
+                report: shape.report,
+                context: shape.context.to_string(),
+                rerun_command: shape.rerun_command.to_string(),
+                hidden: shape.hidden,
+                rerun_auth_config: shape.rerun_auth.clone(),
+                decoration_config: shape.gcs.as_ref().map(|gcs| DecorationConfig {
+                    gcs_configuration: Some(gcs.clone()),
                     ..DecorationConfig::default()
                 }),
                 ..ProwJobSpec::default()
             },
             status: ProwJobStatus {
-                start_time: self.start.map(Time),
-                pending_time: self.pending.map(Time),
-                completion_time: self.completion.map(Time),
+                start_time: self.start().map(Time),
+                pending_time: time(self.pending).map(Time),
+                completion_time: time(self.completion).map(Time),
                 state: self.state,
-                description: text(&self.description),
-                url: self.url.to_string(),
+                description: self.description.to_string(),
+                url: self.url(),
                 pod_name: self
-                    .pod_name
-                    .as_deref()
-                    .map_or_else(|| text(&self.name), str::to_owned),
-                build_id: self.build_id.to_string(),
+                    .rare
+                    .as_ref()
+                    .and_then(|r| r.pod_name.as_deref())
+                    .map_or(name, str::to_owned),
+                build_id: self.build_id(),
                 ..ProwJobStatus::default()
             },
         }
@@ -184,9 +283,7 @@ impl Summary {
 pub struct Interner {
     strings: Table<str>,
     refs: Table<Refs>,
-    extra_refs: Table<Vec<Refs>>,
-    gcs: Table<GcsConfiguration>,
-    rerun_auth: Table<RerunAuthConfig>,
+    shapes: Table<Shape>,
 }
 
 #[derive(Debug)]
@@ -275,42 +372,63 @@ impl Interner {
             status,
             ..
         } = pj;
-        let name: Arc<str> = Arc::from(metadata.name.unwrap_or_default());
-        let pod_name = (status.pod_name != *name).then(|| status.pod_name.into_boxed_str());
-        let gcs = spec
-            .decoration_config
-            .and_then(|d| d.gcs_configuration)
-            .map(|g| Self::shared(&mut self.gcs, g));
-        let extra_refs = (!spec.extra_refs.is_empty())
-            .then(|| Self::shared(&mut self.extra_refs, spec.extra_refs));
-        Summary {
-            namespace: self.str(metadata.namespace.as_deref().unwrap_or("")),
-            creation: metadata.creation_timestamp.map(|t| t.0),
-            job: self.str(&spec.job),
+        let name = metadata.name.unwrap_or_default();
+        let containers = spec
+            .pod_spec
+            .map_or(0, |p| u16::try_from(p.containers.len()).unwrap_or(u16::MAX));
+        let shape = Shape {
+            kind: format!("{:?}/{:?}", spec.type_, spec.agent),
+            namespace: metadata.namespace.unwrap_or_default().into_boxed_str(),
+            job: spec.job.into_boxed_str(),
             type_: spec.type_,
             agent: spec.agent,
-            cluster: self.str(&spec.cluster),
-            pod_namespace: self.str(&spec.namespace),
-            refs: spec.refs.map(|r| Self::shared(&mut self.refs, r)),
-            extra_refs,
+            cluster: spec.cluster.into_boxed_str(),
+            pod_namespace: spec.namespace.into_boxed_str(),
+            extra_refs: spec.extra_refs,
             report: spec.report,
-            context: self.str(&spec.context),
-            rerun_command: self.str(&spec.rerun_command),
+            context: spec.context.into_boxed_str(),
+            rerun_command: spec.rerun_command.into_boxed_str(),
             hidden: spec.hidden,
-            rerun_auth: spec
-                .rerun_auth_config
-                .map(|r| Self::shared(&mut self.rerun_auth, r)),
-            gcs,
-            start: status.start_time.map(|t| t.0),
-            pending: status.pending_time.map(|t| t.0),
-            completion: status.completion_time.map(|t| t.0),
-            state: status.state,
+            rerun_auth: spec.rerun_auth_config,
+            gcs: spec.decoration_config.and_then(|d| d.gcs_configuration),
+        };
+        let shape = Self::shared(&mut self.shapes, shape);
+        // A canonical number only: "007" or "" must come back as written.
+        let build = status
+            .build_id
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n != 0 && n.to_string() == status.build_id);
+        let tail = format!("{}/{}", shape.job, status.build_id);
+        let url_stem = match status.url.strip_suffix(&tail) {
+            Some(stem) if !status.url.is_empty() => Some(self.str(stem)),
+            _ => None,
+        };
+        let rare = Rare {
+            pod_name: (status.pod_name != name).then(|| status.pod_name.into_boxed_str()),
+            build_id: build
+                .is_none()
+                .then(|| status.build_id.into_boxed_str())
+                .filter(|b| !b.is_empty()),
+            url: (url_stem.is_none() && !status.url.is_empty())
+                .then(|| status.url.into_boxed_str()),
+        };
+        let rare = (rare.pod_name.is_some() || rare.build_id.is_some() || rare.url.is_some())
+            .then(|| Box::new(rare));
+        Summary {
+            name: Name::new(name),
+            shape,
+            refs: spec.refs.map(|r| Self::shared(&mut self.refs, r)),
             description: self.str(&status.description),
-            url: status.url.into_boxed_str(),
-            pod_name,
-            build_id: status.build_id.into_boxed_str(),
-            containers: spec.pod_spec.map_or(0, |p| p.containers.len()),
-            name,
+            url_stem,
+            rare,
+            build: build.unwrap_or(0),
+            creation: millis(metadata.creation_timestamp),
+            start: millis(status.start_time),
+            pending: millis(status.pending_time),
+            completion: millis(status.completion_time),
+            state: status.state,
+            containers,
         }
     }
 }
