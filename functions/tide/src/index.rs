@@ -294,7 +294,7 @@ pub struct PoolSummary {
     pub target: Vec<u64>,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub error: String,
-    /// RFC 3339.
+    /// RFC 3339: when the pool's decision last changed.
     pub updated: String,
 }
 
@@ -426,6 +426,31 @@ impl RepoIndex {
     pub fn set_jobs(&mut self, jobs: BTreeMap<String, JobRecord>) {
         self.jobs = jobs;
         self.apply_job_contexts();
+    }
+
+    /// Takes the job records of a ProwJob list made at `listed_at` (the resync's, made before
+    /// it read GitHub), keeping what job events taught since: a record that finished while the
+    /// listed one had not, and records of jobs started after the list.
+    pub fn refresh_jobs(&mut self, listed: &BTreeMap<String, JobRecord>, listed_at: &Time) {
+        let mut jobs = listed.clone();
+        for (name, known) in &self.jobs {
+            match jobs.get(name) {
+                Some(old) if known.state.is_final() && !old.state.is_final() => {
+                    jobs.insert(name.clone(), known.clone());
+                }
+                Some(_) => {}
+                None => {
+                    let newer = known
+                        .start
+                        .parse::<k8s_openapi::jiff::Timestamp>()
+                        .is_ok_and(|start| start >= listed_at.0);
+                    if newer {
+                        jobs.insert(name.clone(), known.clone());
+                    }
+                }
+            }
+        }
+        self.set_jobs(jobs);
     }
 
     /// The contexts crier reports for the latest run of each (PR, head, context), on PRs at
@@ -615,6 +640,79 @@ mod tests {
             sha: None,
         });
         assert!(index.base_shas.is_empty());
+    }
+
+    fn record(state: ProwJobState, start: &str) -> JobRecord {
+        JobRecord {
+            job: "unit".into(),
+            type_: ProwJobType::Presubmit,
+            context: "unit".into(),
+            base_ref: "main".into(),
+            base_sha: "base".into(),
+            pulls: vec![(1, "aaa".into())],
+            state,
+            report: true,
+            by_tide: false,
+            start: start.into(),
+        }
+    }
+
+    #[test]
+    fn a_resync_list_does_not_undo_what_job_events_taught_since() {
+        let listed_at: Time = Time("2026-12-02T08:00:00Z".parse().unwrap());
+        let mut index = RepoIndex::new("acme", "foo");
+        index.observe(&Observation::PullRequest(Box::new(pr(1, "aaa"))));
+        for (name, state, start) in [
+            (
+                "finished-since",
+                ProwJobState::Success,
+                "2026-12-02T07:00:00Z",
+            ),
+            ("deleted", ProwJobState::Success, "2026-12-02T06:00:00Z"),
+            (
+                "started-since",
+                ProwJobState::Pending,
+                "2026-12-02T08:00:05Z",
+            ),
+            (
+                "listed-newer",
+                ProwJobState::Pending,
+                "2026-12-02T07:30:00Z",
+            ),
+        ] {
+            index.jobs.insert(name.into(), record(state, start));
+        }
+        let listed: BTreeMap<String, JobRecord> = [
+            (
+                "finished-since",
+                ProwJobState::Pending,
+                "2026-12-02T07:00:00Z",
+            ),
+            (
+                "listed-newer",
+                ProwJobState::Failure,
+                "2026-12-02T07:30:00Z",
+            ),
+            ("only-listed", ProwJobState::Success, "2026-12-02T05:00:00Z"),
+        ]
+        .into_iter()
+        .map(|(n, st, t)| (n.to_owned(), record(st, t)))
+        .collect();
+        index.refresh_jobs(&listed, &listed_at);
+        let states: Vec<(&str, ProwJobState)> = index
+            .jobs
+            .iter()
+            .map(|(n, r)| (n.as_str(), r.state))
+            .collect();
+        assert_eq!(
+            states,
+            [
+                ("finished-since", ProwJobState::Success),
+                ("listed-newer", ProwJobState::Failure),
+                ("only-listed", ProwJobState::Success),
+                ("started-since", ProwJobState::Pending),
+            ]
+        );
     }
 
     #[test]

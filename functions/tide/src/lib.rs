@@ -45,6 +45,9 @@ pub struct TideState {
     /// (doubling), and between merges of a batch.
     pub merge_backoff: Duration,
     pub metrics: Arc<Metrics>,
+    /// Repositories synced (decided, statuses written, merged) at once by this instance:
+    /// `tide.max_goroutines`, as Prow bounds its parallel pool syncs.
+    pub syncs: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for TideState {
@@ -66,13 +69,19 @@ impl TideState {
         Self {
             prowjobs: ProwJobs::new(client.clone(), &ns),
             store: IndexStore::kube(client, &ns),
-            config,
             github,
             clock: Clock::system(),
             deck_url: String::new(),
             merge_backoff: shell::DEFAULT_MERGE_BACKOFF,
             metrics: Arc::new(Metrics::default()),
+            syncs: Arc::new(tokio::sync::Semaphore::new(max_syncs(&config.prow.tide))),
+            config,
         }
+    }
+
+    /// How many repositories sync at once (see [`TideState::syncs`]).
+    pub fn max_syncs(&self) -> usize {
+        max_syncs(&self.config.prow.tide)
     }
 
     pub fn with_clock(mut self, clock: Clock) -> Self {
@@ -94,6 +103,17 @@ impl TideState {
         self.store = store;
         self
     }
+}
+
+/// Prow's default for an unset `tide.max_goroutines`; a negative one (which Prow refuses to load)
+/// gets it too.
+const DEFAULT_MAX_GOROUTINES: usize = 20;
+
+fn max_syncs(tide: &prow_core::config::tide::Tide) -> usize {
+    usize::try_from(tide.max_goroutines)
+        .ok()
+        .filter(|n| *n > 0)
+        .unwrap_or(DEFAULT_MAX_GOROUTINES)
 }
 
 /// tide's settings, from flags or env (`prow serve tide`, the `prow-tide` binary).

@@ -163,17 +163,28 @@ pub async fn sync_repo(
     repo: &str,
     observe: impl Fn(&mut RepoIndex) -> bool,
 ) -> Result<(), TideError> {
-    sync_repo_report(state, org, repo, false, observe)
+    sync_repo_report(state, org, repo, None, observe)
         .await
         .map(|_| ())
 }
 
-/// [`sync_repo`], returning the decisions (tests, benchmark).
+/// The repository's ProwJobs as index records, by name.
+pub type JobRecords = BTreeMap<String, crate::index::JobRecord>;
+
+/// A ProwJob list and when it was made.
+#[derive(Debug, Clone)]
+pub struct ListedJobs {
+    pub records: JobRecords,
+    pub at: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time,
+}
+
+/// [`sync_repo`], returning the decisions (tests, benchmark). `jobs`, when given, refreshes
+/// the index's job records (the resync lists ProwJobs once for every repository).
 pub async fn sync_repo_report(
     state: &TideState,
     org: &str,
     repo: &str,
-    refresh_jobs: bool,
+    jobs: Option<&ListedJobs>,
     observe: impl Fn(&mut RepoIndex) -> bool,
 ) -> Result<RepoReport, TideError> {
     let presubmits = state
@@ -184,15 +195,24 @@ pub async fn sync_repo_report(
             repo: repo.to_owned(),
             source,
         })?;
+    // Held through the merges too: Prow's max_goroutines bounds whole pool syncs.
+    let _permit = state.syncs.acquire().await.ok();
+    let mut fresh = false;
     for _ in 0..CONFLICT_RETRIES {
-        let read = state.store.load(org, repo).await?;
+        let read = if fresh {
+            state.store.load_fresh(org, repo).await?
+        } else {
+            state.store.load(org, repo).await?
+        };
         let stored = read.index;
         let mut index = stored.clone();
         observe(&mut index);
         fill_missing_facts(state, &mut index, presubmits).await?;
-        if read.version.is_none() || refresh_jobs {
+        match jobs {
+            Some(listed) => index.refresh_jobs(&listed.records, &listed.at),
             // A new index learns the repository's jobs once; later, job events keep it current.
-            index.set_jobs(list_jobs(state, org, repo).await?);
+            None if read.version.is_none() => index.set_jobs(list_jobs(state, org, repo).await?),
+            None => {}
         }
         index.prune_jobs();
         let prowjobs = index.prowjobs();
@@ -253,17 +273,22 @@ pub async fn sync_repo_report(
         if !claim_live || merging.is_some() {
             next.claim = merging;
         }
-        let unchanged_summaries = next.pools.iter().all(|(b, s)| {
-            index.pools.get(b).is_some_and(|old| {
-                PoolSummary {
-                    updated: String::new(),
-                    ..old.clone()
-                } == PoolSummary {
-                    updated: String::new(),
-                    ..s.clone()
+        // A decision like the last one keeps its time: the summary says when the pool last
+        // changed, and an event that changes nothing then leaves the index as it was.
+        let mut unchanged_summaries = true;
+        for (branch, summary) in next.pools.iter_mut() {
+            match index.pools.get(branch) {
+                Some(old)
+                    if PoolSummary {
+                        updated: old.updated.clone(),
+                        ..summary.clone()
+                    } == *old =>
+                {
+                    summary.updated = old.updated.clone();
                 }
-            })
-        });
+                _ => unchanged_summaries = false,
+            }
+        }
         let nothing_to_do = report
             .pools
             .values()
@@ -273,12 +298,18 @@ pub async fn sync_repo_report(
             match state.store.save(&next, read.version.as_deref()).await? {
                 Saved::Conflict => {
                     state.metrics.index_conflicts.inc();
+                    fresh = true;
                     continue;
                 }
                 Saved::Written => {
                     state.metrics.index_writes.inc();
                 }
             }
+        } else if read.cached {
+            // Our copy may predate another instance's write, which this event would change:
+            // "nothing changed" holds only against the stored index.
+            fresh = true;
+            continue;
         }
         act(state, org, repo, &report).await?;
         return Ok(report);
@@ -738,16 +769,57 @@ pub async fn resync(state: &TideState) -> Result<usize, TideError> {
     for index in state.store.list().await? {
         open.entry((index.org, index.repo)).or_default();
     }
+    // One list for every repository: a list per repository makes the API server read every
+    // ProwJob once per repository.
+    let listed_at = state.clock.time();
+    let mut jobs: BTreeMap<(String, String), JobRecords> = BTreeMap::new();
+    for pj in state
+        .prowjobs
+        .list(None)
+        .await
+        .map_err(|source| TideError::Kube {
+            target: "prowjobs".to_owned(),
+            source,
+        })?
+    {
+        let Some(refs) = pj.spec.refs.as_ref() else {
+            continue;
+        };
+        let key = (refs.org.clone(), refs.repo.clone());
+        if let Some((name, record)) = crate::index::JobRecord::of(&pj) {
+            jobs.entry(key).or_default().insert(name, record);
+        }
+    }
     let total = open.len();
-    let (mut failed, mut first) = (0, None);
+    // Repositories re-read in parallel, at most max_goroutines at once (each then waits for a
+    // sync permit like any event), as Prow syncs its pools.
+    let reads = std::sync::Arc::new(tokio::sync::Semaphore::new(state.max_syncs()));
+    let mut tasks = tokio::task::JoinSet::new();
     for ((org, repo), numbers) in open {
-        match resync_repo(state, &org, &repo, &numbers).await {
-            Ok(()) => {}
-            Err(e) => {
-                tracing::warn!(%org, %repo, error = %e, "resync failed");
-                failed += 1;
-                first.get_or_insert(e);
-            }
+        let (state, reads) = (state.clone(), reads.clone());
+        let jobs = ListedJobs {
+            records: jobs
+                .remove(&(org.clone(), repo.clone()))
+                .unwrap_or_default(),
+            at: listed_at.clone(),
+        };
+        tasks.spawn(async move {
+            let _permit = reads.acquire_owned().await.ok();
+            let result = resync_repo(&state, &org, &repo, &numbers, &jobs).await;
+            (org, repo, result)
+        });
+    }
+    let (mut failed, mut first) = (0, None);
+    while let Some(joined) = tasks.join_next().await {
+        let (org, repo, result) = match joined {
+            Ok(done) => done,
+            // Nothing cancels these tasks: a join error is a panic, which stays one.
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        };
+        if let Err(e) = result {
+            tracing::warn!(%org, %repo, error = %e, "resync failed");
+            failed += 1;
+            first.get_or_insert(e);
         }
     }
     match first {
@@ -765,6 +837,7 @@ async fn resync_repo(
     org: &str,
     repo: &str,
     numbers: &BTreeSet<u64>,
+    jobs: &ListedJobs,
 ) -> Result<(), TideError> {
     let mut fresh = BTreeMap::new();
     for &number in numbers {
@@ -824,7 +897,7 @@ async fn resync_repo(
             .map_err(gh(format!("{org}/{repo}@{branch}")))?;
         heads.insert(branch, sha);
     }
-    sync_repo_report(state, org, repo, true, move |index| {
+    sync_repo_report(state, org, repo, Some(jobs), move |index| {
         let before = index.clone();
         let mut prs = fresh.clone();
         for (number, pr) in prs.iter_mut() {

@@ -3,8 +3,14 @@
 //! instances never both act on the same state: the second write fails with 409 and that
 //! instance re-reads and decides again. An in-memory store with the same semantics serves the
 //! benchmark and unit tests.
+//!
+//! Each instance keeps the indexes it last read or wrote, decoded, with their resourceVersion
+//! ([`IndexStore::load`]): an event that changes the index then costs one conditional write
+//! instead of a read and a write, and a stale copy (another instance wrote since) only costs a
+//! 409 and a fresh read. A copy is never trusted for "nothing changed": see
+//! [`Versioned::cached`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -41,6 +47,11 @@ pub enum StoreError {
 pub struct Versioned {
     pub index: RepoIndex,
     pub version: Option<String>,
+    /// From this instance's copy, not read just now: it may be stale. A conditional write
+    /// proves it was not; deciding that an event changed nothing needs a fresh read
+    /// ([`IndexStore::load_fresh`]), else an event another instance's write made news would
+    /// be lost.
+    pub cached: bool,
 }
 
 /// The outcome of a conditional write.
@@ -51,16 +62,79 @@ pub enum Saved {
     Conflict,
 }
 
+/// How many bytes of encoded indexes one instance keeps decoded; beyond it the least recently
+/// used are dropped (a ConfigMap holds at most 1 MiB, so at least 64 of the largest fit).
+const CACHE_BYTES: usize = 64 * 1024 * 1024;
+
+struct Cached {
+    index: RepoIndex,
+    version: String,
+    bytes: usize,
+    used: u64,
+}
+
+/// This instance's copies, by ConfigMap name.
+#[derive(Default)]
+struct Cache {
+    entries: HashMap<String, Cached>,
+    bytes: usize,
+    clock: u64,
+}
+
+impl Cache {
+    fn get(&mut self, name: &str) -> Option<(RepoIndex, String)> {
+        self.clock += 1;
+        let clock = self.clock;
+        self.entries.get_mut(name).map(|entry| {
+            entry.used = clock;
+            (entry.index.clone(), entry.version.clone())
+        })
+    }
+
+    fn put(&mut self, name: &str, index: &RepoIndex, version: String, bytes: usize) {
+        self.remove(name);
+        self.clock += 1;
+        self.bytes += bytes;
+        self.entries.insert(
+            name.to_owned(),
+            Cached {
+                index: index.clone(),
+                version,
+                bytes,
+                used: self.clock,
+            },
+        );
+        while self.bytes > CACHE_BYTES && self.entries.len() > 1 {
+            let Some(oldest) = self
+                .entries
+                .iter()
+                .min_by_key(|(_, e)| e.used)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            self.remove(&oldest);
+        }
+    }
+
+    fn remove(&mut self, name: &str) {
+        if let Some(old) = self.entries.remove(name) {
+            self.bytes -= old.bytes;
+        }
+    }
+}
+
 #[derive(Clone)]
 enum Backend {
     Kube(Box<kube::Api<ConfigMap>>),
     Memory(Arc<Mutex<BTreeMap<String, (u64, String)>>>),
 }
 
-/// The index store.
+/// The index store; clones share one instance's copies.
 #[derive(Clone)]
 pub struct IndexStore {
     backend: Backend,
+    cache: Arc<Mutex<Cache>>,
 }
 
 impl std::fmt::Debug for IndexStore {
@@ -94,6 +168,7 @@ impl IndexStore {
     pub fn kube(client: kube::Client, namespace: &str) -> Self {
         IndexStore {
             backend: Backend::Kube(Box::new(kube::Api::namespaced(client, namespace))),
+            cache: Arc::default(),
         }
     }
 
@@ -101,10 +176,34 @@ impl IndexStore {
     pub fn memory() -> Self {
         IndexStore {
             backend: Backend::Memory(Arc::default()),
+            cache: Arc::default(),
         }
     }
 
+    /// The same stored indexes as seen by another instance (its own copies): tests of what
+    /// several instances do.
+    pub fn another_instance(&self) -> Self {
+        IndexStore {
+            backend: self.backend.clone(),
+            cache: Arc::default(),
+        }
+    }
+
+    /// This instance's copy of the index when it has one (`cached`), else a fresh read.
     pub async fn load(&self, org: &str, repo: &str) -> Result<Versioned, StoreError> {
+        let name = configmap_name(org, repo);
+        if let Some((index, version)) = lock(&self.cache).get(&name) {
+            return Ok(Versioned {
+                index,
+                version: Some(version),
+                cached: true,
+            });
+        }
+        self.load_fresh(org, repo).await
+    }
+
+    /// The index as stored now.
+    pub async fn load_fresh(&self, org: &str, repo: &str) -> Result<Versioned, StoreError> {
         let name = configmap_name(org, repo);
         let stored: Option<(String, String)> = match &self.backend {
             Backend::Kube(api) => {
@@ -129,10 +228,14 @@ impl IndexStore {
                 .map(|(v, data)| (v.to_string(), data.clone())),
         };
         match stored {
-            None => Ok(Versioned {
-                index: RepoIndex::new(org, repo),
-                version: None,
-            }),
+            None => {
+                lock(&self.cache).remove(&name);
+                Ok(Versioned {
+                    index: RepoIndex::new(org, repo),
+                    version: None,
+                    cached: false,
+                })
+            }
             Some((version, data)) => {
                 let index = if data.is_empty() {
                     RepoIndex::new(org, repo)
@@ -142,9 +245,11 @@ impl IndexStore {
                         source,
                     })?
                 };
+                lock(&self.cache).put(&name, &index, version.clone(), data.len());
                 Ok(Versioned {
                     index,
                     version: Some(version),
+                    cached: false,
                 })
             }
         }
@@ -161,6 +266,7 @@ impl IndexStore {
             name: name.clone(),
             source,
         })?;
+        let bytes = data.len();
         match &self.backend {
             Backend::Kube(api) => {
                 let cm = ConfigMap {
@@ -185,9 +291,22 @@ impl IndexStore {
                     Some(_) => api.replace(&name, &PostParams::default(), &cm).await,
                 };
                 match result {
-                    Ok(_) => Ok(Saved::Written),
-                    Err(kube::Error::Api(status)) if status.code == 409 => Ok(Saved::Conflict),
-                    Err(source) => Err(StoreError::Kube { name, source }),
+                    Ok(written) => {
+                        match written.metadata.resource_version {
+                            Some(version) => lock(&self.cache).put(&name, index, version, bytes),
+                            None => lock(&self.cache).remove(&name),
+                        }
+                        Ok(Saved::Written)
+                    }
+                    // 409 on a replace (stale version) and on a create (someone created it).
+                    Err(kube::Error::Api(status)) if status.code == 409 => {
+                        lock(&self.cache).remove(&name);
+                        Ok(Saved::Conflict)
+                    }
+                    Err(source) => {
+                        lock(&self.cache).remove(&name);
+                        Err(StoreError::Kube { name, source })
+                    }
                 }
             }
             Backend::Memory(map) => {
@@ -195,9 +314,12 @@ impl IndexStore {
                 let current = map.get(&name).map(|(v, _)| *v);
                 let expected = version.and_then(|v| v.parse::<u64>().ok());
                 if current != expected {
+                    lock(&self.cache).remove(&name);
                     return Ok(Saved::Conflict);
                 }
-                map.insert(name, (current.unwrap_or(0) + 1, data));
+                let next = current.unwrap_or(0) + 1;
+                map.insert(name.clone(), (next, data));
+                lock(&self.cache).put(&name, index, next.to_string(), bytes);
                 Ok(Saved::Written)
             }
         }
