@@ -14,7 +14,12 @@ pub const DESCRIPTION_MAX_LEN: usize = 140;
 const BASE_SHA_DELIMITER: &str = " BaseSHA:";
 /// U+2001 EM QUAD: pads the description so the SHA sits at the right where GitHub cuts.
 const PAD: char = '\u{2001}';
-const ABOUT_THIS_BOT: &str = "Instructions for interacting with me using PR comments are available [here](https://git.k8s.io/community/contributors/guide/pull-requests.md).  If you have questions or suggestions related to my behavior, please file an issue against the [kubernetes-sigs/prow](https://github.com/kubernetes-sigs/prow/issues/new?title=Prow%20issue:) repository.";
+/// Prow's `plugins.AboutThisBot`: the note every bot comment ends with, including the sentence
+/// about the command list that `FormatResponse` leaves out but the test report keeps.
+const ABOUT_THIS_BOT: &str = concat!(
+    "Instructions for interacting with me using PR comments are available [here](https://git.k8s.io/community/contributors/guide/pull-requests.md).  If you have questions or suggestions related to my behavior, please file an issue against the [kubernetes-sigs/prow](https://github.com/kubernetes-sigs/prow/issues/new?title=Prow%20issue:) repository.",
+    " I understand the commands that are listed [here](https://go.k8s.io/bot-commands)."
+);
 
 /// Job types reported when `github_reporter.job_types_to_report` is empty (Prow's default).
 const DEFAULT_TYPES: [ProwJobType; 2] = [ProwJobType::Presubmit, ProwJobType::Postsubmit];
@@ -160,18 +165,45 @@ pub fn is_ignorable_status_error(err: &prow_github::GitHubError) -> bool {
     }
 }
 
-/// Whether a finished job takes part in the failure comment.
+/// Whether a report of this job touches the PR's failure comment: Prow's `ReportComment` looks
+/// only at complete jobs of a single pull, in repos not listed in `no_comment_repos`.
 pub fn wants_failure_comment(pj: &ProwJob, cfg: &GitHubReporter) -> bool {
     let Some(refs) = pj.spec.refs.as_ref() else {
         return false;
     };
-    pj.spec.type_ == ProwJobType::Presubmit
-        && pj.is_complete()
-        && refs.pulls.len() == 1
-        && !cfg
-            .no_comment_repos
-            .iter()
-            .any(|r| *r == refs.org_repo() || *r == refs.org)
+    pj.is_complete() && refs.pulls.len() == 1 && !repo_listed(&cfg.no_comment_repos, pj)
+}
+
+/// Whether the job's repo (`org/repo`) or its org is in `list`, as Prow matches
+/// `no_comment_repos` and `summary_comment_repos`.
+pub fn repo_listed(list: &[String], pj: &ProwJob) -> bool {
+    pj.spec
+        .refs
+        .as_ref()
+        .is_some_and(|refs| list.iter().any(|r| *r == refs.org_repo() || *r == refs.org))
+}
+
+/// Go's `strconv.ParseBool`.
+fn parse_go_bool(s: &str) -> Option<bool> {
+    match s {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// The Required column as Prow's `createEntry` fills it: the negation of a presubmit's
+/// `prow.k8s.io/is-optional` label, and `unknown` when the job is no presubmit or the label is
+/// missing or not a Go boolean (a ProwJob created by hand, say).
+fn required_column(pj: &ProwJob) -> String {
+    let optional = (pj.spec.type_ == ProwJobType::Presubmit)
+        .then(|| pj.metadata.labels.as_ref()?.get(IS_OPTIONAL_LABEL))
+        .flatten()
+        .and_then(|v| parse_go_bool(v));
+    match optional {
+        Some(optional) => (!optional).to_string(),
+        None => "unknown".to_owned(),
+    }
 }
 
 /// One table row of the failure comment.
@@ -183,28 +215,24 @@ pub fn failure_row(pj: &ProwJob) -> String {
         .and_then(|r| r.pulls.first())
         .map(|p| p.sha.as_str())
         .unwrap_or_default();
-    let optional = pj
-        .metadata
-        .labels
-        .as_ref()
-        .and_then(|l| l.get(IS_OPTIONAL_LABEL))
-        .is_some_and(|v| v == "true");
     format!(
         "{} | {} | [link]({}) | {} | `{}`",
-        pj.spec.context, sha, pj.status.url, !optional, pj.spec.rerun_command
+        pj.spec.context,
+        sha,
+        pj.status.url,
+        required_column(pj),
+        pj.spec.rerun_command
     )
 }
 
 /// The `plank.report_templates` entry for the job's repo, as Prow's `ReportTemplateForRepo`
 /// picks it: `org/repo`, then `org`, then `*` (the legacy `report_template` counts as `*`).
+/// An entry that is an empty string is still a template: Prow renders it to nothing and keeps
+/// the blank lines around it.
 pub fn report_template<'a>(plank: &'a prow_core::config::Plank, pj: &ProwJob) -> Option<&'a str> {
     let templates = &plank.report_templates;
-    let star = || {
-        templates
-            .get("*")
-            .or(plank.report_template.as_ref())
-            .map(String::as_str)
-    };
+    let legacy = plank.report_template.as_deref().filter(|t| !t.is_empty());
+    let star = || templates.get("*").map(String::as_str).or(legacy);
     let Some(refs) = pj.spec.refs.as_ref() else {
         return star();
     };
@@ -213,21 +241,25 @@ pub fn report_template<'a>(plank: &'a prow_core::config::Plank, pj: &ProwJob) ->
         .or_else(|| templates.get(&refs.org))
         .map(String::as_str)
         .or_else(star)
-        .filter(|t| !t.is_empty())
 }
 
-/// The failure comment body for `rows`, with the rendered report template (if any) under the
-/// table, as Prow's `createComment` writes it.
+/// The report comment as Prow's `createComment` writes it: the failure table for `rows` (or,
+/// with no rows, the "all tests passed" line a summary comment gets), the rendered report
+/// template (if the repo has one) under it, then the bot footer and the tag.
 pub fn comment_body(author: &str, rows: &[String], report: Option<&str>) -> String {
-    let plural = if rows.len() == 1 { "test" } else { "tests" };
-    let mut lines = vec![
-        format!(
-            "@{author}: The following {plural} **failed**, say `/retest` to rerun all failed tests or `/retest-required` to rerun all mandatory failed tests:"
-        ),
-        String::new(),
-        "Test name | Commit | Details | Required | Rerun command".to_owned(),
-        "--- | --- | --- | --- | ---".to_owned(),
-    ];
+    let mut lines = if rows.is_empty() {
+        vec![format!("@{author}: all tests **passed!**"), String::new()]
+    } else {
+        let plural = if rows.len() == 1 { "test" } else { "tests" };
+        vec![
+            format!(
+                "@{author}: The following {plural} **failed**, say `/retest` to rerun all failed tests or `/retest-required` to rerun all mandatory failed tests:"
+            ),
+            String::new(),
+            "Test name | Commit | Details | Required | Rerun command".to_owned(),
+            "--- | --- | --- | --- | ---".to_owned(),
+        ]
+    };
     lines.extend(rows.iter().cloned());
     if let Some(report) = report {
         lines.extend([String::new(), report.to_owned()]);
@@ -271,19 +303,22 @@ pub enum CommentAction {
     Edit(u64, String),
 }
 
-/// Prow's comment update for one reported job, given the PR's comments (oldest first): keep
-/// other jobs' rows, replace this job's row (added only when it failed), delete older report
-/// comments, then create, edit or delete the latest one.
-pub fn plan_failure_comment(
-    pj: &ProwJob,
+/// Prow's `ReportComment` for `jobs` of one pull request (the reported job, or for a
+/// `summary_comment_repos` repo the latest run of each of the PR's jobs), given the PR's
+/// comments oldest first: keep other jobs' rows (a newer row for the same context replaces an
+/// older one), drop these jobs' old rows and add a row for each that failed, delete older
+/// report comments, then create, edit or delete the latest. `must_create` (a summary repo)
+/// writes the comment even with no failure, unless one of the jobs was aborted.
+pub fn plan_report_comment(
+    jobs: &[&ProwJob],
     bot_login: &str,
     comments: &[IssueComment],
     report: Option<&str>,
+    must_create: bool,
 ) -> Vec<CommentAction> {
-    let Some(author) = pj
-        .spec
-        .refs
-        .as_ref()
+    let Some(author) = jobs
+        .first()
+        .and_then(|pj| pj.spec.refs.as_ref())
         .and_then(|r| r.pulls.first())
         .map(|p| p.author.clone())
     else {
@@ -293,7 +328,6 @@ pub fn plan_failure_comment(
         .iter()
         .filter(|c| c.user.login.eq_ignore_ascii_case(bot_login) && c.body.contains(COMMENT_TAG))
         .collect();
-    // Rows by context; a newer comment's row replaces an older one's.
     let mut rows: Vec<String> = Vec::new();
     for comment in &ours {
         for row in table_rows(&comment.body) {
@@ -302,38 +336,67 @@ pub fn plan_failure_comment(
             rows.push(row);
         }
     }
-    rows.retain(|r| row_context(r) != pj.spec.context);
-    let added = pj.status.state == ProwJobState::Failure;
-    if added {
-        rows.push(failure_row(pj));
-    }
+    rows.retain(|r| !jobs.iter().any(|pj| row_context(r) == pj.spec.context));
+    let failed: Vec<String> = jobs
+        .iter()
+        .filter(|pj| pj.status.state == ProwJobState::Failure)
+        .map(|pj| failure_row(pj))
+        .collect();
+    let added = !failed.is_empty();
+    rows.extend(failed);
 
-    let mut actions = Vec::new();
-    let latest = ours.last().map(|c| c.id);
-    for older in ours.iter().rev().skip(1) {
-        actions.push(CommentAction::Delete(older.id));
+    let mut actions: Vec<CommentAction> = Vec::new();
+    let (older, mut latest) = match ours.split_last() {
+        Some((last, older)) => (older, Some(*last)),
+        None => (&[][..], None),
+    };
+    actions.extend(older.iter().map(|c| CommentAction::Delete(c.id)));
+    if added || rows.is_empty() {
+        actions.extend(latest.take().map(|c| CommentAction::Delete(c.id)));
     }
+    let aborted = jobs
+        .iter()
+        .any(|pj| pj.status.state == ProwJobState::Aborted);
+    let summary = must_create && !aborted;
+    if rows.is_empty() && !summary {
+        return actions;
+    }
+    let body = comment_body(&author, &rows, report);
     match latest {
-        _ if rows.is_empty() => actions.extend(latest.map(CommentAction::Delete)),
-        Some(id) if !added => {
-            let body = comment_body(&author, &rows, report);
-            let unchanged = ours.last().is_some_and(|c| c.body == body);
-            if !unchanged {
-                actions.push(CommentAction::Edit(id, body));
-            }
-        }
-        _ => {
-            actions.extend(latest.map(CommentAction::Delete));
-            actions.push(CommentAction::Create(comment_body(&author, &rows, report)));
-        }
+        // Prow edits even when nothing changed; GitHub would show the same text.
+        Some(c) if c.body == body => {}
+        Some(c) => actions.push(CommentAction::Edit(c.id, body)),
+        None => actions.push(CommentAction::Create(body)),
     }
     actions
+}
+
+/// Prow's `pjsToReport` for a summary comment: of the PR's ProwJobs, the latest run (by
+/// creation) of each job that reports; `None` while any of them is still running, since the
+/// summary waits for all of them.
+pub fn summary_jobs(pr_jobs: &[ProwJob]) -> Option<Vec<&ProwJob>> {
+    if pr_jobs.iter().any(|pj| !pj.is_complete()) {
+        return None;
+    }
+    let mut latest: std::collections::BTreeMap<&str, &ProwJob> = Default::default();
+    for pj in pr_jobs.iter().filter(|pj| pj.spec.report) {
+        let created = |p: &ProwJob| p.metadata.creation_timestamp.clone().map(|t| t.0);
+        match latest.get(pj.spec.job.as_str()) {
+            Some(seen) if created(seen) >= created(pj) => {}
+            _ => {
+                latest.insert(&pj.spec.job, pj);
+            }
+        }
+    }
+    Some(latest.into_values().collect())
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+    use k8s_openapi::jiff::Timestamp;
     use prow_core::prowjob::{Pull, Refs};
     use prow_github::User;
 
@@ -354,6 +417,11 @@ mod tests {
         pj.status.state = state;
         pj.status.url = format!("https://prow.example.com/view/gs/b/{job}/1");
         pj.status.description = "Job failed.".into();
+        // Trigger labels every presubmit it creates with whether it is optional.
+        pj.metadata
+            .labels
+            .get_or_insert_default()
+            .insert(IS_OPTIONAL_LABEL.into(), "false".into());
         if state.is_final() {
             pj.status.completion_time = pj.status.start_time.clone();
         }
@@ -488,53 +556,204 @@ mod tests {
         }
     }
 
-    /// The example config's `report_templates` entry, rendered under the table exactly where
-    /// Prow's `createComment` puts it: after the rows, a blank line, the rendered text, then the
-    /// bot footer.
-    #[test]
-    fn failure_comment_carries_the_repos_report_template_like_prow() {
-        let mut plank = prow_core::config::Plank::default();
-        plank.report_templates.insert(
-            "*".into(),
-            "[Full PR test history](https://prow.example.com/pr-history?org={{.Spec.Refs.Org}}&repo={{.Spec.Refs.Repo}}&pr={{with index .Spec.Refs.Pulls 0}}{{.Number}}{{end}}).".into(),
-        );
-        plank
-            .report_templates
-            .insert("other-org".into(), "other".into());
-        let pj = presubmit("pull-foo-unit", ProwJobState::Failure);
-        let template = report_template(&plank, &pj).unwrap();
-        let report = prow_core::gotemplate::render_prowjob(template, &pj).unwrap();
-        let actions = plan_failure_comment(&pj, "bot", &[], Some(&report));
-        let [CommentAction::Create(body)] = actions.as_slice() else {
-            panic!("{actions:?}")
-        };
-        let expected = [
-            "@alice: The following test **failed**, say `/retest` to rerun all failed tests or `/retest-required` to rerun all mandatory failed tests:",
-            "",
-            "Test name | Commit | Details | Required | Rerun command",
-            "--- | --- | --- | --- | ---",
-            &format!("pull-foo-unit | {SHA} | [link](https://prow.example.com/view/gs/b/pull-foo-unit/1) | true | `/test pull-foo-unit`"),
-            "",
-            "[Full PR test history](https://prow.example.com/pr-history?org=acme&repo=foo&pr=42).",
+    /// The footer of every report comment, as Prow's `createComment` ends it.
+    fn footer() -> String {
+        [
             "",
             "<details>",
             "",
-            ABOUT_THIS_BOT,
+            "Instructions for interacting with me using PR comments are available [here](https://git.k8s.io/community/contributors/guide/pull-requests.md).  If you have questions or suggestions related to my behavior, please file an issue against the [kubernetes-sigs/prow](https://github.com/kubernetes-sigs/prow/issues/new?title=Prow%20issue:) repository. I understand the commands that are listed [here](https://go.k8s.io/bot-commands).",
             "</details>",
-            COMMENT_TAG,
+            "<!-- test report -->",
         ]
-        .join("\n");
+        .join("\n")
+    }
+
+    /// Upstream's `TestCreateComment` cases (pkg/github/report): an empty template still
+    /// leaves its blank lines, the plural follows the row count, a summary with no failure says
+    /// all tests passed.
+    #[test]
+    fn comment_bodies_match_prows_create_comment() {
+        let head = |plural: &str| {
+            format!(
+                "@chaodaig: The following test{plural} **failed**, say `/retest` to rerun all failed tests or `/retest-required` to rerun all mandatory failed tests:\n\nTest name | Commit | Details | Required | Rerun command\n--- | --- | --- | --- | ---\n"
+            )
+        };
+        let one = vec!["aaa | bbb | ccc | ddd | eee".to_owned()];
+        let two = vec![one[0].clone(), "fff | ggg | hhh | iii | jjj".to_owned()];
+        let table = [
+            (
+                "one failure, empty template",
+                comment_body("chaodaig", &one, Some("")),
+                format!("{}aaa | bbb | ccc | ddd | eee\n\n\n{}", head(""), footer()),
+            ),
+            (
+                "two failures, empty template",
+                comment_body("chaodaig", &two, Some("")),
+                format!(
+                    "{}aaa | bbb | ccc | ddd | eee\nfff | ggg | hhh | iii | jjj\n\n\n{}",
+                    head("s"),
+                    footer()
+                ),
+            ),
+            (
+                "rendered template",
+                comment_body("chaodaig", &one, Some("job-a")),
+                format!(
+                    "{}aaa | bbb | ccc | ddd | eee\n\njob-a\n{}",
+                    head(""),
+                    footer()
+                ),
+            ),
+            (
+                "all passed, no template",
+                comment_body("chaodaig", &[], None),
+                format!("@chaodaig: all tests **passed!**\n\n{}", footer()),
+            ),
+        ];
+        for (name, got, want) in table {
+            assert_eq!(got, want, "{name}");
+        }
+    }
+
+    /// Kubernetes' own `plank.report_templates` (the vendored slice of its config.yaml, read as
+    /// Go's YAML reads it) on a failed presubmit created the way trigger creates one: the whole
+    /// comment, byte for byte as Prow's crier writes it.
+    #[test]
+    fn a_failure_comment_from_kubernetes_report_template_matches_prow() {
+        let prow: prow_core::config::ProwConfig = prow_core::config::from_go_yaml(include_str!(
+            "../../../testdata/prow/test-infra/config/prow/config.yaml"
+        ))
+        .unwrap();
+        let plank = &prow.plank;
+        let mut pj = presubmit("pull-kubernetes-unit", ProwJobState::Failure);
+        let refs = pj.spec.refs.as_mut().unwrap();
+        (refs.org, refs.repo) = ("kubernetes".into(), "kubernetes".into());
+        pj.metadata
+            .labels
+            .get_or_insert_default()
+            .insert(IS_OPTIONAL_LABEL.into(), "false".into());
+        pj.status.url =
+            "https://prow.k8s.io/view/gs/kubernetes-ci-logs/pr-logs/pull/42/pull-kubernetes-unit/1"
+                .into();
+
+        let template = report_template(plank, &pj).unwrap();
+        let report = prow_core::gotemplate::render_prowjob(template, &pj).unwrap();
+        let actions = plan_report_comment(&[&pj], "bot", &[], Some(&report), false);
+        let [CommentAction::Create(body)] = actions.as_slice() else {
+            panic!("{actions:?}")
+        };
+        let expected = format!(
+            "@alice: The following test **failed**, say `/retest` to rerun all failed tests or `/retest-required` to rerun all mandatory failed tests:
+
+Test name | Commit | Details | Required | Rerun command
+--- | --- | --- | --- | ---
+pull-kubernetes-unit | {SHA} | [link](https://prow.k8s.io/view/gs/kubernetes-ci-logs/pr-logs/pull/42/pull-kubernetes-unit/1) | true | `/test pull-kubernetes-unit`
+
+[Full PR test history](https://prow.k8s.io/pr-history?org=kubernetes&repo=kubernetes&pr=42). [Your PR dashboard](https://prow.k8s.io/pr?query=is%3Apr%20state%3Aopen%20author%3Aalice). Please help us cut down on flakes by [linking to](https://git.k8s.io/community/contributors/devel/sig-testing/flaky-tests.md#filing-issues-for-flaky-tests) an [open issue](https://github.com/kubernetes/kubernetes/issues?q=is:issue+is:open) when you hit one in your PR.
+{}",
+            footer()
+        );
         assert_eq!(body, &expected);
-        // The org's own entry wins over `*`; the legacy singular form counts as `*`.
+    }
+
+    #[test]
+    fn report_templates_are_picked_by_repo_then_org_then_star() {
+        let pj = presubmit("pull-foo-unit", ProwJobState::Failure);
+        let mut plank = prow_core::config::Plank::default();
+        assert_eq!(report_template(&plank, &pj), None);
+        plank.report_templates.insert("*".into(), "star".into());
         plank
             .report_templates
-            .insert("acme".into(), "acme's".into());
-        assert_eq!(report_template(&plank, &pj), Some("acme's"));
+            .insert("other".into(), "other".into());
+        assert_eq!(report_template(&plank, &pj), Some("star"));
+        plank.report_templates.insert("acme".into(), "org".into());
+        assert_eq!(report_template(&plank, &pj), Some("org"));
+        plank
+            .report_templates
+            .insert("acme/foo".into(), String::new());
+        assert_eq!(
+            report_template(&plank, &pj),
+            Some(""),
+            "empty is a template"
+        );
         let legacy = prow_core::config::Plank {
             report_template: Some("legacy".into()),
             ..prow_core::config::Plank::default()
         };
         assert_eq!(report_template(&legacy, &pj), Some("legacy"));
+    }
+
+    /// Prow's `createEntry`: `unknown` unless a presubmit carries a Go-boolean is-optional label.
+    #[test]
+    fn the_required_column_is_unknown_unless_the_optional_label_says() {
+        let labelled = |value: Option<&str>, type_: ProwJobType| {
+            let mut pj = presubmit("a", ProwJobState::Failure);
+            pj.spec.type_ = type_;
+            pj.metadata.labels = None;
+            if let Some(v) = value {
+                pj.metadata
+                    .labels
+                    .get_or_insert_default()
+                    .insert(IS_OPTIONAL_LABEL.into(), v.into());
+            }
+            failure_row(&pj).split(" | ").nth(3).unwrap().to_owned()
+        };
+        let table = [
+            (Some("true"), ProwJobType::Presubmit, "false"),
+            (Some("false"), ProwJobType::Presubmit, "true"),
+            (Some("T"), ProwJobType::Presubmit, "false"),
+            (Some("0"), ProwJobType::Presubmit, "true"),
+            (Some("yes"), ProwJobType::Presubmit, "unknown"),
+            (None, ProwJobType::Presubmit, "unknown"),
+            (Some("false"), ProwJobType::Postsubmit, "unknown"),
+        ];
+        for (value, type_, want) in table {
+            assert_eq!(labelled(value, type_), want, "{value:?} {type_:?}");
+        }
+    }
+
+    /// `summary_comment_repos`: every job of the PR in one comment once all are done; an
+    /// aborted job suppresses the "all passed" comment, as in Prow.
+    #[test]
+    fn summary_comments_cover_the_latest_run_of_every_job() {
+        let mut old_unit = presubmit("pull-foo-unit", ProwJobState::Failure);
+        old_unit.metadata.creation_timestamp = Some(Time(Timestamp::from_second(100).unwrap()));
+        let mut new_unit = presubmit("pull-foo-unit", ProwJobState::Success);
+        new_unit.metadata.creation_timestamp = Some(Time(Timestamp::from_second(200).unwrap()));
+        let lint = presubmit("pull-foo-lint", ProwJobState::Success);
+        let running = presubmit("pull-foo-e2e", ProwJobState::Pending);
+        let all = [old_unit.clone(), new_unit.clone(), lint.clone()];
+        assert_eq!(summary_jobs(&[lint.clone(), running]), None);
+        let jobs = summary_jobs(&all).unwrap();
+        assert_eq!(
+            jobs.iter()
+                .map(|j| (j.spec.job.as_str(), j.status.state))
+                .collect::<Vec<_>>(),
+            [
+                ("pull-foo-lint", ProwJobState::Success),
+                ("pull-foo-unit", ProwJobState::Success)
+            ]
+        );
+        let actions = plan_report_comment(&jobs, "bot", &[], None, true);
+        assert_eq!(
+            actions,
+            [CommentAction::Create(format!(
+                "@alice: all tests **passed!**\n\n{}",
+                footer()
+            ))]
+        );
+        // Without summary mode nothing is written when nothing failed.
+        assert!(plan_report_comment(&jobs, "bot", &[], None, false).is_empty());
+        let mut aborted = lint;
+        aborted.status.state = ProwJobState::Aborted;
+        assert!(plan_report_comment(&[&new_unit, &aborted], "bot", &[], None, true).is_empty());
+        // A failure among them: a table of it, even in summary mode.
+        let actions = plan_report_comment(&[&old_unit, &new_unit], "bot", &[], None, true);
+        let [CommentAction::Create(body)] = actions.as_slice() else {
+            panic!("{actions:?}")
+        };
+        assert!(body.contains("The following test **failed**"));
     }
 
     #[test]
@@ -545,7 +764,7 @@ mod tests {
         let lint_passed = presubmit("pull-foo-lint", ProwJobState::Success);
 
         // First failure: a new comment with one row, "test" singular.
-        let actions = plan_failure_comment(&unit_failed, "bot", &[], None);
+        let actions = plan_report_comment(&[&unit_failed], "bot", &[], None, false);
         let [CommentAction::Create(body)] = actions.as_slice() else {
             panic!("{actions:?}")
         };
@@ -558,7 +777,7 @@ mod tests {
 
         // A second failure: the old comment goes, a new one lists both ("tests").
         let existing = [comment(1, "someone", "hi"), comment(7, "bot", &first)];
-        let actions = plan_failure_comment(&lint_failed, "bot", &existing, None);
+        let actions = plan_report_comment(&[&lint_failed], "bot", &existing, None, false);
         let [CommentAction::Delete(7), CommentAction::Create(both)] = actions.as_slice() else {
             panic!("{actions:?}")
         };
@@ -567,7 +786,7 @@ mod tests {
 
         // The unit test passes on a retest: edited in place, its row gone.
         let existing = [comment(8, "bot", both)];
-        let actions = plan_failure_comment(&unit_passed, "bot", &existing, None);
+        let actions = plan_report_comment(&[&unit_passed], "bot", &existing, None, false);
         let [CommentAction::Edit(8, edited)] = actions.as_slice() else {
             panic!("{actions:?}")
         };
@@ -575,13 +794,13 @@ mod tests {
 
         // Everything passes: the comment is deleted.
         let existing = [comment(8, "bot", edited)];
-        let actions = plan_failure_comment(&lint_passed, "bot", &existing, None);
+        let actions = plan_report_comment(&[&lint_passed], "bot", &existing, None, false);
         assert_eq!(actions, [CommentAction::Delete(8)]);
 
         // Nothing failed and no comment: nothing to do; the same report twice: no edit.
-        assert!(plan_failure_comment(&lint_passed, "bot", &[], None).is_empty());
+        assert!(plan_report_comment(&[&lint_passed], "bot", &[], None, false).is_empty());
         let existing = [comment(9, "bot", edited)];
-        assert!(plan_failure_comment(&unit_passed, "bot", &existing, None).is_empty());
+        assert!(plan_report_comment(&[&unit_passed], "bot", &existing, None, false).is_empty());
 
         // Older duplicates are deleted; comments by others are left alone.
         let existing = [
@@ -590,12 +809,12 @@ mod tests {
             comment(5, "bot", &first),
         ];
         // (the latest already says the right thing, so it is left as it is).
-        let actions = plan_failure_comment(&lint_passed, "bot", &existing, None);
+        let actions = plan_report_comment(&[&lint_passed], "bot", &existing, None, false);
         assert_eq!(actions, [CommentAction::Delete(3)]);
     }
 
     #[test]
-    fn failure_comments_only_for_complete_presubmits_outside_no_comment_repos() {
+    fn failure_comments_only_for_complete_jobs_of_one_pull_outside_no_comment_repos() {
         let cfg = GitHubReporter::default();
         let quiet = GitHubReporter {
             no_comment_repos: vec!["acme/foo".into()],
@@ -605,6 +824,7 @@ mod tests {
         let running = presubmit("a", ProwJobState::Pending);
         let mut post = done.clone();
         post.spec.type_ = ProwJobType::Postsubmit;
+        post.spec.refs.as_mut().unwrap().pulls.clear();
         assert!(wants_failure_comment(&done, &cfg));
         assert!(!wants_failure_comment(&running, &cfg));
         assert!(!wants_failure_comment(&post, &cfg));

@@ -21,6 +21,7 @@ use cloudevents::AttributesReader;
 use prow_artifacts::ArtifactStore;
 use prow_core::config::Config;
 use prow_core::events::{APISERVER_ADD, APISERVER_UPDATE, PING};
+use prow_core::jobspec::{ORG_LABEL, PULL_LABEL, REPO_LABEL};
 use prow_core::prowjob::{ProwJob, ProwJobState};
 use prow_github::GitHub;
 use prow_kube::{KubeOptions, ProwJobs};
@@ -216,49 +217,121 @@ async fn report_github(state: &CrierState, pj: &ProwJob) -> Result<bool, CrierEr
                 context = %report.status.context, state = report.status.state.as_str(), "status reported");
         }
         Err(e) if decide::is_ignorable_status_error(&e) => {
+            // Prow ends the report here: the commit is gone or its statuses are full, so there
+            // is no point in touching the PR's comment either.
             tracing::info!(job = pj.name(), error = %e, "status not settable; treated as reported");
+            return Ok(true);
         }
         Err(e) => return Err(gh_err(e)),
     }
     if decide::wants_failure_comment(pj, cfg) {
-        update_failure_comment(state, pj).await.map_err(gh_err)?;
+        update_failure_comment(state, pj).await?;
     }
     Ok(true)
 }
 
-async fn update_failure_comment(
-    state: &CrierState,
-    pj: &ProwJob,
-) -> Result<(), prow_github::GitHubError> {
+/// The label selector of a pull request's ProwJobs (Prow's org, repo and pull labels), taken
+/// from the job's labels as Prow's `pjsToReport` does, else from its refs.
+fn pr_selector(pj: &ProwJob) -> Option<String> {
+    let refs = pj.spec.refs.as_ref()?;
+    let pull = refs.pulls.first()?;
+    let label = |key: &str, fallback: String| {
+        pj.metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(key).cloned())
+            .unwrap_or(fallback)
+    };
+    Some(format!(
+        "{}={},{}={},{}={}",
+        ORG_LABEL,
+        label(ORG_LABEL, refs.org.clone()),
+        REPO_LABEL,
+        label(REPO_LABEL, refs.repo.clone()),
+        PULL_LABEL,
+        label(PULL_LABEL, pull.number.to_string()),
+    ))
+}
+
+async fn update_failure_comment(state: &CrierState, pj: &ProwJob) -> Result<(), CrierError> {
     let Some(refs) = pj.spec.refs.as_ref() else {
         return Ok(());
     };
     let Some(pull) = refs.pulls.first() else {
         return Ok(());
     };
+    let cfg = &state.config.prow.github_reporter;
     let (org, repo, number) = (refs.org.as_str(), refs.repo.as_str(), pull.number);
     let lock = state.locks.get(format!("pr/{org}/{repo}#{number}"));
     let _held = lock.lock().await;
-    let bot = state.github.bot_login().await?;
-    let comments = state.github.list_issue_comments(org, repo, number).await?;
+    let gh_err = |source| CrierError::GitHub {
+        job: pj.name().to_owned(),
+        source,
+    };
+    // A summary repo's comment covers the latest run of every job of the PR, once all are done.
+    let must_create = decide::repo_listed(&cfg.summary_comment_repos, pj);
+    let pr_jobs = match pr_selector(pj).filter(|_| must_create) {
+        Some(selector) => state
+            .prowjobs
+            .list(Some(&selector))
+            .await
+            .map_err(|source| CrierError::Kube {
+                job: pj.name().to_owned(),
+                source,
+            })?,
+        None => Vec::new(),
+    };
+    let candidates = if must_create {
+        match decide::summary_jobs(&pr_jobs) {
+            Some(jobs) => jobs,
+            None => return Ok(()),
+        }
+    } else {
+        vec![pj]
+    };
+    let jobs: Vec<&ProwJob> = candidates
+        .into_iter()
+        .filter(|j| decide::should_report(j, cfg) && j.is_complete())
+        .collect();
+    let Some(first) = jobs.first() else {
+        return Ok(());
+    };
+    let bot = state.github.bot_login().await.map_err(gh_err)?;
+    let comments = state
+        .github
+        .list_issue_comments(org, repo, number)
+        .await
+        .map_err(gh_err)?;
     // Prow fails the report when the template does not render; we report without it (and say
-    // why in the log) so one bad template cannot block every failure comment.
+    // why in the log) so one bad template cannot block every failure comment. Like Prow, the
+    // template is picked by the reported job's repo and rendered against the first job listed.
     let report = decide::report_template(&state.config.prow.plank, pj).and_then(|t| {
-        prow_core::gotemplate::render_prowjob(t, pj)
+        prow_core::gotemplate::render_prowjob(t, first)
             .map_err(|err| tracing::warn!(job = pj.name(), %err, "report template left out"))
             .ok()
     });
-    for action in decide::plan_failure_comment(pj, &bot, &comments, report.as_deref()) {
+    let actions =
+        decide::plan_report_comment(&jobs, &bot, &comments, report.as_deref(), must_create);
+    for action in actions {
         match action {
-            CommentAction::Delete(id) => state.github.delete_comment(org, repo, id).await?,
+            CommentAction::Delete(id) => state
+                .github
+                .delete_comment(org, repo, id)
+                .await
+                .map_err(gh_err)?,
             CommentAction::Edit(id, body) => {
-                state.github.edit_comment(org, repo, id, &body).await?;
+                state
+                    .github
+                    .edit_comment(org, repo, id, &body)
+                    .await
+                    .map_err(gh_err)?;
             }
             CommentAction::Create(body) => {
                 state
                     .github
                     .create_comment(org, repo, number, &body)
-                    .await?;
+                    .await
+                    .map_err(gh_err)?;
             }
         }
         state.metrics.github_comment_changes.inc();

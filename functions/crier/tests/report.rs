@@ -69,6 +69,11 @@ fn presubmit(pr: &Pr, job: &str, build_id: &str) -> ProwJob {
         .context(job)
         .report(true)
         .rerun_command(format!("/test {job}"))
+        // The labels trigger puts on every presubmit it creates.
+        .label("prow.k8s.io/is-optional", "false")
+        .label("prow.k8s.io/refs.org", &pr.org)
+        .label("prow.k8s.io/refs.repo", &pr.repo)
+        .label("prow.k8s.io/refs.pull", pr.number.to_string())
         .decoration(DecorationConfig {
             gcs_configuration: Some(GcsConfiguration {
                 bucket: "prow-artifacts".into(),
@@ -94,8 +99,15 @@ struct Crier {
 
 impl Crier {
     async fn start(github: &MockServer, artifacts: Option<Arc<dyn ArtifactStore>>) -> Self {
+        Self::start_with(github, artifacts, Config::default()).await
+    }
+
+    async fn start_with(
+        github: &MockServer,
+        artifacts: Option<Arc<dyn ArtifactStore>>,
+        mut config: Config,
+    ) -> Self {
         let api = LocalApi::start().await.unwrap();
-        let mut config = Config::default();
         config.prow.prowjob_namespace = NAMESPACE.into();
         let gh: Arc<dyn GitHub> = Arc::new(
             OctocrabGitHub::builder(github.uri())
@@ -552,6 +564,75 @@ async fn failure_comment_is_created_edited_and_deleted() {
     assert_eq!(crier.updated(rerun.name()).await, (200, String::new()));
     assert_eq!(crier.updated(rerun.name()).await, (200, String::new()));
     github.verify().await;
+}
+
+/// `github_reporter.summary_comment_repos`: no comment while any of the PR's jobs runs; once
+/// the last one is done, one comment for all of them, "all tests passed" when none failed.
+#[tokio::test]
+async fn a_summary_repo_gets_one_comment_once_every_job_is_done() {
+    let pr = corpus_pr();
+    let github = MockServer::start().await;
+    mount_bot(&github).await;
+    Mock::given(method("POST"))
+        .and(path(statuses_path(&pr)))
+        .respond_with(status_created())
+        .mount(&github)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(comments_path(&pr)))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .mount(&github)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(comments_path(&pr)))
+        .respond_with(ResponseTemplate::new(201).set_body_json(comment_json(600, BOT, "created")))
+        .mount(&github)
+        .await;
+    let mut config = Config::default();
+    config.prow.github_reporter.summary_comment_repos = vec![pr.org.clone()];
+    let crier = Crier::start_with(&github, None, config).await;
+    let unit = presubmit(&pr, "pull-unit", "21");
+    let lint = presubmit(&pr, "pull-lint", "22");
+    crier.put(&unit).await;
+    crier.put(&lint).await;
+
+    crier
+        .set_state(unit.name(), ProwJobState::Success, "Job succeeded.")
+        .await;
+    assert_eq!(crier.updated(unit.name()).await, (200, String::new()));
+    let comments = || async {
+        github
+            .received_requests()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.method.as_str() == "POST" && r.url.path() == comments_path(&pr))
+            .map(|r| {
+                r.body_json::<Value>().unwrap()["body"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect::<Vec<_>>()
+    };
+    assert!(comments().await.is_empty(), "pull-lint still runs");
+
+    crier
+        .set_state(lint.name(), ProwJobState::Success, "Job succeeded.")
+        .await;
+    assert_eq!(crier.updated(lint.name()).await, (200, String::new()));
+    let posted = comments().await;
+    let [body] = posted.as_slice() else {
+        panic!("{posted:?}")
+    };
+    assert!(
+        body.starts_with(&format!(
+            "@{}: all tests **passed!**\n\n\n<details>",
+            pr.author
+        )),
+        "{body}"
+    );
+    assert!(body.ends_with("</details>\n<!-- test report -->"), "{body}");
 }
 
 /// Drives one job through pending and failure and checks the files in Prow's layout.
