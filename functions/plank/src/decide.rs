@@ -119,6 +119,7 @@ impl Settings {
                 job_url_prefix_config: plank.job_url_prefix_config.clone(),
                 deck_url: None,
                 job_url_template: plank.job_url_template.clone(),
+                local_deck_only: false,
             },
         })
     }
@@ -543,22 +544,24 @@ fn supersede_older_runs(obs: &Observed<'_>) -> Vec<Action> {
 
 // ---- pending ----
 
-/// Why a pod stopped without finishing.
+/// Why a pod stopped without finishing (Prow's `PodUnexpectedStopCause`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum UnexpectedStop {
     OomKilled,
     Evicted,
-    NodeLost,
+    /// `NodeLost`: the node stopped answering and the pod is being deleted.
+    Unreachable,
     Unknown,
 }
 
 impl UnexpectedStop {
+    /// The cause as Prow's descriptions name it ("... stopped unexpectedly (evicted)").
     fn as_str(self) -> &'static str {
         match self {
-            UnexpectedStop::OomKilled => "OOMKilled",
-            UnexpectedStop::Evicted => "Evicted",
-            UnexpectedStop::NodeLost => "NodeLost",
-            UnexpectedStop::Unknown => "Unknown phase",
+            UnexpectedStop::OomKilled => "oomkilled",
+            UnexpectedStop::Evicted => "evicted",
+            UnexpectedStop::Unreachable => "unreachable",
+            UnexpectedStop::Unknown => "unknown",
         }
     }
 }
@@ -567,22 +570,28 @@ fn unexpected_stop(pod: &Pod) -> Option<UnexpectedStop> {
     let status = pod.status.as_ref()?;
     let phase = status.phase.as_deref().unwrap_or("");
     let reason = status.reason.as_deref().unwrap_or("");
+    // An init container killed for memory stops the pod as surely as the test container.
     let oom = || {
-        status.container_statuses.iter().flatten().any(|c| {
-            c.state
-                .as_ref()
-                .and_then(|s| s.terminated.as_ref())
-                .is_some_and(|t| t.reason.as_deref() == Some("OOMKilled"))
-        })
+        status
+            .container_statuses
+            .iter()
+            .chain(status.init_container_statuses.iter())
+            .flatten()
+            .any(|c| {
+                c.state
+                    .as_ref()
+                    .and_then(|s| s.terminated.as_ref())
+                    .is_some_and(|t| t.reason.as_deref() == Some("OOMKilled"))
+            })
     };
     if reason == "Evicted" {
         Some(UnexpectedStop::Evicted)
     } else if reason == "NodeLost" && pod.metadata.deletion_timestamp.is_some() {
-        Some(UnexpectedStop::NodeLost)
-    } else if phase == "Unknown" {
-        Some(UnexpectedStop::Unknown)
+        Some(UnexpectedStop::Unreachable)
     } else if phase == "Running" && oom() {
         Some(UnexpectedStop::OomKilled)
+    } else if phase == "Unknown" {
+        Some(UnexpectedStop::Unknown)
     } else {
         None
     }
@@ -602,7 +611,7 @@ fn pending(obs: &Observed<'_>, settings: &Settings) -> Vec<Action> {
     let from = ProwJobState::Pending;
     let now = obs.now;
     if let Some(cause) = unexpected_stop(pod) {
-        return revive_or_fail(obs, settings, cause);
+        return revive_or_fail(obs, pod, settings, cause);
     }
     let status = pod.status.clone().unwrap_or_default();
     let timeouts = settings.timeouts_for(pj);
@@ -701,7 +710,20 @@ fn timeout_or_requeue(
     )]
 }
 
-fn revive_or_fail(obs: &Observed<'_>, settings: &Settings, cause: UnexpectedStop) -> Vec<Action> {
+/// Prow's revival: fail the job (OOM, eviction with `error_on_eviction`, `max_revivals`
+/// reached) or count a revival and delete the pod so the next reconcile starts a new one.
+///
+/// A revival is counted once per pod: counting also clears `status.pod_name` (the job has no
+/// pod until the next one starts), so a stopped pod that lingers (a NodeLost pod keeps its
+/// deletionTimestamp until the node controller removes it, an evicted one until its deletion
+/// completes) is seen as already counted and only waited for. Prow drops its count write in
+/// these cases and so never reaches `max_revivals` for them; counting once keeps the bound.
+fn revive_or_fail(
+    obs: &Observed<'_>,
+    pod: &Pod,
+    settings: &Settings,
+    cause: UnexpectedStop,
+) -> Vec<Action> {
     let pj = obs.job;
     let from = ProwJobState::Pending;
     let fail = |description: String| {
@@ -718,6 +740,15 @@ fn revive_or_fail(obs: &Observed<'_>, settings: &Settings, cause: UnexpectedStop
     if cause == UnexpectedStop::Evicted && pj.spec.error_on_eviction {
         return fail(DESC_EVICTED.into());
     }
+    let deleting = pod.metadata.deletion_timestamp.is_some();
+    if pj.status.pod_name.is_empty() {
+        // Counted already: see the pod gone, then start the next.
+        return if deleting {
+            Vec::new()
+        } else {
+            vec![delete_pod(pj, settings)]
+        };
+    }
     if pj.status.pod_revival_count >= settings.max_revivals {
         return fail(format!(
             "Job pod reached max revivals ({}) after being stopped unexpectedly ({})",
@@ -725,14 +756,16 @@ fn revive_or_fail(obs: &Observed<'_>, settings: &Settings, cause: UnexpectedStop
             cause.as_str()
         ));
     }
-    // Delete it; the next reconcile finds no pod and starts a new one.
-    vec![
-        delete_pod(pj, settings),
-        update(StatusChange {
-            pod_revival_count: Some(pj.status.pod_revival_count + 1),
-            ..StatusChange::from(from)
-        }),
-    ]
+    let count = update(StatusChange {
+        pod_revival_count: Some(pj.status.pod_revival_count + 1),
+        pod_name: Some(String::new()),
+        ..StatusChange::from(from)
+    });
+    if deleting {
+        vec![count]
+    } else {
+        vec![delete_pod(pj, settings), count]
+    }
 }
 
 /// Every (init) container terminated with exit code 0 and a finish time.

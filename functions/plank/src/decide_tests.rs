@@ -259,6 +259,14 @@ fn a_pending_job_follows_its_pod() {
             vec![],
         ),
         (
+            "OOM killed init container while running is error",
+            pending_job("pj"),
+            Some(oom_init_container(started(pod("Running"), 2))),
+            ProwJobState::Error,
+            DESC_OOM,
+            vec![],
+        ),
+        (
             "evicted with error_on_eviction is error",
             {
                 let mut pj = pending_job("pj");
@@ -279,7 +287,7 @@ fn a_pending_job_follows_its_pod() {
             },
             Some(with_reason(started(pod("Failed"), 2), "Evicted")),
             ProwJobState::Error,
-            "Job pod reached max revivals (3) after being stopped unexpectedly (Evicted)",
+            "Job pod reached max revivals (3) after being stopped unexpectedly (evicted)",
             vec![],
         ),
         (
@@ -394,25 +402,100 @@ fn timeouts_in_decoration_config_override_the_global_ones() {
     );
 }
 
+fn oom_init_container(mut p: Pod) -> Pod {
+    let status = p.status.get_or_insert_with(PodStatus::default);
+    status.init_container_statuses = Some(vec![ContainerStatus {
+        name: "clonerefs".into(),
+        state: Some(ContainerState {
+            terminated: Some(ContainerStateTerminated {
+                exit_code: 137,
+                reason: Some("OOMKilled".into()),
+                ..ContainerStateTerminated::default()
+            }),
+            ..ContainerState::default()
+        }),
+        ..ContainerStatus::default()
+    }]);
+    p
+}
+
 #[test]
 fn an_unexpectedly_stopped_pod_is_revived_until_max_revivals() {
     let table = [
-        ("evicted", with_reason(started(pod("Failed"), 2), "Evicted")),
-        ("unknown phase", started(pod("Unknown"), 2)),
         (
-            "node lost while deleting",
+            "evicted",
+            with_reason(started(pod("Failed"), 2), "Evicted"),
+            vec!["delete pj"],
+        ),
+        (
+            "unknown phase",
+            started(pod("Unknown"), 2),
+            vec!["delete pj"],
+        ),
+        (
+            "node lost while deleting: already on its way out",
             deleting(with_reason(started(pod("Running"), 2), "NodeLost")),
+            vec![],
         ),
     ];
-    for (why, p) in table {
+    for (why, p, deletes) in table {
         let mut pj = pending_job("pj");
         pj.status.pod_revival_count = 1;
         let (status, others) = outcome(&pj, &decide_simple(&pj, Some(&p), at(100)));
         assert_eq!(status.state, ProwJobState::Pending, "{why}");
         assert_eq!(status.pod_revival_count, 2, "{why}");
+        assert_eq!(status.pod_name, "", "{why}: counted for this pod");
         assert_eq!(status.completion_time, None, "{why}");
-        assert_eq!(others, ["delete pj"], "{why}");
+        assert_eq!(others, deletes, "{why}");
     }
+}
+
+/// A NodeLost pod keeps its deletionTimestamp until the node controller removes it; every
+/// reconcile until then sees it. The revival is counted on the first, and the rest wait.
+#[test]
+fn a_lingering_node_lost_pod_is_revived_once_not_once_per_reconcile() {
+    let lost = deleting(with_reason(started(pod("Running"), 2), "NodeLost"));
+    let mut pj = pending_job("pj");
+    let mut reconciles = 0;
+    for now in [100, 130, 160, 190] {
+        let actions = decide_simple(&pj, Some(&lost), at(now));
+        let (status, others) = outcome(&pj, &actions);
+        assert!(others.is_empty(), "{others:?}");
+        reconciles += 1;
+        pj.status = status;
+    }
+    assert_eq!((reconciles, pj.status.pod_revival_count), (4, 1));
+    assert_eq!(pj.status.state, ProwJobState::Pending);
+    // Once it is gone the next pod starts, and owns the job again.
+    let (status, others) = outcome(&pj, &decide_simple(&pj, None, at(200)));
+    assert_eq!(others, ["create pj"]);
+    assert_eq!(
+        (status.pod_name.as_str(), status.pod_revival_count),
+        ("pj", 1)
+    );
+    // A counted pod whose delete was lost is deleted again, not counted again.
+    let mut counted = pending_job("pj");
+    counted.status.pod_name.clear();
+    counted.status.pod_revival_count = 1;
+    let evicted = with_reason(started(pod("Failed"), 2), "Evicted");
+    let (status, others) = outcome(&counted, &decide_simple(&counted, Some(&evicted), at(100)));
+    assert_eq!(others, ["delete pj"]);
+    assert_eq!(status.pod_revival_count, 1);
+    // At max revivals a stopped pod ends the job, naming the cause as Prow does.
+    let mut at_max = pending_job("pj");
+    at_max.status.pod_revival_count = 3;
+    let (status, _) = outcome(&at_max, &decide_simple(&at_max, Some(&lost), at(100)));
+    assert_eq!(status.state, ProwJobState::Error);
+    assert_eq!(
+        status.description,
+        "Job pod reached max revivals (3) after being stopped unexpectedly (unreachable)"
+    );
+    let unknown = started(pod("Unknown"), 2);
+    let (status, _) = outcome(&at_max, &decide_simple(&at_max, Some(&unknown), at(100)));
+    assert_eq!(
+        status.description,
+        "Job pod reached max revivals (3) after being stopped unexpectedly (unknown)"
+    );
 }
 
 #[test]

@@ -6,6 +6,12 @@
 //! ProwJob otherwise, as we do. Without a template (or when it fails to render, which Prow only
 //! logs), a job links to Deck's ProwJob page, `<deck_url>/prowjob?prowjob=<name>`, when a Deck
 //! URL is configured, and gets no URL otherwise.
+//!
+//! Under `prow up` ([`UrlSettings::local_deck_only`]) the jobs and their artifacts exist only on
+//! this machine, so a configured prefix or template that leads elsewhere (say Kubernetes'
+//! `https://prow.k8s.io/view/`) would link to pages that cannot show them: such links go to the
+//! local Deck instead (its `/view/` storage pages, or its ProwJob page). A prefix or rendered
+//! template on a loopback host or on the local Deck's own address is kept.
 
 use std::collections::BTreeMap;
 
@@ -20,6 +26,58 @@ pub struct UrlSettings {
     pub deck_url: Option<String>,
     /// `plank.job_url_template`, a Go template over the ProwJob.
     pub job_url_template: Option<String>,
+    /// Links must reach `deck_url`'s machine: configured ones that point off it are replaced.
+    pub local_deck_only: bool,
+}
+
+impl UrlSettings {
+    /// Whether a configured link may be used as it is.
+    fn reachable(&self, url: &str) -> bool {
+        if !self.local_deck_only {
+            return true;
+        }
+        let Some(target) = authority(url) else {
+            return false;
+        };
+        is_loopback(host(target))
+            || self
+                .deck_url
+                .as_deref()
+                .and_then(authority)
+                .is_some_and(|deck| deck.eq_ignore_ascii_case(target))
+    }
+
+    /// Deck's storage pages, for prefixes that cannot be reached.
+    fn local_prefix(&self) -> Option<String> {
+        let deck = self.deck_url.as_deref()?;
+        Some(format!("{}/view/", deck.trim_end_matches('/')))
+    }
+}
+
+/// `host[:port]` of an absolute `scheme://` URL, without user info.
+fn authority(url: &str) -> Option<&str> {
+    let (_, rest) = url.split_once("://")?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..end];
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    (!authority.is_empty()).then_some(authority)
+}
+
+/// The host of an authority: `[v6]` unbracketed, the port cut off.
+fn host(authority: &str) -> &str {
+    if let Some(rest) = authority.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    authority.split(':').next().unwrap_or(authority)
+}
+
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// `status.url` for `pj` running as `build_id`.
@@ -31,11 +89,14 @@ pub fn job_url(pj: &ProwJob, build_id: &str, settings: &UrlSettings) -> String {
         .and_then(|d| d.gcs_configuration.as_ref())
         .filter(|g| !g.bucket.is_empty());
     if let Some(gcs) = gcs {
-        let prefix = if gcs.job_url_prefix.is_empty() {
+        let mut prefix = if gcs.job_url_prefix.is_empty() {
             url_prefix(pj, &settings.job_url_prefix_config)
         } else {
             gcs.job_url_prefix.clone()
         };
+        if !settings.reachable(&prefix) {
+            prefix = settings.local_prefix().unwrap_or_default();
+        }
         if !prefix.is_empty() {
             let (provider, bucket) = match gcs.bucket.split_once("://") {
                 Some((scheme, bucket)) => (scheme, bucket),
@@ -58,7 +119,8 @@ pub fn job_url(pj: &ProwJob, build_id: &str, settings: &UrlSettings) -> String {
             with_build.status.build_id = build_id.to_owned();
         }
         match prow_core::gotemplate::render_prowjob(template, &with_build) {
-            Ok(url) => return url,
+            Ok(url) if settings.reachable(&url) => return url,
+            Ok(_) => {}
             Err(err) => tracing::warn!(job = pj.name(), %err, "job_url_template did not render"),
         }
     }
@@ -172,7 +234,69 @@ mod tests {
                 .collect(),
             deck_url: Some("http://deck.local/".into()),
             job_url_template: None,
+            local_deck_only: false,
         }
+    }
+
+    /// `prow up`: Kubernetes' prefix and template lead to prow.k8s.io, which cannot show a job
+    /// that ran here, so the links go to the local Deck; loopback ones and Deck's own stay.
+    #[test]
+    fn under_prow_up_links_off_this_machine_go_to_the_local_deck() {
+        let mut local = prefixes(&[("*", "https://prow.k8s.io/view/")]);
+        local.deck_url = Some("http://127.0.0.1:8081".into());
+        local.local_deck_only = true;
+        let pj = decorated(ProwJobType::Periodic, "kubernetes-ci-logs", "explicit");
+        assert_eq!(
+            job_url(&pj, "7", &local),
+            "http://127.0.0.1:8081/view/gs/kubernetes-ci-logs/logs/pull-foo-unit/7"
+        );
+        for reachable in [
+            "http://localhost:9000/view/",
+            "http://127.0.0.1:8081/view/",
+            "http://[::1]:8081/view/",
+            "http://deck.localhost/view/",
+        ] {
+            local
+                .job_url_prefix_config
+                .insert("*".into(), reachable.into());
+            assert_eq!(
+                job_url(&pj, "7", &local),
+                format!("{reachable}gs/kubernetes-ci-logs/logs/pull-foo-unit/7"),
+                "{reachable}"
+            );
+        }
+        // The job's own prefix is held to the same rule.
+        let mut own = pj.clone();
+        if let Some(gcs) = own
+            .spec
+            .decoration_config
+            .as_mut()
+            .and_then(|d| d.gcs_configuration.as_mut())
+        {
+            gcs.job_url_prefix = "https://user@prow.example.com:443/view/".into();
+        }
+        assert!(job_url(&own, "7", &local).starts_with("http://127.0.0.1:8081/view/gs/"));
+
+        let mut undecorated = pj.clone();
+        undecorated.spec.decoration_config = None;
+        local.job_url_template =
+            Some("https://prow.k8s.io/view/gs/b/logs/{{.Spec.Job}}/{{.Status.BuildID}}".into());
+        assert_eq!(
+            job_url(&undecorated, "7", &local),
+            "http://127.0.0.1:8081/prowjob?prowjob=pj-1"
+        );
+        local.job_url_template = Some("http://127.0.0.1:8081/view/{{.ObjectMeta.Name}}".into());
+        assert_eq!(
+            job_url(&undecorated, "7", &local),
+            "http://127.0.0.1:8081/view/pj-1"
+        );
+        // Outside prow up nothing is rewritten.
+        local.local_deck_only = false;
+        local.job_url_template = Some("https://prow.k8s.io/{{.Spec.Job}}".into());
+        assert_eq!(
+            job_url(&undecorated, "7", &local),
+            "https://prow.k8s.io/pull-foo-unit"
+        );
     }
 
     #[test]
