@@ -331,6 +331,8 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<()> {
     let mut plank_settings =
         prow_plank::Settings::from_config(&config.prow.plank, &config.prow.pod_namespace)?;
     plank_settings.urls.deck_url = Some(deck_url.clone());
+    // Jobs and artifacts exist only here: links to the config's Deck would show nothing.
+    plank_settings.urls.local_deck_only = true;
     routers.insert(
         "plank".into(),
         prow_plank::router(prow_plank::PlankState::with_settings(
