@@ -8,7 +8,8 @@
 //! [`kubelet`] runs pods as host processes for a one-machine setup.
 //!
 //! Deliberate differences from a real API server (none matter to kubectl or kube-rs clients):
-//! - no authentication, authorization or admission; plain HTTP on loopback;
+//! - no authorization or admission, plain HTTP; authentication is one bearer token
+//!   ([`auth`]), required when listening beyond loopback ([`serve_with_token`]);
 //! - JSON only (plus the protobuf Namespace body `kubectl create namespace` sends);
 //! - `limit`/`continue` are ignored: lists return everything in one page;
 //! - ProwJobs keep a `status` sent on create (Prow creates jobs with their initial state);
@@ -19,6 +20,7 @@
 //! - watch history lives in memory, so after a restart older resourceVersions get 410 Expired;
 //! - core `v1` Events and `events.k8s.io/v1` Events are stored separately, not converted.
 
+pub mod auth;
 pub mod container;
 pub mod discovery;
 pub mod error;
@@ -58,6 +60,30 @@ where
 {
     let stopper = state.clone();
     axum::serve(listener, router(state))
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            stopper.stop();
+        })
+        .await
+}
+
+/// As [`serve`], answering 401 to any request without `token` (health probes excepted) when
+/// one is given.
+pub async fn serve_with_token<F>(
+    listener: tokio::net::TcpListener,
+    state: ApiServer,
+    token: Option<auth::ApiToken>,
+    shutdown: F,
+) -> std::io::Result<()>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let stopper = state.clone();
+    let app = match token {
+        Some(token) => auth::require_token(router(state), token),
+        None => router(state),
+    };
+    axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;
             stopper.stop();

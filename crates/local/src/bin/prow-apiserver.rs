@@ -22,6 +22,9 @@ struct Args {
     /// Address to listen on; port 0 picks a free port (printed on stdout).
     #[arg(long, env = "PROW_LOCAL_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// File holding a bearer token clients must send; required when --listen is not loopback.
+    #[arg(long, env = "PROW_LOCAL_TOKEN_FILE")]
+    token_file: Option<PathBuf>,
     /// Also run pods locally (as host processes) with working directories under this directory.
     #[arg(long, env = "PROW_LOCAL_KUBELET_DIR")]
     kubelet_dir: Option<PathBuf>,
@@ -30,6 +33,12 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    let token = args
+        .token_file
+        .as_deref()
+        .map(prow_local::auth::ApiToken::from_file)
+        .transpose()?;
+    prow_local::auth::check_listen(args.listen, token.as_ref())?;
     let state = match (&args.db, args.in_memory) {
         (Some(path), _) => {
             ApiServer::open(path).with_context(|| format!("opening {}", path.display()))?
@@ -54,7 +63,7 @@ async fn main() -> anyhow::Result<()> {
     writeln!(out, "listening on http://{addr}")?;
     out.flush()?;
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    prow_local::serve(listener, state, async move {
+    prow_local::serve_with_token(listener, state, token, async move {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = terminate.recv() => {}
