@@ -34,7 +34,9 @@ use crate::decide::{
     CACHE_MODE_HEADER, CacheMode, ReadOutcome, RequestKind, Slot, ThrottleSettings,
 };
 use crate::metrics::Metrics;
-use crate::store::{CacheStore, CachedResponse, MemoryCacheStore, RedbCacheStore, StoreError};
+use crate::store::{
+    CacheStore, CachedResponse, LateStore, MemoryCacheStore, RedbCacheStore, StoreError,
+};
 
 /// GitHub's API; Prow's ghproxy `--upstream` default.
 pub const DEFAULT_UPSTREAM: &str = "https://api.github.com";
@@ -42,6 +44,8 @@ pub const DEFAULT_UPSTREAM: &str = "https://api.github.com";
 const MAX_REQUEST_BYTES: usize = 32 * 1024 * 1024;
 /// The store file's name under `--cache-dir`.
 pub const STORE_FILE: &str = "ghproxy.redb";
+/// How often a store file another process still holds is tried again.
+const REOPEN_INTERVAL: Duration = Duration::from_secs(5);
 /// How often entries older than `--cache-max-age-hours` are dropped.
 const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
 
@@ -201,10 +205,19 @@ impl GhproxyState {
 }
 
 /// Builds the router from flags: opens the store (redb under `--cache-dir`, else memory) and
-/// prunes old entries hourly.
+/// prunes old entries hourly. While another process (the previous Revision) holds the file,
+/// requests are cached in memory and the file is tried again every few seconds.
 pub async fn app(flags: Flags) -> Result<Router, StartError> {
     let store: Arc<dyn CacheStore> = match &flags.cache_dir {
-        Some(dir) => Arc::new(open_store(dir)?),
+        Some(dir) => match open_store(dir) {
+            Ok(store) => Arc::new(store),
+            Err(err) => {
+                tracing::warn!(%err, "cache file busy or unreadable: caching in memory until it opens");
+                let late = Arc::new(LateStore::new());
+                tokio::spawn(attach_when_free(late.clone(), dir.clone()));
+                late
+            }
+        },
         None => {
             tracing::warn!("no --cache-dir: the cache lives in memory and is lost on restart");
             Arc::new(MemoryCacheStore::new())
@@ -230,6 +243,21 @@ pub fn open_store(dir: &std::path::Path) -> Result<RedbCacheStore, StartError> {
     };
     std::fs::create_dir_all(dir).map_err(|e| fail(StoreError::Db(redb::Error::Io(e))))?;
     RedbCacheStore::open(&dir.join(STORE_FILE)).map_err(fail)
+}
+
+async fn attach_when_free(late: Arc<LateStore>, dir: PathBuf) {
+    loop {
+        tokio::time::sleep(REOPEN_INTERVAL).await;
+        let opened = {
+            let dir = dir.clone();
+            tokio::task::spawn_blocking(move || open_store(&dir)).await
+        };
+        if let Ok(Ok(store)) = opened {
+            late.attach(Arc::new(store));
+            tracing::info!(dir = %dir.display(), "cache file opened: caching durably again");
+            return;
+        }
+    }
 }
 
 async fn prune_loop(store: Arc<dyn CacheStore>, max_age: Duration) {

@@ -1,6 +1,7 @@
 //! Where cached GitHub answers live: the [`CacheStore`] trait, [`RedbCacheStore`] (one redb
 //! file, durable across restarts; on a cluster a PersistentVolumeClaim) and
-//! [`MemoryCacheStore`] (tests, and `--cache-dir` unset).
+//! [`MemoryCacheStore`] (tests, and `--cache-dir` unset); [`LateStore`] answers from memory
+//! until the durable file can be opened.
 //!
 //! Keys come from [`crate::decide::cache_key`]: path and query first, so the copies of one
 //! path in every token's partition sit next to each other and a mutation's scope is one
@@ -334,6 +335,64 @@ impl CacheStore for RedbCacheStore {
     }
 }
 
+/// Memory until a durable store is attached, then that store. A new Knative Revision starts
+/// while the old one still holds the redb file's lock (and the volume); refusing to start
+/// would keep the new Revision from ever becoming ready, so it serves from memory and
+/// attaches the file once the old one let go.
+#[derive(Debug, Default)]
+pub struct LateStore {
+    durable: std::sync::OnceLock<Arc<dyn CacheStore>>,
+    memory: MemoryCacheStore,
+}
+
+impl LateStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// From now on every call goes to `store`; what memory held is dropped (it is a cache).
+    /// Only the first attachment counts.
+    pub fn attach(&self, store: Arc<dyn CacheStore>) {
+        if self.durable.set(store).is_ok()
+            && let Ok(mut entries) = self.memory.entries.lock()
+        {
+            entries.clear();
+        }
+    }
+
+    pub fn is_durable(&self) -> bool {
+        self.durable.get().is_some()
+    }
+
+    fn current(&self) -> &dyn CacheStore {
+        match self.durable.get() {
+            Some(store) => store.as_ref(),
+            None => &self.memory,
+        }
+    }
+}
+
+impl CacheStore for LateStore {
+    fn get(&self, key: &str) -> Result<Option<CachedResponse>, StoreError> {
+        self.current().get(key)
+    }
+    fn put(&self, key: &str, response: &CachedResponse) -> Result<(), StoreError> {
+        self.current().put(key, response)
+    }
+    fn remove(&self, key: &str) -> Result<(), StoreError> {
+        self.current().remove(key)
+    }
+    fn invalidate(&self, scopes: &[Scope]) -> Result<usize, StoreError> {
+        self.current().invalidate(scopes)
+    }
+    fn prune(&self, max_age: Duration) -> Result<usize, StoreError> {
+        self.current().prune(max_age)
+    }
+    fn len(&self) -> Result<usize, StoreError> {
+        self.current().len()
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -394,6 +453,27 @@ mod tests {
     #[test]
     fn the_memory_store_marks_a_scope_stale_across_partitions_and_prunes_by_age() {
         exercise(&MemoryCacheStore::new());
+    }
+
+    #[test]
+    fn a_late_store_answers_from_memory_until_the_file_is_attached() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ghproxy.redb");
+        let holder = RedbCacheStore::open(&path).unwrap();
+        assert!(RedbCacheStore::open(&path).is_err(), "redb locks its file");
+        let late = LateStore::new();
+        let key = cache_key("/repos/o/r", "json", "a");
+        late.put(&key, &response("memory", now_secs())).unwrap();
+        assert_eq!(late.len().unwrap(), 1);
+        drop(holder);
+        late.attach(Arc::new(RedbCacheStore::open(&path).unwrap()));
+        assert!(late.is_durable());
+        assert!(late.get(&key).unwrap().is_none(), "now the file answers");
+        late.put(&key, &response("durable", now_secs())).unwrap();
+        assert!(
+            RedbCacheStore::open(&path).is_err(),
+            "held by the late store"
+        );
     }
 
     #[test]
