@@ -175,6 +175,36 @@ pub fn repository_uri(refs: &Refs, creds: &Credentials) -> String {
     uri
 }
 
+/// Set by `prow up` for the pod utilities it runs: the directory a relative `clone_uri` is a
+/// path under (the checkout holding the job config), so the bundled example can clone "this
+/// repository" without knowing where it lives. In a cluster it is unset and a relative
+/// `clone_uri` means what it means to git.
+pub const LOCAL_CLONE_ROOT_ENV: &str = "PROW_LOCAL_CLONE_ROOT";
+
+/// `uri` made absolute under `root` when it is a relative path: no scheme, not absolute, not
+/// `~`, and not git's scp-like `host:path` (any `:`). `None` when it is not such a path.
+pub fn resolve_relative_clone_uri(uri: &str, root: &std::path::Path) -> Option<String> {
+    if uri.is_empty() || uri.contains(':') || uri.starts_with('/') || uri.starts_with('~') {
+        return None;
+    }
+    let joined = root.join(uri);
+    // Normalized lexically, so the clone records show a plain path (git would accept `./..`).
+    let normal: std::path::PathBuf =
+        joined
+            .components()
+            .fold(std::path::PathBuf::new(), |mut path, part| {
+                match part {
+                    std::path::Component::CurDir => {}
+                    std::path::Component::ParentDir => {
+                        path.pop();
+                    }
+                    other => path.push(other),
+                }
+                path
+            });
+    Some(normal.display().to_string())
+}
+
 fn blobless(refs: &Refs) -> bool {
     refs.blobless_fetch == Some(true) || !refs.sparse_checkout_files.is_empty()
 }
@@ -609,6 +639,28 @@ mod tests {
         r.clone_uri = "/srv/git/r".into();
         assert_eq!(repository_uri(&r, &tok), "/srv/git/r", "paths get no token");
         assert_eq!(censor_token("a s3cret b", "s3cret"), "a CENSORED b");
+    }
+
+    #[test]
+    fn only_relative_paths_resolve_under_the_local_clone_root() {
+        let root = std::path::Path::new("/home/me/prow-rs");
+        let resolved = |uri: &str| resolve_relative_clone_uri(uri, root);
+        assert_eq!(resolved(".").as_deref(), Some("/home/me/prow-rs"));
+        assert_eq!(
+            resolved("../mirrors/./tools.git").as_deref(),
+            Some("/home/me/mirrors/tools.git")
+        );
+        for left_alone in [
+            "",
+            "/srv/git/r",
+            "~/r",
+            "https://github.com/o/r.git",
+            "file:///srv/r",
+            "git@github.com:o/r.git",
+            "host:r",
+        ] {
+            assert_eq!(resolved(left_alone), None, "{left_alone}");
+        }
     }
 
     #[test]

@@ -32,6 +32,16 @@ pub enum CloneRefsError {
     Failed { failed: usize, records: Vec<Record> },
 }
 
+/// Makes every relative-path `clone_uri` absolute under `root` (see
+/// [`crate::clone::LOCAL_CLONE_ROOT_ENV`]).
+pub fn resolve_local_clone_uris(options: &mut CloneRefsOptions, root: &Path) {
+    for refs in &mut options.git_refs {
+        if let Some(uri) = crate::clone::resolve_relative_clone_uri(&refs.clone_uri, root) {
+            refs.clone_uri = uri;
+        }
+    }
+}
+
 /// Clones with upstream's fetch retry schedule. See [`run_with`].
 pub fn run(options: &CloneRefsOptions) -> Result<Vec<Record>, CloneRefsError> {
     run_with(options, &CloneSettings::default())

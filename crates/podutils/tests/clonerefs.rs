@@ -273,6 +273,91 @@ fn oauth_tokens_are_censored_in_records() {
     assert!(text.contains("https://CENSORED:x-oauth-basic@127.0.0.1:9/org/repo.git"));
 }
 
+/// Upstream's integration case "postsubmit": only a base SHA, no pulls; the checkout is exactly
+/// that commit on the base branch, even when the branch moved on since.
+#[test]
+fn a_postsubmit_checks_out_exactly_its_base_sha() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (remote, base, _) = remote(tmp.path());
+    std::fs::write(remote.join("newer.txt"), "after the job was created\n").unwrap();
+    git(&remote, &["add", "newer.txt"]);
+    git(&remote, &["commit", "-q", "-m", "main moves on"]);
+    let mut r = Refs::new("org", "repo");
+    r.base_ref = "main".into();
+    r.base_sha = base.clone();
+    r.clone_uri = remote.display().to_string();
+    let opts = options(tmp.path(), vec![r.clone()]);
+    let records = clonerefs::run_with(&opts, &no_retries()).unwrap();
+    let rec = &records[1];
+    assert!(!rec.failed, "{rec:#?}");
+    assert_eq!(rec.final_sha, base);
+    let dir = PathBuf::from(path_for_refs(&opts.src_root, &r));
+    assert_eq!(git(&dir, &["rev-parse", "HEAD"]), base);
+    assert_eq!(git(&dir, &["rev-parse", "--abbrev-ref", "HEAD"]), "main");
+    assert!(!dir.join("newer.txt").exists());
+    assert!(!dir.join("pr.txt").exists());
+    assert!(
+        !rec.commands.iter().any(|c| c.command.contains("merge")),
+        "no pulls, no merges: {:#?}",
+        rec.commands
+    );
+}
+
+/// Upstream's integration case "presubmit-multi-pr": three pulls, the first named only by its
+/// ref; each is merged in order and every PR commit is an ancestor of the result.
+#[test]
+fn several_pulls_merge_in_order_whether_named_by_ref_or_sha() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (remote, base, first) = remote(tmp.path());
+    let mut shas = vec![first];
+    for n in [2u64, 3] {
+        git(&remote, &["checkout", "-q", "-b", "pr", &base]);
+        let file = format!("{n}.txt");
+        std::fs::write(remote.join(&file), format!("PR {n}\n")).unwrap();
+        git(&remote, &["add", &file]);
+        git(&remote, &["commit", "-q", "-m", &format!("PR {n}")]);
+        let sha = git(&remote, &["rev-parse", "HEAD"]);
+        git(
+            &remote,
+            &["update-ref", &format!("refs/pull/{n}/head"), &sha],
+        );
+        git(&remote, &["checkout", "-q", "main"]);
+        git(&remote, &["branch", "-q", "-D", "pr"]);
+        shas.push(sha);
+    }
+    let mut r = Refs::new("org", "repo");
+    r.base_ref = "main".into();
+    r.base_sha = base.clone();
+    r.clone_uri = remote.display().to_string();
+    let mut by_ref = Pull::new(1, "alice", "");
+    by_ref.ref_ = "pull/1/head".into();
+    r.pulls = vec![
+        by_ref,
+        Pull::new(2, "bob", shas[1].clone()),
+        Pull::new(3, "carol", shas[2].clone()),
+    ];
+    let opts = options(tmp.path(), vec![r.clone()]);
+    let records = clonerefs::run_with(&opts, &no_retries()).unwrap();
+    let rec = &records[1];
+    assert!(!rec.failed, "{rec:#?}");
+    let dir = PathBuf::from(path_for_refs(&opts.src_root, &r));
+    for (sha, file) in shas.iter().zip(["pr.txt", "2.txt", "3.txt"]) {
+        assert!(dir.join(file).exists(), "{file}");
+        let ancestor = Command::new("git")
+            .args(["merge-base", "--is-ancestor", sha, "HEAD"])
+            .current_dir(&dir)
+            .status()
+            .unwrap();
+        assert!(ancestor.success(), "{sha} was not merged into HEAD");
+    }
+    // Three merges, in the pulls' order: the last one's second parent is PR 3.
+    let merges = git(&dir, &["rev-list", "--merges", "--count", "HEAD"]);
+    assert_eq!(merges, "3");
+    assert_eq!(git(&dir, &["rev-parse", "HEAD^2"]), shas[2]);
+    assert_eq!(git(&dir, &["rev-parse", "HEAD~2^2"]), shas[0]);
+    assert_eq!(rec.final_sha, git(&dir, &["rev-parse", "HEAD"]));
+}
+
 fn spec_for(refs: Refs, gcs: &GcsConfiguration) -> JobSpec {
     JobSpec {
         type_: ProwJobType::Presubmit,
