@@ -36,6 +36,8 @@ pub(crate) enum Function {
     NeedsRebase(prow_needs_rebase::Flags),
     /// `/cherrypick <branch>` -> the cherry-pick PR, through the Git Data API.
     Cherrypicker(prow_cherrypicker::Flags),
+    /// The caching GitHub API proxy every function's --github-endpoint can point at.
+    Ghproxy(prow_ghproxy::Flags),
 }
 
 impl Function {
@@ -68,6 +70,7 @@ impl Function {
             Function::Cherrypicker(flags) => prow_cherrypicker::app(flags)
                 .await
                 .context("cherrypicker")?,
+            Function::Ghproxy(flags) => prow_ghproxy::app(flags).await.context("ghproxy")?,
         })
     }
 }
