@@ -251,6 +251,12 @@ pub enum Call {
         repo: String,
         branch: String,
     },
+    SetRequiredSignatures {
+        org: String,
+        repo: String,
+        branch: String,
+        required: bool,
+    },
     GetCommit {
         org: String,
         repo: String,
@@ -336,6 +342,7 @@ impl Call {
                 | Call::MergePullRequest { .. }
                 | Call::UpdateBranchProtection { .. }
                 | Call::RemoveBranchProtection { .. }
+                | Call::SetRequiredSignatures { .. }
                 | Call::CreateCommit { .. }
                 | Call::CreateRef { .. }
                 | Call::UpdateRef { .. }
@@ -1541,6 +1548,33 @@ impl GitHub for DryRunGitHub {
         Ok(())
     }
 
+    async fn set_required_signatures(
+        &self,
+        org: &str,
+        repo: &str,
+        branch: &str,
+        required: bool,
+    ) -> Result<()> {
+        let mut state = self.record(Call::SetRequiredSignatures {
+            org: org.to_owned(),
+            repo: repo.to_owned(),
+            branch: branch.to_owned(),
+            required,
+        });
+        // As GitHub: only a protected branch has the setting.
+        match state.protections.get_mut(&ref_key(org, repo, branch)) {
+            Some(protection) => {
+                protection.required_signatures = required;
+                Ok(())
+            }
+            None => Err(GitHubError::Status {
+                call: format!("set_required_signatures {org}/{repo}:{branch}"),
+                status: 404,
+                message: "Branch not protected".to_owned(),
+            }),
+        }
+    }
+
     async fn get_commit(&self, org: &str, repo: &str, sha: &str) -> Result<GitCommit> {
         let state = self.record(Call::GetCommit {
             org: org.to_owned(),
@@ -2325,6 +2359,18 @@ mod tests {
         assert_eq!(now.required_contexts(), ["tide"]);
         assert!(now.enforce_admins);
         assert_eq!(now.restrictions.unwrap().users, ["bot"]);
+        assert!(!now.required_signatures);
+        gh.set_required_signatures("acme", "foo", "main", true)
+            .await
+            .unwrap();
+        let signed = gh.get_branch_protection("acme", "foo", "main").await;
+        assert!(signed.unwrap().unwrap().required_signatures);
+        assert!(
+            gh.set_required_signatures("acme", "foo", "unprotected", true)
+                .await
+                .is_err(),
+            "only a protected branch has the setting"
+        );
         gh.remove_branch_protection("acme", "foo", "main")
             .await
             .unwrap();

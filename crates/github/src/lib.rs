@@ -37,6 +37,7 @@ mod merge;
 mod octocrab_client;
 mod read_only;
 mod retry;
+mod shared_tokens;
 mod types;
 
 use std::path::PathBuf;
@@ -57,6 +58,7 @@ pub use merge::{MergeMethod, MergeOutcome, MergeRequest};
 pub use octocrab_client::{Credentials, DEFAULT_ENDPOINT, OctocrabGitHub, OctocrabGitHubBuilder};
 pub use read_only::ReadOnlyGitHub;
 pub use retry::{RetryPolicy, RetryReason, Sleeper, TokioSleeper, Verdict, decide};
+pub use shared_tokens::{SharedTokenCache, TOKENS_PATH as SHARED_TOKENS_PATH};
 pub use types::{
     Branch, CheckRun, GitTree, Issue, IssueComment, IssueEdit, IssueEvent, IssuePullRequestLinks,
     IssueSearchItem, IssueState, Label, MAX_STATUS_DESCRIPTION_CHARS, Milestone, MilestoneEdit,
@@ -288,6 +290,17 @@ pub trait GitHub: Send + Sync + std::fmt::Debug {
     /// Removes the branch's protection.
     async fn remove_branch_protection(&self, org: &str, repo: &str, branch: &str) -> Result<()>;
 
+    /// Requires signed commits on a protected branch (`POST .../protection/required_signatures`,
+    /// 200) or stops requiring them (`DELETE`, 204), as Prow's Enable/DisableCommitSignProtection.
+    /// GitHub keeps this out of the protection `PUT`, so it is a call of its own.
+    async fn set_required_signatures(
+        &self,
+        org: &str,
+        repo: &str,
+        branch: &str,
+        required: bool,
+    ) -> Result<()>;
+
     /// A git commit object (tree, parents, message, identities).
     async fn get_commit(&self, org: &str, repo: &str, sha: &str) -> Result<GitCommit>;
 
@@ -380,6 +393,11 @@ pub struct GitHubArgs {
     /// The GitHub App's private key (PEM).
     #[arg(long, env = "GITHUB_APP_PRIVATE_KEY_PATH", requires = "github_app_id")]
     pub github_app_private_key_path: Option<PathBuf>,
+    /// Share the app's installation tokens with every other instance through this ghproxy
+    /// (sealed with a key derived from the private key) instead of each instance minting its
+    /// own.
+    #[arg(long, env = "GITHUB_APP_TOKEN_CACHE_URL", requires = "github_app_id")]
+    pub github_app_token_cache_url: Option<String>,
 }
 
 impl GitHubArgs {
@@ -390,6 +408,7 @@ impl GitHubArgs {
             token_path: self.github_token_path.clone(),
             app_id: self.github_app_id,
             app_private_key_path: self.github_app_private_key_path.clone(),
+            app_token_cache_url: self.github_app_token_cache_url.clone(),
             dry_run,
             ..Settings::default()
         }
@@ -409,9 +428,11 @@ pub struct Settings {
     /// Act through this one installation of the app for every org, instead of looking up
     /// each org's installation.
     pub app_installation_id: Option<u64>,
-    /// Where app installation tokens are kept; `None` is one [`MemoryTokenCache`] per
-    /// client.
+    /// Where app installation tokens are kept; `None` is a [`SharedTokenCache`] in
+    /// `app_token_cache_url` when set, else one [`MemoryTokenCache`] per client.
     pub token_cache: Option<Arc<dyn TokenCache>>,
+    /// A ghproxy that keeps the app's installation tokens for every instance.
+    pub app_token_cache_url: Option<String>,
     /// Make no writes. With credentials, reads still go to GitHub ([`ReadOnlyGitHub`], Prow's
     /// `--dry-run`); without, nothing is called ([`DryRunGitHub`], also the choice whenever
     /// no credentials are given).
@@ -454,6 +475,13 @@ pub fn connect(settings: &Settings) -> Result<Arc<dyn GitHub>> {
     let mut builder = OctocrabGitHub::builder(endpoint).credentials(credentials);
     if let Some(cache) = &settings.token_cache {
         builder = builder.token_cache(cache.clone());
+    } else if let (Some(url), Some(key_path)) = (
+        &settings.app_token_cache_url,
+        &settings.app_private_key_path,
+    ) {
+        let pem = std::fs::read(key_path)
+            .map_err(|e| GitHubError::Setup(format!("reading {}: {e}", key_path.display())))?;
+        builder = builder.token_cache(Arc::new(SharedTokenCache::new(url, &pem)?));
     }
     let client: Arc<dyn GitHub> = Arc::new(builder.build()?);
     if settings.dry_run {

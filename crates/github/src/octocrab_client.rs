@@ -1633,6 +1633,26 @@ impl GitHub for OctocrabGitHub {
         Ok(())
     }
 
+    async fn set_required_signatures(
+        &self,
+        org: &str,
+        repo: &str,
+        branch: &str,
+        required: bool,
+    ) -> Result<()> {
+        let call = format!("set_required_signatures {org}/{repo}:{branch} {required}");
+        let path = format!("{}/required_signatures", protection_path(org, repo, branch));
+        let (method, status) = if required {
+            (Method::POST, 200)
+        } else {
+            (Method::DELETE, 204)
+        };
+        self.request(Scope::Org(org), &call, method, &path, None)
+            .await?
+            .expect(&call, &[status])?;
+        Ok(())
+    }
+
     async fn get_commit(&self, org: &str, repo: &str, sha: &str) -> Result<GitCommit> {
         let call = format!("get_commit {org}/{repo}@{sha}");
         let path = format!("/repos/{}/{}/git/commits/{}", seg(org), seg(repo), seg(sha));

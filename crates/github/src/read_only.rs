@@ -315,6 +315,18 @@ impl GitHub for ReadOnlyGitHub {
             .await
     }
 
+    async fn set_required_signatures(
+        &self,
+        org: &str,
+        repo: &str,
+        branch: &str,
+        required: bool,
+    ) -> Result<()> {
+        self.writes
+            .set_required_signatures(org, repo, branch, required)
+            .await
+    }
+
     async fn get_commit(&self, org: &str, repo: &str, sha: &str) -> Result<GitCommit> {
         match self.writes.made_commit(org, repo, sha) {
             Some(commit) => Ok(commit),

@@ -2125,6 +2125,48 @@ async fn branch_protection_is_replaced_with_put_and_removed_with_delete() {
 }
 
 #[tokio::test]
+async fn signed_commits_are_required_with_post_and_released_with_delete() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(
+            "/repos/acme/foo/branches/release/1.0/protection/required_signatures",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"enabled": true})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path(
+            "/repos/acme/foo/branches/main/protection/required_signatures",
+        ))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(
+            "/repos/acme/foo/branches/gone/protection/required_signatures",
+        ))
+        .respond_with(
+            ResponseTemplate::new(404).set_body_json(json!({"message": "Branch not protected"})),
+        )
+        .mount(&server)
+        .await;
+    let gh = client(&server);
+    gh.set_required_signatures("acme", "foo", "release/1.0", true)
+        .await
+        .unwrap();
+    gh.set_required_signatures("acme", "foo", "main", false)
+        .await
+        .unwrap();
+    let err = gh
+        .set_required_signatures("acme", "foo", "gone", true)
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(404));
+}
+
+#[tokio::test]
 async fn git_commits_are_read_and_created_and_refs_created_moved_and_deleted() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))

@@ -123,6 +123,24 @@ pub fn key_path(key: &str) -> &str {
     key.split(KEY_SEPARATOR).next().unwrap_or(key)
 }
 
+/// Where GitHub App installation tokens are shared (`prow_github::SharedTokenCache`); not a
+/// GitHub path, so never proxied.
+pub const APP_TOKENS_PATH: &str = "/_prow/app-tokens";
+
+/// The store key of a shared installation token, for a cache key
+/// `github-app/{app id}/installation/{installation id}` and nothing else, so the endpoint
+/// cannot be used to park arbitrary data. Outside the path-first key space (`\u{1}` sorts
+/// before `/`), so no invalidation scope reaches it.
+pub fn app_token_key(key: &str) -> Option<String> {
+    let digits = |s: &str| !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit());
+    match key.split('/').collect::<Vec<_>>().as_slice() {
+        ["github-app", app, "installation", id] if digits(*app) && digits(*id) => {
+            Some(format!("\u{1}app-tokens/{key}"))
+        }
+        _ => None,
+    }
+}
+
 /// A set of cached reads a mutation invalidates.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scope {
@@ -521,6 +539,24 @@ mod tests {
         ];
         for (mutation, read, want) in cases {
             assert_eq!(covered(mutation, read), want, "{mutation} -> {read}");
+        }
+    }
+
+    #[test]
+    fn only_installation_token_keys_are_shared() {
+        let key = app_token_key("github-app/12/installation/101").unwrap();
+        assert!(
+            !invalidation_scopes("/")
+                .iter()
+                .any(|s| s.covers(key_path(&key)))
+        );
+        for bad in [
+            "github-app/x/installation/1",
+            "anything",
+            "github-app/1/installation/1/x",
+            "",
+        ] {
+            assert_eq!(app_token_key(bad), None, "{bad}");
         }
     }
 

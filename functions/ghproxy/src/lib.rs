@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
+use axum::extract::Path;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -284,8 +285,65 @@ pub fn router(state: GhproxyState) -> Router {
                 prow_runtime::metrics_response(state.inner.metrics.render())
             }),
         )
+        .route(
+            &format!("{}/{{*key}}", decide::APP_TOKENS_PATH),
+            get(get_app_token)
+                .put(put_app_token)
+                .delete(delete_app_token),
+        )
         .fallback(proxy)
         .with_state(state)
+}
+
+/// Largest sealed token accepted (a sealed token is about 150 bytes).
+const MAX_APP_TOKEN_BYTES: usize = 4096;
+
+/// A sealed installation token, opaque here (`prow_github::SharedTokenCache` seals it with a
+/// key only the app's private key yields).
+async fn get_app_token(State(state): State<GhproxyState>, Path(key): Path<String>) -> Response {
+    let Some(key) = decide::app_token_key(&key) else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    match blocking(&state, move |store| store.get(&key)).await {
+        Some(Some(entry)) => entry.body.into_response(),
+        Some(None) => StatusCode::NOT_FOUND.into_response(),
+        None => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}
+
+async fn put_app_token(
+    State(state): State<GhproxyState>,
+    Path(key): Path<String>,
+    body: Body,
+) -> Response {
+    let Some(key) = decide::app_token_key(&key) else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    let Ok(sealed) = axum::body::to_bytes(body, MAX_APP_TOKEN_BYTES).await else {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    };
+    let now = store::now_secs();
+    let entry = CachedResponse {
+        status: 200,
+        headers: Vec::new(),
+        body: sealed.to_vec(),
+        stored_at: now,
+        validated_at: now,
+    };
+    match blocking(&state, move |store| store.put(&key, &entry)).await {
+        Some(()) => StatusCode::NO_CONTENT.into_response(),
+        None => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}
+
+async fn delete_app_token(State(state): State<GhproxyState>, Path(key): Path<String>) -> Response {
+    let Some(key) = decide::app_token_key(&key) else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    match blocking(&state, move |store| store.remove(&key)).await {
+        Some(()) => StatusCode::NO_CONTENT.into_response(),
+        None => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
 }
 
 /// GitHub's answer, read whole.
