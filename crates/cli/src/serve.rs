@@ -46,7 +46,7 @@ impl Function {
         Ok(match self {
             Function::Hook(flags) => prow_hook::app(flags).context("hook")?,
             Function::Trigger(flags) => prow_trigger::app(flags).await.context("trigger")?,
-            Function::Plugins(flags) => prow_plugins::app(flags).context("plugins")?,
+            Function::Plugins(flags) => prow_plugins::app(flags).await.context("plugins")?,
             Function::Plank(flags) => prow_plank::app(flags).await.context("plank")?,
             Function::Crier(flags) => prow_crier::app(flags).await.context("crier")?,
             Function::Tide(flags) => prow_tide::app(flags).await.context("tide")?,

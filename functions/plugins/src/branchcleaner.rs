@@ -91,6 +91,7 @@ mod tests {
             sha: "s".into(),
             repo: Some(BranchRepo {
                 full_name: repo.into(),
+                ..BranchRepo::default()
             }),
         };
         ev.pull_request = Some(PullRequest {

@@ -74,6 +74,14 @@ pub struct Branch {
 pub struct BranchRepo {
     #[serde(default)]
     pub full_name: String,
+    #[serde(default)]
+    pub default_branch: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct Milestone {
+    #[serde(default)]
+    pub title: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -101,6 +109,8 @@ pub struct PullRequest {
     pub head: Branch,
     #[serde(default)]
     pub base: Branch,
+    #[serde(default)]
+    pub milestone: Option<Milestone>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -226,6 +236,8 @@ pub struct Event {
     /// The label a `labeled`/`unlabeled` event is about.
     pub label: Option<String>,
     pub sender: User,
+    /// The webhook delivery (`X-GitHub-Delivery`, the CloudEvent id; Prow's event GUID).
+    pub delivery_id: String,
 }
 
 fn logins(users: &[User]) -> Vec<String> {
@@ -286,6 +298,7 @@ impl Event {
                     review: None,
                     label,
                     sender: p.sender,
+                    delivery_id: String::new(),
                 })
             }
             Kind::PullRequest | Kind::PullRequestReview => {
@@ -316,6 +329,7 @@ impl Event {
                     pull_request: Some(pr),
                     label,
                     sender: p.sender,
+                    delivery_id: String::new(),
                 })
             }
         }

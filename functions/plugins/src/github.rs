@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use std::sync::Arc;
 
 use prow_github::{
-    Commit, GitHub, IssueComment, IssueEdit, Label, NewStatus, PullRequest, PullRequestChange,
-    Result, Review, Status, User,
+    Commit, GitHub, IssueComment, IssueEdit, IssueState, Label, NewStatus, PullRequest,
+    PullRequestChange, Result, Review, Status, User,
 };
 use prow_owners::RepoOwners;
 
@@ -31,6 +31,39 @@ pub trait OwnersPort: Send + Sync + std::fmt::Debug {
     ) -> std::result::Result<Arc<RepoOwners>, String>;
 }
 
+/// Where override's ProwJobs go (Kubernetes, in the function).
+#[async_trait]
+pub trait ProwJobPort: Send + Sync + std::fmt::Debug {
+    /// Creates `job`; `Ok(false)` when a job of its name exists already (a redelivery).
+    async fn create(&self, job: &prow_core::prowjob::ProwJob) -> std::result::Result<bool, String>;
+}
+
+/// For a plugins function without a Kubernetes client: every create fails, so an override
+/// of a job's context is retried rather than reported done without its ProwJob.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoProwJobs;
+
+#[async_trait]
+impl ProwJobPort for NoProwJobs {
+    async fn create(&self, job: &prow_core::prowjob::ProwJob) -> std::result::Result<bool, String> {
+        Err(format!(
+            "cannot create ProwJob {}: this plugins function has no Kubernetes client",
+            job.spec.job
+        ))
+    }
+}
+
+#[async_trait]
+impl ProwJobPort for prow_kube::ProwJobs {
+    async fn create(&self, job: &prow_core::prowjob::ProwJob) -> std::result::Result<bool, String> {
+        match prow_kube::ProwJobs::create(self, job).await {
+            Ok(prow_kube::Created::New(_)) => Ok(true),
+            Ok(prow_kube::Created::Existing) => Ok(false),
+            Err(err) => Err(err.to_string()),
+        }
+    }
+}
+
 /// What the plugins shell asks of GitHub.
 #[async_trait]
 pub trait PluginGitHub: Send + Sync + std::fmt::Debug {
@@ -49,6 +82,14 @@ pub trait PluginGitHub: Send + Sync + std::fmt::Debug {
     async fn delete_comment(&self, org: &str, repo: &str, id: u64) -> Result<()>;
     async fn list_reviews(&self, org: &str, repo: &str, number: u64) -> Result<Vec<Review>>;
     async fn is_collaborator(&self, org: &str, repo: &str, user: &str) -> Result<bool>;
+    /// `admin`, `write`, `read` or `none`.
+    async fn user_permission(&self, org: &str, repo: &str, user: &str) -> Result<String>;
+    /// The SHA `git_ref` (`heads/<branch>`) points at.
+    async fn get_ref(&self, org: &str, repo: &str, git_ref: &str) -> Result<String>;
+    /// The contexts the branch's protection requires (none when it is not protected).
+    async fn required_contexts(&self, org: &str, repo: &str, branch: &str) -> Result<Vec<String>>;
+    /// The repo's open milestones: (title, number).
+    async fn open_milestones(&self, org: &str, repo: &str) -> Result<Vec<(String, u64)>>;
     async fn get_pull_request(&self, org: &str, repo: &str, number: u64) -> Result<PullRequest>;
     async fn changed_files(&self, org: &str, repo: &str, number: u64) -> Result<Vec<String>>;
     /// The PR's files with status and patch (verify-owners needs both).
@@ -163,6 +204,27 @@ impl<T: GitHub + ?Sized> PluginGitHub for T {
     }
     async fn is_collaborator(&self, org: &str, repo: &str, user: &str) -> Result<bool> {
         GitHub::is_collaborator(self, org, repo, user).await
+    }
+    async fn user_permission(&self, org: &str, repo: &str, user: &str) -> Result<String> {
+        GitHub::user_permission(self, org, repo, user).await
+    }
+    async fn get_ref(&self, org: &str, repo: &str, git_ref: &str) -> Result<String> {
+        GitHub::get_ref(self, org, repo, git_ref).await
+    }
+    async fn required_contexts(&self, org: &str, repo: &str, branch: &str) -> Result<Vec<String>> {
+        Ok(GitHub::get_branch_protection(self, org, repo, branch)
+            .await?
+            .map(|p| p.required_contexts().to_vec())
+            .unwrap_or_default())
+    }
+    async fn open_milestones(&self, org: &str, repo: &str) -> Result<Vec<(String, u64)>> {
+        // Prow lists GitHub's default, the open ones; the port lists every state.
+        Ok(GitHub::list_milestones(self, org, repo)
+            .await?
+            .into_iter()
+            .filter(|m| m.state == IssueState::Open)
+            .map(|m| (m.title, m.number))
+            .collect())
     }
     async fn get_pull_request(&self, org: &str, repo: &str, number: u64) -> Result<PullRequest> {
         GitHub::get_pull_request(self, org, repo, number).await

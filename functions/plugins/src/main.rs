@@ -15,7 +15,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     prow_runtime::init_tracing();
-    let router = prow_plugins::app(Args::parse().flags)?;
+    let router = prow_plugins::app(Args::parse().flags).await?;
     prow_runtime::serve_function(router).await?;
     Ok(())
 }

@@ -84,6 +84,13 @@ pub struct Needs {
     pub base_ref: bool,
     /// Whether the PR's author is trusted by this rule, and their PRs in the repo.
     pub author_history: Option<OwnersCheck>,
+    /// Whether the comment's author may override (checked in this order, stopping at the
+    /// first yes), then the PR's head statuses, protection and presubmits (override).
+    pub override_: Option<crate::override_::OverrideCheck>,
+    /// Members of these teams (slugs, in the repo's org).
+    pub team_members: Vec<String>,
+    /// The repo's open milestones.
+    pub milestones: bool,
 }
 
 /// What verify-owners needs read: which files are OWNERS files here, and how to tell
@@ -128,6 +135,9 @@ impl Needs {
             settle: self.settle.max(other.settle),
             base_ref: self.base_ref || other.base_ref,
             author_history: self.author_history.or(other.author_history),
+            override_: self.override_.or(other.override_),
+            team_members: union_of(self.team_members, other.team_members),
+            milestones: self.milestones || other.milestones,
         }
     }
 }
@@ -230,6 +240,12 @@ pub struct Facts {
     /// in the repo (GitHub's search).
     pub author_trusted: bool,
     pub author_prs: Vec<u64>,
+    pub override_: Option<crate::override_::OverrideFacts>,
+    /// Logins of the teams [`Needs::team_members`] asked about; a team GitHub could not list
+    /// is absent.
+    pub team_members: std::collections::BTreeMap<String, Vec<String>>,
+    /// The repo's open milestones: (title, number).
+    pub milestones: Vec<(String, u64)>,
 }
 
 /// One changed (not removed) OWNERS file at the PR's head.
@@ -272,9 +288,10 @@ impl Facts {
     }
 }
 
-/// Something a plugin does on GitHub. Every action is safe to repeat: labels and assignments
-/// converge, and [`Action::Comment`] is skipped when we already said exactly that.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Something a plugin does on GitHub (or, for [`Action::CreateProwJob`], in Kubernetes). Every
+/// action is safe to repeat: labels and assignments converge, [`Action::Comment`] is skipped
+/// when we already said exactly that, and a ProwJob's name is derived from the delivery.
+#[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     AddLabel(String),
     RemoveLabel(String),
@@ -321,6 +338,10 @@ pub enum Action {
         /// Where the status links to (empty for nowhere).
         target_url: String,
     },
+    /// Create this ProwJob; one that already exists (a redelivery) counts as created.
+    CreateProwJob(Box<prow_core::prowjob::ProwJob>),
+    /// Set (`Some(number)`) or clear the or PR's milestone.
+    SetMilestone(Option<u64>),
 }
 
 /// The reply when GitHub refuses a change: `prefix` + GitHub's message, answering `to`.

@@ -5,8 +5,9 @@ use prow_core::config::PluginsConfig;
 use crate::plugin::Plugin;
 use crate::{
     approve, assign, blockade, blunderbuss, branchcleaner, dco, help_wanted, hold,
-    invalidcommitmsg, label, lgtm, lifecycle, mergecommitblocker, owners_label, release_note,
-    require_matching_label, retitle, shrug, size, skip, trigger, verify_owners, welcome, wip,
+    invalidcommitmsg, label, lgtm, lifecycle, mergecommitblocker, milestone, milestoneapplier,
+    override_, owners_label, release_note, require_matching_label, retitle, shrug, size, skip,
+    trigger, verify_owners, welcome, wip,
 };
 
 /// An org (`repo` empty) or `org/repo` that enables a plugin.
@@ -48,6 +49,9 @@ static ALL: &[&dyn Plugin] = &[
     &lgtm::Lgtm,
     &lifecycle::Lifecycle,
     &mergecommitblocker::MergeCommitBlocker,
+    &milestone::Milestone,
+    &milestoneapplier::MilestoneApplier,
+    &override_::Override,
     &owners_label::OwnersLabel,
     &release_note::ReleaseNote,
     &require_matching_label::RequireMatchingLabel,

@@ -7,7 +7,7 @@ use prow_events::cloudevents::{AttributesReader, Event as CloudEvent};
 use prow_github::{GitHubError, IssueEdit, IssueState, NewStatus, ReviewState, StatusState};
 
 use crate::event::{Event, Kind, Payload};
-use crate::github::{OwnersPort, PluginGitHub};
+use crate::github::{OwnersPort, PluginGitHub, ProwJobPort};
 use crate::plugin::{
     Action, ChangedOwnersFile, Facts, IssueComment, MissingReply, Needs, OwnersChanges,
     OwnersCheck, Plugin, PrCommit, PrFacts, PrReview,
@@ -36,6 +36,9 @@ pub enum PluginsError {
     /// The repo's jobs could not be read from the config.
     #[error("{target}: job config: {message}")]
     Jobs { target: String, message: String },
+    /// A ProwJob could not be created.
+    #[error("{target}: ProwJob: {message}")]
+    ProwJob { target: String, message: String },
     /// Some plugins failed; the others' actions were applied (and converge on redelivery).
     #[error("{target}: plugins failed: {}", failed.join("; "))]
     Plugins { target: String, failed: Vec<String> },
@@ -54,6 +57,87 @@ fn gh(target: &str) -> impl FnOnce(GitHubError) -> PluginsError + '_ {
     }
 }
 
+/// The event's PR: a field the payload carries is read from it, any other from one
+/// `get_pull_request`, made the first time a field is missing and shared by every fact
+/// (a comment event carries only the issue, and several plugins read its PR).
+pub struct PrSource<'a, G: ?Sized> {
+    github: &'a G,
+    event: &'a Event,
+    fetched: tokio::sync::OnceCell<prow_github::PullRequest>,
+}
+
+impl<G: ?Sized> std::fmt::Debug for PrSource<'_, G> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrSource")
+            .field("target", &self.event.target())
+            .field("fetched", &self.fetched.initialized())
+            .finish()
+    }
+}
+
+impl<'a, G: PluginGitHub + ?Sized> PrSource<'a, G> {
+    pub fn new(github: &'a G, event: &'a Event) -> Self {
+        Self {
+            github,
+            event,
+            fetched: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// The PR as GitHub has it now (read once).
+    pub async fn fetched(&self) -> Result<&prow_github::PullRequest, PluginsError> {
+        let (org, repo, number) = (&self.event.org, &self.event.repo, self.event.number);
+        self.fetched
+            .get_or_try_init(|| async {
+                self.github
+                    .get_pull_request(org, repo, number)
+                    .await
+                    .map_err(gh(&self.event.target()))
+            })
+            .await
+    }
+
+    /// The payload's PR when it carries one with a head (a `pull_request` or review event).
+    fn payload(&self) -> Option<&'a crate::event::PullRequest> {
+        self.event
+            .pull_request
+            .as_ref()
+            .filter(|pr| !pr.head.sha.is_empty() && !pr.base.sha.is_empty())
+    }
+
+    pub async fn head_sha(&self) -> Result<String, PluginsError> {
+        match self.payload() {
+            Some(pr) => Ok(pr.head.sha.clone()),
+            None => Ok(self.fetched().await?.head.sha.clone()),
+        }
+    }
+
+    pub async fn base_sha(&self) -> Result<String, PluginsError> {
+        match self.payload() {
+            Some(pr) => Ok(pr.base.sha.clone()),
+            None => Ok(self.fetched().await?.base.sha.clone()),
+        }
+    }
+
+    pub async fn base_ref(&self) -> Result<String, PluginsError> {
+        match self.payload().filter(|pr| !pr.base.git_ref.is_empty()) {
+            Some(pr) => Ok(pr.base.git_ref.clone()),
+            None => Ok(self.fetched().await?.base.git_ref.clone()),
+        }
+    }
+
+    /// The description (empty when it has none) and the PR's page.
+    pub async fn body_and_url(&self) -> Result<(String, String), PluginsError> {
+        match self.payload() {
+            Some(pr) => Ok((pr.body.clone().unwrap_or_default(), pr.html_url.clone())),
+            None => {
+                let pr = self.fetched().await?;
+                Ok((pr.body.clone().unwrap_or_default(), pr.html_url.clone()))
+            }
+        }
+    }
+}
+
 /// The webhook kind of a CloudEvent type (`dev.prow.github.<event>`), if plugins handle it.
 pub fn kind_of(event_type: &str) -> Option<Kind> {
     Kind::from_event_name(event_type.strip_prefix(GITHUB_EVENT_PREFIX)?)
@@ -64,6 +148,7 @@ pub fn kind_of(event_type: &str) -> Option<Kind> {
 pub async fn handle<G: PluginGitHub + ?Sized>(
     github: &G,
     owners: &dyn OwnersPort,
+    jobs: &dyn ProwJobPort,
     config: &Config,
     cloud_event: &CloudEvent,
 ) -> Result<(), PluginsError> {
@@ -76,16 +161,18 @@ pub async fn handle<G: PluginGitHub + ?Sized>(
             id: cloud_event.id().to_owned(),
             source,
         })?;
-    let Some(event) = Event::from_payload(kind, payload) else {
+    let Some(mut event) = Event::from_payload(kind, payload) else {
         return Ok(());
     };
-    handle_event(github, owners, config, &event).await
+    cloud_event.id().clone_into(&mut event.delivery_id);
+    handle_event(github, owners, jobs, config, &event).await
 }
 
 /// Runs the enabled plugins on a decoded event (`full` also holds the jobs skip reads).
 pub async fn handle_event<G: PluginGitHub + ?Sized>(
     github: &G,
     owners: &dyn OwnersPort,
+    jobs: &dyn ProwJobPort,
     full: &Config,
     event: &Event,
 ) -> Result<(), PluginsError> {
@@ -103,9 +190,13 @@ pub async fn handle_event<G: PluginGitHub + ?Sized>(
         .iter()
         .fold(Needs::default(), |acc, (_, n)| acc.union(n.clone()));
     let target = event.target();
-    let mut facts = gather(github, owners, event, &needs).await?;
+    let pr = PrSource::new(github, event);
+    let mut facts = gather(github, owners, event, &needs, &pr).await?;
     if needs.skip {
-        facts.skip = Some(skip_facts(github, full, event).await?);
+        facts.skip = Some(skip_facts(github, full, event, &pr).await?);
+    }
+    if let Some(check) = &needs.override_ {
+        facts.override_ = Some(override_facts(github, owners, full, event, check, &pr).await?);
     }
     let mut failed = Vec::new();
     for (plugin, _) in interested {
@@ -114,7 +205,7 @@ pub async fn handle_event<G: PluginGitHub + ?Sized>(
             tracing::info!(plugin = plugin.name(), %target, actions = actions.len(), "acting");
             tracing::debug!(plugin = plugin.name(), %target, ?actions, "actions");
         }
-        if let Err(err) = apply(github, event, &facts, actions).await {
+        if let Err(err) = apply(github, jobs, event, &facts, actions).await {
             failed.push(format!("{}: {err}", plugin.name()));
         }
     }
@@ -125,12 +216,13 @@ pub async fn handle_event<G: PluginGitHub + ?Sized>(
     }
 }
 
-/// Fetches what `needs` asks for.
+/// Fetches what `needs` asks for; PR fields come from `pr`.
 pub async fn gather<G: PluginGitHub + ?Sized>(
     github: &G,
     owners: &dyn OwnersPort,
     event: &Event,
     needs: &Needs,
+    pr: &PrSource<'_, G>,
 ) -> Result<Facts, PluginsError> {
     let target = event.target();
     let (org, repo, number) = (event.org.as_str(), event.repo.as_str(), event.number);
@@ -142,17 +234,7 @@ pub async fn gather<G: PluginGitHub + ?Sized>(
         ..Facts::default()
     };
     if needs.base_ref {
-        facts.base_ref = Some(match event.pull_request.as_ref() {
-            Some(pr) if !pr.base.git_ref.is_empty() => pr.base.git_ref.clone(),
-            _ => {
-                github
-                    .get_pull_request(org, repo, number)
-                    .await
-                    .map_err(gh(&target))?
-                    .base
-                    .git_ref
-            }
-        });
+        facts.base_ref = Some(pr.base_ref().await?);
     }
     if needs.labels {
         facts.labels = github
@@ -198,28 +280,21 @@ pub async fn gather<G: PluginGitHub + ?Sized>(
         facts.comments = comments(github, event).await?;
     }
     if needs.head_tree {
-        let sha = match event.pull_request.as_ref().map(|pr| pr.head.sha.clone()) {
-            Some(sha) if !sha.is_empty() => sha,
-            _ => {
-                github
-                    .get_pull_request(org, repo, number)
-                    .await
-                    .map_err(gh(&target))?
-                    .head
-                    .sha
-            }
-        };
+        let sha = pr.head_sha().await?;
         facts.head_tree = Some(github.tree_of(org, repo, &sha).await.map_err(gh(&target))?);
     }
     if needs.pull_request_owners {
-        let pr = pull_request_facts(github, event).await?;
-        facts.repo_owners = Some(owners.repo_owners(org, repo, &pr.base_sha).await.map_err(
-            |message| PluginsError::Owners {
-                target: target.clone(),
-                message,
-            },
-        )?);
-        facts.pull_request = Some(pr);
+        let facts_of_pr = pull_request_facts(github, event, pr).await?;
+        facts.repo_owners = Some(
+            owners
+                .repo_owners(org, repo, &facts_of_pr.base_sha)
+                .await
+                .map_err(|message| PluginsError::Owners {
+                    target: target.clone(),
+                    message,
+                })?,
+        );
+        facts.pull_request = Some(facts_of_pr);
     }
     if needs.reviews {
         facts.reviews = github
@@ -238,17 +313,7 @@ pub async fn gather<G: PluginGitHub + ?Sized>(
             .collect();
     }
     if needs.owners_reviewers {
-        let base_sha = match event.pull_request.as_ref().map(|pr| pr.base.sha.clone()) {
-            Some(sha) if !sha.is_empty() => sha,
-            _ => {
-                github
-                    .get_pull_request(org, repo, number)
-                    .await
-                    .map_err(gh(&target))?
-                    .base
-                    .sha
-            }
-        };
+        let base_sha = pr.base_sha().await?;
         let files = github
             .changed_files(org, repo, number)
             .await
@@ -262,7 +327,7 @@ pub async fn gather<G: PluginGitHub + ?Sized>(
             })?;
     }
     if let Some(check) = &needs.owners_changes {
-        facts.owners_changes = Some(owners_changes(github, event, check, &facts.bot).await?);
+        facts.owners_changes = Some(owners_changes(github, event, check, &facts.bot, pr).await?);
     }
     if needs.repo_labels {
         facts.repo_labels = github
@@ -274,7 +339,7 @@ pub async fn gather<G: PluginGitHub + ?Sized>(
             .collect();
     }
     if needs.size {
-        facts.size = Some(size_facts(github, event).await?);
+        facts.size = Some(size_facts(github, event, pr).await?);
     }
     if needs.changes {
         facts.changes = match &facts.size {
@@ -307,7 +372,7 @@ pub async fn gather<G: PluginGitHub + ?Sized>(
             .collect();
     }
     if let Some(rule) = &needs.dco {
-        facts.dco = Some(dco_facts(github, event, rule, &facts).await?);
+        facts.dco = Some(dco_facts(github, event, rule, &facts, pr).await?);
     }
     if let Some(rule) = &needs.author_history {
         let author = event.author.login.as_str();
@@ -329,6 +394,18 @@ pub async fn gather<G: PluginGitHub + ?Sized>(
             }
         }
     }
+    for team in &needs.team_members {
+        let members = github.team_members(org, team).await.map_err(gh(&target))?;
+        facts
+            .team_members
+            .insert(team.clone(), members.into_iter().map(|m| m.login).collect());
+    }
+    if needs.milestones {
+        facts.milestones = github
+            .open_milestones(org, repo)
+            .await
+            .map_err(gh(&target))?;
+    }
     if let Some(team) = &needs.author_in_team {
         facts.author_in_team = github
             .team_members(org, team)
@@ -346,20 +423,11 @@ async fn dco_facts<G: PluginGitHub + ?Sized>(
     event: &Event,
     rule: &OwnersCheck,
     facts: &Facts,
+    pr: &PrSource<'_, G>,
 ) -> Result<crate::dco::DcoFacts, PluginsError> {
     let target = event.target();
-    let (org, repo, number) = (event.org.as_str(), event.repo.as_str(), event.number);
-    let head_sha = match event.pull_request.as_ref().map(|pr| pr.head.sha.clone()) {
-        Some(sha) if !sha.is_empty() => sha,
-        _ => {
-            github
-                .get_pull_request(org, repo, number)
-                .await
-                .map_err(gh(&target))?
-                .head
-                .sha
-        }
-    };
+    let (org, repo) = (event.org.as_str(), event.repo.as_str());
+    let head_sha = pr.head_sha().await?;
     let status = github
         .combined_status(org, repo, &head_sha)
         .await
@@ -399,23 +467,12 @@ async fn owners_changes<G: PluginGitHub + ?Sized>(
     event: &Event,
     check: &OwnersCheck,
     bot: &str,
+    pr: &PrSource<'_, G>,
 ) -> Result<OwnersChanges, PluginsError> {
     let target = event.target();
     let (org, repo, number) = (event.org.as_str(), event.repo.as_str(), event.number);
-    let (head_sha, pr_body, pr_url) = match &event.pull_request {
-        Some(pr) if !pr.head.sha.is_empty() => (
-            pr.head.sha.clone(),
-            pr.body.clone().unwrap_or_default(),
-            pr.html_url.clone(),
-        ),
-        _ => {
-            let pr = github
-                .get_pull_request(org, repo, number)
-                .await
-                .map_err(gh(&target))?;
-            (pr.head.sha, pr.body.unwrap_or_default(), pr.html_url)
-        }
-    };
+    let head_sha = pr.head_sha().await?;
+    let (pr_body, pr_url) = pr.body_and_url().await?;
     let filenames = &check.filenames;
     let mut changes = OwnersChanges {
         filenames: filenames.clone(),
@@ -535,21 +592,12 @@ async fn untrusted_reason<G: PluginGitHub + ?Sized>(
 async fn size_facts<G: PluginGitHub + ?Sized>(
     github: &G,
     event: &Event,
+    pr: &PrSource<'_, G>,
 ) -> Result<crate::size::SizeFacts, PluginsError> {
     use crate::size::{FileChange, GENERATED_FILES, GITATTRIBUTES, SizeFacts, paths_from_repo};
     let target = event.target();
     let (org, repo, number) = (event.org.as_str(), event.repo.as_str(), event.number);
-    let base = match event.pull_request.as_ref().map(|pr| pr.base.sha.clone()) {
-        Some(sha) if !sha.is_empty() => sha,
-        _ => {
-            github
-                .get_pull_request(org, repo, number)
-                .await
-                .map_err(gh(&target))?
-                .base
-                .sha
-        }
-    };
+    let base = pr.base_sha().await?;
     let read = |path: String| {
         let (base, target) = (base.clone(), target.clone());
         async move {
@@ -589,18 +637,161 @@ async fn size_facts<G: PluginGitHub + ?Sized>(
     })
 }
 
+/// Whether the commenter may override, checked as Prow does and stopping at the first yes
+/// (repo admin, member of an allowed team, top-level OWNERS approver); then, if so, the PR's
+/// head statuses, its base branch's required contexts and head, and the repo's presubmits.
+/// A check GitHub cannot answer counts as no, as in Prow.
+async fn override_facts<G: PluginGitHub + ?Sized>(
+    github: &G,
+    owners: &dyn OwnersPort,
+    config: &Config,
+    event: &Event,
+    check: &crate::override_::OverrideCheck,
+    pr: &PrSource<'_, G>,
+) -> Result<crate::override_::OverrideFacts, PluginsError> {
+    use crate::override_::{HeadStatus, OverrideFacts, in_team, is_admin};
+    let target = event.target();
+    let (org, repo) = (event.org.as_str(), event.repo.as_str());
+    let user = event
+        .comment
+        .as_ref()
+        .map(|c| c.user.login.as_str())
+        .unwrap_or_default();
+    let pull = pr.fetched().await?;
+    let base_ref = format!("heads/{}", pull.base.git_ref);
+    let mut base_sha = None;
+    let mut authorized = match github.user_permission(org, repo, user).await {
+        Ok(permission) => is_admin(&permission),
+        Err(err) => {
+            tracing::warn!(%target, user, error = %err, "cannot tell whether the commenter is a repo admin");
+            false
+        }
+    };
+    for team in &check.teams {
+        if authorized {
+            break;
+        }
+        match github.team_members(org, team).await {
+            Ok(members) => {
+                let logins: Vec<String> = members.into_iter().map(|m| m.login).collect();
+                authorized = in_team(&logins, user);
+            }
+            Err(err) => {
+                tracing::warn!(%target, team, error = %err, "cannot list the members of an override team");
+            }
+        }
+    }
+    if !authorized && check.top_level_owners {
+        let sha = github
+            .get_ref(org, repo, &base_ref)
+            .await
+            .map_err(gh(&target))?;
+        match owners.repo_owners(org, repo, &sha).await {
+            Ok(owners) => {
+                authorized = owners
+                    .top_level_approvers()
+                    .contains(&prow_github::normalize_login(user));
+            }
+            Err(message) => {
+                tracing::warn!(%target, user, %message, "cannot tell whether the commenter is a top-level approver");
+            }
+        }
+        base_sha = Some(sha);
+    }
+    if !authorized {
+        return Ok(OverrideFacts::default());
+    }
+    let head_sha = pull.head.sha.clone();
+    let statuses = github
+        .combined_status(org, repo, &head_sha)
+        .await
+        .map_err(gh(&target))?
+        .into_iter()
+        .map(|s| HeadStatus {
+            state: s.state.as_str().to_owned(),
+            context: s.context,
+            description: s.description.unwrap_or_default(),
+            target_url: s.target_url.unwrap_or_default(),
+        })
+        .collect();
+    let presubmits = config
+        .presubmits_for(&format!("{org}/{repo}"))
+        .map_err(|e| PluginsError::Jobs {
+            target: target.clone(),
+            message: e.to_string(),
+        })?
+        .to_vec();
+    let required_contexts = github
+        .required_contexts(org, repo, &pull.base.git_ref)
+        .await
+        .map_err(gh(&target))?;
+    let base_sha = match base_sha {
+        Some(sha) => sha,
+        None => github
+            .get_ref(org, repo, &base_ref)
+            .await
+            .map_err(gh(&target))?,
+    };
+    Ok(OverrideFacts {
+        authorized,
+        head_sha,
+        refs: pr_refs(pull, event, &base_sha),
+        base_sha,
+        statuses,
+        required_contexts,
+        presubmits,
+        namespace: config.prow.prowjob_namespace.clone(),
+        now: Some(prow_core::clock::Clock::system().time()),
+    })
+}
+
+/// Prow's createRefs: the PR's refs against `base_sha`. The author's link is GitHub's profile
+/// address on the repo's host (the API's PR carries no user `html_url` here).
+fn pr_refs(
+    pr: &prow_github::PullRequest,
+    event: &Event,
+    base_sha: &str,
+) -> prow_core::prowjob::Refs {
+    use prow_core::prowjob::{Pull, Refs};
+    let (org, name, repo_link) = match &pr.base.repo {
+        Some(r) => (r.owner.login.clone(), r.name.clone(), r.html_url.clone()),
+        None => (event.org.clone(), event.repo.clone(), String::new()),
+    };
+    let host = repo_link
+        .find("://")
+        .map(|i| {
+            let rest = &repo_link[i + 3..];
+            &repo_link[..i + 3 + rest.find('/').unwrap_or(rest.len())]
+        })
+        .unwrap_or_default();
+    let mut pull = Pull::new(pr.number, pr.user.login.clone(), pr.head.sha.clone());
+    pull.head_ref = pr.head.git_ref.clone();
+    pull.title = pr.title.clone();
+    pull.link = pr.html_url.clone();
+    if !host.is_empty() {
+        pull.author_link = format!("{host}/{}", pr.user.login);
+    }
+    pull.commit_link = format!("{repo_link}/pull/{}/commits/{}", pr.number, pr.head.sha);
+    let mut refs = Refs::new(org, name);
+    refs.base_ref = pr.base.git_ref.clone();
+    refs.base_sha = base_sha.to_owned();
+    refs.base_link = format!("{repo_link}/commit/{base_sha}");
+    refs.repo_link = repo_link;
+    refs.pulls = vec![pull];
+    refs
+}
+
 /// The PR's head statuses and changed files, and the repo's presubmits.
 async fn skip_facts<G: PluginGitHub + ?Sized>(
     github: &G,
     config: &Config,
     event: &Event,
+    pr: &PrSource<'_, G>,
 ) -> Result<crate::skip::SkipFacts, PluginsError> {
     let target = event.target();
     let (org, repo, number) = (event.org.as_str(), event.repo.as_str(), event.number);
-    let pr = github
-        .get_pull_request(org, repo, number)
-        .await
-        .map_err(gh(&target))?;
+    // GitHub's PR, not the payload's: skip acts on the head as it is now.
+    let pr = pr.fetched().await?;
     let presubmits = config
         .presubmits_for(&format!("{org}/{repo}"))
         .map_err(|e| PluginsError::Jobs {
@@ -620,8 +811,8 @@ async fn skip_facts<G: PluginGitHub + ?Sized>(
         .await
         .map_err(gh(&target))?;
     Ok(crate::skip::SkipFacts {
-        head_sha: pr.head.sha,
-        base_ref: pr.base.git_ref,
+        head_sha: pr.head.sha.clone(),
+        base_ref: pr.base.git_ref.clone(),
         presubmits,
         statuses,
         changed_files,
@@ -644,33 +835,22 @@ fn review_state(state: &ReviewState) -> &'static str {
 async fn pull_request_facts<G: PluginGitHub + ?Sized>(
     github: &G,
     event: &Event,
+    source: &PrSource<'_, G>,
 ) -> Result<PrFacts, PluginsError> {
     let target = event.target();
     let (org, repo, number) = (event.org.as_str(), event.repo.as_str(), event.number);
-    let mut pr = match &event.pull_request {
-        Some(pr) if !pr.base.sha.is_empty() => PrFacts {
-            body: pr.body.clone().unwrap_or_default(),
-            html_url: pr.html_url.clone(),
-            base_ref: pr.base.git_ref.clone(),
-            base_sha: pr.base.sha.clone(),
-            assignees: pr.assignees.iter().map(|u| u.login.clone()).collect(),
-            changed_files: vec![],
+    let (body, html_url) = source.body_and_url().await?;
+    let mut pr = PrFacts {
+        body,
+        html_url,
+        base_ref: source.base_ref().await?,
+        base_sha: source.base_sha().await?,
+        // A PR's payload lists its assignees; an issue's (a comment event) are the PR's.
+        assignees: match &event.pull_request {
+            Some(pr) => pr.assignees.iter().map(|u| u.login.clone()).collect(),
+            None => event.assignees.clone(),
         },
-        _ => {
-            let pr = github
-                .get_pull_request(org, repo, number)
-                .await
-                .map_err(gh(&target))?;
-            PrFacts {
-                body: pr.body.unwrap_or_default(),
-                html_url: pr.html_url,
-                base_ref: pr.base.git_ref,
-                base_sha: pr.base.sha,
-                // The issue's assignees are the PR's.
-                assignees: event.assignees.clone(),
-                changed_files: vec![],
-            }
-        }
+        changed_files: vec![],
     };
     pr.changed_files = github
         .changed_files(org, repo, number)
@@ -702,6 +882,7 @@ async fn comments<G: PluginGitHub + ?Sized>(
 /// Applies actions in order; the first failure stops the rest (the redelivery redoes them).
 pub async fn apply<G: PluginGitHub + ?Sized>(
     github: &G,
+    jobs: &dyn ProwJobPort,
     event: &Event,
     facts: &Facts,
     actions: Vec<Action>,
@@ -759,7 +940,7 @@ pub async fn apply<G: PluginGitHub + ?Sized>(
                     .add_assignees(org, repo, number, &logins)
                     .await
                     .map_err(gh(&target))?;
-                reply_to_refused(github, event, facts, missing, &logins, &assigned).await?;
+                reply_to_refused(github, jobs, event, facts, missing, &logins, &assigned).await?;
             }
             Action::Unassign(logins) => github
                 .remove_assignees(org, repo, number, &logins)
@@ -770,7 +951,7 @@ pub async fn apply<G: PluginGitHub + ?Sized>(
                     .request_reviewers(org, repo, number, &logins)
                     .await
                     .map_err(gh(&target))?;
-                reply_to_refused(github, event, facts, missing, &logins, &requested).await?;
+                reply_to_refused(github, jobs, event, facts, missing, &logins, &requested).await?;
             }
             Action::UnrequestReview(logins) => github
                 .unrequest_reviewers(org, repo, number, &logins)
@@ -795,7 +976,7 @@ pub async fn apply<G: PluginGitHub + ?Sized>(
                     (Err(err), Some(refused)) if err.status() == Some(422) => {
                         let message = format!("{}{}", refused.prefix, err.message().unwrap_or(""));
                         let reply = vec![Action::Comment(refused.to.reply(&message))];
-                        return Box::pin(apply(github, event, facts, reply)).await;
+                        return Box::pin(apply(github, jobs, event, facts, reply)).await;
                     }
                     (Err(err), _) => return Err(gh(&target)(err)),
                 }
@@ -831,6 +1012,20 @@ pub async fn apply<G: PluginGitHub + ?Sized>(
                 .delete_ref(org, repo, &git_ref)
                 .await
                 .map_err(gh(&target))?,
+            Action::CreateProwJob(job) => {
+                let created = jobs
+                    .create(&job)
+                    .await
+                    .map_err(|message| PluginsError::ProwJob {
+                        target: target.clone(),
+                        message,
+                    })?;
+                tracing::info!(%target, job = job.spec.job, name = ?job.metadata.name, created, "override prowjob");
+            }
+            Action::SetMilestone(milestone) => github
+                .edit_issue(org, repo, number, &IssueEdit::milestone(milestone))
+                .await
+                .map_err(gh(&target))?,
             Action::EditBody(body) => {
                 let edit = IssueEdit {
                     body: Some(body),
@@ -850,6 +1045,7 @@ pub async fn apply<G: PluginGitHub + ?Sized>(
 /// comment action (so a redelivered event does not say it twice).
 async fn reply_to_refused<G: PluginGitHub + ?Sized>(
     github: &G,
+    jobs: &dyn ProwJobPort,
     event: &Event,
     facts: &Facts,
     missing: Option<MissingReply>,
@@ -860,7 +1056,7 @@ async fn reply_to_refused<G: PluginGitHub + ?Sized>(
     match missing {
         Some(reply) if !refused.is_empty() => {
             let comment = vec![Action::Comment(reply.render(&refused))];
-            Box::pin(apply(github, event, facts, comment)).await
+            Box::pin(apply(github, jobs, event, facts, comment)).await
         }
         _ => Ok(()),
     }

@@ -43,6 +43,7 @@ pub(crate) fn comment_event(body: &str, commenter: &str, is_pr: bool) -> Event {
         review: None,
         label: None,
         sender: user(commenter),
+        delivery_id: "delivery-1".into(),
     }
 }
 

@@ -816,3 +816,397 @@ async fn welcome_greets_an_untrusted_authors_first_pr() {
         )]
     );
 }
+
+const OVERRIDE_JOBS: &str = "presubmits:\n  Codertocat/Hello-World:\n  - name: pull-unit\n    context: ci/unit\n    always_run: true\n    spec: {containers: [{image: x}]}\n";
+const OVERRIDE: &str = "plugins:\n  Codertocat: [override]\noverride:\n  allowed_github_teams:\n    Codertocat: [release]\n";
+const HEAD: &str = "ec26c3e57ca3a959ca5aad62de7213c562f8c821";
+
+/// PR #2 with its base repository, as GitHub's pulls API answers.
+async fn mock_pull_with_repo(server: &MockServer) {
+    Mock::given(method("GET"))
+        .and(path(format!("{REPO}/pulls/2")))
+        .respond_with(ok(json!({
+            "number": 2, "state": "open", "title": "Update README", "user": {"login": "Codertocat"},
+            "html_url": "https://github.com/Codertocat/Hello-World/pull/2",
+            "head": {"ref": "changes", "sha": HEAD},
+            "base": {"ref": "master", "sha": "b", "repo": {
+                "name": "Hello-World", "full_name": "Codertocat/Hello-World",
+                "owner": {"login": "Codertocat"}, "html_url": "https://github.com/Codertocat/Hello-World"
+            }}
+        })))
+        .with_priority(1)
+        .mount(server)
+        .await;
+}
+
+async fn mock_get(server: &MockServer, p: &str, answer: ResponseTemplate) {
+    Mock::given(method("GET"))
+        .and(path(p))
+        .respond_with(answer)
+        .mount(server)
+        .await;
+}
+
+#[tokio::test]
+async fn override_by_a_team_member_passes_the_context_and_creates_the_successful_prowjob() {
+    let (h, api) = harness_with_prowjobs(OVERRIDE, OVERRIDE_JOBS).await;
+    mock_pull_with_repo(&h.github).await;
+    mock_comments(&h.github, json!([])).await;
+    mock_get(
+        &h.github,
+        &format!("{REPO}/collaborators/alice/permission"),
+        ok(json!({"permission": "write"})),
+    )
+    .await;
+    mock_get(
+        &h.github,
+        "/orgs/Codertocat/teams/release/members",
+        ok(json!([{"login": "alice"}])),
+    )
+    .await;
+    mock_get(
+        &h.github,
+        &format!("{REPO}/commits/{HEAD}/status"),
+        ok(json!({"state": "failure", "sha": HEAD, "statuses": [
+            {"context": "ci/unit", "state": "failure", "description": "Job failed.", "target_url": "https://prow/unit"},
+            {"context": "lint", "state": "success"}
+        ]})),
+    )
+    .await;
+    mock_get(
+        &h.github,
+        &format!("{REPO}/branches/master/protection"),
+        ok(json!({"required_status_checks": {"strict": false, "contexts": ["tide"]}})),
+    )
+    .await;
+    mock_get(
+        &h.github,
+        &format!("{REPO}/git/ref/heads/master"),
+        ok(json!({"ref": "refs/heads/master", "object": {"sha": "base-now"}})),
+    )
+    .await;
+    Mock::given(method("POST"))
+        .and(path(format!("{REPO}/statuses/{HEAD}")))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({})))
+        .mount(&h.github)
+        .await;
+    let body = "/override pull-unit";
+    let comment = pr_comment("alice", body);
+    assert_eq!(
+        send(&h.app, "issue_comment", "o1", &comment).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        calls(&h.github).await,
+        [
+            "GET /user".to_owned(),
+            format!("GET {REPO}/pulls/2"),
+            format!("GET {REPO}/collaborators/alice/permission"),
+            "GET /orgs/Codertocat/teams/release/members".to_owned(),
+            format!("GET {REPO}/commits/{HEAD}/status"),
+            format!("GET {REPO}/branches/master/protection"),
+            format!("GET {REPO}/git/ref/heads/master"),
+            format!("POST {REPO}/statuses/{HEAD}"),
+            format!("GET {REPO}/issues/2/comments"),
+            format!("POST {REPO}/issues/2/comments"),
+        ]
+    );
+    let description =
+        prow_core::status_description::with_base_sha("Overridden by alice", "base-now");
+    assert_eq!(
+        writes(&h.github).await,
+        [
+            format!(
+                "POST {REPO}/statuses/{HEAD} {}",
+                serde_json::to_string(&json!({
+                    "context": "ci/unit", "description": description,
+                    "state": "success", "target_url": "https://prow/unit"
+                }))
+                .unwrap()
+            ),
+            comment_write(&reply_to(
+                &comment,
+                body,
+                "Overrode contexts on behalf of alice: ci/unit"
+            )),
+        ]
+    );
+    let jobs = prow_kube::ProwJobs::new(api.client().unwrap(), "default")
+        .list(None)
+        .await
+        .unwrap();
+    assert_eq!(jobs.len(), 1);
+    let pj = &jobs[0];
+    assert_eq!(
+        pj.metadata.name.as_deref(),
+        Some(prow_core::naming::prowjob_name(&["o1", "/override", "pull-unit"]).as_str())
+    );
+    assert_eq!(pj.spec.job, "pull-unit");
+    assert_eq!(pj.spec.context, "ci/unit");
+    assert_eq!(pj.status.state, prow_core::prowjob::ProwJobState::Success);
+    assert_eq!(pj.status.description, "Overridden by alice");
+    assert_eq!(
+        pj.status.url,
+        comment["comment"]["html_url"].as_str().unwrap()
+    );
+    assert!(pj.status.completion_time.is_some());
+    let refs = pj.spec.refs.as_ref().unwrap();
+    assert_eq!(refs.base_sha, "base-now");
+    assert_eq!(
+        refs.base_link,
+        "https://github.com/Codertocat/Hello-World/commit/base-now"
+    );
+    assert_eq!(refs.pulls[0].sha, HEAD);
+    assert_eq!(refs.pulls[0].author_link, "https://github.com/Codertocat");
+    assert_eq!(pj.metadata.labels.as_ref().unwrap()["event-GUID"], "o1");
+
+    // The same delivery again creates no second job and says nothing twice.
+    let said = vec![
+        json!({"id": 1, "user": {"login": "prow-bot"}, "body": reply_to(&comment, body, "Overrode contexts on behalf of alice: ci/unit"), "html_url": "https://x", "created_at": "2020-01-01T00:00:00Z", "updated_at": "2020-01-01T00:00:00Z"}),
+    ];
+    h.github.reset().await;
+    mock_reads(&h.github).await;
+    mock_pull_with_repo(&h.github).await;
+    mock_comments(&h.github, json!(said)).await;
+    mock_get(
+        &h.github,
+        &format!("{REPO}/collaborators/alice/permission"),
+        ok(json!({"permission": "admin"})),
+    )
+    .await;
+    mock_get(&h.github, &format!("{REPO}/commits/{HEAD}/status"), ok(json!({"state": "failure", "sha": HEAD, "statuses": [{"context": "ci/unit", "state": "failure"}]}))).await;
+    mock_get(
+        &h.github,
+        &format!("{REPO}/branches/master/protection"),
+        ResponseTemplate::new(404).set_body_json(json!({"message": "Branch not protected"})),
+    )
+    .await;
+    mock_get(
+        &h.github,
+        &format!("{REPO}/git/ref/heads/master"),
+        ok(json!({"object": {"sha": "base-now"}})),
+    )
+    .await;
+    Mock::given(method("POST"))
+        .and(path(format!("{REPO}/statuses/{HEAD}")))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({})))
+        .mount(&h.github)
+        .await;
+    assert_eq!(
+        send(&h.app, "issue_comment", "o1", &comment).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        writes(&h.github).await.len(),
+        1,
+        "only the status is set again"
+    );
+    let jobs = prow_kube::ProwJobs::new(api.client().unwrap(), "default")
+        .list(None)
+        .await
+        .unwrap();
+    assert_eq!(jobs.len(), 1);
+}
+
+#[tokio::test]
+async fn override_by_someone_not_allowed_is_refused_without_reading_statuses() {
+    let (h, api) = harness_with_prowjobs(OVERRIDE, OVERRIDE_JOBS).await;
+    mock_pull_with_repo(&h.github).await;
+    mock_comments(&h.github, json!([])).await;
+    mock_get(
+        &h.github,
+        &format!("{REPO}/collaborators/mallory/permission"),
+        ok(json!({"permission": "write"})),
+    )
+    .await;
+    mock_get(
+        &h.github,
+        "/orgs/Codertocat/teams/release/members",
+        ok(json!([{"login": "alice"}])),
+    )
+    .await;
+    let body = "/override ci/unit";
+    let comment = pr_comment("mallory", body);
+    assert_eq!(
+        send(&h.app, "issue_comment", "o2", &comment).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        calls(&h.github).await,
+        [
+            "GET /user".to_owned(),
+            format!("GET {REPO}/pulls/2"),
+            format!("GET {REPO}/collaborators/mallory/permission"),
+            "GET /orgs/Codertocat/teams/release/members".to_owned(),
+            format!("GET {REPO}/issues/2/comments"),
+            format!("POST {REPO}/issues/2/comments"),
+        ]
+    );
+    assert_eq!(
+        writes(&h.github).await,
+        [comment_write(&reply_to(
+            &comment,
+            body,
+            "mallory unauthorized: /override is restricted to Repo administrators, and the following github teams:Codertocat: release."
+        ))]
+    );
+    let jobs = prow_kube::ProwJobs::new(api.client().unwrap(), "default")
+        .list(None)
+        .await
+        .unwrap();
+    assert!(jobs.is_empty());
+}
+
+const MILESTONE: &str = "plugins:\n  Codertocat: [milestone, milestoneapplier]\nrepo_milestone:\n  Codertocat/Hello-World:\n    maintainers_team: milestone-maintainers\n    maintainers_friendly_name: SIG Chairs\nmilestone_applier:\n  Codertocat/Hello-World:\n    master: v1.0\n";
+
+async fn mock_milestones(server: &MockServer) {
+    mock_get(
+        server,
+        &format!("{REPO}/milestones"),
+        ok(json!([
+            {"number": 1, "title": "v1.0", "state": "open"},
+            {"number": 2, "title": "v0.9", "state": "closed"},
+            {"number": 3, "title": "v1.1", "state": "open"}
+        ])),
+    )
+    .await;
+    Mock::given(method("PATCH"))
+        .and(path(format!("{REPO}/issues/2")))
+        .respond_with(ok(json!({"number": 2})))
+        .mount(server)
+        .await;
+}
+
+#[tokio::test]
+async fn milestone_is_set_by_a_maintainer_and_refused_to_others_in_prows_words() {
+    let h = harness(MILESTONE).await;
+    mock_comments(&h.github, json!([])).await;
+    mock_milestones(&h.github).await;
+    mock_get(
+        &h.github,
+        "/orgs/Codertocat/teams/milestone-maintainers/members",
+        ok(json!([{"login": "Alice"}])),
+    )
+    .await;
+    let set = pr_comment("alice", "/milestone v1.1");
+    assert_eq!(
+        send(&h.app, "issue_comment", "m1", &set).await,
+        StatusCode::OK
+    );
+    let clear = pr_comment("alice", "/milestone clear");
+    assert_eq!(
+        send(&h.app, "issue_comment", "m2", &clear).await,
+        StatusCode::OK
+    );
+    let closed = pr_comment("alice", "/milestone v0.9");
+    assert_eq!(
+        send(&h.app, "issue_comment", "m3", &closed).await,
+        StatusCode::OK
+    );
+    let stranger = pr_comment("mallory", "/milestone v1.1");
+    assert_eq!(
+        send(&h.app, "issue_comment", "m4", &stranger).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        writes(&h.github).await,
+        [
+            format!("PATCH {REPO}/issues/2 {{\"milestone\":3}}"),
+            format!("PATCH {REPO}/issues/2 {{\"milestone\":null}}"),
+            comment_write(&reply_to(
+                &closed,
+                "/milestone v0.9",
+                "The provided milestone is not valid for this repository. Milestones in this repository: [`v1.0`, `v1.1`]\n\nUse `/milestone clear` to clear the milestone."
+            )),
+            comment_write(&reply_to(
+                &stranger,
+                "/milestone v1.1",
+                "You must be a member of the [Codertocat/milestone-maintainers](https://github.com/orgs/Codertocat/teams/milestone-maintainers/members) GitHub team to set the milestone. If you believe you should be able to issue the /milestone command, please contact your SIG Chairs and have them propose you as an additional delegate for this responsibility."
+            )),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn milestoneapplier_sets_the_branchs_milestone_when_the_pr_merges() {
+    let h = harness(MILESTONE).await;
+    mock_milestones(&h.github).await;
+    let mut merged = payload("pull_request.closed.json");
+    merged["pull_request"]["merged"] = json!(true);
+    merged["pull_request"]["base"]["ref"] = json!("master");
+    merged["pull_request"]["base"]["repo"]["default_branch"] = json!("master");
+    merged["pull_request"]["milestone"] = json!(null);
+    assert_eq!(
+        send(&h.app, "pull_request", "a1", &merged).await,
+        StatusCode::OK
+    );
+    // Already on the milestone: nothing to do, nothing read.
+    merged["pull_request"]["milestone"] = json!({"number": 1, "title": "v1.0"});
+    assert_eq!(
+        send(&h.app, "pull_request", "a2", &merged).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        calls(&h.github).await,
+        [
+            "GET /user".to_owned(),
+            format!("GET {REPO}/milestones"),
+            format!("PATCH {REPO}/issues/2"),
+        ]
+    );
+    assert_eq!(
+        writes(&h.github).await,
+        [format!("PATCH {REPO}/issues/2 {{\"milestone\":1}}")]
+    );
+}
+
+#[tokio::test]
+async fn one_comment_for_several_plugins_reads_the_pr_once() {
+    let jobs = "presubmits:\n  Codertocat/Hello-World:\n  - name: lint\n    optional: true\n    always_run: true\n    spec: {containers: [{image: x}]}\n";
+    let plugins = "plugins:\n  Codertocat: [lgtm, approve, skip]\nlgtm:\n- repos: [Codertocat/Hello-World]\n  store_tree_hash: true\n";
+    let h = harness_with_jobs(plugins, Some(jobs)).await;
+    mock_labels(&h.github, &[]).await;
+    mock_comments(&h.github, json!([])).await;
+    mock_get(&h.github, &format!("{REPO}/pulls/2/files"), ok(json!([]))).await;
+    mock_get(
+        &h.github,
+        &format!("{REPO}/commits/{HEAD}/status"),
+        ok(json!({"state": "success", "sha": HEAD, "statuses": []})),
+    )
+    .await;
+    mock_get(
+        &h.github,
+        &format!("{REPO}/git/trees/b"),
+        ok(json!({"sha": "b", "tree": [], "truncated": false})),
+    )
+    .await;
+    mock_get(&h.github, &format!("{REPO}/collaborators"), ok(json!([]))).await;
+    mock_get(&h.github, &format!("{REPO}/pulls/2/reviews"), ok(json!([]))).await;
+    Mock::given(method("POST"))
+        .and(path(format!("{REPO}/issues/2/assignees")))
+        .respond_with(ResponseTemplate::new(201).set_body_json(
+            json!({"number": 2, "user": {"login": "Codertocat"}, "assignees": [{"login": "alice"}]}),
+        ))
+        .mount(&h.github)
+        .await;
+    let comment = pr_comment("alice", "/lgtm\n/approve\n/skip");
+    assert_eq!(
+        send(&h.app, "issue_comment", "f1", &comment).await,
+        StatusCode::OK
+    );
+    let seen = calls(&h.github).await;
+    // lgtm's tree hash, approve's base and skip's head all come from that one read.
+    for read in [
+        format!("GET {REPO}/git/trees/{HEAD}"),
+        format!("GET {REPO}/git/trees/b"),
+        format!("GET {REPO}/commits/{HEAD}/status"),
+    ] {
+        assert!(seen.contains(&read), "{read} missing from {seen:?}");
+    }
+    let pr_reads = calls(&h.github)
+        .await
+        .into_iter()
+        .filter(|c| *c == format!("GET {REPO}/pulls/2"))
+        .count();
+    assert_eq!(pr_reads, 1);
+}

@@ -31,6 +31,35 @@ pub async fn harness(plugins_yaml: &str) -> Harness {
 
 /// A harness whose config also has `jobs_yaml` as its job config.
 pub async fn harness_with_jobs(plugins_yaml: &str, jobs_yaml: Option<&str>) -> Harness {
+    let (config, github, gh) = parts(plugins_yaml, jobs_yaml).await;
+    Harness {
+        github,
+        app: router(PluginsState::new(Arc::new(config), gh)),
+    }
+}
+
+/// As [`harness_with_jobs`], creating ProwJobs in an embedded API server (namespace `default`).
+pub async fn harness_with_prowjobs(
+    plugins_yaml: &str,
+    jobs_yaml: &str,
+) -> (Harness, prow_kube::test_support::LocalApi) {
+    let (config, github, gh) = parts(plugins_yaml, Some(jobs_yaml)).await;
+    let api = prow_kube::test_support::LocalApi::start().await.unwrap();
+    let prowjobs = prow_kube::ProwJobs::new(api.client().unwrap(), "default");
+    let state = PluginsState::new(Arc::new(config), gh).with_prowjobs(Arc::new(prowjobs));
+    (
+        Harness {
+            github,
+            app: router(state),
+        },
+        api,
+    )
+}
+
+async fn parts(
+    plugins_yaml: &str,
+    jobs_yaml: Option<&str>,
+) -> (prow_core::config::Config, MockServer, Arc<dyn GitHub>) {
     let dir = tempfile::tempdir().unwrap();
     let config_path = dir.path().join("config.yaml");
     std::fs::write(&config_path, "prowjob_namespace: default\n").unwrap();
@@ -57,10 +86,18 @@ pub async fn harness_with_jobs(plugins_yaml: &str, jobs_yaml: Option<&str>) -> H
             .build()
             .unwrap(),
     );
-    Harness {
-        github,
-        app: router(PluginsState::new(Arc::new(config), gh)),
-    }
+    (config, github, gh)
+}
+
+/// Every call GitHub saw, as `METHOD path`, in order.
+pub async fn calls(server: &MockServer) -> Vec<String> {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| format!("{} {}", r.method, r.url.path()))
+        .collect()
 }
 
 pub fn ok(body: Value) -> ResponseTemplate {
