@@ -86,7 +86,12 @@ pub fn select_branches<'a>(
 pub enum Desired {
     /// Leave the branch alone, and why.
     Skip(&'static str),
-    Protect(Box<BranchProtectionRequest>),
+    Protect {
+        request: Box<BranchProtectionRequest>,
+        /// `require_signed_commits`: GitHub sets it apart from the protection `PUT` (Prow's
+        /// separate request); `None` leaves it as it is.
+        signed_commits: Option<bool>,
+    },
     Unprotect,
 }
 
@@ -141,10 +146,10 @@ pub fn desired(
     if !protect {
         return Ok(Desired::Unprotect);
     }
-    Ok(Desired::Protect(Box::new(make_request(
-        &policy,
-        input.enable_apps_restrictions,
-    ))))
+    Ok(Desired::Protect {
+        request: Box::new(make_request(&policy, input.enable_apps_restrictions)),
+        signed_commits: policy.require_signed_commits,
+    })
 }
 
 fn sorted(items: &[String]) -> Vec<String> {
@@ -287,6 +292,8 @@ pub fn matches(
 pub enum Action {
     Update(Box<BranchProtectionRequest>),
     Remove,
+    /// The protection is as it should be; only `signed_commits` changes.
+    Keep,
 }
 
 /// What to do about one branch, with the diff shown on `--dry-run` and in logs.
@@ -296,6 +303,9 @@ pub struct BranchPlan {
     pub repo: String,
     pub branch: String,
     pub action: Action,
+    /// Require (or stop requiring) signed commits after the action, when that differs from
+    /// GitHub's.
+    pub signed_commits: Option<bool>,
     /// `- key: old` / `+ key: new` lines, sorted by key.
     pub diff: Vec<String>,
 }
@@ -304,7 +314,7 @@ impl BranchPlan {
     /// The plan as text: a header naming the branch and the action, then the diff.
     pub fn render(&self) -> String {
         let verb = match self.action {
-            Action::Update(_) => "update",
+            Action::Update(_) | Action::Keep => "update",
             Action::Remove => "remove protection",
         };
         let mut out = format!("{}/{}={}: {verb}\n", self.org, self.repo, self.branch);
@@ -323,16 +333,34 @@ pub fn plan_branch(
     desired: &Desired,
     current: Option<&BranchProtection>,
 ) -> Option<BranchPlan> {
-    let (action, wanted) = match desired {
+    let (action, wanted, signed) = match desired {
         Desired::Skip(_) => return None,
-        Desired::Protect(request) => (Action::Update(request.clone()), Some(request.as_ref())),
-        Desired::Unprotect => (Action::Remove, None),
+        Desired::Protect {
+            request,
+            signed_commits,
+        } => (
+            Action::Update(request.clone()),
+            Some(request.as_ref()),
+            *signed_commits,
+        ),
+        Desired::Unprotect => (Action::Remove, None, None),
     };
-    if matches(current, wanted) {
-        return None;
-    }
+    // As Prow's equalSeparateRequests: an unprotected branch does not require signatures.
+    let signed_now = current.is_some_and(|c| c.required_signatures);
+    let signed_commits = signed.filter(|want| *want != signed_now);
+    let action = match (matches(current, wanted), signed_commits) {
+        (true, None) => return None,
+        (true, Some(_)) => Action::Keep,
+        (false, _) => action,
+    };
     let mut before = current.map(describe_current).unwrap_or_default();
-    let after = wanted.map(describe_request).unwrap_or_default();
+    let mut after = wanted.map(describe_request).unwrap_or_default();
+    if let Some(want) = signed_commits {
+        if current.is_some() {
+            before.insert("required_signatures", signed_now.to_string());
+        }
+        after.insert("required_signatures", want.to_string());
+    }
     if wanted.is_some() {
         // Apps a request does not name are left as they are (Prow sends none without
         // --enable-apps-restrictions), so they are no difference either.
@@ -343,6 +371,7 @@ pub fn plan_branch(
         repo: repo.to_owned(),
         branch: branch.to_owned(),
         action,
+        signed_commits,
         diff: diff(&before, &after),
     })
 }
@@ -547,6 +576,10 @@ orgs:
             protect: true
             restrictions:
               apps: [renovate]
+          signed:
+            require_signed_commits: true
+          unsigned:
+            require_signed_commits: false
 "#;
 
     fn protection(contexts: &[&str]) -> BranchProtection {
@@ -645,6 +678,87 @@ orgs:
     }
 
     #[test]
+    fn signed_commits_change_apart_from_the_protection_and_only_when_github_differs() {
+        let bp = config(CONFIG);
+        let repo = bp.org("acme").repo("foo");
+        let jobs = [presubmit("unit")];
+        let unsigned = protection(&["unit"]);
+        let signed = BranchProtection {
+            required_signatures: true,
+            ..protection(&["unit"])
+        };
+        let stale = protection(&[]);
+        let flip = |from: bool, to: bool| {
+            vec![
+                format!("- required_signatures: {from}"),
+                format!("+ required_signatures: {to}"),
+            ]
+        };
+        // (branch, GitHub's protection, want (action, signed_commits, diff) or no plan)
+        let cases: Vec<(
+            &str,
+            Option<&BranchProtection>,
+            Option<(Action, bool, Vec<String>)>,
+        )> = vec![
+            (
+                "signed",
+                Some(&unsigned),
+                Some((Action::Keep, true, flip(false, true))),
+            ),
+            ("signed", Some(&signed), None),
+            (
+                "unsigned",
+                Some(&signed),
+                Some((Action::Keep, false, flip(true, false))),
+            ),
+            ("unsigned", Some(&unsigned), None),
+            // A branch whose policy says nothing keeps what GitHub has.
+            ("main", Some(&signed), None),
+            (
+                "signed",
+                Some(&stale),
+                Some((
+                    Action::Update(Box::default()),
+                    true,
+                    vec![
+                        "- required_signatures: false".to_owned(),
+                        "+ required_signatures: true".to_owned(),
+                        "- required_status_checks.contexts: []".to_owned(),
+                        "+ required_status_checks.contexts: [unit]".to_owned(),
+                    ],
+                )),
+            ),
+        ];
+        for (branch, current, want) in cases {
+            let desired = desired(&bp, &repo, input(branch, true, &jobs)).unwrap();
+            let plan = plan_branch(("acme", "foo", branch), &desired, current);
+            match (plan, want) {
+                (None, None) => {}
+                (Some(plan), Some((action, signed, diff))) => {
+                    assert_eq!(
+                        std::mem::discriminant(&plan.action),
+                        std::mem::discriminant(&action),
+                        "{branch}"
+                    );
+                    assert_eq!(plan.signed_commits, Some(signed), "{branch}");
+                    assert_eq!(plan.diff, diff, "{branch}");
+                }
+                (plan, want) => panic!("{branch}: got {plan:?}, want {want:?}"),
+            }
+        }
+        // An unprotected branch gets its protection and then the signatures.
+        let desired = desired(&bp, &repo, input("signed", false, &jobs)).unwrap();
+        let plan = plan_branch(("acme", "foo", "signed"), &desired, None).unwrap();
+        assert!(matches!(plan.action, Action::Update(_)));
+        assert_eq!(plan.signed_commits, Some(true));
+        assert!(
+            plan.diff
+                .contains(&"+ required_signatures: true".to_owned())
+        );
+        assert!(!plan.diff.iter().any(|l| l.starts_with("- ")));
+    }
+
+    #[test]
     fn protect_false_removes_protection_only_where_there_is_some() {
         let bp = config(CONFIG);
         let repo = bp.org("acme").repo("foo");
@@ -678,7 +792,7 @@ orgs:
         ));
         let mut enabled = input("apps", true, &[]);
         enabled.enable_apps_restrictions = true;
-        let Desired::Protect(request) = desired(&bp, &repo, enabled).unwrap() else {
+        let Desired::Protect { request, .. } = desired(&bp, &repo, enabled).unwrap() else {
             panic!("not protected")
         };
         let restrictions = request.restrictions.unwrap();

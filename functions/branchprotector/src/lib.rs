@@ -384,6 +384,17 @@ async fn apply(walk: &mut Walk<'_>, mut pending: Vec<BranchPlan>) {
                 .remove_branch_protection(org, repo, branch)
                 .await
                 .map(|()| BranchResult::Removed),
+            Action::Keep => Ok(BranchResult::Updated),
+        };
+        // Signatures need the protection in place: only after the update went through.
+        let result = match (result, plan.signed_commits) {
+            (Ok(BranchResult::Updated), Some(required)) => walk
+                .state
+                .github
+                .set_required_signatures(org, repo, branch, required)
+                .await
+                .map(|()| BranchResult::Updated),
+            (result, _) => result,
         };
         match result {
             Ok(done) => {

@@ -63,9 +63,13 @@ struct Harness {
 }
 
 async fn harness(dry_run: bool, budget: usize) -> Harness {
+    harness_with(CONFIG, dry_run, budget).await
+}
+
+async fn harness_with(config_yaml: &str, dry_run: bool, budget: usize) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let config_path = dir.path().join("config.yaml");
-    std::fs::write(&config_path, CONFIG).unwrap();
+    std::fs::write(&config_path, config_yaml).unwrap();
     let jobs_path = dir.path().join("jobs.yaml");
     std::fs::write(&jobs_path, JOBS).unwrap();
     let config = LiveConfig::load(
@@ -159,6 +163,10 @@ async fn mount_github(gh: &MockServer) {
         .await;
     Mock::given(method("DELETE"))
         .respond_with(ResponseTemplate::new(204))
+        .mount(gh)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"enabled": true})))
         .mount(gh)
         .await;
 }
@@ -262,6 +270,40 @@ async fn a_tick_puts_the_merged_policy_and_removes_disabled_protection() {
     ] {
         assert!(text.contains(line), "{line} not in {text}");
     }
+}
+
+#[tokio::test]
+async fn require_signed_commits_is_posted_after_the_protection_is_put() {
+    let config = CONFIG.replace(
+        "        foo:\n",
+        "        foo:\n          require_signed_commits: true\n",
+    );
+    assert_ne!(config, CONFIG);
+    let h = harness_with(&config, false, 100).await;
+    assert_eq!(tick(&h.app).await, StatusCode::OK);
+    let writes: Vec<String> = requests(&h.github)
+        .await
+        .into_iter()
+        .map(|(line, _)| line)
+        .filter(|line| !line.starts_with("GET"))
+        .collect();
+    let put = writes
+        .iter()
+        .position(|w| w == "PUT /repos/acme/foo/branches/main/protection");
+    let post = writes
+        .iter()
+        .position(|w| w == "POST /repos/acme/foo/branches/main/protection/required_signatures");
+    assert!(
+        matches!((put, post), (Some(p), Some(s)) if p < s),
+        "{writes:?}"
+    );
+    // legacy loses its protection: no signature request for it.
+    assert!(
+        !writes
+            .iter()
+            .any(|w| w.contains("legacy/protection/required_signatures")),
+        "{writes:?}"
+    );
 }
 
 #[tokio::test]
