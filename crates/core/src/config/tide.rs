@@ -11,10 +11,12 @@ use serde_norway::Value;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Tide {
-    /// How often Prow's loop re-reads GitHub (`1m` by default there); our safety-net tick.
+    /// How often Prow's loop re-reads GitHub (`1m` by default there). Not read: tide follows
+    /// events, and its safety-net resync runs on the `tide-resync` PingSource's schedule.
     pub sync_period: Option<String>,
     pub status_update_period: Option<String>,
-    /// Bound on pools synced (and merged) at once.
+    /// Bound on repositories one tide instance syncs (and merges) at once, as Prow bounds its
+    /// parallel pool syncs; 0 (unset) means Prow's 20.
     pub max_goroutines: i64,
     /// `*`, org or org/repo -> largest batch; 0 = unlimited, negative disables batches.
     pub batch_size_limit: BTreeMap<String, i64>,
