@@ -147,6 +147,38 @@ pub fn wrap_entrypoint_options(options: &str, engine_argv: Vec<String>) -> Resul
     Ok(json.to_string())
 }
 
+/// Prow's entrypoint code for a process that could not start.
+const NOT_STARTED_CODE: &str = "127";
+
+/// For a decorated container that could not start (its image is absent and cannot be pulled):
+/// what Prow's entrypoint leaves when its process fails to start, `message` in the process log
+/// and the internal-error code in the marker file. The sidecar then uploads a build log that
+/// says why and the job ends at once, instead of the sidecar waiting for a marker until the
+/// pod's deadline. `options` is the container's entrypoint options with host paths.
+pub fn mark_not_started(options: &str, message: &str) -> Result<(), String> {
+    let json: Value = serde_json::from_str(options)
+        .map_err(|e| format!("{ENTRYPOINT_OPTIONS_ENV} is not JSON: {e}"))?;
+    let path = |key: &str| {
+        json[key]
+            .as_str()
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from)
+            .ok_or_else(|| format!("{ENTRYPOINT_OPTIONS_ENV} names no {key}"))
+    };
+    let (log, marker) = (path("process_log")?, path("marker_file")?);
+    let write = |file: &std::path::Path, text: &str| {
+        if let Some(dir) = file.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        std::fs::write(file, text).map_err(|e| format!("{}: {e}", file.display()))
+    };
+    write(&log, &format!("{message}\n"))?;
+    // Written whole then renamed: the sidecar polls for the marker and must not read it half.
+    let partial = marker.with_extension("not-started");
+    write(&partial, NOT_STARTED_CODE)?;
+    std::fs::rename(&partial, &marker).map_err(|e| format!("{}: {e}", marker.display()))
+}
+
 /// The `args` of Prow's entrypoint options: the job's command.
 pub fn entrypoint_args(options: &str) -> Result<Vec<String>, String> {
     let json: Value = serde_json::from_str(options)
@@ -186,6 +218,30 @@ mod tests {
 
     fn strings(items: &[&str]) -> Vec<String> {
         items.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn a_container_that_cannot_start_leaves_its_reason_and_a_failed_marker() {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = dir.path().join("logs");
+        let options = json!({
+            "args": ["prow", "check-config"],
+            "process_log": logs.join("process-log.txt"),
+            "marker_file": logs.join("marker-file.txt"),
+            "metadata_file": logs.join("artifacts/metadata.json"),
+        })
+        .to_string();
+        let reason = "ErrImageNeverPull: image \"localhost/prow-rs:dev\" is not present";
+        mark_not_started(&options, reason).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(logs.join("process-log.txt")).unwrap(),
+            format!("{reason}\n")
+        );
+        assert_eq!(
+            std::fs::read_to_string(logs.join("marker-file.txt")).unwrap(),
+            "127"
+        );
+        assert!(mark_not_started("{}", reason).is_err());
     }
 
     #[test]

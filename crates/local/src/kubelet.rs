@@ -31,7 +31,7 @@ use tokio::sync::{broadcast, watch};
 
 use crate::container::{
     ContainerEngine, ENTRYPOINT_OPTIONS_ENV, PullPolicy, RunSpec, container_name, entrypoint_args,
-    is_decorated, pull_policy, run_argv, wrap_entrypoint_options,
+    is_decorated, mark_not_started, pull_policy, run_argv, wrap_entrypoint_options,
 };
 use crate::error::ApiError;
 use crate::events::EventType;
@@ -75,6 +75,10 @@ pub struct KubeletConfig {
     /// Run user containers inside their images with this engine (see [`crate::container`]);
     /// `None`: every container is a host process.
     pub container_engine: Option<ContainerEngine>,
+    /// Directories put before the inherited `PATH` of user containers that run as host
+    /// processes (unless the container sets `PATH`): without an image, this is where a job's
+    /// tools come from. `prow up` puts `prow` itself there.
+    pub host_path: Vec<PathBuf>,
 }
 
 impl std::fmt::Debug for KubeletConfig {
@@ -87,6 +91,7 @@ impl std::fmt::Debug for KubeletConfig {
             .field("utilities", &self.utilities)
             .field("utility_env", &self.utility_env)
             .field("container_engine", &self.container_engine)
+            .field("host_path", &self.host_path)
             .finish()
     }
 }
@@ -101,6 +106,7 @@ impl KubeletConfig {
             utilities: None,
             utility_env: Vec::new(),
             container_engine: None,
+            host_path: Vec::new(),
         }
     }
 }
@@ -169,6 +175,20 @@ fn in_image<'a>(
     } else {
         RunMode::InImage { engine, name, run }
     })
+}
+
+/// `PATH` with `dirs` first for a host-process container that does not set its own.
+fn host_path_env(dirs: &[PathBuf], container_env: &[(String, String)]) -> Option<(String, String)> {
+    if dirs.is_empty() || container_env.iter().any(|(key, _)| key == "PATH") {
+        return None;
+    }
+    let inherited = std::env::var_os("PATH").unwrap_or_default();
+    let all = dirs
+        .iter()
+        .map(|d| d.as_os_str().to_owned())
+        .chain(std::env::split_paths(&inherited).map(PathBuf::into_os_string));
+    let joined = std::env::join_paths(all).ok()?;
+    Some(("PATH".to_owned(), joined.to_string_lossy().into_owned()))
 }
 
 /// Makes the container's image present as its `imagePullPolicy` asks; the error is the reason
@@ -656,6 +676,14 @@ impl Kubelet {
             None => RunMode::Host,
             Some(engine) => {
                 if let Err(message) = ensure_image(engine, container).await {
+                    if let Some((_, options)) = container_env
+                        .iter()
+                        .find(|(key, _)| key == ENTRYPOINT_OPTIONS_ENV)
+                        && let Err(e) =
+                            mark_not_started(&host_value(options, &all_mounts), &message)
+                    {
+                        tracing::warn!(container = %target.container, error = %e, "could not tell the sidecar why the container did not start");
+                    }
                     return cannot_run(message);
                 }
                 match in_image(engine, container, &container_env, &all_mounts, &target) {
@@ -680,7 +708,9 @@ impl Kubelet {
                 let utility_env = if pod_utility(container).is_some() {
                     self.config.utility_env.clone()
                 } else {
-                    Vec::new()
+                    host_path_env(&self.config.host_path, &container_env)
+                        .into_iter()
+                        .collect()
                 };
                 let env = container_env
                     .into_iter()
@@ -813,6 +843,21 @@ impl Kubelet {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_processes_find_the_configured_tools_first_unless_they_set_path() {
+        let dirs = [PathBuf::from("/state/bin")];
+        let (key, value) = host_path_env(&dirs, &[]).unwrap();
+        assert_eq!(key, "PATH");
+        let inherited = std::env::var("PATH").unwrap_or_default();
+        assert_eq!(
+            value,
+            format!("/state/bin:{inherited}").trim_end_matches(':')
+        );
+        let own = [("PATH".to_owned(), "/opt/bin".to_owned())];
+        assert_eq!(host_path_env(&dirs, &own), None);
+        assert_eq!(host_path_env(&[], &[]), None);
+    }
 
     fn pod(phase: &str, node: &str, deleting: bool) -> Value {
         let mut p = json!({"metadata": {"name": "p", "namespace": "ns", "uid": "u"},
