@@ -341,6 +341,7 @@ impl Loader {
         let doc = self.read_doc(file)?;
         let is_job_key = |p: &[Seg]| matches!(p.first(), Some(Seg::Key(k)) if JOB_CONFIG_KEYS.contains(&k.as_str()));
         let prow: ProwConfig = self.parse(file, &doc, &is_job_key)?;
+        self.warn_inert(file, &doc, super::inert::PROW_CONFIG);
         // The same file may hold jobs; its top-level non-job keys were judged by the pass above.
         let top_level_only = |p: &[Seg]| p.len() == 1;
         if let Some(jobs) = self.parse::<RawJobConfig>(file, &doc, &top_level_only) {
@@ -348,6 +349,14 @@ impl Loader {
             self.add_jobs(file, jobs);
         }
         Some(prow)
+    }
+
+    /// Warns about each setting in `list` the file sets: accepted, but with no effect here.
+    fn warn_inert(&mut self, file: usize, doc: &goyaml::Doc, list: &[super::inert::Inert]) {
+        for (path, inert) in super::inert::found(doc, list) {
+            self.reporter(file)
+                .warning(&path, super::inert::message(inert));
+        }
     }
 
     fn load_job_tree(&mut self, root: &Path) {
@@ -404,12 +413,13 @@ impl Loader {
         let Some(file) = self.read(path) else {
             return PluginsConfig::default();
         };
-        let Some(plugins) = self
-            .read_doc(file)
-            .and_then(|doc| self.parse::<PluginsConfig>(file, &doc, &|_| false))
-        else {
+        let Some(doc) = self.read_doc(file) else {
             return PluginsConfig::default();
         };
+        let Some(plugins) = self.parse::<PluginsConfig>(file, &doc, &|_| false) else {
+            return PluginsConfig::default();
+        };
+        self.warn_inert(file, &doc, super::inert::PLUGINS_CONFIG);
         for (at, severity, message) in plugins.check() {
             self.reporter(file).report(severity, &at, message);
         }
@@ -603,6 +613,8 @@ impl Loader {
         };
         let decoration_config =
             decorate.then(|| decoration.merged(repo, &cluster, raw.decoration_config.take()));
+        let prowjob_defaults =
+            prow.merged_prowjob_default(repo, &cluster, raw.prowjob_defaults.as_ref());
         let mut spec = raw.spec.take();
         if let Some(spec) = spec.as_mut() {
             for preset in presets.iter().filter(|p| p.applies_to(&raw.labels)) {
@@ -642,7 +654,7 @@ impl Loader {
             reporter_config: raw.reporter_config.take(),
             rerun_auth_config: raw.rerun_auth_config.take(),
             hidden: raw.hidden,
-            prowjob_defaults: raw.prowjob_defaults.take(),
+            prowjob_defaults: Some(prowjob_defaults),
             job_queue_name: std::mem::take(&mut raw.job_queue_name),
             utility: UtilityConfig {
                 decorate,

@@ -3,6 +3,7 @@
 
 pub mod branch_protection;
 mod diagnostic;
+mod inert;
 mod inrepo;
 mod jobs;
 mod lazy;
@@ -39,8 +40,8 @@ pub use plugins::{
 };
 pub use plugins::{ClusterGroup, ConfigMapSpec, ConfigUpdater, DEFAULT_CLUSTER_ALIAS};
 pub use prow::{
-    Deck, DefaultDecorationConfigEntry, DefaultRerunAuthConfigEntry, GitHubReporter, Horologium,
-    Plank, ProwConfig, Sinker,
+    DEFAULT_TENANT_ID, Deck, DefaultDecorationConfigEntry, DefaultRerunAuthConfigEntry,
+    GitHubReporter, Horologium, Plank, ProwConfig, ProwJobDefaultEntry, Sinker,
 };
 pub use tide::{MergeMethod, Tide, TideQuery};
 pub use yaml::{GoYamlError, from_go_yaml};

@@ -10,7 +10,7 @@ use serde_norway::Value;
 use super::branch_protection::BranchProtection;
 use super::inrepo::InRepoConfig;
 use super::tide::Tide;
-use crate::prowjob::{DecorationConfig, RerunAuthConfig};
+use crate::prowjob::{DecorationConfig, ProwJobDefault, RerunAuthConfig};
 
 /// The non-job part of `config.yaml` (Prow's ProwConfig).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -52,7 +52,8 @@ pub struct ProwConfig {
     pub status_error_link: Option<Value>,
     pub managed_webhooks: Option<Value>,
     pub disabled_clusters: Option<Value>,
-    pub prowjob_default_entries: Option<Value>,
+    /// Defaults for jobs' `prowjob_defaults` (ResultStore project, tenant), by repo and cluster.
+    pub prowjob_default_entries: Vec<ProwJobDefaultEntry>,
     pub config_version_sha: Option<Value>,
     pub pipeline: Option<Value>,
 }
@@ -91,14 +92,20 @@ pub struct DefaultDecorationConfigEntry {
 impl DefaultDecorationConfigEntry {
     /// Prow's `matches`: repo `*`/empty matches all, `org` matches its repos, `org/repo` exactly.
     pub fn matches(&self, repo: &str, cluster: &str) -> bool {
-        let repo_ok = match self.repo.as_str() {
-            "" | "*" => true,
-            r if r.contains('/') => r == repo,
-            org => repo.split('/').next() == Some(org),
-        };
-        let cluster_ok = matches!(self.cluster.as_str(), "" | "*") || self.cluster == cluster;
-        repo_ok && cluster_ok
+        entry_matches(&self.repo, &self.cluster, repo, cluster)
     }
+}
+
+/// Prow's `matches` for the `*_entries` lists: the entry's repo (`*`/empty, `org` or
+/// `org/repo`) and cluster (`*`/empty or an alias) against a job's.
+fn entry_matches(entry_repo: &str, entry_cluster: &str, repo: &str, cluster: &str) -> bool {
+    let repo_ok = match entry_repo {
+        "" | "*" => true,
+        r if r.contains('/') => r == repo,
+        org => repo.split('/').next() == Some(org),
+    };
+    let cluster_ok = matches!(entry_cluster, "" | "*") || entry_cluster == cluster;
+    repo_ok && cluster_ok
 }
 
 impl Plank {
@@ -117,6 +124,46 @@ impl Plank {
             })
             .chain(self.default_decoration_config_entries.iter().cloned())
             .collect()
+    }
+}
+
+/// The tenant Prow gives jobs whose `prowjob_defaults` name none (Deck shows them by default).
+pub const DEFAULT_TENANT_ID: &str = "GlobalDefaultID";
+
+/// One `prowjob_default_entries` item: `config` applies to jobs of `repo` (`*`, org or
+/// org/repo; a periodic's is its first extra_ref) on `cluster` (empty or `*` = any).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProwJobDefaultEntry {
+    pub repo: String,
+    pub cluster: String,
+    pub config: ProwJobDefault,
+}
+
+impl ProwConfig {
+    /// Prow's `mergeProwJobDefault`: the matching entries in order (later ones win), then the
+    /// job's own `prowjob_defaults` over them, and the default tenant when none is named.
+    pub fn merged_prowjob_default(
+        &self,
+        repo: &str,
+        cluster: &str,
+        job: Option<&ProwJobDefault>,
+    ) -> ProwJobDefault {
+        let general = self
+            .prowjob_default_entries
+            .iter()
+            .filter(|e| entry_matches(&e.repo, &e.cluster, repo, cluster))
+            .fold(ProwJobDefault::default(), |acc, e| {
+                e.config.apply_default(&acc)
+            });
+        let mut merged = match job {
+            Some(own) => own.apply_default(&general),
+            None => general,
+        };
+        if merged.tenant_id.is_empty() {
+            merged.tenant_id = DEFAULT_TENANT_ID.to_owned();
+        }
+        merged
     }
 }
 
@@ -170,4 +217,64 @@ pub struct GitHubReporter {
     pub job_types_to_report: Vec<String>,
     pub no_comment_repos: Vec<String>,
     pub summary_comment_repos: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prowjob::ResultStoreConfig;
+
+    /// Prow's `mergeProwJobDefault`: entries by repo and cluster in order, the job's own
+    /// fields over them, `GlobalDefaultID` when no tenant is named.
+    #[test]
+    fn prowjob_defaults_merge_entries_then_the_job_like_prow() {
+        let entry = |repo: &str, cluster: &str, tenant: &str, project: &str| ProwJobDefaultEntry {
+            repo: repo.into(),
+            cluster: cluster.into(),
+            config: ProwJobDefault {
+                tenant_id: tenant.into(),
+                resultstore_config: (!project.is_empty()).then(|| ResultStoreConfig {
+                    project_id: project.into(),
+                }),
+            },
+        };
+        let config = ProwConfig {
+            prowjob_default_entries: vec![
+                entry("*", "", "", "everyone"),
+                entry("acme", "", "acme-tenant", ""),
+                entry("acme/foo", "gpu", "foo-gpu", ""),
+            ],
+            ..ProwConfig::default()
+        };
+        let merged = |repo: &str, cluster: &str, own: Option<&ProwJobDefault>| {
+            let m = config.merged_prowjob_default(repo, cluster, own);
+            let project = m
+                .resultstore_config
+                .map(|r| r.project_id)
+                .unwrap_or_default();
+            (m.tenant_id, project)
+        };
+        let table = [
+            ("other/x", "default", None, ("GlobalDefaultID", "everyone")),
+            ("acme/bar", "default", None, ("acme-tenant", "everyone")),
+            ("acme/foo", "default", None, ("acme-tenant", "everyone")),
+            ("acme/foo", "gpu", None, ("foo-gpu", "everyone")),
+            ("", "default", None, ("GlobalDefaultID", "everyone")),
+        ];
+        for (repo, cluster, own, (tenant, project)) in table {
+            assert_eq!(
+                merged(repo, cluster, own),
+                (tenant.to_owned(), project.to_owned()),
+                "{repo} on {cluster}"
+            );
+        }
+        let own = ProwJobDefault {
+            tenant_id: "mine".into(),
+            ..ProwJobDefault::default()
+        };
+        assert_eq!(
+            merged("acme/foo", "gpu", Some(&own)),
+            ("mine".to_owned(), "everyone".to_owned())
+        );
+    }
 }

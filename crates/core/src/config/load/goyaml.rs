@@ -469,6 +469,45 @@ impl Doc {
         (depth == path.len()).then_some(found)
     }
 
+    /// Every path in the document matching `pattern`, where `*` stands for any key of a
+    /// mapping or any item of a sequence: `triggers.*.trigger_github_workflows`.
+    pub(crate) fn paths_matching(&self, pattern: &[&str]) -> Vec<Vec<Seg>> {
+        let mut found = Vec::new();
+        self.match_from(self.root, pattern, &mut Vec::new(), &mut found);
+        found
+    }
+
+    fn match_from(
+        &self,
+        node: NodeId,
+        pattern: &[&str],
+        at: &mut Vec<Seg>,
+        found: &mut Vec<Vec<Seg>>,
+    ) {
+        let Some((first, rest)) = pattern.split_first() else {
+            found.push(at.clone());
+            return;
+        };
+        let children: Vec<(Seg, NodeId)> = match &self.nodes[node].kind {
+            Kind::Map(entries) => entries
+                .iter()
+                .map(|&(k, v)| (Seg::Key(key_text(&self.nodes, k).to_owned()), v))
+                .filter(|(k, _)| *first == "*" || matches!(k, Seg::Key(k) if k == first))
+                .collect(),
+            Kind::Seq(items) if *first == "*" => items
+                .iter()
+                .enumerate()
+                .map(|(i, &item)| (Seg::Index(i), item))
+                .collect(),
+            _ => Vec::new(),
+        };
+        for (seg, child) in children {
+            at.push(seg);
+            self.match_from(child, rest, at, found);
+            at.pop();
+        }
+    }
+
     /// Position of `path` or of its longest existing prefix.
     pub(crate) fn locate_nearest(&self, path: &[Seg]) -> Position {
         self.walk(path).0
