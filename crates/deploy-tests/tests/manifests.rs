@@ -36,7 +36,10 @@ type Need = (
 );
 const RBAC: [(&str, &[Need]); 15] = [
     ("hook", &[]),
-    ("plugins", &[]),
+    (
+        "plugins",
+        &[("prow", "prow.k8s.io", "prowjobs", &["create"])],
+    ),
     ("needs-rebase", &[]),
     ("cherrypicker", &[]),
     ("branchprotector", &[]),
