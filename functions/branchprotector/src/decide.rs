@@ -695,11 +695,12 @@ orgs:
             ]
         };
         // (branch, GitHub's protection, want (action, signed_commits, diff) or no plan)
-        let cases: Vec<(
-            &str,
-            Option<&BranchProtection>,
+        type SignedCase<'a> = (
+            &'a str,
+            Option<&'a BranchProtection>,
             Option<(Action, bool, Vec<String>)>,
-        )> = vec![
+        );
+        let cases: Vec<SignedCase<'_>> = vec![
             (
                 "signed",
                 Some(&unsigned),

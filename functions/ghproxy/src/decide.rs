@@ -134,7 +134,7 @@ pub const APP_TOKENS_PATH: &str = "/_prow/app-tokens";
 pub fn app_token_key(key: &str) -> Option<String> {
     let digits = |s: &str| !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit());
     match key.split('/').collect::<Vec<_>>().as_slice() {
-        ["github-app", app, "installation", id] if digits(*app) && digits(*id) => {
+        ["github-app", app, "installation", id] if digits(app) && digits(id) => {
             Some(format!("\u{1}app-tokens/{key}"))
         }
         _ => None,
