@@ -45,10 +45,15 @@ fn runtime(component: &str) -> Result<tokio::runtime::Runtime, i32> {
 
 /// `prow clonerefs`: exit 1 when the options are bad or (with `fail`) a clone failed.
 pub(crate) fn clonerefs() -> i32 {
-    let options: CloneRefsOptions = match load_env(CLONEREFS_OPTIONS_ENV) {
+    let mut options: CloneRefsOptions = match load_env(CLONEREFS_OPTIONS_ENV) {
         Ok(o) => o,
         Err(e) => return fatal("clonerefs", format!("Could not resolve options: {e}")),
     };
+    if let Some(root) =
+        std::env::var_os(prow_podutils::clone::LOCAL_CLONE_ROOT_ENV).filter(|root| !root.is_empty())
+    {
+        clonerefs::resolve_local_clone_uris(&mut options, std::path::Path::new(&root));
+    }
     match clonerefs::run(&options) {
         Ok(_) => {
             eprintln!(
