@@ -35,7 +35,7 @@ enum Command {
         command: config_compile::ConfigCommand,
     },
     /// Run everything locally: embedded API server, kubelet, broker and all functions.
-    Up(up::UpArgs),
+    Up(Box<up::UpArgs>),
     /// Which jobs a webhook payload would run, and why each other job would not.
     Explain(explain::ExplainArgs),
     /// Run the presubmits Prow would run for this checkout's change, locally.
@@ -82,7 +82,7 @@ fn main() -> ExitCode {
         Command::CheckConfig(args) => return check_config::run(args),
         Command::Config { command } => return config_compile::run(command),
         Command::Kubeconfig { server, namespace } => {
-            print!("{}", up::kubeconfig(&server, &namespace));
+            print!("{}", up::kubeconfig(&server, &namespace, None));
             return ExitCode::SUCCESS;
         }
         _ => {}
@@ -104,7 +104,7 @@ fn main() -> ExitCode {
             | Command::Initupload(_)
             | Command::Entrypoint(_)
             | Command::Sidecar(_) => Ok(()),
-            Command::Up(args) => up::run(args).await,
+            Command::Up(args) => up::run(*args).await,
             Command::Explain(args) => explain::run(args).await,
             Command::Try(args) => try_::run(args).await.and_then(|ok| {
                 if ok {

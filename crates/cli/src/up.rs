@@ -46,9 +46,14 @@ pub(crate) struct UpArgs {
     /// Where state lives: the API server's database, pod work dirs, artifacts, secrets.
     #[arg(long, env = "PROW_STATE_DIR", default_value = ".prow")]
     state_dir: PathBuf,
-    /// Kubernetes API (for kubectl and the functions).
+    /// Kubernetes API (for kubectl and the functions). Beyond loopback it requires a bearer
+    /// token (--api-token-file, else one generated in `<state-dir>/api-token`), which the
+    /// kubeconfig carries.
     #[arg(long, default_value = "127.0.0.1:8081")]
     api_addr: SocketAddr,
+    /// The API server's bearer token (a secret file); required of clients whenever given.
+    #[arg(long, env = "PROW_API_TOKEN_FILE")]
+    api_token_file: Option<PathBuf>,
     /// GitHub webhook endpoint (hook).
     #[arg(long, default_value = "127.0.0.1:8888")]
     hook_addr: SocketAddr,
@@ -70,14 +75,6 @@ pub(crate) struct UpArgs {
     /// `--github-app-id` and `--github-app-private-key-path` (boxed: `Command` stays small).
     #[command(flatten)]
     github_app: Box<GitHubAppArgs>,
-    /// Send every function's GitHub calls through ghproxy (functions/ghproxy), which answers
-    /// repeated reads with free 304s from a cache kept in `<state-dir>/ghproxy`. Only with a
-    /// real GitHub (a token or an app): a simulated one makes no calls to cache.
-    #[arg(long, env = "PROW_GHPROXY")]
-    ghproxy: bool,
-    /// Where ghproxy listens (with --ghproxy).
-    #[arg(long, default_value = "127.0.0.1:0")]
-    ghproxy_addr: SocketAddr,
     /// Deck users allowed to act: lines of `token user`.
     #[arg(long, env = "AUTH_TOKEN_FILE")]
     auth_token_file: Option<PathBuf>,
@@ -162,9 +159,6 @@ struct Endpoints {
     hook: String,
     deck: String,
     broker: String,
-    /// ghproxy's URL with --ghproxy and a real GitHub.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ghproxy: Option<String>,
     kubeconfig: PathBuf,
     hmac_secret_file: PathBuf,
 }
@@ -181,16 +175,20 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<()> {
     let api = ApiServer::open(&db)
         .with_context(|| format!("opening {}", db.display()))?
         .with_log_source(Arc::new(logs.clone()));
+    let api_token = api_token(&args)?;
+    prow_local::auth::check_listen(args.api_addr, api_token.as_ref())?;
     let api_listener = bind(args.api_addr, "API server").await?;
     let api_url = format!("http://{}", api_listener.local_addr()?);
     let (stop, stopped) = watch::channel(false);
     let mut tasks = Vec::new();
-    tasks.push(tokio::spawn(prow_local::serve(
+    tasks.push(tokio::spawn(prow_local::serve_with_token(
         api_listener,
         api.clone(),
+        api_token.clone(),
         wait(stopped.clone()),
     )));
-    let kube = prow_kube::client_for_url(&api_url)?;
+    let bearer = api_token.as_ref().map(prow_local::auth::ApiToken::expose);
+    let kube = prow_kube::client_for_url_with_token(&api_url, bearer)?;
     let artifacts_dir = args.state_dir.join("artifacts");
     // gs:// buckets live in the state dir in Prow's layout; s3:// ones too unless S3 credentials
     // name a server. Crier, Deck and the pods' utilities share this one configuration.
@@ -220,16 +218,6 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<()> {
             creds.display().to_string(),
         ));
     }
-    // The bundled example clones "this checkout" (`clone_uri: .`) and runs `prow` on it: a
-    // relative clone_uri names a path in the checkout holding the job config, and host
-    // processes find this very binary as `prow`.
-    kubelet_config.utility_env.push((
-        prow_podutils::clone::LOCAL_CLONE_ROOT_ENV.to_owned(),
-        local_clone_root(&args.job_config_path)
-            .display()
-            .to_string(),
-    ));
-    kubelet_config.host_path = vec![prow_on_path(&args.state_dir)?];
     kubelet_config.container_engine = container_engine(&args)?;
     let pods_banner = match &kubelet_config.container_engine {
         Some(engine) => format!(
@@ -251,25 +239,8 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<()> {
     });
 
     // Shared parts of the functions.
-    let real_github = args.github_token_path.is_some() || args.github_app.github_app_id.is_some();
-    let ghproxy = match (args.ghproxy, real_github) {
-        (true, true) => {
-            let (url, task) = start_ghproxy(&args, wait(stopped.clone())).await?;
-            tasks.push(task);
-            Some(url)
-        }
-        (true, false) => {
-            tracing::warn!(
-                "--ghproxy without a GitHub token or app: GitHub is simulated, nothing to cache"
-            );
-            None
-        }
-        (false, _) => None,
-    };
     let github = prow_github::connect(&prow_github::Settings {
-        endpoint: ghproxy
-            .clone()
-            .unwrap_or_else(|| args.github_endpoint.clone()),
+        endpoint: args.github_endpoint.clone(),
         token_path: args.github_token_path.clone(),
         app_id: args.github_app.github_app_id,
         app_private_key_path: args.github_app.github_app_private_key_path.clone(),
@@ -354,14 +325,10 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<()> {
     );
     routers.insert(
         "plugins".into(),
-        prow_plugins::router(
-            prow_plugins::PluginsState::new(config.clone(), github.clone())
-                .with_live_config(live_config.clone())
-                .with_prowjobs(Arc::new(prow_kube::ProwJobs::new(
-                    kube.clone(),
-                    &config.prow.prowjob_namespace,
-                ))),
-        ),
+        prow_plugins::router(prow_plugins::PluginsState::new(
+            config.clone(),
+            github.clone(),
+        )),
     );
     routers.insert(
         "tide".into(),
@@ -508,13 +475,12 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<()> {
     )));
 
     let kubeconfig = args.state_dir.join("kubeconfig");
-    write_kubeconfig(&kubeconfig, &api_url, &ns)?;
+    write_kubeconfig(&kubeconfig, &api_url, &ns, bearer)?;
     let endpoints = Endpoints {
         api: api_url.clone(),
         hook: hook_url,
         deck: deck_url,
         broker: broker_url,
-        ghproxy: ghproxy.clone(),
         kubeconfig: kubeconfig.clone(),
         hmac_secret_file,
     };
@@ -543,12 +509,6 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<()> {
             "simulated (no --github-token-path): calls are logged, not sent"
         }
     );
-    if let Some(url) = &ghproxy {
-        eprintln!(
-            "  ghproxy: {url} (caching {}; metrics at {url}/metrics)",
-            args.github_endpoint
-        );
-    }
     eprintln!("  pods: {pods_banner}");
     eprintln!("ready");
     println!("{}", serde_json::to_string(&endpoints)?);
@@ -599,42 +559,6 @@ const EMBEDDED_EVENTING: [(&str, &str); 6] = [
         include_str!("../../../config/test-pods-source.yaml"),
     ),
 ];
-
-/// Where a relative `clone_uri` points: the git work tree holding the job config, else the
-/// directory `prow up` runs in.
-fn local_clone_root(job_config_path: &Path) -> PathBuf {
-    let absolute = std::path::absolute(job_config_path).unwrap_or_else(|_| job_config_path.into());
-    let dir = if absolute.is_dir() {
-        absolute.as_path()
-    } else {
-        absolute.parent().unwrap_or(Path::new("/"))
-    };
-    let toplevel = std::process::Command::new("git")
-        .args(["rev-parse", "--show-toplevel"])
-        .current_dir(dir)
-        .stderr(std::process::Stdio::null())
-        .output()
-        .ok()
-        .filter(|out| out.status.success())
-        .map(|out| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()));
-    toplevel
-        .filter(|top| !top.as_os_str().is_empty())
-        .or_else(|| std::env::current_dir().ok())
-        .unwrap_or(absolute)
-}
-
-/// `<state-dir>/bin` with `prow` linked to this binary, for host-process containers' PATH.
-fn prow_on_path(state_dir: &Path) -> anyhow::Result<PathBuf> {
-    let bin = std::path::absolute(state_dir.join("bin"))?;
-    std::fs::create_dir_all(&bin).with_context(|| format!("creating {}", bin.display()))?;
-    let link = bin.join("prow");
-    let exe = std::env::current_exe().context("locating the prow binary")?;
-    // A link left by an earlier run may point at another build.
-    let _ = std::fs::remove_file(&link);
-    std::os::unix::fs::symlink(&exe, &link)
-        .with_context(|| format!("linking {} to {}", link.display(), exe.display()))?;
-    Ok(bin)
-}
 
 fn embedded_manifests() -> anyhow::Result<Manifests> {
     let mut all = Manifests::default();
@@ -695,24 +619,6 @@ async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("binding {what} to {addr}"))
 }
 
-/// Serves ghproxy in front of `--github-endpoint` with its durable cache in
-/// `<state-dir>/ghproxy`; returns its URL and the serving task.
-async fn start_ghproxy(
-    args: &UpArgs,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<(String, tokio::task::JoinHandle<std::io::Result<()>>)> {
-    let store = prow_ghproxy::open_store(&args.state_dir.join("ghproxy"))?;
-    let state = prow_ghproxy::GhproxyState::new(
-        &args.github_endpoint,
-        Arc::new(store),
-        prow_ghproxy::Options::default(),
-    )?;
-    let listener = bind(args.ghproxy_addr, "ghproxy").await?;
-    let url = format!("http://{}", listener.local_addr()?);
-    let task = tokio::spawn(serve(listener, prow_ghproxy::router(state), shutdown));
-    Ok((url, task))
-}
-
 /// Resolves when the stop flag is raised.
 async fn wait(mut stopped: watch::Receiver<bool>) {
     let _ = stopped.wait_for(|s| *s).await;
@@ -743,15 +649,42 @@ fn generated_secret(path: &Path) -> anyhow::Result<PathBuf> {
     Ok(path.to_path_buf())
 }
 
-fn write_kubeconfig(path: &Path, api_url: &str, namespace: &str) -> anyhow::Result<()> {
-    std::fs::write(path, kubeconfig(api_url, namespace))
-        .with_context(|| format!("writing {}", path.display()))
+/// The API server's token: the given file's, else (beyond loopback) one generated once in the
+/// state dir; none on loopback, where only this machine's users reach it.
+fn api_token(args: &UpArgs) -> anyhow::Result<Option<prow_local::auth::ApiToken>> {
+    let path = match &args.api_token_file {
+        Some(path) => path.clone(),
+        None if args.api_addr.ip().is_loopback() => return Ok(None),
+        None => generated_secret(&args.state_dir.join("api-token"))?,
+    };
+    Ok(Some(prow_local::auth::ApiToken::from_file(&path)?))
 }
 
-/// A kubeconfig for the embedded API server (plain HTTP, no credentials).
-pub(crate) fn kubeconfig(api_url: &str, namespace: &str) -> String {
+/// Writes the kubeconfig, readable by its owner only when it holds a token.
+fn write_kubeconfig(
+    path: &Path,
+    api_url: &str,
+    namespace: &str,
+    token: Option<&str>,
+) -> anyhow::Result<()> {
+    std::fs::write(path, kubeconfig(api_url, namespace, token))
+        .with_context(|| format!("writing {}", path.display()))?;
+    #[cfg(unix)]
+    if token.is_some() {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}
+
+/// A kubeconfig for the embedded API server (plain HTTP, with its bearer token if it has one).
+pub(crate) fn kubeconfig(api_url: &str, namespace: &str, token: Option<&str>) -> String {
+    let user = match token {
+        Some(token) => format!("\n    token: {token}"),
+        None => " {}".to_owned(),
+    };
     format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: prow-up\n  cluster:\n    server: {api_url}\ncontexts:\n- name: prow-up\n  context:\n    cluster: prow-up\n    user: prow-up\n    namespace: {namespace}\ncurrent-context: prow-up\nusers:\n- name: prow-up\n  user: {{}}\n"
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: prow-up\n  cluster:\n    server: {api_url}\ncontexts:\n- name: prow-up\n  context:\n    cluster: prow-up\n    user: prow-up\n    namespace: {namespace}\ncurrent-context: prow-up\nusers:\n- name: prow-up\n  user:{user}\n"
     )
 }
 
@@ -784,5 +717,42 @@ mod tests {
         assert_eq!(compiled.triggers.len(), from_dir.triggers.len());
         assert_eq!(compiled.ping_sources.len(), from_dir.ping_sources.len());
         assert!(compiled.api_server_sources.len() > from_dir.api_server_sources.len());
+    }
+
+    /// The kubeconfig `prow up` writes lets kube-rs (as kubectl) into an API server that
+    /// requires a token; the same kubeconfig without it is turned away.
+    #[tokio::test]
+    async fn the_kubeconfig_carries_the_api_token_a_guarded_api_server_requires() {
+        use k8s_openapi::api::core::v1::Pod;
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let token = prow_local::auth::ApiToken::new("tok-kubeconfig-1").expect("token");
+        let api = ApiServer::in_memory().expect("api server");
+        tokio::spawn(prow_local::serve_with_token(
+            listener,
+            api,
+            Some(token),
+            std::future::pending(),
+        ));
+        let list = |token: Option<&'static str>| {
+            let url = url.clone();
+            async move {
+                let yaml = kubeconfig(&url, "default", token);
+                let parsed = kube::config::Kubeconfig::from_yaml(&yaml).expect("kubeconfig parses");
+                let options = kube::config::KubeConfigOptions::default();
+                let config = kube::Config::from_custom_kubeconfig(parsed, &options)
+                    .await
+                    .expect("kube config");
+                let client = kube::Client::try_from(config).expect("client");
+                kube::Api::<Pod>::namespaced(client, "default")
+                    .list(&Default::default())
+                    .await
+            }
+        };
+        assert!(list(Some("tok-kubeconfig-1")).await.is_ok());
+        match list(None).await {
+            Err(kube::Error::Api(status)) => assert_eq!(status.code, 401),
+            other => panic!("expected 401, got {other:?}"),
+        }
     }
 }

@@ -165,11 +165,24 @@ pub async fn client(options: &KubeOptions) -> Result<Client, KubeError> {
 
 /// A client for the API server at `url`: the embedded one (`prow up`, tests) or any other.
 pub fn client_for_url(url: &str) -> Result<Client, KubeError> {
+    client_for_url_with_token(url, None)
+}
+
+/// As [`client_for_url`], sending `Authorization: Bearer <token>` when given (the embedded
+/// API server requires one when it listens beyond loopback).
+pub fn client_for_url_with_token(url: &str, token: Option<&str>) -> Result<Client, KubeError> {
     install_crypto_provider();
     let uri: http::Uri = url
         .parse()
         .map_err(|e| KubeError::Config(format!("invalid --kube-url {url:?}: {e}")))?;
-    let config = Config::new(uri.clone());
+    let mut config = Config::new(uri.clone());
+    if let Some(token) = token {
+        let mut value = http::HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|_| KubeError::Config("the API token is not a valid header value".into()))?;
+        // Keeps the token out of hyper's and kube's debug output.
+        value.set_sensitive(true);
+        config.headers.push((http::header::AUTHORIZATION, value));
+    }
     if uri.scheme_str() == Some("http") {
         return plain_http_client(config);
     }
