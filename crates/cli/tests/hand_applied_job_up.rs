@@ -58,7 +58,9 @@ async fn a_hand_applied_prowjob_starts_at_once_and_links_to_the_local_deck() {
 
     for (name, decorated) in [("hand-plain", false), ("hand-decorated", true)] {
         let created = Instant::now();
-        jobs.create(&by_hand(name, decorated)).await.expect("create");
+        jobs.create(&by_hand(name, decorated))
+            .await
+            .expect("create");
         let started = loop {
             let pj = jobs.get(name).await.expect("get").expect("stored");
             if pj.status.state != ProwJobState::Triggered {
