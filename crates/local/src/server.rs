@@ -368,6 +368,15 @@ impl ApiServer {
         let exists = self.get(resource, &namespace, &name).await.is_ok();
         if kind == PatchKind::Apply && !exists && !status_only {
             let mut body = patch_body;
+            // Indexing into a scalar `metadata` would panic (found by fuzz/kube_api).
+            if body
+                .get("metadata")
+                .is_some_and(|m| !m.is_object() && !m.is_null())
+            {
+                return Err(ApiError::BadRequest(
+                    "metadata: expected an object".to_owned(),
+                ));
+            }
             body["metadata"]["name"] = json!(name);
             return self.create(resource, &namespace, body, opts).await;
         }
@@ -547,5 +556,35 @@ impl ApiServer {
             }
         }
         Ok(deleted)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::resources::CONFIGMAPS;
+
+    #[tokio::test]
+    async fn an_apply_patch_creating_an_object_with_scalar_metadata_is_a_bad_request() {
+        // `metadata:\n  name:x` is YAML for the string "name:x": the fuzzer's find, once a panic.
+        let server = ApiServer::in_memory().unwrap();
+        let patch = crate::patch::decode(
+            PatchKind::Apply,
+            b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name:x\n",
+        )
+        .unwrap();
+        let result = server
+            .patch(
+                &CONFIGMAPS,
+                "default",
+                "x",
+                PatchKind::Apply,
+                patch,
+                false,
+                WriteOptions::default(),
+            )
+            .await;
+        assert!(matches!(result, Err(ApiError::BadRequest(_))), "{result:?}");
     }
 }
