@@ -382,7 +382,8 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<()> {
                 kube.clone(),
                 prow_sinker::Options::default(),
             )?
-            .with_build_clusters(&local_build_clusters(&config, &kube)),
+            .with_build_clusters(&local_build_clusters(&config, &kube))
+            .with_live_config(live_config.clone()),
         ),
     );
 

@@ -50,6 +50,10 @@ pub struct SinkerState {
     /// Log and count what would be deleted, delete nothing.
     pub dry_run: bool,
     pub metrics: Arc<Metrics>,
+    /// When set, each tick reads the periodics and `sinker:` limits from this source's config
+    /// of the moment, so a merged config change applies without a restart (namespaces and
+    /// build clusters stay as at start).
+    pub live_config: Option<prow_runtime::LiveConfig>,
 }
 
 /// Optional parts of [`SinkerState`].
@@ -91,7 +95,38 @@ impl SinkerState {
             clock,
             dry_run,
             metrics: Arc::new(Metrics::default()),
+            live_config: None,
         })
+    }
+
+    /// Follows `live` from now on (see [`SinkerState::live_config`]).
+    pub fn with_live_config(mut self, live: prow_runtime::LiveConfig) -> Self {
+        self.live_config = Some(live);
+        self.current()
+    }
+
+    /// This state with the config of the moment. Limits that no longer parse are logged and
+    /// the last good ones kept: a bad merge must not stop the cleanup.
+    pub fn current(&self) -> SinkerState {
+        let Some(live) = &self.live_config else {
+            return self.clone();
+        };
+        let config = live.current();
+        if Arc::ptr_eq(&config, &self.config) {
+            return self.clone();
+        }
+        let limits = match Limits::from_config(&config.prow.sinker) {
+            Ok(limits) => limits,
+            Err(err) => {
+                tracing::error!(error = %err, "sinker: limits of the new config do not parse; keeping the last good ones");
+                self.limits
+            }
+        };
+        SinkerState {
+            config,
+            limits,
+            ..self.clone()
+        }
     }
 
     /// Cleans the pods of every build cluster, except those `sinker.exclude_clusters` names.
@@ -125,18 +160,19 @@ pub struct Flags {
 
 /// Builds the router from flags: loads the config and connects to the Kubernetes API.
 pub async fn app(flags: Flags) -> Result<Router, StartError> {
-    let config = flags.config.load()?;
+    let live = flags.config.load_live(None)?;
     let client = prow_kube::client(&flags.kube).await?;
     let clusters = prow_kube::BuildClusters::from_options(&flags.kube, client.clone()).await?;
     let state = SinkerState::new(
-        Arc::new(config),
+        live.current(),
         client,
         Options {
             dry_run: flags.dry_run,
             ..Options::default()
         },
     )?
-    .with_build_clusters(&clusters);
+    .with_build_clusters(&clusters)
+    .with_live_config(live);
     Ok(router(state))
 }
 
@@ -153,7 +189,8 @@ impl prow_runtime::TickFunction for SinkerState {
     type Error = TickError;
 
     fn tick(&self) -> impl Future<Output = Result<TickReport, TickError>> + Send {
-        tick(self)
+        let state = self.current();
+        async move { tick(&state).await }
     }
 
     fn ticks(&self) -> &prow_runtime::TickCounter {

@@ -394,3 +394,41 @@ fn fixed(at: chrono::DateTime<chrono::Utc>) -> Options {
         dry_run: false,
     }
 }
+
+#[tokio::test]
+async fn a_merged_sinker_config_applies_from_the_next_tick_and_a_broken_one_keeps_the_last() {
+    let dir = std::env::temp_dir().join(format!("sinker-live-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("config.yaml");
+    let write = |age: &str| {
+        std::fs::write(
+            &path,
+            format!("prowjob_namespace: default\nsinker:\n  max_prowjob_age: {age}\n"),
+        )
+        .unwrap();
+    };
+    write("48h");
+    let live = prow_runtime::LiveConfig::load(
+        prow_core::config::LoadOptions {
+            config_path: path.clone(),
+            job_config_path: None,
+            plugin_config_path: None,
+        },
+        Duration::ZERO,
+    )
+    .unwrap();
+    let api = LocalApi::start().await.unwrap();
+    let state = SinkerState::new(live.current(), api.client().unwrap(), Options::default())
+        .unwrap()
+        .with_live_config(live);
+    assert_eq!(state.limits.max_prowjob_age, Duration::from_secs(48 * 3600));
+    write("1h");
+    let next = state.current();
+    assert_eq!(next.limits.max_prowjob_age, Duration::from_secs(3600));
+    write("a-while");
+    assert_eq!(
+        next.current().limits.max_prowjob_age,
+        Duration::from_secs(3600)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
