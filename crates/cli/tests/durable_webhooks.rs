@@ -12,80 +12,12 @@ use std::time::{Duration, Instant};
 use prow_core::prowjob::ProwJob;
 use prow_kube::ProwJobs;
 use serde_json::Value;
-use wiremock::matchers::{method, path, path_regex};
-use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const WEBHOOKS: u64 = 100;
 const SECRET: &[u8] = b"durable-webhooks-secret";
-const BASE_SHA: &str = "0123456789abcdef0123456789abcdef01234567";
-const REPO: &str = "/repos/Codertocat/Hello-World";
-
-/// Enough of GitHub for trigger (trust, base ref, PR files) and crier (statuses, comments).
-async fn github() -> MockServer {
-    let gh = MockServer::start().await;
-    let json = |v: Value| ResponseTemplate::new(200).set_body_json(v);
-    Mock::given(method("GET"))
-        .and(path("/user"))
-        .respond_with(json(serde_json::json!({"login": "prow-bot", "id": 1})))
-        .mount(&gh)
-        .await;
-    for (p, status) in [
-        (r"^/orgs/[^/]+/members/[^/]+$".to_string(), 204),
-        (format!("^{REPO}/collaborators/[^/]+$"), 204),
-    ] {
-        Mock::given(method("GET"))
-            .and(path_regex(p))
-            .respond_with(ResponseTemplate::new(status))
-            .mount(&gh)
-            .await;
-    }
-    Mock::given(method("GET"))
-        .and(path_regex(format!("^{REPO}/git/refs?/heads/master$")))
-        .respond_with(json(serde_json::json!({"ref": "refs/heads/master", "object": {"sha": BASE_SHA, "type": "commit"}})))
-        .mount(&gh)
-        .await;
-    Mock::given(method("GET"))
-        .and(path_regex(format!("^{REPO}/pulls/[0-9]+/files$")))
-        .respond_with(json(
-            serde_json::json!([{"filename": "README.md", "status": "modified"}]),
-        ))
-        .mount(&gh)
-        .await;
-    Mock::given(method("GET"))
-        .and(path_regex(format!(
-            "^{REPO}/issues/[0-9]+/(comments|labels)$"
-        )))
-        .respond_with(json(serde_json::json!([])))
-        .mount(&gh)
-        .await;
-    // crier comments on a PR whose job failed (e.g. its pod died with the first `prow up`).
-    Mock::given(method("POST"))
-        .and(path_regex(format!("^{REPO}/issues/[0-9]+/comments$")))
-        .respond_with(ResponseTemplate::new(201).set_body_json(serde_json::json!({"id": 1})))
-        .mount(&gh)
-        .await;
-    Mock::given(method("POST"))
-        .and(path_regex(format!("^{REPO}/statuses/[0-9a-f]{{40}}$")))
-        .respond_with(
-            ResponseTemplate::new(201)
-                .set_body_json(serde_json::json!({"id": 1, "state": "pending"})),
-        )
-        .mount(&gh)
-        .await;
-    gh
-}
 
 fn start_up(dir: &Path, github_url: &str) -> (common::Up, Value) {
     common::start_up_hello(dir, github_url, SECRET, "['true']")
-}
-
-/// The real pull_request.opened payload, renumbered: PR `n` with its own head SHA.
-fn webhook(template: &Value, n: u64) -> Vec<u8> {
-    let mut payload = template.clone();
-    payload["number"] = n.into();
-    payload["pull_request"]["number"] = n.into();
-    payload["pull_request"]["head"]["sha"] = format!("{n:040x}").into();
-    serde_json::to_vec(&payload).expect("payload")
 }
 
 fn pull_number(pj: &ProwJob) -> Option<u64> {
@@ -105,7 +37,7 @@ async fn prowjobs(api: &str) -> Vec<ProwJob> {
 async fn webhooks_answered_2xx_survive_kill_9_exactly_once() {
     prow_kube::install_crypto_provider();
     let dir = tempfile::tempdir().expect("tempdir");
-    let gh = github().await;
+    let gh = common::hello_github().await;
     let template: Value =
         serde_json::from_slice(&prow_testdata::webhook("pull_request.opened.json"))
             .expect("payload json");
@@ -118,7 +50,7 @@ async fn webhooks_answered_2xx_survive_kill_9_exactly_once() {
     let mut sends = tokio::task::JoinSet::new();
     for n in 1..=WEBHOOKS {
         let (http, hook, limit) = (http.clone(), hook.clone(), limit.clone());
-        let body = webhook(&template, n);
+        let body = common::renumbered_webhook(&template, n);
         sends.spawn(async move {
             let _permit = limit.acquire_owned().await.expect("semaphore");
             let response = http

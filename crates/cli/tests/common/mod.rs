@@ -9,6 +9,8 @@ use std::process::{Child, Command, Stdio};
 
 use hmac::{KeyInit, Mac};
 use serde_json::Value;
+use wiremock::matchers::{method, path, path_regex};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// A running `prow up`, killed when dropped (SIGKILL: also what the durability test needs).
 pub(crate) struct Up(pub(crate) Child);
@@ -281,4 +283,79 @@ pub(crate) async fn finished(
         );
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
+}
+
+/// The base branch head the fake GitHub of [`hello_github`] reports.
+pub(crate) const HELLO_BASE_SHA: &str = "0123456789abcdef0123456789abcdef01234567";
+const HELLO_REPO: &str = "/repos/Codertocat/Hello-World";
+
+/// Enough of GitHub for trigger (trust, base ref, PR files) and crier (statuses, comments) on
+/// Codertocat/Hello-World, the repository of the vendored webhooks; every request is recorded.
+pub(crate) async fn hello_github() -> MockServer {
+    let gh = MockServer::start().await;
+    let json = |v: Value| ResponseTemplate::new(200).set_body_json(v);
+    Mock::given(method("GET"))
+        .and(path("/user"))
+        .respond_with(json(serde_json::json!({"login": "prow-bot", "id": 1})))
+        .mount(&gh)
+        .await;
+    for (p, status) in [
+        (r"^/orgs/[^/]+/members/[^/]+$".to_string(), 204),
+        (format!("^{HELLO_REPO}/collaborators/[^/]+$"), 204),
+    ] {
+        Mock::given(method("GET"))
+            .and(path_regex(p))
+            .respond_with(ResponseTemplate::new(status))
+            .mount(&gh)
+            .await;
+    }
+    Mock::given(method("GET"))
+        .and(path_regex(format!("^{HELLO_REPO}/git/refs?/heads/master$")))
+        .respond_with(json(serde_json::json!({"ref": "refs/heads/master", "object": {"sha": HELLO_BASE_SHA, "type": "commit"}})))
+        .mount(&gh)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex(format!("^{HELLO_REPO}/pulls/[0-9]+/files$")))
+        .respond_with(json(
+            serde_json::json!([{"filename": "README.md", "status": "modified"}]),
+        ))
+        .mount(&gh)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex(format!(
+            "^{HELLO_REPO}/issues/[0-9]+/(comments|labels)$"
+        )))
+        .respond_with(json(serde_json::json!([])))
+        .mount(&gh)
+        .await;
+    // crier comments on a PR whose job failed (e.g. its pod died with the first `prow up`), and
+    // decodes the comment GitHub answers with.
+    Mock::given(method("POST"))
+        .and(path_regex(format!("^{HELLO_REPO}/issues/[0-9]+/comments$")))
+        .respond_with(ResponseTemplate::new(201).set_body_json(serde_json::json!({
+            "id": 1, "body": "", "user": {"login": "prow-bot", "id": 1},
+            "created_at": "2024-01-01T00:00:00Z", "updated_at": "2024-01-01T00:00:00Z"
+        })))
+        .mount(&gh)
+        .await;
+    Mock::given(method("POST"))
+        .and(path_regex(format!(
+            "^{HELLO_REPO}/statuses/[0-9a-f]{{40}}$"
+        )))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(serde_json::json!({"id": 1, "state": "pending"})),
+        )
+        .mount(&gh)
+        .await;
+    gh
+}
+
+/// A real pull_request payload renumbered: PR `n` with its own head SHA (`n` in hex).
+pub(crate) fn renumbered_webhook(template: &Value, n: u64) -> Vec<u8> {
+    let mut payload = template.clone();
+    payload["number"] = n.into();
+    payload["pull_request"]["number"] = n.into();
+    payload["pull_request"]["head"]["sha"] = format!("{n:040x}").into();
+    serde_json::to_vec(&payload).expect("payload")
 }
