@@ -218,6 +218,16 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<()> {
             creds.display().to_string(),
         ));
     }
+    // The bundled example clones "this checkout" (`clone_uri: .`) and runs `prow` on it: a
+    // relative clone_uri names a path in the checkout holding the job config, and host
+    // processes find this very binary as `prow`.
+    kubelet_config.utility_env.push((
+        prow_podutils::clone::LOCAL_CLONE_ROOT_ENV.to_owned(),
+        local_clone_root(&args.job_config_path)
+            .display()
+            .to_string(),
+    ));
+    kubelet_config.host_path = vec![prow_on_path(&args.state_dir)?];
     kubelet_config.container_engine = container_engine(&args)?;
     let pods_banner = match &kubelet_config.container_engine {
         Some(engine) => format!(
@@ -560,6 +570,42 @@ const EMBEDDED_EVENTING: [(&str, &str); 6] = [
         include_str!("../../../config/test-pods-source.yaml"),
     ),
 ];
+
+/// Where a relative `clone_uri` points: the git work tree holding the job config, else the
+/// directory `prow up` runs in.
+fn local_clone_root(job_config_path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(job_config_path).unwrap_or_else(|_| job_config_path.into());
+    let dir = if absolute.is_dir() {
+        absolute.as_path()
+    } else {
+        absolute.parent().unwrap_or(Path::new("/"))
+    };
+    let toplevel = std::process::Command::new("git")
+        .args(["rev-parse", "--show-toplevel"])
+        .current_dir(dir)
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .map(|out| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()));
+    toplevel
+        .filter(|top| !top.as_os_str().is_empty())
+        .or_else(|| std::env::current_dir().ok())
+        .unwrap_or(absolute)
+}
+
+/// `<state-dir>/bin` with `prow` linked to this binary, for host-process containers' PATH.
+fn prow_on_path(state_dir: &Path) -> anyhow::Result<PathBuf> {
+    let bin = std::path::absolute(state_dir.join("bin"))?;
+    std::fs::create_dir_all(&bin).with_context(|| format!("creating {}", bin.display()))?;
+    let link = bin.join("prow");
+    let exe = std::env::current_exe().context("locating the prow binary")?;
+    // A link left by an earlier run may point at another build.
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&exe, &link)
+        .with_context(|| format!("linking {} to {}", link.display(), exe.display()))?;
+    Ok(bin)
+}
 
 fn embedded_manifests() -> anyhow::Result<Manifests> {
     let mut all = Manifests::default();
