@@ -16,6 +16,7 @@ use crate::DeckState;
 use crate::filter::{Compiled, Filter};
 use crate::summary::{JobFacts, Summary};
 use crate::{badge, glob, help};
+use prow_core::config::Config;
 
 /// A log is cut to its last this many bytes: the end is what explains a failure.
 pub const MAX_LOG_BYTES: usize = 16 << 20;
@@ -27,13 +28,18 @@ pub async fn synced(state: &DeckState) -> bool {
 
 /// Whether a job may be shown by this Deck (hidden jobs and `deck.hidden_repos` are not).
 pub fn visible(state: &DeckState, pj: &impl JobFacts) -> bool {
-    if state.options.show_hidden {
+    visible_in(&state.config(), state.options.show_hidden, pj)
+}
+
+/// [`visible`] against one config, for checking many jobs without re-reading it per job.
+pub fn visible_in(config: &Config, show_hidden: bool, pj: &impl JobFacts) -> bool {
+    if show_hidden {
         return true;
     }
     if pj.is_hidden() {
         return false;
     }
-    let hidden = &state.config.prow.deck.hidden_repos;
+    let hidden = &config.prow.deck.hidden_repos;
     hidden.is_empty()
         || !pj
             .all_refs()
@@ -43,8 +49,9 @@ pub fn visible(state: &DeckState, pj: &impl JobFacts) -> bool {
 /// A filter that also hides what this Deck must not show.
 pub fn compile(state: &DeckState, filter: &Filter) -> impl Fn(&Summary) -> bool + use<> {
     let compiled: Compiled = filter.compile();
-    let state = state.clone();
-    move |pj| compiled.matches(pj) && visible(&state, pj)
+    let config = state.config();
+    let show_hidden = state.options.show_hidden;
+    move |pj| compiled.matches(pj) && visible_in(&config, show_hidden, pj)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -385,7 +392,7 @@ pub async fn plugin_help(
     State(state): State<DeckState>,
     Query(query): Query<HelpQuery>,
 ) -> Response {
-    match help::registry(&state.config.plugins, query.repo.as_deref()) {
+    match help::registry(&state.config().plugins, query.repo.as_deref()) {
         Ok(help) => axum::Json(help).into_response(),
         Err(err) => (StatusCode::BAD_REQUEST, err.to_string()).into_response(),
     }
@@ -439,11 +446,22 @@ pub async fn artifact(
     let Some(pj) = find(&state, &name).await else {
         return (StatusCode::NOT_FOUND, format!("no ProwJob {name}")).into_response();
     };
-    let Some((store, paths)) = storage(&state, &pj) else {
+    serve_artifact(&state, &pj, &path).await
+}
+
+/// `path` (relative to the run's build dir) of `pj`'s artifacts, served inert.
+pub async fn serve_artifact(state: &DeckState, pj: &ProwJob, path: &str) -> Response {
+    if path
+        .split('/')
+        .any(|seg| seg.is_empty() || seg == "." || seg == "..")
+    {
+        return (StatusCode::BAD_REQUEST, "invalid artifact path").into_response();
+    }
+    let Some((store, paths)) = storage(state, pj) else {
         return (StatusCode::NOT_FOUND, "this job has no artifact storage").into_response();
     };
     match store
-        .get(&paths.bucket.to_string(), &paths.file(&path))
+        .get(&paths.bucket.to_string(), &paths.file(path))
         .await
     {
         Ok(Some(bytes)) => {

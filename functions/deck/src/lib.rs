@@ -16,6 +16,8 @@ pub mod glob;
 pub mod help;
 pub mod history;
 pub mod index;
+pub mod jobconfig;
+pub mod lenses;
 pub mod metrics;
 pub mod pages;
 pub mod slim;
@@ -68,7 +70,7 @@ impl Default for DeckOptions {
 /// Everything Deck's router needs; cheap to clone.
 #[derive(Clone)]
 pub struct DeckState {
-    /// Prow config: rerun auth (`deck.*rerun_auth_configs`), hidden repos, plugins for help.
+    /// Prow config at start (read [`DeckState::config`] for the current one): rerun auth (`deck.*rerun_auth_configs`), hidden repos, plugins for help.
     pub config: Arc<Config>,
     /// ProwJobs in the ProwJob namespace: the source of truth for actions.
     pub prowjobs: ProwJobs,
@@ -82,6 +84,8 @@ pub struct DeckState {
     pub csrf: Csrf,
     pub options: DeckOptions,
     pub metrics: Arc<metrics::Metrics>,
+    /// When set, the config follows its files ([`DeckState::config`]) as trigger's does.
+    pub live_config: Option<prow_runtime::LiveConfig>,
     _follow: Option<Arc<FollowTask>>,
 }
 
@@ -121,7 +125,24 @@ impl DeckState {
             csrf,
             options,
             metrics: Arc::default(),
+            live_config: None,
             _follow: Some(Arc::new(follow)),
+        }
+    }
+
+    /// Follows `live` from now on: pages, lenses, rerun rules and help read the config of the
+    /// moment, so a merged config change shows without restarting Deck.
+    pub fn with_live_config(mut self, live: prow_runtime::LiveConfig) -> Self {
+        self.config = live.current();
+        self.live_config = Some(live);
+        self
+    }
+
+    /// The config to act on now (re-read when its files changed, with a live config).
+    pub fn config(&self) -> Arc<Config> {
+        match &self.live_config {
+            Some(live) => live.current(),
+            None => self.config.clone(),
         }
     }
 }
@@ -135,6 +156,7 @@ pub fn router(state: DeckState) -> Router {
         .route("/prowjob", get(pages::prowjob_link))
         .route("/view/gs/{*path}", get(pages::view_storage))
         .route("/view/s3/{*path}", get(pages::view_storage))
+        .route("/stored/{*path}", get(pages::stored_artifact))
         .route("/artifact/{name}/{*path}", get(api::artifact))
         .route("/prowjobs.js", get(api::prowjobs_js))
         .route("/badge.svg", get(api::badge))
@@ -142,6 +164,7 @@ pub fn router(state: DeckState) -> Router {
         .route("/plugin-help", get(api::plugin_help))
         .route("/command-help", get(pages::command_help))
         .route("/plugins", get(pages::plugins))
+        .route("/config", get(pages::config_view))
         .route("/job-history/{*path}", get(history::job_history))
         .route("/tide", get(tide::tide))
         .route("/tide-history", get(tide::tide_history))
@@ -201,11 +224,8 @@ pub enum StartError {
 
 /// Builds Deck from flags: loads the config, connects to the API server, starts the watch.
 pub async fn app(flags: Flags) -> Result<Router, StartError> {
-    let config = Arc::new(
-        flags
-            .config
-            .load_with_plugins(flags.plugin_config.clone())?,
-    );
+    let live = flags.config.load_live(flags.plugin_config.clone())?;
+    let config = live.current();
     let client = prow_kube::client(&flags.kube).await?;
     let namespace = flags
         .namespace
@@ -227,7 +247,8 @@ pub async fn app(flags: Flags) -> Result<Router, StartError> {
         pod_namespace: non_empty_or(&config.prow.pod_namespace, "default"),
         ..DeckOptions::default()
     };
-    let state = DeckState::new(config, client, &namespace, tokens, artifacts, options);
+    let state = DeckState::new(config, client, &namespace, tokens, artifacts, options)
+        .with_live_config(live);
     Ok(router(state))
 }
 

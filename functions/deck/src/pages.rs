@@ -4,7 +4,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use k8s_openapi::jiff::Timestamp;
-use prow_artifacts::layout::ARTIFACTS_DIR;
+use prow_artifacts::layout::{FINISHED_JSON, PODINFO_JSON, PROWJOB_JSON, STARTED_JSON};
+use prow_artifacts::metadata::{Finished, Started};
 use prow_core::prowjob::{ProwJob, ProwJobState, ProwJobType};
 use serde::Deserialize;
 
@@ -12,17 +13,22 @@ use crate::api::{self, fetch_log, storage};
 use crate::filter::Filter;
 use crate::spyglass::{self, Outcome};
 use crate::views::{
-    self, ArtifactView, CommandHelpPage, CommandView, FilterView, JobPage, ListPage, LoginPage,
-    PluginView, PluginsPage,
+    self, ArtifactView, CloneView, CommandHelpPage, CommandView, FilterView, HtmlReport, JobPage,
+    ListPage, LoginPage, MetadataLens, PluginView, PluginsPage, PodLens, RefsView,
 };
 use crate::web::{self, html, identity, message};
-use crate::{DeckState, help};
+use crate::{DeckState, help, lenses};
 
 /// Largest page a client may ask for.
 pub const MAX_PER_PAGE: usize = 1000;
 /// JUnit files read per job page, and bytes per file: a runaway job must not stall the page.
 const MAX_JUNIT_FILES: usize = 20;
 const MAX_JUNIT_BYTES: usize = 8 << 20;
+/// Bytes of one file a lens reads (metadata, pod info, a link, an HTML report), and files per lens.
+const MAX_LENS_BYTES: usize = 4 << 20;
+const MAX_LENS_FILES: usize = 20;
+/// Written by initupload (Prow's `clone-records.json`).
+const CLONE_RECORDS_JSON: &str = "clone-records.json";
 
 #[derive(Debug, Default, Deserialize)]
 pub struct ListQuery {
@@ -114,24 +120,20 @@ pub async fn list(
     html(StatusCode::OK, &view)
 }
 
-/// Test results from `artifacts/junit*.xml` (any depth), failures first.
+/// Test results from the JUnit lens's files, failures first.
 async fn junit(
     state: &DeckState,
     pj: &ProwJob,
     objects: &[(String, u64)],
+    files: &[String],
 ) -> (Vec<spyglass::TestCase>, Vec<String>) {
     let Some((store, paths)) = storage(state, pj) else {
         return (Vec::new(), Vec::new());
     };
     let mut cases = Vec::new();
     let mut errors = Vec::new();
-    let files = objects.iter().filter(|(rel, _)| {
-        let base = rel.rsplit('/').next().unwrap_or("");
-        rel.starts_with(&format!("{ARTIFACTS_DIR}/"))
-            && base.starts_with("junit")
-            && base.ends_with(".xml")
-    });
-    for (rel, size) in files.take(MAX_JUNIT_FILES) {
+    let chosen = objects.iter().filter(|(rel, _)| files.contains(rel));
+    for (rel, size) in chosen.take(MAX_JUNIT_FILES) {
         if *size as usize > MAX_JUNIT_BYTES {
             errors.push(format!("{rel}: too large to show ({size} bytes)"));
             continue;
@@ -176,39 +178,206 @@ async fn objects(state: &DeckState, pj: &ProwJob) -> Vec<(String, u64)> {
     }
 }
 
-pub async fn job(
-    State(state): State<DeckState>,
-    Path(name): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let who = identity(&state, &headers);
-    let Some(pj) = api::find(&state, &name).await else {
-        return message(
-            &who,
-            StatusCode::NOT_FOUND,
-            "Not found",
-            &format!("No ProwJob named {name}."),
-            None,
-        );
+/// A run's file as text, when stored and at most `MAX_LENS_BYTES`.
+async fn read_text(state: &DeckState, pj: &ProwJob, rel: &str) -> Option<String> {
+    let (store, paths) = storage(state, pj)?;
+    match store.get(&paths.bucket.to_string(), &paths.file(rel)).await {
+        Ok(Some(bytes)) if bytes.len() <= MAX_LENS_BYTES => {
+            Some(String::from_utf8_lossy(&bytes).into_owned())
+        }
+        Ok(Some(_)) => None,
+        Ok(None) => None,
+        Err(err) => {
+            tracing::warn!(error = %err, file = rel, "reading artifact for a lens");
+            None
+        }
+    }
+}
+
+async fn read_json<T: serde::de::DeserializeOwned>(
+    state: &DeckState,
+    pj: &ProwJob,
+    rel: &str,
+) -> Option<T> {
+    let text = read_text(state, pj, rel).await?;
+    serde_json::from_str(&text)
+        .inspect_err(|err| tracing::warn!(error = %err, file = rel, "malformed lens input"))
+        .ok()
+}
+
+fn epoch(seconds: i64) -> String {
+    Timestamp::from_second(seconds)
+        .map(|t| {
+            views::format_time(Some(&k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                t,
+            )))
+        })
+        .unwrap_or_default()
+}
+
+/// The metadata lens: started/finished.json, clone records and the job's refs.
+async fn metadata_lens(state: &DeckState, pj: &ProwJob, files: &[String]) -> MetadataLens {
+    let has = |f: &str| files.iter().any(|x| x == f);
+    let started: Option<Started> = match has(STARTED_JSON) {
+        true => read_json(state, pj, STARTED_JSON).await,
+        false => None,
     };
+    let finished: Option<Finished> = match has(FINISHED_JSON) {
+        true => read_json(state, pj, FINISHED_JSON).await,
+        false => None,
+    };
+    let clones: Vec<lenses::CloneRecord> = match files.iter().any(|f| f == CLONE_RECORDS_JSON) {
+        true => read_json(state, pj, CLONE_RECORDS_JSON)
+            .await
+            .unwrap_or_default(),
+        false => Vec::new(),
+    };
+    let result = finished.as_ref().map(|f| {
+        if !f.result.is_empty() {
+            f.result.clone()
+        } else {
+            match f.passed {
+                Some(true) => "SUCCESS".to_owned(),
+                Some(false) => "FAILURE".to_owned(),
+                None => String::new(),
+            }
+        }
+    });
+    let duration = match (&started, finished.as_ref().and_then(|f| f.timestamp)) {
+        (Some(s), Some(end)) if end >= s.timestamp => views::format_duration(end - s.timestamp),
+        _ => String::new(),
+    };
+    MetadataLens {
+        started: started
+            .as_ref()
+            .map(|s| epoch(s.timestamp))
+            .unwrap_or_default(),
+        finished: finished
+            .as_ref()
+            .and_then(|f| f.timestamp)
+            .map(epoch)
+            .unwrap_or_default(),
+        duration,
+        result: result.unwrap_or_default(),
+        revision: finished
+            .as_ref()
+            .map(|f| f.revision.clone())
+            .filter(|r| !r.is_empty())
+            .or_else(|| started.as_ref().map(|s| s.repo_commit.clone()))
+            .unwrap_or_default(),
+        node: started.as_ref().map(|s| s.node.clone()).unwrap_or_default(),
+        rows: lenses::metadata_rows(&[
+            started.as_ref().and_then(|s| s.metadata.as_ref()),
+            finished.as_ref().and_then(|f| f.metadata.as_ref()),
+        ]),
+        refs: pj
+            .spec
+            .refs
+            .iter()
+            .chain(pj.spec.extra_refs.iter())
+            .map(RefsView::from)
+            .collect(),
+        clones: clones
+            .into_iter()
+            .map(|c| CloneView {
+                repo: c.refs.org_repo(),
+                failed: c.failed,
+                final_sha: c.final_sha,
+                commands: c.commands,
+            })
+            .collect(),
+    }
+}
+
+/// Everything the spyglass page shows for `pj`, its artifacts linked under `artifact_base`.
+async fn render_job(
+    state: &DeckState,
+    pj: &ProwJob,
+    headers: &HeaderMap,
+    artifact_base: &str,
+    from_storage: bool,
+) -> Response {
+    let who = identity(state, headers);
     let now = Timestamp::now();
-    let (log, objects) = tokio::join!(fetch_log(&state, &pj), objects(&state, &pj));
-    let (tests, test_errors) = junit(&state, &pj, &objects).await;
+    let (log, objects) = tokio::join!(fetch_log(state, pj), objects(state, pj));
+    let spyglass =
+        (state.config().prow.deck.spyglass.as_ref()).and_then(|v| serde_json::to_value(v).ok());
+    let configured = lenses::from_config(spyglass.as_ref()).unwrap_or_else(|err| {
+        tracing::warn!(error = %err, "deck.spyglass.lenses; using the default lenses");
+        lenses::defaults()
+    });
+    let names: Vec<String> = objects.iter().map(|(rel, _)| rel.clone()).collect();
+    let chosen = lenses::select(&configured, &names);
+    let files_of = |lens: &str| {
+        chosen
+            .iter()
+            .find(|s| s.name == lens)
+            .map(|s| s.files.clone())
+    };
+    let junit_files = files_of("junit").unwrap_or_default();
+    let (tests, test_errors) = junit(state, pj, &objects, &junit_files).await;
+    let metadata = match files_of("metadata") {
+        Some(files) => Some(metadata_lens(state, pj, &files).await),
+        None => None,
+    };
+    let podinfo = match files_of("podinfo") {
+        Some(_) => read_json::<lenses::PodInfo>(state, pj, PODINFO_JSON)
+            .await
+            .map(|info| {
+                let (containers, events) = lenses::pod_view(&info);
+                PodLens { containers, events }
+            }),
+        None => None,
+    };
+    let mut links = Vec::new();
+    for rel in files_of("links")
+        .unwrap_or_default()
+        .iter()
+        .take(MAX_LENS_FILES)
+    {
+        if let Some(link) = read_text(state, pj, rel)
+            .await
+            .and_then(|body| lenses::link(rel, &body))
+        {
+            links.push(link);
+        }
+    }
+    let mut reports = Vec::new();
+    for rel in files_of("html")
+        .unwrap_or_default()
+        .iter()
+        .take(MAX_LENS_FILES)
+    {
+        if let Some(body) = read_text(state, pj, rel).await {
+            reports.push(HtmlReport {
+                title: lenses::html_title(rel, &body),
+                path: rel.clone(),
+                html: body,
+            });
+        }
+    }
+    // The build log shows when its lens applies, and always for a run without stored
+    // artifacts (an undecorated or still-running job: its pod's log).
+    let show_log = files_of("buildlog").is_some() || objects.is_empty() || log.text.is_some();
     let count = |f: fn(&Outcome) -> bool| tests.iter().filter(|t| f(&t.outcome)).count();
-    let (sid, set_cookie) = web::session(&headers);
-    let storage_url = storage(&state, &pj)
+    let (sid, set_cookie) = web::session(headers);
+    let storage_url = storage(state, pj)
         .map(|(_, p)| p.bucket.url(&p.build_dir))
         .unwrap_or_default();
-    let encoded = encode(pj.name());
     let page = JobPage {
-        row: views::row(&pj, now),
+        row: views::row(pj, now),
         cluster: pj.spec.cluster_alias().to_owned(),
         pod_name: pj.status.pod_name.clone(),
         pending: views::format_time(pj.status.pending_time.as_ref()),
         completed: views::format_time(pj.status.completion_time.as_ref()),
         url: views::safe_url(&pj.status.url),
         storage: storage_url,
-        log: log.text.as_deref().map(spyglass::render_log),
+        log: if show_log {
+            log.text.as_deref().map(spyglass::render_log)
+        } else {
+            None
+        },
+        show_log,
         log_source: log.source,
         log_note: log.note,
         passed: count(|o| matches!(o, Outcome::Passed)),
@@ -216,15 +385,21 @@ pub async fn job(
         skipped: count(|o| matches!(o, Outcome::Skipped(_))),
         tests,
         test_errors,
+        lenses: chosen.iter().map(|s| s.name.clone()).collect(),
+        metadata,
+        podinfo,
+        links,
+        reports,
         artifacts: objects
             .iter()
             .map(|(rel, size)| ArtifactView {
                 name: rel.clone(),
-                link: format!("/artifact/{encoded}/{}", encode(rel)),
+                link: format!("{artifact_base}{}", encode(rel)),
                 size: *size,
             })
             .collect(),
-        can_abort: crate::actions::check_abortable(&pj).is_ok(),
+        from_storage,
+        can_abort: !from_storage && crate::actions::check_abortable(pj).is_ok(),
         csrf: state.csrf.token(&sid),
         user: who.login().unwrap_or("").to_owned(),
     };
@@ -233,6 +408,24 @@ pub async fn job(
         response.headers_mut().append(header::SET_COOKIE, set);
     }
     response
+}
+
+pub async fn job(
+    State(state): State<DeckState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(pj) = api::find(&state, &name).await else {
+        return message(
+            &identity(&state, &headers),
+            StatusCode::NOT_FOUND,
+            "Not found",
+            &format!("No ProwJob named {name}."),
+            None,
+        );
+    };
+    let base = format!("/artifact/{}/", encode(pj.name()));
+    render_job(&state, &pj, &headers, &base, false).await
 }
 
 /// Prow's `/prowjob?prowjob=<name>` (the link plank gives undecorated jobs) goes to that job's page.
@@ -245,14 +438,23 @@ pub async fn prowjob_link(Query(q): Query<ProwJobQuery>) -> Response {
     Redirect::to(&format!("/view/{}", encode(&q.prowjob))).into_response()
 }
 
-/// `/view/gs/<bucket>/<build dir>`: the job URL plank and crier link to; the run is named by the
-/// build dir's last two segments (`<job>/<build id>`), so it redirects to that run's page.
+/// `/view/<provider>/<bucket>/<build dir>`: the job URL plank and crier link to. A run still in
+/// the index (named by the build dir's last two segments, `<job>/<build id>`) redirects to its
+/// page; a run whose ProwJob sinker deleted renders from the `prowjob.json` stored with it, so
+/// `/job-history` links keep working.
 pub async fn view_storage(
     State(state): State<DeckState>,
     Path(path): Path<String>,
+    uri: axum::http::Uri,
     headers: HeaderMap,
 ) -> Response {
-    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    let provider = if uri.path().starts_with("/view/s3/") {
+        "s3"
+    } else {
+        "gs"
+    };
+    let path = path.trim_end_matches('/');
+    let segments: Vec<&str> = path.split('/').collect();
     api::synced(&state).await;
     let run = match segments.as_slice() {
         [_bucket, .., job, build_id] => state
@@ -261,16 +463,76 @@ pub async fn view_storage(
             .filter(|pj| api::visible(&state, pj)),
         _ => None,
     };
-    match run {
-        Some(pj) => Redirect::to(&format!("/view/{}", encode(pj.name()))).into_response(),
-        None => message(
-            &identity(&state, &headers),
-            StatusCode::NOT_FOUND,
-            "Not found",
-            "No known run is stored there.",
-            None,
-        ),
+    if let Some(pj) = run {
+        return Redirect::to(&format!("/view/{}", encode(pj.name()))).into_response();
     }
+    if let Some((bucket, build_dir)) = path.split_once('/')
+        && let Some(pj) = stored_run(&state, provider, bucket, build_dir).await
+    {
+        let base = format!("/stored/{provider}/{bucket}/{build_dir}/");
+        return render_job(&state, &pj, &headers, &base, true).await;
+    }
+    message(
+        &identity(&state, &headers),
+        StatusCode::NOT_FOUND,
+        "Not found",
+        "No known run is stored there.",
+        None,
+    )
+}
+
+/// The ProwJob stored in `<build dir>/prowjob.json`, when it is visible here and its own
+/// artifact paths are that build dir (so a page or an artifact is only ever one of a run's).
+async fn stored_run(
+    state: &DeckState,
+    provider: &str,
+    bucket: &str,
+    build_dir: &str,
+) -> Option<ProwJob> {
+    if build_dir
+        .split('/')
+        .any(|seg| seg.is_empty() || seg == "." || seg == "..")
+    {
+        return None;
+    }
+    let store = state.artifacts.clone()?;
+    let bucket_url = format!("{provider}://{bucket}");
+    let bytes = store
+        .get(&bucket_url, &format!("{build_dir}/{PROWJOB_JSON}"))
+        .await
+        .ok()
+        .flatten()?;
+    let pj: ProwJob = serde_json::from_slice(&bytes).ok()?;
+    let paths = prow_artifacts::layout::job_paths_for(&pj).ok()?;
+    (paths.build_dir == build_dir
+        && paths.bucket.name == bucket
+        && paths.bucket.provider == provider
+        && api::visible(state, &pj))
+    .then_some(pj)
+}
+
+/// `/stored/<provider>/<bucket>/<build dir>/<file>`: an artifact of a run known only from
+/// storage, served inert as `/artifact/` serves them.
+pub async fn stored_artifact(State(state): State<DeckState>, Path(path): Path<String>) -> Response {
+    let mut parts = path.splitn(2, '/');
+    let (Some(provider), Some(rest)) = (parts.next(), parts.next()) else {
+        return (StatusCode::NOT_FOUND, "no such artifact").into_response();
+    };
+    let Some((bucket, rest)) = rest.split_once('/') else {
+        return (StatusCode::NOT_FOUND, "no such artifact").into_response();
+    };
+    // The build dir is the longest prefix with a prowjob.json whose paths are that dir: try
+    // the Prow layouts' depths (logs/<job>/<id>, pr-logs/pull/<repo>/<pr>/<job>/<id>, with a
+    // path_prefix possibly in front).
+    let segments: Vec<&str> = rest.split('/').collect();
+    for depth in (2..segments.len()).rev() {
+        let build_dir = segments[..depth].join("/");
+        if let Some(pj) = stored_run(&state, provider, bucket, &build_dir).await {
+            let file = segments[depth..].join("/");
+            return api::serve_artifact(&state, &pj, &file).await;
+        }
+    }
+    (StatusCode::NOT_FOUND, "no such artifact").into_response()
 }
 
 pub async fn command_help(
@@ -278,7 +540,7 @@ pub async fn command_help(
     Query(query): Query<api::HelpQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let registry = match help::registry(&state.config.plugins, query.repo.as_deref()) {
+    let registry = match help::registry(&state.config().plugins, query.repo.as_deref()) {
         Ok(registry) => registry,
         Err(err) => return (StatusCode::BAD_REQUEST, err.to_string()).into_response(),
     };
@@ -304,7 +566,7 @@ pub async fn plugins(
     Query(query): Query<api::HelpQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let registry = match help::registry(&state.config.plugins, query.repo.as_deref()) {
+    let registry = match help::registry(&state.config().plugins, query.repo.as_deref()) {
         Ok(registry) => registry,
         Err(err) => return (StatusCode::BAD_REQUEST, err.to_string()).into_response(),
     };
@@ -329,6 +591,38 @@ pub async fn plugins(
         &PluginsPage {
             repo: query.repo.unwrap_or_default(),
             plugins,
+            user,
+        },
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ConfigQuery {
+    repo: Option<String>,
+}
+
+/// `/config?repo=org/repo`: the repo's presubmits, postsubmits and periodics with what decides
+/// whether each runs; every periodic without a repo.
+pub async fn config_view(
+    State(state): State<DeckState>,
+    Query(query): Query<ConfigQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let config = state.config();
+    let repo = query
+        .repo
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty());
+    let (jobs, errors) =
+        crate::jobconfig::jobs_for(&config, repo.as_deref(), state.options.show_hidden);
+    let user = identity(&state, &headers).login().unwrap_or("").to_owned();
+    html(
+        StatusCode::OK,
+        &views::ConfigPage {
+            repo: repo.unwrap_or_default(),
+            repos: crate::jobconfig::repos(&config),
+            jobs,
+            errors,
             user,
         },
     )

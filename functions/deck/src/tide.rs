@@ -166,7 +166,8 @@ pub fn history_views(indexes: &[RepoIndex]) -> Vec<RecordView> {
 }
 
 fn store(state: &DeckState) -> IndexStore {
-    let ns = match state.config.prow.prowjob_namespace.as_str() {
+    let config = state.config();
+    let ns = match config.prow.prowjob_namespace.as_str() {
         "" => "default",
         ns => ns,
     };

@@ -164,10 +164,85 @@ pub struct JobPage {
     pub failed: usize,
     pub skipped: usize,
     pub test_errors: Vec<String>,
+    /// Whether the build log section shows (its lens applies, or the run has no artifacts).
+    pub show_log: bool,
+    /// Names of the lenses that apply, in config order.
+    pub lenses: Vec<String>,
+    pub metadata: Option<MetadataLens>,
+    pub podinfo: Option<PodLens>,
+    /// (name, URL) of each `*.link.txt`.
+    pub links: Vec<(String, String)>,
+    pub reports: Vec<HtmlReport>,
     pub artifacts: Vec<ArtifactView>,
+    /// Rendered from the stored `prowjob.json`: the ProwJob itself is gone (sinker).
+    pub from_storage: bool,
     pub can_abort: bool,
     pub csrf: String,
     pub user: String,
+}
+
+/// The metadata lens: `started.json`, `finished.json`, clone records and the job's refs.
+#[derive(Debug, Clone, Default)]
+pub struct MetadataLens {
+    pub started: String,
+    pub finished: String,
+    pub duration: String,
+    pub result: String,
+    pub revision: String,
+    pub node: String,
+    /// `metadata` of started/finished.json.
+    pub rows: Vec<(String, String)>,
+    pub refs: Vec<RefsView>,
+    pub clones: Vec<CloneView>,
+}
+
+/// One repository the job checked out: base and pulls.
+#[derive(Debug, Clone)]
+pub struct RefsView {
+    pub repo: String,
+    pub base_ref: String,
+    pub base_sha: String,
+    /// `#<number> <sha> by <author>` per pull.
+    pub pulls: Vec<String>,
+}
+
+impl From<&prow_core::prowjob::Refs> for RefsView {
+    fn from(r: &prow_core::prowjob::Refs) -> Self {
+        RefsView {
+            repo: r.org_repo(),
+            base_ref: r.base_ref.clone(),
+            base_sha: r.base_sha.clone(),
+            pulls: r
+                .pulls
+                .iter()
+                .map(|p| format!("#{} {} by {}", p.number, p.sha, p.author))
+                .collect(),
+        }
+    }
+}
+
+/// One repository's clone from `clone-records.json`.
+#[derive(Debug, Clone)]
+pub struct CloneView {
+    pub repo: String,
+    pub failed: bool,
+    pub final_sha: String,
+    pub commands: Vec<crate::lenses::CloneCommand>,
+}
+
+/// The pod info lens.
+#[derive(Debug, Clone)]
+pub struct PodLens {
+    pub containers: Vec<crate::lenses::ContainerView>,
+    pub events: Vec<crate::lenses::EventView>,
+}
+
+/// An HTML report artifact, shown in a sandboxed frame (no scripts, no same origin).
+#[derive(Debug, Clone)]
+pub struct HtmlReport {
+    pub title: String,
+    pub path: String,
+    pub html: String,
 }
 
 /// One run on the job-history page.
@@ -250,6 +325,17 @@ pub struct PluginView {
 pub struct PluginsPage {
     pub repo: String,
     pub plugins: Vec<PluginView>,
+    pub user: String,
+}
+
+/// `/config`: the effective job config of a repository.
+#[derive(Debug, Template)]
+#[template(path = "config.html")]
+pub struct ConfigPage {
+    pub repo: String,
+    pub repos: Vec<String>,
+    pub jobs: Vec<crate::jobconfig::JobConfigView>,
+    pub errors: Vec<String>,
     pub user: String,
 }
 

@@ -210,7 +210,7 @@ async fn authorize(
             ));
         }
     };
-    if !auth::may_act(&state.config.prow.deck, &pj, who.login()) {
+    if !auth::may_act(&state.config().prow.deck, &pj, who.login()) {
         state.metrics.count(action, "forbidden");
         let what = if action == "rerun" { "rerun" } else { "abort" };
         return Err(message(

@@ -42,13 +42,17 @@ pub(crate) fn config() -> Config {
 }
 
 pub(crate) async fn start() -> Env {
+    start_with(config()).await
+}
+
+pub(crate) async fn start_with(config: Config) -> Env {
     let api = LocalApi::start().await.unwrap();
     let client = api.client().unwrap();
     let artifacts = tempfile::tempdir().unwrap();
     let store: Arc<dyn ArtifactStore> =
         Arc::new(prow_artifacts::LocalStore::new(artifacts.path().to_path_buf()).unwrap());
     let state = DeckState::new(
-        Arc::new(config()),
+        Arc::new(config),
         client.clone(),
         NS,
         Some(Tokens::parse(TOKENS, "tokens").unwrap()),
