@@ -335,10 +335,14 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<()> {
     );
     routers.insert(
         "plugins".into(),
-        prow_plugins::router(prow_plugins::PluginsState::new(
-            config.clone(),
-            github.clone(),
-        )),
+        prow_plugins::router(
+            prow_plugins::PluginsState::new(config.clone(), github.clone())
+                .with_live_config(live_config.clone())
+                .with_prowjobs(Arc::new(prow_kube::ProwJobs::new(
+                    kube.clone(),
+                    &config.prow.prowjob_namespace,
+                ))),
+        ),
     );
     routers.insert(
         "tide".into(),
