@@ -6,7 +6,7 @@ mod common;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
-use prow_core::prowjob::ProwJobState;
+use prow_core::prowjob::{ProwJob, ProwJobState};
 use tower::ServiceExt;
 
 use common::*;
@@ -695,6 +695,191 @@ async fn job_history_lists_runs_from_storage_newest_first_and_pages() {
     assert!(empty.body.contains("No runs are stored there."));
 }
 
+/// Every lens's input for `pj`'s run, and `prowjob.json` as crier stores it.
+fn store_every_lens_input(env: &Env, pj: &ProwJob) {
+    env.artifact(pj, "prowjob.json", &serde_json::to_string(pj).unwrap());
+    env.artifact(
+        pj,
+        "started.json",
+        r#"{"timestamp": 1700000000, "node": "node-7", "repo-commit": "cafe1234", "metadata": {"pod": "gone-pod"}}"#,
+    );
+    env.artifact(
+        pj,
+        "finished.json",
+        r#"{"timestamp": 1700000125, "passed": false, "result": "FAILURE", "revision": "cafe1234"}"#,
+    );
+    env.artifact(
+        pj,
+        "clone-records.json",
+        r#"[{"refs": {"org": "acme", "repo": "foo", "base_ref": "main"}, "commands": [{"command": "git fetch origin main", "output": "fetched"}], "final_sha": "cafe1234"}]"#,
+    );
+    env.artifact(
+        pj,
+        "podinfo.json",
+        r#"{"pod": {"metadata": {"name": "gone-pod"},
+                   "spec": {"containers": [{"name": "test", "image": "golang:1.25"}]},
+                   "status": {"containerStatuses": [{"name": "test", "image": "golang:1.25", "imageID": "", "ready": false, "restartCount": 0,
+                              "state": {"terminated": {"exitCode": 3, "reason": "Error"}}}]}},
+            "events": [{"metadata": {"name": "e1"}, "involvedObject": {}, "type": "Warning", "reason": "OOMKilling", "message": "memory cgroup out of memory", "count": 2}]}"#,
+    );
+    env.artifact(pj, "build-log.txt", "compiling\nFAIL: TestGone\n");
+    env.artifact(
+        pj,
+        "artifacts/junit_01.xml",
+        r#"<testsuite name="s"><testcase classname="c" name="TestGone"><failure message="boom">trace</failure></testcase></testsuite>"#,
+    );
+    env.artifact(
+        pj,
+        "artifacts/perf/Dashboard.link.txt",
+        "https://perf.example/run/9\n",
+    );
+    env.artifact(
+        pj,
+        "artifacts/coverage.html",
+        "<html><head><title>Coverage report</title></head><body><script>alert(1)</script><p>87%</p></body></html>",
+    );
+}
+
+#[tokio::test]
+async fn a_run_whose_prowjob_sinker_deleted_renders_from_storage_with_every_lens() {
+    let env = start().await;
+    // Never created in the API server: as after sinker deleted it.
+    let gone = presubmit(
+        "gone-1",
+        "pull-foo-unit",
+        "acme/foo",
+        7,
+        "alice",
+        "Gone",
+        ProwJobState::Failure,
+        500,
+    );
+    store_every_lens_input(&env, &gone);
+    let paths = prow_artifacts::layout::job_paths_for(&gone).unwrap();
+    // The presubmit alias crier writes: what pr-logs/directory history lists.
+    stored(&env, paths.alias.as_deref().unwrap(), &paths.alias_body());
+    let dir = paths.build_dir;
+
+    let history = get(
+        &env,
+        &format!("/job-history/gs/{BUCKET}/pr-logs/directory/pull-foo-unit"),
+    )
+    .await;
+    let run_link = format!("/view/gs/{BUCKET}/{dir}");
+    assert!(
+        history.body.contains(&format!(r#"href="{run_link}""#)),
+        "{}",
+        history.body
+    );
+
+    let page = get(&env, &run_link).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let body = &page.body;
+    assert!(body.contains("no longer exists"), "{body}");
+    for section in [
+        "lens-metadata",
+        "lens-podinfo",
+        "lens-links",
+        "lens-html",
+        "junit",
+        "buildlog",
+    ] {
+        assert!(
+            body.contains(&format!(r#"id="{section}""#)),
+            "{section}: {body}"
+        );
+    }
+    for fact in [
+        "FAILURE",
+        "node-7",
+        "gone-pod",
+        "2m5s",
+        "git fetch origin main",
+        "cafe1234",
+        "#7 bbbb by alice",
+        "terminated (Error)",
+        "<td>3</td>",
+        "OOMKilling",
+        r#"href="https://perf.example/run/9""#,
+        "Coverage report",
+        "TestGone",
+    ] {
+        assert!(body.contains(fact), "{fact}: {body}");
+    }
+    // The report is framed inert: no scripts, no same origin; its markup is an attribute value.
+    assert!(body.contains(r#"sandbox="""#), "{body}");
+    assert!(!body.contains("<script>alert(1)"), "{body}");
+    assert!(!body.contains(r#"id="rerun""#), "no rerun of a deleted job");
+
+    let artifact = get(
+        &env,
+        &format!("/stored/gs/{BUCKET}/{dir}/artifacts/junit_01.xml"),
+    )
+    .await;
+    assert_eq!(artifact.status, StatusCode::OK);
+    assert!(artifact.body.contains("TestGone"));
+    assert!(
+        get(&env, &format!("/stored/gs/{BUCKET}/{dir}/../x"))
+            .await
+            .status
+            .is_client_error()
+    );
+    assert_eq!(
+        get(&env, &format!("/stored/gs/{BUCKET}/logs/none/1/x.txt"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        get(&env, &format!("/view/gs/{BUCKET}/logs/none/1"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn lenses_follow_deck_spyglass_lenses() {
+    let mut config = config();
+    config.prow.deck.spyglass = Some(
+        serde_norway::from_str(
+            r#"
+lenses:
+- lens: {name: buildlog}
+  required_files: ['^build-log\.txt$']
+- lens: {name: links}
+  required_files: ['\.link\.txt$']
+"#,
+        )
+        .unwrap(),
+    );
+    let env = start_with(config).await;
+    let pj = presubmit(
+        "lensed",
+        "pull-foo-unit",
+        "acme/foo",
+        8,
+        "bob",
+        "Lensed",
+        ProwJobState::Success,
+        600,
+    );
+    env.create(std::slice::from_ref(&pj)).await;
+    store_every_lens_input(&env, &pj);
+    let page = get(&env, "/view/lensed").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains(r#"id="lens-links""#));
+    assert!(page.body.contains(r#"id="buildlog""#));
+    for absent in [
+        "lens-metadata",
+        "lens-podinfo",
+        "lens-html",
+        r#"id="junit""#,
+    ] {
+        assert!(!page.body.contains(absent), "{absent} is not configured");
+    }
+}
+
 /// Abort is as guarded as rerun: a logged-in cookie without the session's CSRF token changes
 /// nothing, and a body over axum's form limit is not read (the action is refused, not run).
 #[tokio::test]
@@ -718,7 +903,12 @@ async fn abort_by_cookie_needs_csrf_and_oversized_forms_are_refused() {
     );
     let answer = call(
         &env,
-        post("/abort", None, Some(&alice), &format!("csrf={csrf}&prowjob=b1")),
+        post(
+            "/abort",
+            None,
+            Some(&alice),
+            &format!("csrf={csrf}&prowjob=b1"),
+        ),
     )
     .await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
