@@ -75,6 +75,14 @@ pub(crate) struct UpArgs {
     /// `--github-app-id` and `--github-app-private-key-path` (boxed: `Command` stays small).
     #[command(flatten)]
     github_app: Box<GitHubAppArgs>,
+    /// Send every function's GitHub calls through ghproxy (functions/ghproxy), which answers
+    /// repeated reads with free 304s from a cache kept in `<state-dir>/ghproxy`. Only with a
+    /// real GitHub (a token or an app): a simulated one makes no calls to cache.
+    #[arg(long, env = "PROW_GHPROXY")]
+    ghproxy: bool,
+    /// Where ghproxy listens (with --ghproxy).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    ghproxy_addr: SocketAddr,
     /// Deck users allowed to act: lines of `token user`.
     #[arg(long, env = "AUTH_TOKEN_FILE")]
     auth_token_file: Option<PathBuf>,
@@ -159,6 +167,9 @@ struct Endpoints {
     hook: String,
     deck: String,
     broker: String,
+    /// ghproxy's URL with --ghproxy and a real GitHub.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ghproxy: Option<String>,
     kubeconfig: PathBuf,
     hmac_secret_file: PathBuf,
 }
@@ -249,8 +260,25 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<()> {
     });
 
     // Shared parts of the functions.
+    let real_github = args.github_token_path.is_some() || args.github_app.github_app_id.is_some();
+    let ghproxy = match (args.ghproxy, real_github) {
+        (true, true) => {
+            let (url, task) = start_ghproxy(&args, wait(stopped.clone())).await?;
+            tasks.push(task);
+            Some(url)
+        }
+        (true, false) => {
+            tracing::warn!(
+                "--ghproxy without a GitHub token or app: GitHub is simulated, nothing to cache"
+            );
+            None
+        }
+        (false, _) => None,
+    };
     let github = prow_github::connect(&prow_github::Settings {
-        endpoint: args.github_endpoint.clone(),
+        endpoint: ghproxy
+            .clone()
+            .unwrap_or_else(|| args.github_endpoint.clone()),
         token_path: args.github_token_path.clone(),
         app_id: args.github_app.github_app_id,
         app_private_key_path: args.github_app.github_app_private_key_path.clone(),
@@ -496,6 +524,7 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<()> {
         hook: hook_url,
         deck: deck_url,
         broker: broker_url,
+        ghproxy: ghproxy.clone(),
         kubeconfig: kubeconfig.clone(),
         hmac_secret_file,
     };
@@ -524,6 +553,12 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<()> {
             "simulated (no --github-token-path): calls are logged, not sent"
         }
     );
+    if let Some(url) = &ghproxy {
+        eprintln!(
+            "  ghproxy: {url} (caching {}; metrics at {url}/metrics)",
+            args.github_endpoint
+        );
+    }
     eprintln!("  pods: {pods_banner}");
     eprintln!("ready");
     println!("{}", serde_json::to_string(&endpoints)?);
@@ -668,6 +703,24 @@ async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
     TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {what} to {addr}"))
+}
+
+/// Serves ghproxy in front of `--github-endpoint` with its durable cache in
+/// `<state-dir>/ghproxy`; returns its URL and the serving task.
+async fn start_ghproxy(
+    args: &UpArgs,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<(String, tokio::task::JoinHandle<std::io::Result<()>>)> {
+    let store = prow_ghproxy::open_store(&args.state_dir.join("ghproxy"))?;
+    let state = prow_ghproxy::GhproxyState::new(
+        &args.github_endpoint,
+        Arc::new(store),
+        prow_ghproxy::Options::default(),
+    )?;
+    let listener = bind(args.ghproxy_addr, "ghproxy").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let task = tokio::spawn(serve(listener, prow_ghproxy::router(state), shutdown));
+    Ok((url, task))
 }
 
 /// Resolves when the stop flag is raised.
