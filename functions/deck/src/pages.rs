@@ -556,7 +556,14 @@ pub async fn command_help(
         })
         .collect();
     let user = identity(&state, &headers).login().unwrap_or("").to_owned();
-    html(StatusCode::OK, &CommandHelpPage { commands, user })
+    html(
+        StatusCode::OK,
+        &CommandHelpPage {
+            repo: query.repo.unwrap_or_default(),
+            commands,
+            user,
+        },
+    )
 }
 
 /// Prow's `/plugins` page: what each plugin enabled in `?repo=org/repo` does (every known plugin

@@ -303,6 +303,7 @@ pub struct CommandView {
 #[derive(Debug, Template)]
 #[template(path = "command_help.html")]
 pub struct CommandHelpPage {
+    pub repo: String,
     pub commands: Vec<CommandView>,
     pub user: String,
 }

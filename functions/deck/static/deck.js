@@ -18,3 +18,17 @@
   }
   setInterval(refresh, seconds * 1000);
 })();
+
+// Search boxes: an input with data-filter="<selector>" hides the matching elements whose text
+// does not contain what is typed (case-insensitive); the page works without it.
+(function () {
+  document.querySelectorAll("input[data-filter]").forEach(function (input) {
+    var selector = input.getAttribute("data-filter");
+    input.addEventListener("input", function () {
+      var needle = input.value.trim().toLowerCase();
+      document.querySelectorAll(selector).forEach(function (el) {
+        el.hidden = needle !== "" && el.textContent.toLowerCase().indexOf(needle) < 0;
+      });
+    });
+  });
+})();
