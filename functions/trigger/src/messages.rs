@@ -55,10 +55,12 @@ pub fn welcome(trigger: &TriggerConfig, author: &str, org: &str, full_name: &str
     } else {
         String::new()
     };
-    let join_org_url = if trigger.join_org_url.is_empty() {
-        format!("https://{GITHUB_HOST}/orgs/{org}/people")
-    } else {
-        trigger.join_org_url.clone()
+    // Prow's `Trigger.SetDefaults`: an unset join_org_url is the trusted org's people page when
+    // there is a trusted org; only then does the welcome fall back to the repo's org.
+    let join_org_url = match (trigger.join_org_url.as_str(), trigger.trusted_org.as_str()) {
+        ("", "") => format!("https://{GITHUB_HOST}/orgs/{org}/people"),
+        ("", trusted) => format!("https://github.com/orgs/{trusted}/people"),
+        (url, _) => url.to_owned(),
     };
     // Prow highlights the join-org advice for frequent contributors after a GitHub search; we
     // always give the regular advice (Prow's fallback when the search is off or fails).
@@ -157,7 +159,17 @@ mod tests {
         };
         let msg = welcome(&trigger, "bob", "acme", "acme/foo");
         assert!(msg.starts_with("Hi @bob. Thanks for your PR.\n\nI'm waiting for a [acme](https://github.com/orgs/acme/people) or [friends](https://github.com/orgs/friends/people) member to verify"));
-        assert!(msg.contains("Regular contributors should [join the org](https://github.com/orgs/acme/people) to skip this step."));
+        // join_org_url defaults to the trusted org's people page, as Prow's SetDefaults does.
+        assert!(msg.contains("Regular contributors should [join the org](https://github.com/orgs/friends/people) to skip this step."));
+        let plain = welcome(&TriggerConfig::default(), "bob", "acme", "acme/foo");
+        assert!(plain.contains("[join the org](https://github.com/orgs/acme/people)"));
+        let set = TriggerConfig {
+            trusted_org: "friends".into(),
+            join_org_url: "https://example.com/join".into(),
+            ..TriggerConfig::default()
+        };
+        let msg = welcome(&set, "bob", "acme", "acme/foo");
+        assert!(msg.contains("[join the org](https://example.com/join)"));
         assert!(msg.contains("reflected by the `ok-to-test` label."));
         assert!(msg.contains("https://go.k8s.io/bot-commands?repo=acme%2Ffoo"));
         let ignoring = welcome(
