@@ -374,3 +374,170 @@ async fn deck_in_a_real_browser() {
     client.close().await.unwrap();
     println!("screenshots in {}", screenshots_dir().display());
 }
+
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver (.ci/install-deps installs them; .ci/test runs this)"]
+async fn history_lenses_help_and_config_in_a_real_browser() {
+    assert!(
+        std::path::Path::new(CHROMIUM).exists() && std::path::Path::new(CHROMEDRIVER).exists(),
+        "{CHROMIUM} and {CHROMEDRIVER} are required: apt install chromium chromium-driver"
+    );
+    let env = start().await;
+    // 25 runs of one presubmit, none of them a ProwJob any more (sinker deleted them all):
+    // history pages through storage and every run's page renders from its prowjob.json.
+    let mut newest = None;
+    for i in 0..25i64 {
+        let pj = presubmit(
+            &format!("gone-{i}"),
+            "pull-foo-unit",
+            "acme/foo",
+            (i + 1) as u64,
+            "alice",
+            "Gone",
+            if i % 3 == 0 {
+                ProwJobState::Failure
+            } else {
+                ProwJobState::Success
+            },
+            1_000 + i,
+        );
+        let paths = prow_artifacts::layout::job_paths_for(&pj).unwrap();
+        env.artifact(&pj, "prowjob.json", &serde_json::to_string(&pj).unwrap());
+        env.artifact(
+            &pj,
+            "started.json",
+            &format!(
+                r#"{{"timestamp": {}, "node": "node-{i}"}}"#,
+                1_700_000_000 + i * 100
+            ),
+        );
+        env.artifact(
+            &pj,
+            "finished.json",
+            &format!(
+                r#"{{"timestamp": {}, "passed": {}, "result": "{}"}}"#,
+                1_700_000_000 + i * 100 + 90,
+                i % 3 != 0,
+                if i % 3 == 0 { "FAILURE" } else { "SUCCESS" }
+            ),
+        );
+        let alias = env
+            .artifacts
+            .path()
+            .join(BUCKET)
+            .join(paths.alias.clone().unwrap());
+        std::fs::create_dir_all(alias.parent().unwrap()).unwrap();
+        std::fs::write(alias, paths.alias_body()).unwrap();
+        newest = Some(pj);
+    }
+    let newest = newest.unwrap();
+    env.artifact(&newest, "build-log.txt", "building\nFAIL: TestGone\n");
+    env.artifact(
+        &newest,
+        "clone-records.json",
+        r#"[{"refs": {"org": "acme", "repo": "foo"}, "commands": [{"command": "git init"}]}]"#,
+    );
+    env.artifact(&newest, "podinfo.json", r#"{"pod": {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "test", "image": "golang"}]}, "status": {"containerStatuses": [{"name": "test", "image": "golang", "imageID": "", "ready": false, "restartCount": 0, "state": {"terminated": {"exitCode": 1, "reason": "Error"}}}]}}, "events": [{"metadata": {"name": "e"}, "involvedObject": {}, "type": "Warning", "reason": "BackOff", "message": "back-off"}]}"#);
+    env.artifact(&newest, "artifacts/junit_1.xml", r#"<testsuite><testcase classname="c" name="TestGone"><failure>boom</failure></testcase></testsuite>"#);
+    env.artifact(
+        &newest,
+        "artifacts/Dash.link.txt",
+        "https://dash.example/1\n",
+    );
+    env.artifact(
+        &newest,
+        "artifacts/report.html",
+        "<html><title>Perf report</title><body><h1>fast</h1></body></html>",
+    );
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let state = env.state.clone();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, prow_deck::router(state)).await;
+    });
+    let (_driver, client) = start_driver().await;
+
+    client
+        .goto(&format!(
+            "{base}/job-history/gs/{BUCKET}/pr-logs/directory/pull-foo-unit"
+        ))
+        .await
+        .unwrap();
+    let text = wait_text(&client, "Showing 20 of 25").await;
+    assert!(text.contains("Showing 20 of 25"), "{text}");
+    shot(&client, "deck-history-page1.png").await;
+    let older = client
+        .find(Locator::Css("a[href*='buildId=']"))
+        .await
+        .unwrap();
+    older.click().await.unwrap();
+    let text = wait_text(&client, "Showing 5 of 25").await;
+    assert!(
+        text.contains("Showing 5 of 25") && text.contains("2004"),
+        "the five oldest runs are on page two: {text}"
+    );
+    shot(&client, "deck-history-page2.png").await;
+
+    client
+        .goto(&format!(
+            "{base}/job-history/gs/{BUCKET}/pr-logs/directory/pull-foo-unit"
+        ))
+        .await
+        .unwrap();
+    wait_text(&client, "Showing").await;
+    let first_run = client
+        .find(Locator::Css("a[href^='/view/gs/']"))
+        .await
+        .unwrap();
+    first_run.click().await.unwrap();
+    let text = wait_text(&client, "no longer exists").await;
+    for fact in [
+        "no longer exists",
+        "Metadata",
+        "Clone records",
+        "Pod",
+        "BackOff",
+        "Links",
+        "Dash",
+        "Perf report",
+        "TestGone",
+        "Build log",
+    ] {
+        assert!(text.contains(fact), "{fact}: {text}");
+    }
+    shot(&client, "deck-lenses.png").await;
+    for lens in ["lens-metadata", "lens-podinfo", "lens-links", "lens-html"] {
+        let section = client.find(Locator::Id(lens)).await.unwrap();
+        section.find(Locator::Css("h2")).await.unwrap();
+    }
+
+    client.goto(&format!("{base}/plugins")).await.unwrap();
+    wait_text(&client, "Plugins").await;
+    let filter = client.find(Locator::Id("plugin-filter")).await.unwrap();
+    filter.send_keys("zzz-no-such-plugin").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let visible = client
+        .execute("return Array.from(document.querySelectorAll('section.plugin')).filter(s => !s.hidden).length", vec![])
+        .await
+        .unwrap();
+    assert_eq!(visible, json!(0), "the search hides every plugin");
+    shot(&client, "deck-plugins-search.png").await;
+    client.goto(&format!("{base}/command-help")).await.unwrap();
+    wait_text(&client, "Commands").await;
+    shot(&client, "deck-command-help.png").await;
+
+    client.goto(&format!("{base}/config")).await.unwrap();
+    let text = wait_text(&client, "Job config").await;
+    assert!(text.contains("Job config"), "{text}");
+    // Labelled and reachable from the nav.
+    client
+        .find(Locator::Css("label[for=config-repo]"))
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("header nav a[href='/config']"))
+        .await
+        .unwrap();
+    shot(&client, "deck-config.png").await;
+}
