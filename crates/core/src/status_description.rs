@@ -71,4 +71,32 @@ mod tests {
         assert!(cut.len() <= MAX_LEN);
         assert_eq!(with_base_sha("Job triggered.", ""), "Job triggered.");
     }
+
+    #[test]
+    fn descriptions_carry_the_base_sha_within_140_bytes() {
+        let short = with_base_sha("Job succeeded.", BASE);
+        assert_eq!(short.matches(PAD).count(), 20);
+        assert!(short.starts_with("Job succeeded.\u{2001}"));
+        assert!(short.ends_with(&format!(" BaseSHA:{BASE}")));
+
+        let long = "x".repeat(60) + &"y".repeat(60);
+        let cut = with_base_sha(&long, BASE);
+        assert_eq!(
+            cut,
+            format!("{} ... {} BaseSHA:{BASE}", "x".repeat(43), "y".repeat(43))
+        );
+        assert_eq!(cut.len(), 140);
+
+        assert_eq!(with_base_sha("Job triggered.", ""), "Job triggered.");
+        let exact = "z".repeat(91);
+        assert_eq!(
+            with_base_sha(&exact, BASE),
+            format!("{exact} BaseSHA:{BASE}")
+        );
+        // Multi-byte text is never cut inside a character.
+        let unicode = "é".repeat(80);
+        let cut = with_base_sha(&unicode, BASE);
+        assert!(cut.contains(" ... "));
+        assert!(cut.len() <= 140);
+    }
 }

@@ -9,11 +9,6 @@ use prow_github::{IssueComment, NewStatus, StatusState};
 pub const GITHUB_REPORTER: &str = "github-reporter";
 /// Marks crier's failure comments.
 pub const COMMENT_TAG: &str = "<!-- test report -->";
-/// GitHub's bound on a status description, which Prow's BaseSHA suffix is fitted into.
-pub const DESCRIPTION_MAX_LEN: usize = 140;
-const BASE_SHA_DELIMITER: &str = " BaseSHA:";
-/// U+2001 EM QUAD: pads the description so the SHA sits at the right where GitHub cuts.
-const PAD: char = '\u{2001}';
 /// Prow's `plugins.AboutThisBot`: the note every bot comment ends with, including the sentence
 /// about the command list that `FormatResponse` leaves out but the test report keeps.
 const ABOUT_THIS_BOT: &str = concat!(
@@ -68,50 +63,6 @@ pub fn status_state(state: ProwJobState) -> Option<StatusState> {
     }
 }
 
-/// Cuts `s` to at most `max` bytes on a char boundary.
-fn head(s: &str, max: usize) -> &str {
-    let mut end = max.min(s.len());
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
-
-/// The last at most `max` bytes of `s`, on a char boundary.
-fn tail(s: &str, max: usize) -> &str {
-    let mut start = s.len().saturating_sub(max);
-    while !s.is_char_boundary(start) {
-        start += 1;
-    }
-    &s[start..]
-}
-
-/// Prow's `truncate`: keeps both ends of a long description, `first ... last`.
-fn truncate(desc: &str, max: usize) -> String {
-    if desc.len() <= max {
-        return desc.to_owned();
-    }
-    let half = max.saturating_sub(5) / 2;
-    format!("{} ... {}", head(desc, half), tail(desc, half))
-}
-
-/// Prow's `ContextDescriptionWithBaseSha`: the description with ` BaseSHA:<sha>` (which tide
-/// reads back), padded with EM QUADs or shortened so the whole stays within 140 bytes.
-pub fn description_with_base_sha(desc: &str, base_sha: &str) -> String {
-    if base_sha.is_empty() {
-        return truncate(desc, DESCRIPTION_MAX_LEN);
-    }
-    let suffix = format!("{BASE_SHA_DELIMITER}{base_sha}");
-    let room = DESCRIPTION_MAX_LEN.saturating_sub(suffix.len());
-    if desc.len() >= room {
-        return format!("{}{suffix}", truncate(desc, room));
-    }
-    // Go pads in a loop whose bound shrinks as 3-byte pads are added: ceil(gap / 4) pads.
-    let gap = room - desc.len();
-    let pads: String = std::iter::repeat_n(PAD, gap.div_ceil(4)).collect();
-    format!("{desc}{pads}{suffix}")
-}
-
 /// Where and what to report: `org`, `repo`, commit SHA, status.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusReport {
@@ -135,7 +86,7 @@ pub fn status_report(pj: &ProwJob) -> Option<StatusReport> {
         return None;
     }
     let mut status = NewStatus::new(pj.spec.context.clone(), state);
-    status.description = Some(description_with_base_sha(
+    status.description = Some(prow_core::status_description::with_base_sha(
         &pj.status.description,
         &refs.base_sha,
     ));
@@ -491,37 +442,6 @@ mod tests {
         for (state, want) in table {
             assert_eq!(status_state(state), want, "{state}");
         }
-    }
-
-    #[test]
-    fn descriptions_carry_the_base_sha_within_140_bytes() {
-        let short = description_with_base_sha("Job succeeded.", BASE);
-        assert_eq!(short.matches(PAD).count(), 20);
-        assert!(short.starts_with("Job succeeded.\u{2001}"));
-        assert!(short.ends_with(&format!(" BaseSHA:{BASE}")));
-
-        let long = "x".repeat(60) + &"y".repeat(60);
-        let cut = description_with_base_sha(&long, BASE);
-        assert_eq!(
-            cut,
-            format!("{} ... {} BaseSHA:{BASE}", "x".repeat(43), "y".repeat(43))
-        );
-        assert_eq!(cut.len(), 140);
-
-        assert_eq!(
-            description_with_base_sha("Job triggered.", ""),
-            "Job triggered."
-        );
-        let exact = "z".repeat(91);
-        assert_eq!(
-            description_with_base_sha(&exact, BASE),
-            format!("{exact} BaseSHA:{BASE}")
-        );
-        // Multi-byte text is never cut inside a character.
-        let unicode = "é".repeat(80);
-        let cut = description_with_base_sha(&unicode, BASE);
-        assert!(cut.contains(" ... "));
-        assert!(cut.len() <= 140);
     }
 
     #[test]
