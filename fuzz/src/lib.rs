@@ -98,10 +98,18 @@ pub fn assert_same_event(a: &prow_events::Event, b: &prow_events::Event) {
         if !typed && matches!(e.data(), Some(prow_events::Data::Json(_))) {
             all.push(("datacontenttype".to_owned(), "application/json".to_owned()));
         }
-        // URL attributes are kept parsed: their text comes back with the URL's own escaping.
+        // URL attributes are kept parsed: their text comes back with the URL's own escaping,
+        // and one that held a control character travels in its escaped form (the SDK parses
+        // it from the header), so `%` can gain a level of escaping. Compared fully unescaped.
         for (k, v) in &mut all {
             if k == "schemaurl" || k == "dataschema" {
-                *v = unescape(v);
+                loop {
+                    let once = unescape(v);
+                    if once == *v {
+                        break;
+                    }
+                    *v = once;
+                }
             }
         }
         all.sort();
