@@ -65,15 +65,10 @@ pub(crate) fn run(command: ConfigCommand) -> ExitCode {
     }
 }
 
-/// Encodes, proves the snapshot decodes to exactly this config, then replaces `output`
+/// Compiles (encoded, proved to decode to exactly this config), then replaces `output`
 /// atomically so a function never opens a half-written file.
 fn compile(config: &config::Config, output: &Path) -> anyhow::Result<usize> {
-    let bytes = snapshot::encode(config).context("encoding the snapshot")?;
-    let reopened = snapshot::decode(bytes.clone()).context("reopening the snapshot")?;
-    anyhow::ensure!(
-        reopened == *config,
-        "the snapshot does not decode to the config it was compiled from"
-    );
+    let bytes = snapshot::compile(config).context("compiling the snapshot")?;
     let dir = output
         .parent()
         .filter(|p| !p.as_os_str().is_empty())

@@ -483,3 +483,77 @@ proptest! {
         }
     }
 }
+
+/// Every file under `dir`, by its path relative to `dir`, as config-updater reads a repository
+/// through GitHub's API.
+fn files_in(dir: &Path, under: &Path, out: &mut std::collections::BTreeMap<PathBuf, String>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files_in(&path, under, out);
+        } else if let Ok(text) = std::fs::read_to_string(&path) {
+            out.insert(path.strip_prefix(under).unwrap().to_path_buf(), text);
+        }
+    }
+}
+
+#[test]
+fn a_config_in_memory_loads_as_the_same_files_on_disk() {
+    let root = testdata().join("test-infra/config");
+    let (from_disk, disk_warnings) = load_ok(&test_infra_options(&root));
+    let mut files = std::collections::BTreeMap::new();
+    files_in(&root, &root, &mut files);
+    let loaded = config::load_in_memory(&test_infra_options(Path::new("")), files).unwrap();
+    // Jobs remember the file they came from: on disk its full path, in memory the path given.
+    let jobs = |c: &Config, strip: &str| {
+        c.presubmits
+            .iter()
+            .flat_map(|(repo, jobs)| {
+                jobs.iter().map(move |p| {
+                    let file = p.base.source.file.trim_start_matches(strip).to_owned();
+                    format!("{repo} {} {file}", p.base.name)
+                })
+            })
+            .collect::<Vec<_>>()
+    };
+    let root_prefix = format!("{}/", root.display());
+    assert_eq!(jobs(&loaded.config, ""), jobs(&from_disk, &root_prefix));
+    assert_eq!(loaded.config.summary(), from_disk.summary());
+    assert_eq!(loaded.config.prow, from_disk.prow);
+    assert_eq!(loaded.config.plugins, from_disk.plugins);
+    assert_eq!(loaded.warnings.len(), disk_warnings.len());
+    assert_eq!(
+        config::snapshot::decode(config::snapshot::compile(&loaded.config).unwrap()).unwrap(),
+        loaded.config
+    );
+}
+
+#[test]
+fn a_config_in_memory_reports_its_errors_by_the_paths_it_was_given() {
+    let files = [
+        ("config/config.yaml", "prowjob_namespace: prow\n"),
+        (
+            "config/jobs/org/repo.yaml",
+            "presubmits:\n  org/repo:\n  - name: unit\n    always_run: true\n    run_if_changed: 'x'\n    spec: {containers: [{image: alpine}]}\n",
+        ),
+        ("config/jobs/README.md", "not yaml: ["),
+    ];
+    let files = files
+        .into_iter()
+        .map(|(path, text)| (PathBuf::from(path), text.to_owned()))
+        .collect();
+    let options = LoadOptions {
+        config_path: "config/config.yaml".into(),
+        job_config_path: Some("config/jobs".into()),
+        plugin_config_path: Some("config/plugins.yaml".into()),
+    };
+    let err = config::load_in_memory(&options, files).unwrap_err();
+    let errors: Vec<String> = err.errors().map(ToString::to_string).collect();
+    assert_eq!(
+        errors,
+        [
+            "config/jobs/org/repo.yaml:4:5: presubmits.org/repo[0].always_run: job unit is set to always run but also declares run_if_changed targets, which are mutually exclusive",
+            "config/plugins.yaml:0:0: <file>: cannot read: no such file",
+        ]
+    );
+}

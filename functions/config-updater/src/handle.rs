@@ -10,9 +10,15 @@ use prow_core::events::GITHUB_PULL_REQUEST;
 use prow_events::cloudevents::{AttributesReader, Event};
 use prow_github::GitHubError;
 
+use futures::{StreamExt, TryStreamExt};
+
 use crate::decide::{self, ConfigMapData, ConfigMapId, KeyUpdate, Merge};
 use crate::metrics::ConfigMapLabels;
+use crate::snapshot::{self, CompileFailure, Compiled, SnapshotTarget};
 use crate::{ConfigUpdaterState, PLUGIN_NAME};
+
+/// How many config files are read from GitHub at once when compiling (through ghproxy).
+const PARALLEL_READS: usize = 8;
 
 /// Why an event was not (fully) handled.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +50,9 @@ pub enum UpdateError {
     },
     #[error("configmap {target}: no client for cluster {cluster:?}")]
     UnknownCluster { target: String, cluster: String },
+    /// GitHub listed only part of the repository: compiling from it could drop jobs.
+    #[error("{target}: GitHub truncated the repository tree; the job config cannot be listed")]
+    TreeTruncated { target: String },
     #[error("configmap {target}: still conflicting after {CONFLICT_RETRIES} attempts")]
     Conflict { target: String },
     /// Some ConfigMaps were not written; the ones that were are reported on the PR and a
@@ -102,16 +111,34 @@ pub async fn handle_event(state: &ConfigUpdaterState, event: &Event) -> Result<(
         .pull_request_changes(&merge.org, &merge.repo, merge.number)
         .await
         .map_err(gh(&target))?;
-    let plan = decide::plan(
+    let mut plan = decide::plan(
         &config.plugins.config_updater,
         &changes,
         &merge.org,
         &merge.repo,
         &config.prow.prowjob_namespace,
     );
-    if plan.is_empty() {
+    let snapshot_target = state
+        .snapshot
+        .as_ref()
+        .filter(|t| t.wanted(&changes, &merge.org, &merge.repo));
+    if plan.is_empty() && snapshot_target.is_none() {
         return Ok(());
     }
+    // Compiled before anything is written: a config that does not compile changes nothing,
+    // not even the raw-file ConfigMaps, and the PR is told why.
+    let compiled = match snapshot_target {
+        Some(target) => match compile_at_merge(state, target, &merge).await? {
+            Ok(compiled) => Some((target, compiled)),
+            Err(failure) => {
+                tracing::warn!(pr = %target_of(&merge), error = %failure, "merged config does not compile; nothing published");
+                state.metrics.compile_failures.inc();
+                return comment_once(state, &merge, &snapshot::failure_report(target, &failure))
+                    .await;
+            }
+        },
+        None => None,
+    };
     let mut files = BTreeMap::new();
     for file in decide::files_to_read(&plan) {
         let file_target = format!("{}/{}@{}:{file}", merge.org, merge.repo, merge.merge_sha);
@@ -126,6 +153,18 @@ pub async fn handle_event(state: &ConfigUpdaterState, event: &Event) -> Result<(
         }
     }
 
+    if let Some((target, compiled)) = &compiled {
+        let source = target.describe_sources();
+        plan.entry(target.configmap.clone())
+            .or_default()
+            .push(KeyUpdate {
+                key: target.key.clone(),
+                file: Some(source.clone()),
+                gzip: false,
+            });
+        files.insert(source, compiled.bytes.clone());
+    }
+
     let mut updated = Vec::new();
     let mut errors = Vec::new();
     for (id, updates) in plan {
@@ -137,8 +176,21 @@ pub async fn handle_event(state: &ConfigUpdaterState, event: &Event) -> Result<(
             }
         }
     }
-    if let Some(message) = decide::report(&updated)
-        && let Err(err) = comment_once(state, &merge, &message).await
+    let published = compiled.as_ref().filter(|(target, _)| {
+        updated.iter().any(|(id, updates)| {
+            *id == target.configmap && updates.iter().any(|u| u.key == target.key)
+        })
+    });
+    if let Some(message) = decide::report(&updated).map(|report| match published {
+        Some((_, compiled)) => format!(
+            "{}
+
+{}",
+            report.trim_end(),
+            snapshot::success_line(compiled)
+        ),
+        None => report,
+    }) && let Err(err) = comment_once(state, &merge, &message).await
     {
         errors.push(err);
     }
@@ -147,6 +199,49 @@ pub async fn handle_event(state: &ConfigUpdaterState, event: &Event) -> Result<(
         1 => Err(errors.remove(0)),
         _ => Err(UpdateError::Several(errors)),
     }
+}
+
+fn target_of(merge: &Merge) -> String {
+    format!("{}/{}#{}", merge.org, merge.repo, merge.number)
+}
+
+/// Reads the config's files at the merge SHA (the job config listed through the recursive tree,
+/// no clone) and compiles them; the outer error is GitHub failing us (redeliver), the inner one
+/// a config that does not compile (final).
+async fn compile_at_merge(
+    state: &ConfigUpdaterState,
+    target: &SnapshotTarget,
+    merge: &Merge,
+) -> Result<Result<Compiled, CompileFailure>, UpdateError> {
+    let at = format!("{}/{}@{}", merge.org, merge.repo, merge.merge_sha);
+    let tree = match &target.job_config_path {
+        Some(_) => {
+            let tree = state
+                .github
+                .get_tree(&merge.org, &merge.repo, &merge.merge_sha)
+                .await
+                .map_err(gh(&at))?;
+            if tree.truncated {
+                return Err(UpdateError::TreeTruncated { target: at });
+            }
+            tree.entries
+        }
+        None => Vec::new(),
+    };
+    let files: BTreeMap<String, Vec<u8>> = futures::stream::iter(target.sources(&tree))
+        .map(|path| async {
+            let content = state
+                .github
+                .get_file(&merge.org, &merge.repo, &merge.merge_sha, &path)
+                .await
+                .map_err(gh(&format!("{at}:{path}")))?;
+            Ok::<_, UpdateError>(content.map(|c| (path, c)))
+        })
+        .buffer_unordered(PARALLEL_READS)
+        .try_filter_map(|file| async move { Ok(file) })
+        .try_collect()
+        .await?;
+    Ok(snapshot::compile(target, &files))
 }
 
 /// Reads the ConfigMap, applies the updates and writes it back (created when missing), again

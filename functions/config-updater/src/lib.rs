@@ -10,6 +10,7 @@
 pub mod decide;
 pub mod handle;
 pub mod metrics;
+pub mod snapshot;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use prow_runtime::LiveConfig;
 
 pub use crate::handle::UpdateError;
 pub use crate::metrics::Metrics;
+pub use crate::snapshot::SnapshotTarget;
 
 /// GitHub's webhook payload limit, plus room for the CloudEvent headers.
 const MAX_BODY_BYTES: usize = 26 * 1024 * 1024;
@@ -39,6 +41,8 @@ pub struct ConfigUpdaterState {
     /// Log the ConfigMap writes instead of making them.
     pub dry_run: bool,
     pub metrics: Arc<Metrics>,
+    /// Where the compiled config goes when a merge touches it; `None`: never compiled.
+    pub snapshot: Option<SnapshotTarget>,
 }
 
 impl std::fmt::Debug for ConfigUpdaterState {
@@ -47,6 +51,7 @@ impl std::fmt::Debug for ConfigUpdaterState {
             .field("github", &self.github)
             .field("clusters", &self.clusters)
             .field("dry_run", &self.dry_run)
+            .field("snapshot", &self.snapshot)
             .finish_non_exhaustive()
     }
 }
@@ -59,7 +64,14 @@ impl ConfigUpdaterState {
             clusters,
             dry_run: false,
             metrics: Arc::new(Metrics::default()),
+            snapshot: None,
         }
+    }
+
+    /// Compiles the config into `target` on merges that touch it.
+    pub fn with_snapshot(mut self, target: SnapshotTarget) -> Self {
+        self.snapshot = Some(target);
+        self
     }
 }
 
@@ -78,6 +90,60 @@ pub struct Flags {
     /// Read from GitHub and Kubernetes but record comments and log ConfigMap writes.
     #[arg(long, env = "DRY_RUN")]
     pub dry_run: bool,
+    #[command(flatten)]
+    pub snapshot: SnapshotFlags,
+}
+
+/// Where the compiled config comes from and goes; the defaults are the manifests' (the
+/// `prow-config` ConfigMap of config/kustomization.yaml, mounted at /etc/config) and this
+/// repository's layout.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SnapshotFlags {
+    /// The ConfigMap every function mounts its config snapshot from; empty: never compile.
+    #[arg(long, env = "SNAPSHOT_CONFIGMAP", default_value = "prow-config")]
+    pub snapshot_configmap: String,
+    /// Its namespace.
+    #[arg(long, env = "SNAPSHOT_NAMESPACE", default_value = "prow")]
+    pub snapshot_namespace: String,
+    /// Its key: the file name CONFIG_PATH names under the mount.
+    #[arg(long, env = "SNAPSHOT_KEY", default_value = "config.snapshot")]
+    pub snapshot_key: String,
+    /// Only merges into this org/repo compile the config; default: any repo with
+    /// config-updater enabled.
+    #[arg(long, env = "SNAPSHOT_REPO")]
+    pub snapshot_repo: Option<String>,
+    /// config.yaml's path in the config repository.
+    #[arg(long, env = "REPO_CONFIG_PATH", default_value = "config/config.yaml")]
+    pub repo_config_path: String,
+    /// The job config directory in the config repository; empty: none.
+    #[arg(long, env = "REPO_JOB_CONFIG_PATH", default_value = "config/jobs")]
+    pub repo_job_config_path: String,
+    /// plugins.yaml's path in the config repository; empty: none.
+    #[arg(
+        long,
+        env = "REPO_PLUGIN_CONFIG_PATH",
+        default_value = "config/plugins.yaml"
+    )]
+    pub repo_plugin_config_path: String,
+}
+
+impl SnapshotFlags {
+    /// The target these flags name; `None` when compiling is switched off.
+    pub fn target(&self) -> Option<SnapshotTarget> {
+        let some = |s: &str| Some(s.trim_matches('/').to_owned()).filter(|s| !s.is_empty());
+        (!self.snapshot_configmap.is_empty()).then(|| SnapshotTarget {
+            repo: self.snapshot_repo.clone().filter(|r| !r.is_empty()),
+            config_path: self.repo_config_path.trim_matches('/').to_owned(),
+            job_config_path: some(&self.repo_job_config_path),
+            plugin_config_path: some(&self.repo_plugin_config_path),
+            configmap: decide::ConfigMapId {
+                name: self.snapshot_configmap.clone(),
+                namespace: self.snapshot_namespace.clone(),
+                cluster: prow_core::config::DEFAULT_CLUSTER_ALIAS.to_owned(),
+            },
+            key: self.snapshot_key.clone(),
+        })
+    }
 }
 
 /// Why config-updater could not start.
@@ -99,6 +165,7 @@ pub async fn app(flags: Flags) -> Result<Router, StartError> {
     let github = prow_github::connect(&flags.github.settings(flags.dry_run))?;
     let mut state = ConfigUpdaterState::new(config, github, clusters);
     state.dry_run = flags.dry_run;
+    state.snapshot = flags.snapshot.target();
     Ok(router(state))
 }
 

@@ -10,7 +10,7 @@ use axum::body::Body;
 use http::{Request, StatusCode};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, PostParams};
-use prow_config_updater::{ConfigUpdaterState, router};
+use prow_config_updater::{ConfigUpdaterState, SnapshotTarget, router};
 use prow_github::{Credentials, GitHub, OctocrabGitHub, RetryPolicy};
 use prow_kube::BuildClusters;
 use prow_kube::test_support::LocalApi;
@@ -34,6 +34,10 @@ struct Harness {
 }
 
 async fn harness(plugins: &str) -> Harness {
+    harness_with(plugins, None).await
+}
+
+async fn harness_with(plugins: &str, snapshot: Option<SnapshotTarget>) -> Harness {
     let api = LocalApi::start().await.unwrap();
     let client = api.client().unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -58,7 +62,8 @@ async fn harness(plugins: &str) -> Harness {
             .build()
             .unwrap(),
     );
-    let state = ConfigUpdaterState::new(config, gh, BuildClusters::single(client));
+    let mut state = ConfigUpdaterState::new(config, gh, BuildClusters::single(client));
+    state.snapshot = snapshot;
     Harness {
         api,
         github,
@@ -275,5 +280,162 @@ async fn a_payload_that_is_not_a_pull_request_is_refused() {
     assert_eq!(
         send(&h.app, "d1", &json!({"zen": "hi"})).await,
         StatusCode::BAD_REQUEST
+    );
+}
+
+/// The manifests' defaults: this repository's layout, the `prow-config` ConfigMap.
+fn snapshot_target() -> SnapshotTarget {
+    SnapshotTarget {
+        repo: Some("codertocat/hello-world".into()),
+        config_path: "config/config.yaml".into(),
+        job_config_path: Some("config/jobs".into()),
+        plugin_config_path: Some("config/plugins.yaml".into()),
+        configmap: prow_config_updater::decide::ConfigMapId {
+            name: "prow-config".into(),
+            namespace: "prow".into(),
+            cluster: "default".into(),
+        },
+        key: "config.snapshot".into(),
+    }
+}
+
+const NEW_JOB: &str = "presubmits:\n  Codertocat/Hello-World:\n  - name: pull-hello-unit\n    always_run: true\n    spec: {containers: [{image: alpine, command: [make, test]}]}\n";
+
+/// A merge adding a job file to the config repo: the files, the tree and the contents at the
+/// merge SHA, and the PR's comments (none yet).
+async fn mock_config_repo(gh: &MockServer, job: &str) {
+    Mock::given(method("GET"))
+        .and(path("/user"))
+        .respond_with(ok(json!({"login": "prow-bot"})))
+        .mount(gh)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{REPO}/pulls/2/files")))
+        .respond_with(ok(json!([
+            {"filename": "config/jobs/hello/hello.yaml", "status": "added"},
+        ])))
+        .mount(gh)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{REPO}/git/trees/{MERGE_SHA}")))
+        .and(query_param("recursive", "1"))
+        .respond_with(ok(json!({"sha": MERGE_SHA, "truncated": false, "tree": [
+            {"path": "README.md", "type": "blob", "sha": "1", "mode": "100644"},
+            {"path": "config", "type": "tree", "sha": "2", "mode": "040000"},
+            {"path": "config/config.yaml", "type": "blob", "sha": "3", "mode": "100644"},
+            {"path": "config/plugins.yaml", "type": "blob", "sha": "4", "mode": "100644"},
+            {"path": "config/jobs", "type": "tree", "sha": "5", "mode": "040000"},
+            {"path": "config/jobs/hello", "type": "tree", "sha": "6", "mode": "040000"},
+            {"path": "config/jobs/hello/hello.yaml", "type": "blob", "sha": "7", "mode": "100644"},
+            {"path": "config/jobs/hello/OWNERS", "type": "blob", "sha": "8", "mode": "100644"},
+        ]})))
+        .mount(gh)
+        .await;
+    for (file, text) in [
+        (
+            "config/config.yaml",
+            "prowjob_namespace: prow\npod_namespace: test-pods\n",
+        ),
+        ("config/plugins.yaml", PLUGINS),
+        ("config/jobs/hello/hello.yaml", job),
+    ] {
+        Mock::given(method("GET"))
+            .and(path(format!("{REPO}/contents/{file}")))
+            .and(query_param("ref", MERGE_SHA))
+            .respond_with(ok(contents(text)))
+            .mount(gh)
+            .await;
+    }
+    Mock::given(method("GET"))
+        .and(path(format!("{REPO}/issues/2/comments")))
+        .respond_with(ok(json!([])))
+        .mount(gh)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("{REPO}/issues/2/comments")))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(json!({"id": 1, "user": {"login": "prow-bot"}, "body": ""})),
+        )
+        .mount(gh)
+        .await;
+}
+
+#[tokio::test]
+async fn a_merged_job_is_compiled_into_the_snapshot_configmap_the_functions_mount() {
+    let h = harness_with(PLUGINS, Some(snapshot_target())).await;
+    mock_config_repo(&h.github, NEW_JOB).await;
+    let cms: Api<ConfigMap> = Api::namespaced(h.api.client().unwrap(), "prow");
+    // As `kubectl apply -k` left it: the snapshot of the config before the merge.
+    let mut existing = ConfigMap::default();
+    existing.metadata.name = Some("prow-config".into());
+    existing.binary_data = Some(
+        [(
+            "config.snapshot".to_owned(),
+            k8s_openapi::ByteString(
+                prow_core::config::snapshot::compile(&prow_core::config::Config::default())
+                    .unwrap(),
+            ),
+        )]
+        .into(),
+    );
+    cms.create(&PostParams::default(), &existing).await.unwrap();
+
+    for delivery in ["d1", "d1-redelivered"] {
+        assert_eq!(
+            send(&h.app, delivery, &merged_payload(true)).await,
+            StatusCode::OK,
+            "{delivery}"
+        );
+        let cm = cms.get("prow-config").await.unwrap();
+        let bytes = cm.binary_data.unwrap()["config.snapshot"].0.clone();
+        let config = prow_core::config::snapshot::decode(bytes).unwrap();
+        let jobs = config.presubmits_for("Codertocat/Hello-World").unwrap();
+        assert_eq!(jobs.len(), 1, "{delivery}");
+        assert_eq!(jobs[0].base.name, "pull-hello-unit");
+        assert_eq!(config.prow.pod_namespace, "test-pods");
+        assert_eq!(cm.data.unwrap()["VERSION"], MERGE_SHA);
+    }
+    let posted = comment_posts(&h.github.received_requests().await.unwrap());
+    assert_eq!(
+        posted.len(),
+        2,
+        "the mock lists no comments, so each delivery says it"
+    );
+    assert!(
+        posted[0].contains("Updated the `prow-config` configmap in namespace `prow` at cluster `default` using the following files:\n - key `config.snapshot` using file `config/config.yaml + config/jobs + config/plugins.yaml (compiled)`\n\nThe compiled config is live within a minute: 1 presubmits, 0 postsubmits, 0 periodics across 1 repos."),
+        "{}",
+        posted[0]
+    );
+}
+
+#[tokio::test]
+async fn a_merged_config_that_does_not_compile_changes_nothing_and_says_where_it_breaks() {
+    let plugins = format!("{PLUGINS}    config/jobs/**/*.yaml: {{name: job-config}}\n");
+    let h = harness_with(&plugins, Some(snapshot_target())).await;
+    let broken = NEW_JOB.replace(
+        "    always_run: true\n",
+        "    always_run: true\n    run_if_changed: '^src/'\n",
+    );
+    mock_config_repo(&h.github, &broken).await;
+
+    assert_eq!(
+        send(&h.app, "d1", &merged_payload(true)).await,
+        StatusCode::OK
+    );
+
+    let cms: Api<ConfigMap> = Api::namespaced(h.api.client().unwrap(), "prow");
+    for name in ["prow-config", "job-config"] {
+        assert!(
+            cms.get_opt(name).await.unwrap().is_none(),
+            "{name} not written"
+        );
+    }
+    let posted = comment_posts(&h.github.received_requests().await.unwrap());
+    assert_eq!(posted.len(), 1);
+    assert!(
+        posted[0].starts_with("@Codertocat: The merged config does not compile, so it was not published: every function keeps the config it runs now, and no configmap was updated.\n\n```\nconfig/jobs/hello/hello.yaml:4:5: presubmits.Codertocat/Hello-World[0].always_run: job pull-hello-unit is set to always run but also declares run_if_changed targets, which are mutually exclusive\nconfig invalid: 1 error(s)\n```\n"),
+        "{}",
+        posted[0]
     );
 }

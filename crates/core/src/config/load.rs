@@ -84,8 +84,29 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, LoadError> {
 /// The warning [`load`] puts first when it fell back from a snapshot to the YAML beside it.
 pub const SNAPSHOT_FALLBACK_WARNING: &str = "loaded the YAML beside it instead";
 
+/// Loads, defaults and validates a Prow configuration held in memory instead of on disk:
+/// `files` maps each path to its text, and the paths in `options` (never a snapshot) name files
+/// in it, the job config path a file or a directory prefix. The same loader as [`load`], so a
+/// config compiled from files read through GitHub's API (config-updater) is judged, and its
+/// diagnostics worded, exactly as `prow check-config` judges a checkout.
+pub fn load_in_memory(
+    options: &LoadOptions,
+    files: BTreeMap<PathBuf, String>,
+) -> Result<Loaded, LoadError> {
+    load_with(
+        Loader {
+            memory: Some(files),
+            ..Loader::default()
+        },
+        options,
+    )
+}
+
 fn load_yaml(options: &LoadOptions) -> Result<Loaded, LoadError> {
-    let mut loader = Loader::default();
+    load_with(Loader::default(), options)
+}
+
+fn load_with(mut loader: Loader, options: &LoadOptions) -> Result<Loaded, LoadError> {
     let prow = loader.load_prow_config(&options.config_path);
     if let Some(path) = &options.job_config_path {
         loader.load_job_tree(path);
@@ -207,6 +228,8 @@ struct Loader {
     postsubmits: BTreeMap<String, Vec<Pending>>,
     periodics: Vec<Pending>,
     decorate_all_jobs: bool,
+    /// Files by path, read instead of the filesystem when set ([`load_in_memory`]).
+    memory: Option<BTreeMap<PathBuf, String>>,
 }
 
 impl Loader {
@@ -218,7 +241,14 @@ impl Loader {
     }
 
     fn read(&mut self, path: &Path) -> Option<usize> {
-        match std::fs::read_to_string(path) {
+        let read = match &self.memory {
+            Some(files) => files
+                .get(path)
+                .cloned()
+                .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no such file")),
+            None => std::fs::read_to_string(path),
+        };
+        match read {
             Ok(text) => {
                 self.files.push((
                     Arc::from(path.display().to_string()),
@@ -361,7 +391,18 @@ impl Loader {
 
     fn load_job_tree(&mut self, root: &Path) {
         let mut paths = Vec::new();
-        if root.is_dir() {
+        if let Some(files) = &self.memory {
+            if files.contains_key(root) {
+                paths.push(root.to_path_buf());
+            } else {
+                paths.extend(
+                    files
+                        .keys()
+                        .filter(|p| p.starts_with(root) && is_yaml(p))
+                        .cloned(),
+                );
+            }
+        } else if root.is_dir() {
             if let Err(e) = collect_yaml_files(root, &mut paths) {
                 self.diagnostics.push(Diagnostic {
                     severity: Severity::Error,
@@ -1026,14 +1067,18 @@ fn collect_yaml_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()>
         let path = entry.path();
         if entry.file_type()?.is_dir() {
             collect_yaml_files(&path, out)?;
-        } else if matches!(
-            path.extension().and_then(|e| e.to_str()),
-            Some("yaml" | "yml")
-        ) {
+        } else if is_yaml(&path) {
             out.push(path);
         }
     }
     Ok(())
+}
+
+fn is_yaml(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml")
+    )
 }
 
 /// Kubernetes users write file modes as YAML 1.1 octal (`defaultMode: 0400`), which Prow's Go YAML

@@ -28,7 +28,7 @@ pub use jobs::{
     UtilityConfig, default_rerun_command_for, default_trigger_for,
 };
 pub use lazy::{Lazy, SectionError};
-pub use load::{LoadError, LoadOptions, Loaded, SNAPSHOT_FALLBACK_WARNING, load};
+pub use load::{LoadError, LoadOptions, Loaded, SNAPSHOT_FALLBACK_WARNING, load, load_in_memory};
 pub use locate::{Position, Seg, locate};
 pub use plugins::{
     ApproveConfig, AssignOnLabel, BlockadeConfig, BlunderbussConfig, BranchCleanerConfig,

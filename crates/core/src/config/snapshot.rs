@@ -60,6 +60,8 @@ pub enum SnapshotError {
     },
     #[error("snapshot section {section}: {message}")]
     Section { section: String, message: String },
+    #[error("the snapshot does not decode to the config it was compiled from")]
+    RoundTrip,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -295,6 +297,17 @@ fn read_u32(bytes: &[u8], at: usize) -> Option<u32> {
 
 fn read_u64(bytes: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
+}
+
+/// What `prow config compile` writes and config-updater publishes: `config` encoded, after
+/// proving the bytes decode to exactly this config (a snapshot that would load as something
+/// else must never reach a function).
+pub fn compile(config: &Config) -> Result<Vec<u8>, SnapshotError> {
+    let bytes = encode(config)?;
+    if decode(bytes.clone())? != *config {
+        return Err(SnapshotError::RoundTrip);
+    }
+    Ok(bytes)
 }
 
 /// Opens a snapshot: checks its integrity and version, decodes the small `prow` and `plugins`
