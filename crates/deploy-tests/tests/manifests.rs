@@ -106,6 +106,9 @@ const RBAC: [(&str, &[Need]); 15] = [
                 &["get", "list", "update"],
             ),
             ("prow", "prow.k8s.io", "prowjobs/status", &["update"]),
+            // podinfo.json: the finished job's pod and its events.
+            ("test-pods", "", "pods", &["get"]),
+            ("test-pods", "", "events", &["list"]),
         ],
     ),
     (

@@ -3,10 +3,16 @@
 use prow_core::config::GitHubReporter;
 use prow_core::jobspec::{GERRIT_REPORT_LABEL, IS_OPTIONAL_LABEL};
 use prow_core::prowjob::{ProwJob, ProwJobState, ProwJobType};
-use prow_github::{IssueComment, NewStatus, StatusState};
+use prow_github::{IssueComment, NewStatus, Status, StatusState};
 
 /// Key of this reporter in `status.prev_report_states`.
 pub const GITHUB_REPORTER: &str = "github-reporter";
+/// Key in `status.prev_report_states` naming the state whose commit status crier was about to
+/// post when it last tried: written before the POST, so a crier killed between GitHub's answer
+/// and recording [`GITHUB_REPORTER`] knows, when it comes back, that the status may already be
+/// there. A key of the existing map rather than a new status field, so the ProwJob schema stays
+/// Prow's and Prow's own crier simply ignores it.
+pub const GITHUB_STATUS_INTENT: &str = "github-reporter-intent";
 /// Marks crier's failure comments.
 pub const COMMENT_TAG: &str = "<!-- test report -->";
 /// Prow's `plugins.AboutThisBot`: the note every bot comment ends with, including the sentence
@@ -49,6 +55,42 @@ pub fn should_report(pj: &ProwJob, cfg: &GitHubReporter) -> bool {
 /// True when this state was already reported to GitHub (duplicate or self-caused events).
 pub fn already_reported(pj: &ProwJob, reporter: &str) -> bool {
     pj.status.prev_report_states.get(reporter) == Some(&pj.status.state)
+}
+
+/// How to set the commit status of a job's current state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusStep {
+    /// Nothing was attempted for this state: record the intent, then post.
+    RecordIntentThenPost,
+    /// An earlier attempt recorded its intent and never finished: it may have posted the status
+    /// already, so read GitHub's statuses for the SHA and post only if it is not there.
+    CheckGitHubFirst,
+}
+
+/// Whether an earlier, unfinished attempt may already have posted this state's status.
+pub fn status_step(pj: &ProwJob) -> StatusStep {
+    if pj.status.prev_report_states.get(GITHUB_STATUS_INTENT) == Some(&pj.status.state) {
+        StatusStep::CheckGitHubFirst
+    } else {
+        StatusStep::RecordIntentThenPost
+    }
+}
+
+/// Whether GitHub's current statuses of the SHA (the combined status: the latest per context)
+/// already hold `want` as crier would post it: same context, state, description (shortened as
+/// the client shortens it) and target URL. GitHub answers an unset field as `null` or `""`.
+pub fn status_on_github(statuses: &[Status], want: &NewStatus) -> bool {
+    let description = want
+        .description
+        .as_deref()
+        .map(prow_github::truncate_description);
+    let text = |s: Option<&str>| s.unwrap_or_default().to_owned();
+    statuses.iter().any(|s| {
+        s.context == want.context
+            && s.state == want.state
+            && text(s.description.as_deref()) == text(description.as_deref())
+            && text(s.target_url.as_deref()) == text(want.target_url.as_deref())
+    })
 }
 
 /// The commit status for a job state; `None` for `scheduling`, which Prow has no mapping for
@@ -296,28 +338,37 @@ pub fn plan_report_comment(
     let added = !failed.is_empty();
     rows.extend(failed);
 
-    let mut actions: Vec<CommentAction> = Vec::new();
-    let (older, mut latest) = match ours.split_last() {
-        Some((last, older)) => (older, Some(*last)),
-        None => (&[][..], None),
-    };
-    actions.extend(older.iter().map(|c| CommentAction::Delete(c.id)));
-    if added || rows.is_empty() {
-        actions.extend(latest.take().map(|c| CommentAction::Delete(c.id)));
-    }
     let aborted = jobs
         .iter()
         .any(|pj| pj.status.state == ProwJobState::Aborted);
     let summary = must_create && !aborted;
+    let deletes = |comments: &[&IssueComment]| {
+        comments
+            .iter()
+            .map(|c| CommentAction::Delete(c.id))
+            .collect::<Vec<_>>()
+    };
     if rows.is_empty() && !summary {
-        return actions;
+        return deletes(&ours);
     }
     let body = comment_body(&author, &rows, report);
-    match latest {
-        // Prow edits even when nothing changed; GitHub would show the same text.
-        Some(c) if c.body == body => {}
-        Some(c) => actions.push(CommentAction::Edit(c.id, body)),
-        None => actions.push(CommentAction::Create(body)),
+    let Some((latest, older)) = ours.split_last() else {
+        return vec![CommentAction::Create(body)];
+    };
+    // The new text is written before old comments are deleted, so a crier killed in between
+    // leaves rows twice rather than losing them; the next attempt finds the latest comment
+    // already saying exactly this and only deletes the rest. Prow deletes first, and would
+    // delete and recreate an identical comment for a failure reported again.
+    let mut actions = Vec::new();
+    if latest.body == body {
+        actions.extend(deletes(older));
+    } else if added || rows.is_empty() {
+        // Prow moves the comment down the PR: a new one, the old ones deleted.
+        actions.push(CommentAction::Create(body));
+        actions.extend(deletes(&ours));
+    } else {
+        actions.push(CommentAction::Edit(latest.id, body));
+        actions.extend(deletes(older));
     }
     actions
 }
@@ -698,7 +749,7 @@ pull-kubernetes-unit | {SHA} | [link](https://prow.k8s.io/view/gs/kubernetes-ci-
         // A second failure: the old comment goes, a new one lists both ("tests").
         let existing = [comment(1, "someone", "hi"), comment(7, "bot", &first)];
         let actions = plan_report_comment(&[&lint_failed], "bot", &existing, None, false);
-        let [CommentAction::Delete(7), CommentAction::Create(both)] = actions.as_slice() else {
+        let [CommentAction::Create(both), CommentAction::Delete(7)] = actions.as_slice() else {
             panic!("{actions:?}")
         };
         assert!(both.contains("The following tests **failed**"));
@@ -731,6 +782,180 @@ pull-kubernetes-unit | {SHA} | [link](https://prow.k8s.io/view/gs/kubernetes-ci-
         // (the latest already says the right thing, so it is left as it is).
         let actions = plan_report_comment(&[&lint_passed], "bot", &existing, None, false);
         assert_eq!(actions, [CommentAction::Delete(3)]);
+    }
+
+    /// A crier killed after creating the new comment and before deleting the old one: the next
+    /// attempt keeps the new comment (it already says everything) and deletes the old one only.
+    #[test]
+    fn a_comment_written_before_a_kill_is_not_written_again() {
+        let unit_failed = presubmit("pull-foo-unit", ProwJobState::Failure);
+        let lint_failed = presubmit("pull-foo-lint", ProwJobState::Failure);
+        let unit_passed = presubmit("pull-foo-unit", ProwJobState::Success);
+        let actions = plan_report_comment(&[&unit_failed], "bot", &[], None, false);
+        let [CommentAction::Create(first)] = actions.as_slice() else {
+            panic!("{actions:?}")
+        };
+        let existing = [comment(7, "bot", first)];
+        let actions = plan_report_comment(&[&lint_failed], "bot", &existing, None, false);
+        let [CommentAction::Create(both), CommentAction::Delete(7)] = actions.as_slice() else {
+            panic!("{actions:?}")
+        };
+        let existing = [comment(9, "bot", both)];
+        let actions = plan_report_comment(&[&unit_passed], "bot", &existing, None, false);
+        let [CommentAction::Edit(9, edited)] = actions.as_slice() else {
+            panic!("{actions:?}")
+        };
+        let table: [(&str, &ProwJob, Vec<IssueComment>, Vec<CommentAction>); 4] = [
+            (
+                "killed before the create: the whole plan again",
+                &lint_failed,
+                vec![comment(7, "bot", first)],
+                vec![
+                    CommentAction::Create(both.clone()),
+                    CommentAction::Delete(7),
+                ],
+            ),
+            (
+                "killed after the create: only the delete is left",
+                &lint_failed,
+                vec![comment(7, "bot", first), comment(8, "bot", both)],
+                vec![CommentAction::Delete(7)],
+            ),
+            (
+                "killed after the edit: only the older delete is left",
+                &unit_passed,
+                vec![comment(7, "bot", first), comment(9, "bot", edited)],
+                vec![CommentAction::Delete(7)],
+            ),
+            (
+                "nothing was left to do",
+                &lint_failed,
+                vec![comment(8, "bot", both)],
+                vec![],
+            ),
+        ];
+        for (name, job, existing, want) in table {
+            assert_eq!(
+                plan_report_comment(&[job], "bot", &existing, None, false),
+                want,
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_unfinished_attempt_at_the_same_state_checks_github_first() {
+        let with = |state: ProwJobState, marks: &[(&str, ProwJobState)]| {
+            let mut pj = presubmit("a", state);
+            for (key, s) in marks {
+                pj.status.prev_report_states.insert((*key).into(), *s);
+            }
+            status_step(&pj)
+        };
+        use ProwJobState::{Pending, Success};
+        use StatusStep::{CheckGitHubFirst, RecordIntentThenPost};
+        let table = [
+            ("never tried", with(Pending, &[]), RecordIntentThenPost),
+            (
+                "pending reported, now success",
+                with(
+                    Success,
+                    &[(GITHUB_REPORTER, Pending), (GITHUB_STATUS_INTENT, Pending)],
+                ),
+                RecordIntentThenPost,
+            ),
+            (
+                "success tried, never recorded",
+                with(
+                    Success,
+                    &[(GITHUB_REPORTER, Pending), (GITHUB_STATUS_INTENT, Success)],
+                ),
+                CheckGitHubFirst,
+            ),
+            (
+                "only the other reporter's mark",
+                with(Success, &[("gcsreporter", Success)]),
+                RecordIntentThenPost,
+            ),
+        ];
+        for (name, got, want) in table {
+            assert_eq!(got, want, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_status_is_on_github_only_when_context_state_description_and_url_match() {
+        let pj = presubmit("pull-foo-unit", ProwJobState::Failure);
+        let want = status_report(&pj).unwrap().status;
+        let posted = Status {
+            context: want.context.clone(),
+            state: want.state,
+            description: want.description.clone(),
+            target_url: want.target_url.clone(),
+        };
+        let long = NewStatus {
+            description: Some("x".repeat(200)),
+            ..want.clone()
+        };
+        let long_posted = Status {
+            description: Some(prow_github::truncate_description(&"x".repeat(200))),
+            ..posted.clone()
+        };
+        let unset = NewStatus {
+            description: None,
+            target_url: None,
+            ..want.clone()
+        };
+        let unset_posted = Status {
+            description: Some(String::new()),
+            target_url: None,
+            ..posted.clone()
+        };
+        let table = [
+            ("the same", vec![posted.clone()], &want, true),
+            ("nothing there", vec![], &want, false),
+            (
+                "another context",
+                vec![Status {
+                    context: "other".into(),
+                    ..posted.clone()
+                }],
+                &want,
+                false,
+            ),
+            (
+                "the previous state",
+                vec![Status {
+                    state: StatusState::Pending,
+                    ..posted.clone()
+                }],
+                &want,
+                false,
+            ),
+            (
+                "another description",
+                vec![Status {
+                    description: Some("Job triggered.".into()),
+                    ..posted.clone()
+                }],
+                &want,
+                false,
+            ),
+            (
+                "another run's URL",
+                vec![Status {
+                    target_url: Some("https://prow.example.com/view/gs/b/x/2".into()),
+                    ..posted.clone()
+                }],
+                &want,
+                false,
+            ),
+            ("shortened as posted", vec![long_posted], &long, true),
+            ("unset answered as empty", vec![unset_posted], &unset, true),
+        ];
+        for (name, statuses, want, on_github) in table {
+            assert_eq!(status_on_github(&statuses, want), on_github, "{name}");
+        }
     }
 
     #[test]

@@ -1,13 +1,19 @@
 //! Purpose: crier's GCS reporter: job metadata files in Prow's bucket layout for each state change.
 
 use bytes::Bytes;
-use prow_artifacts::layout::{self, FINISHED_JSON, JobPaths, PROWJOB_JSON, STARTED_JSON};
+use k8s_openapi::api::core::v1::{Event, Pod};
+use prow_artifacts::layout::{
+    self, FINISHED_JSON, JobPaths, PODINFO_JSON, PROWJOB_JSON, STARTED_JSON,
+};
 use prow_artifacts::metadata::{self, Started};
 use prow_artifacts::{ArtifactError, ArtifactStore};
-use prow_core::prowjob::ProwJob;
+use prow_core::prowjob::{ProwJob, ProwJobAgent};
+use serde::Serialize;
 
 /// Key of this reporter in `status.prev_report_states`.
 pub const GCS_REPORTER: &str = "gcsreporter";
+/// Key of Prow's pod info reporter (`gcsk8sreporter`) in `status.prev_report_states`.
+pub const GCS_K8S_REPORTER: &str = "gcsk8sreporter";
 const JSON: &str = "application/json";
 const TEXT: &str = "text/plain; charset=utf-8";
 
@@ -121,9 +127,167 @@ pub async fn report(
     Ok(())
 }
 
+/// `podinfo.json` as Prow's gcsk8sreporter writes it: the job's pod and its events. Prow also
+/// adds the pod's Node; we leave it out (reading nodes takes a ClusterRole, and Deck's pod info
+/// lens shows what it has).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PodReport {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod: Option<Pod>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<Event>,
+}
+
+/// Prow's gcsk8sreporter `ShouldReport` and `report`: a job plank ran as a pod (it went pending
+/// and has a build id), once complete, and not yet recorded for its final state.
+pub fn podinfo_due(pj: &ProwJob) -> bool {
+    let kubernetes = matches!(
+        pj.spec.agent.as_ref().unwrap_or(&ProwJobAgent::Kubernetes),
+        ProwJobAgent::Kubernetes
+    );
+    kubernetes
+        && pj.status.pending_time.is_some()
+        && !pj.status.build_id.is_empty()
+        && pj.is_complete()
+        && pj.status.prev_report_states.get(GCS_K8S_REPORTER) != Some(&pj.status.state)
+}
+
+/// The namespace of a job's pod: the job's own, else `pod_namespace` from the config.
+pub fn pod_namespace<'a>(pj: &'a ProwJob, configured: &'a str) -> &'a str {
+    match (pj.spec.namespace.as_str(), configured) {
+        ("", "") => "default",
+        ("", configured) => configured,
+        (own, _) => own,
+    }
+}
+
+/// Writes `podinfo.json`, replacing any earlier copy as Prow does; `None` when neither pod nor
+/// events could be read (the pod was garbage collected), which Prow skips too.
+pub async fn report_podinfo(
+    store: &dyn ArtifactStore,
+    pj: &ProwJob,
+    paths: &JobPaths,
+    report: &PodReport,
+) -> Result<bool, GcsReportError> {
+    if report.pod.is_none() && report.events.is_empty() {
+        return Ok(false);
+    }
+    let body = metadata::to_tab_indented_json(report).map_err(|source| GcsReportError::Render {
+        job: pj.name().to_owned(),
+        file: PODINFO_JSON,
+        source,
+    })?;
+    store
+        .put(
+            &paths.bucket.to_string(),
+            &paths.file(PODINFO_JSON),
+            Bytes::from(body),
+            JSON,
+        )
+        .await
+        .map_err(|source| GcsReportError::Store {
+            job: pj.name().to_owned(),
+            source,
+        })?;
+    Ok(true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use prow_core::prowjob::{ProwJobState, ProwJobType};
+
+    #[test]
+    fn podinfo_is_due_once_for_a_finished_pod_job() {
+        let job = |agent: Option<ProwJobAgent>, pending: bool, build_id: &str, state| {
+            let mut pj = ProwJob::builder("unit", ProwJobType::Periodic).build();
+            pj.spec.agent = agent;
+            pj.status.state = state;
+            pj.status.build_id = build_id.into();
+            let epoch = k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
+            );
+            if pending {
+                pj.status.pending_time = Some(epoch.clone());
+            }
+            if state != ProwJobState::Pending {
+                pj.status.completion_time = Some(epoch);
+            }
+            pj
+        };
+        let mut recorded = job(None, true, "5", ProwJobState::Success);
+        recorded
+            .status
+            .prev_report_states
+            .insert(GCS_K8S_REPORTER.into(), ProwJobState::Success);
+        let kube = Some(ProwJobAgent::Kubernetes);
+        let table = [
+            (
+                "finished pod job",
+                job(None, true, "5", ProwJobState::Failure),
+                true,
+            ),
+            (
+                "explicit agent",
+                job(kube, true, "5", ProwJobState::Success),
+                true,
+            ),
+            (
+                "still running",
+                job(None, true, "5", ProwJobState::Pending),
+                false,
+            ),
+            (
+                "never pending",
+                job(None, false, "5", ProwJobState::Error),
+                false,
+            ),
+            (
+                "no build id",
+                job(None, true, "", ProwJobState::Success),
+                false,
+            ),
+            (
+                "not a pod",
+                job(
+                    Some(ProwJobAgent::Jenkins),
+                    true,
+                    "5",
+                    ProwJobState::Success,
+                ),
+                false,
+            ),
+            ("already written", recorded, false),
+        ];
+        for (name, pj, want) in table {
+            assert_eq!(podinfo_due(&pj), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn pods_live_in_the_jobs_namespace_else_the_configured_one() {
+        let mut pj = ProwJob::default();
+        assert_eq!(pod_namespace(&pj, ""), "default");
+        assert_eq!(pod_namespace(&pj, "test-pods"), "test-pods");
+        pj.spec.namespace = "own".into();
+        assert_eq!(pod_namespace(&pj, "test-pods"), "own");
+    }
+
+    /// Go's `omitempty`: no `"events"` without events, no `"pod"` without a pod.
+    #[test]
+    fn podinfo_leaves_out_what_it_lacks() {
+        let only_events = PodReport {
+            pod: None,
+            events: vec![Event::default()],
+        };
+        let json = serde_json::to_value(&only_events).unwrap_or_default();
+        assert!(
+            json.get("pod").is_none() && json["events"].is_array(),
+            "{json}"
+        );
+        let json = serde_json::to_value(PodReport::default()).unwrap_or_default();
+        assert_eq!(json, serde_json::json!({}));
+    }
 
     #[test]
     fn latest_build_only_moves_forward() {

@@ -6,6 +6,12 @@
 //! our own status patch causes, finds nothing left to do. A report that fails answers the
 //! delivery with 503 (the broker retries) and stays unrecorded, so the next resync tick retries
 //! it: nothing is lost.
+//!
+//! Reported once across kills: before posting a commit status crier records its intent for that
+//! state; a later attempt that finds the intent (crier died between GitHub's answer and the
+//! record) reads the SHA's statuses and posts only if the status is not there yet. The failure
+//! comment is planned against the PR's existing comments and writes before it deletes, so a
+//! repeated plan finds its own comment and leaves it.
 
 pub mod decide;
 pub mod gcs_report;
@@ -27,8 +33,8 @@ use prow_github::GitHub;
 use prow_kube::{KubeOptions, ProwJobs};
 use tokio::sync::Mutex;
 
-use crate::decide::{CommentAction, GITHUB_REPORTER};
-use crate::gcs_report::{GCS_REPORTER, GcsReportError};
+use crate::decide::{CommentAction, GITHUB_REPORTER, GITHUB_STATUS_INTENT, StatusStep};
+use crate::gcs_report::{GCS_K8S_REPORTER, GCS_REPORTER, GcsReportError};
 
 /// ProwJob objects (with pod specs) fit well within this.
 const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
@@ -74,6 +80,8 @@ pub struct CrierState {
     pub github: Arc<dyn GitHub>,
     /// Where job metadata goes; `None` turns the GCS reporter off.
     pub artifacts: Option<Arc<dyn ArtifactStore>>,
+    /// Where jobs' pods run, for `podinfo.json`; by default the cluster the ProwJobs live in.
+    pub build_clusters: Arc<prow_kube::BuildClusters>,
     /// Serialises reports per ProwJob and failure-comment edits per pull request, so concurrent
     /// deliveries cannot both report the same state or race on one comment.
     locks: Arc<Locks>,
@@ -109,6 +117,7 @@ impl CrierState {
             ns => ns.to_owned(),
         };
         Self {
+            build_clusters: Arc::new(prow_kube::BuildClusters::single(kube.clone())),
             prowjobs: ProwJobs::new(kube, &ns),
             config,
             github,
@@ -116,6 +125,14 @@ impl CrierState {
             locks: Arc::new(Locks::default()),
             metrics: Arc::new(Metrics::default()),
         }
+    }
+}
+
+impl CrierState {
+    /// Reads pods from these clusters (Prow's `--kubeconfig`) instead of the ProwJobs' one.
+    pub fn with_build_clusters(mut self, clusters: prow_kube::BuildClusters) -> Self {
+        self.build_clusters = Arc::new(clusters);
+        self
     }
 }
 
@@ -133,6 +150,8 @@ impl std::fmt::Debug for CrierState {
 pub struct Reported {
     pub github: bool,
     pub gcs: bool,
+    /// `podinfo.json` handled (written, or the pod was gone).
+    pub podinfo: bool,
 }
 
 /// Reports one ProwJob by name: re-reads it (the event's copy may predate our last report),
@@ -161,11 +180,18 @@ pub async fn report_job(state: &CrierState, name: &str) -> Result<Reported, Crie
             first_error.get_or_insert(e);
         }
     }
+    match report_podinfo(state, &pj).await {
+        Ok(did) => done.podinfo = did,
+        Err(e) => {
+            first_error.get_or_insert(e);
+        }
+    }
 
-    if done.github || done.gcs {
+    if done.github || done.gcs || done.podinfo {
         let marks: Vec<&str> = [
             done.github.then_some(GITHUB_REPORTER),
             done.gcs.then_some(GCS_REPORTER),
+            done.podinfo.then_some(GCS_K8S_REPORTER),
         ]
         .into_iter()
         .flatten()
@@ -206,23 +232,57 @@ async fn report_github(state: &CrierState, pj: &ProwJob) -> Result<bool, CrierEr
         job: pj.name().to_owned(),
         source,
     };
-    match state
-        .github
-        .create_status(&report.org, &report.repo, &report.sha, &report.status)
-        .await
-    {
-        Ok(()) => {
-            state.metrics.github_statuses.inc();
-            tracing::info!(job = pj.name(), org = %report.org, repo = %report.repo, sha = %report.sha,
-                context = %report.status.context, state = report.status.state.as_str(), "status reported");
+    let already_there = match decide::status_step(pj) {
+        StatusStep::RecordIntentThenPost => {
+            let intent = pj.status.state;
+            state
+                .prowjobs
+                .update_status(pj.name(), |pj: &mut ProwJob| {
+                    mark(pj, &[GITHUB_STATUS_INTENT], intent)
+                })
+                .await
+                .map_err(|source| CrierError::Kube {
+                    job: pj.name().to_owned(),
+                    source,
+                })?;
+            false
         }
-        Err(e) if decide::is_ignorable_status_error(&e) => {
-            // Prow ends the report here: the commit is gone or its statuses are full, so there
-            // is no point in touching the PR's comment either.
-            tracing::info!(job = pj.name(), error = %e, "status not settable; treated as reported");
-            return Ok(true);
+        StatusStep::CheckGitHubFirst => match state
+            .github
+            .combined_status(&report.org, &report.repo, &report.sha)
+            .await
+        {
+            Ok(statuses) => decide::status_on_github(&statuses, &report.status),
+            Err(e) if decide::is_ignorable_status_error(&e) => {
+                tracing::info!(job = pj.name(), error = %e, "commit gone; treated as reported");
+                return Ok(true);
+            }
+            Err(e) => return Err(gh_err(e)),
+        },
+    };
+    if already_there {
+        state.metrics.github_statuses_found.inc();
+        tracing::info!(job = pj.name(), context = %report.status.context, state = report.status.state.as_str(),
+            "status already on GitHub from an attempt that did not finish; not posted again");
+    } else {
+        match state
+            .github
+            .create_status(&report.org, &report.repo, &report.sha, &report.status)
+            .await
+        {
+            Ok(()) => {
+                state.metrics.github_statuses.inc();
+                tracing::info!(job = pj.name(), org = %report.org, repo = %report.repo, sha = %report.sha,
+                    context = %report.status.context, state = report.status.state.as_str(), "status reported");
+            }
+            Err(e) if decide::is_ignorable_status_error(&e) => {
+                // Prow ends the report here: the commit is gone or its statuses are full, so
+                // there is no point in touching the PR's comment either.
+                tracing::info!(job = pj.name(), error = %e, "status not settable; treated as reported");
+                return Ok(true);
+            }
+            Err(e) => return Err(gh_err(e)),
         }
-        Err(e) => return Err(gh_err(e)),
     }
     if decide::wants_failure_comment(pj, cfg) {
         update_failure_comment(state, pj).await?;
@@ -355,6 +415,71 @@ async fn report_gcs(state: &CrierState, pj: &ProwJob) -> Result<bool, CrierError
     Ok(true)
 }
 
+/// `podinfo.json` for a finished job, as Prow's gcsk8sreporter: its pod and the pod's events,
+/// read from the build cluster the job ran in. A pod already gone (or a cluster crier does not
+/// know) leaves nothing to write, as in Prow; any other failure to read is retried, where Prow
+/// gives up.
+async fn report_podinfo(state: &CrierState, pj: &ProwJob) -> Result<bool, CrierError> {
+    let Some(store) = state.artifacts.as_deref() else {
+        return Ok(false);
+    };
+    if !gcs_report::podinfo_due(pj) {
+        return Ok(false);
+    }
+    let Some(paths) = gcs_report::paths(pj) else {
+        return Ok(false);
+    };
+    let Some(client) = state.build_clusters.get(&pj.spec.cluster) else {
+        tracing::info!(job = pj.name(), cluster = %pj.spec.cluster, "no client for the job's cluster; no podinfo.json");
+        return Ok(true);
+    };
+    let namespace = gcs_report::pod_namespace(pj, &state.config.prow.pod_namespace);
+    let kube_err = |source| CrierError::Kube {
+        job: pj.name().to_owned(),
+        source,
+    };
+    let pod = prow_kube::Pods::new(client.clone(), namespace)
+        .get(pj.name())
+        .await
+        .map_err(kube_err)?;
+    let Some(pod) = pod else {
+        tracing::info!(job = pj.name(), %namespace, "pod gone; no podinfo.json");
+        return Ok(true);
+    };
+    let mut fields = format!(
+        "involvedObject.kind=Pod,involvedObject.namespace={namespace},involvedObject.name={}",
+        pj.name()
+    );
+    if let Some(uid) = pod.metadata.uid.as_deref() {
+        fields.push_str(&format!(",involvedObject.uid={uid}"));
+    }
+    let events: kube::Api<k8s_openapi::api::core::v1::Event> =
+        kube::Api::namespaced(client.clone(), namespace);
+    let events = events
+        .list(&kube::api::ListParams::default().fields(&fields))
+        .await
+        .map_err(|source| {
+            kube_err(prow_kube::KubeError::Api {
+                verb: "list",
+                kind: "event",
+                name: fields.clone(),
+                source,
+            })
+        })?
+        .items;
+    let report = gcs_report::PodReport {
+        pod: Some(pod),
+        events,
+    };
+    gcs_report::report_podinfo(store, pj, &paths, &report).await?;
+    tracing::info!(
+        job = pj.name(),
+        events = report.events.len(),
+        "podinfo.json written"
+    );
+    Ok(true)
+}
+
 /// The resync tick: report every job with something unreported.
 pub async fn resync(state: &CrierState) -> Result<usize, CrierError> {
     let jobs = state
@@ -371,7 +496,7 @@ pub async fn resync(state: &CrierState) -> Result<usize, CrierError> {
     let mut reported = 0;
     for pj in jobs {
         match report_job(state, pj.name()).await {
-            Ok(r) if r.github || r.gcs => reported += 1,
+            Ok(r) if r.github || r.gcs || r.podinfo => reported += 1,
             Ok(_) => {}
             Err(e) => {
                 tracing::warn!(job = pj.name(), error = %e, "resync report failed");
@@ -493,12 +618,10 @@ pub async fn app(flags: Flags) -> Result<Router, StartError> {
     } else {
         None
     };
-    Ok(router(CrierState::new(
-        Arc::new(config),
-        client,
-        github,
-        artifacts,
-    )))
+    let clusters = prow_kube::BuildClusters::from_options(&flags.kube, client.clone()).await?;
+    Ok(router(
+        CrierState::new(Arc::new(config), client, github, artifacts).with_build_clusters(clusters),
+    ))
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub struct Metrics {
     registry: Registry,
     pub(crate) events: EventCounter,
     pub github_statuses: Counter,
+    pub github_statuses_found: Counter,
     pub github_comment_changes: Counter,
     pub gcs_reports: Counter,
 }
@@ -23,6 +24,12 @@ impl Default for Metrics {
             "crier_github_statuses",
             "Commit statuses set",
             github_statuses.clone(),
+        );
+        let github_statuses_found = Counter::default();
+        registry.register(
+            "crier_github_statuses_found",
+            "Commit statuses not posted again: an attempt killed before recording it had set them",
+            github_statuses_found.clone(),
         );
         let github_comment_changes = Counter::default();
         registry.register(
@@ -40,6 +47,7 @@ impl Default for Metrics {
             registry,
             events,
             github_statuses,
+            github_statuses_found,
             github_comment_changes,
             gcs_reports,
         }

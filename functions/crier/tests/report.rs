@@ -219,6 +219,22 @@ fn status_created() -> ResponseTemplate {
     ResponseTemplate::new(201).set_body_json(json!({"id": 1, "state": "pending", "context": "x"}))
 }
 
+fn combined_status_path(pr: &Pr) -> String {
+    format!("/repos/{}/{}/commits/{}/status", pr.org, pr.repo, pr.sha)
+}
+
+/// GitHub's combined status of the PR head holding `statuses`.
+async fn mount_combined_status(github: &MockServer, pr: &Pr, statuses: Value) {
+    Mock::given(method("GET"))
+        .and(path(combined_status_path(pr)))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "state": "pending", "sha": pr.sha, "total_count": 0, "statuses": statuses
+        })))
+        .named("combined status")
+        .mount(github)
+        .await;
+}
+
 async fn mount_bot(github: &MockServer) {
     Mock::given(method("GET"))
         .and(path("/user"))
@@ -383,6 +399,8 @@ async fn a_502_is_retried_and_the_status_lands_once() {
         .expect(2)
         .mount(&github)
         .await;
+    // The failed attempt left its intent: the retry reads the SHA's statuses before posting.
+    mount_combined_status(&github, &pr, json!([])).await;
     let crier = Crier::start(&github, None).await;
     let mut pj = presubmit(&pr, "pull-unit", "7");
     pj.status.state = ProwJobState::Pending;
@@ -408,17 +426,15 @@ async fn a_report_that_keeps_failing_is_redelivered_then_caught_by_resync() {
     crier.put(&pj).await;
     let (status, _) = crier.updated(pj.name()).await;
     assert_eq!(status, 503, "the broker must redeliver");
-    assert!(
-        crier
-            .get(pj.name())
-            .await
-            .status
-            .prev_report_states
-            .is_empty()
+    assert_eq!(
+        crier.get(pj.name()).await.status.prev_report_states,
+        [("github-reporter-intent".to_owned(), ProwJobState::Pending)].into(),
+        "only the intent recorded before the POST"
     );
 
     // GitHub recovers; the next resync tick reports what is still unreported.
     github.reset().await;
+    mount_combined_status(&github, &pr, json!([])).await;
     Mock::given(method("POST"))
         .and(path(statuses_path(&pr)))
         .and(body_partial_json(json!({"state": "pending"})))
@@ -436,6 +452,144 @@ async fn a_report_that_keeps_failing_is_redelivered_then_caught_by_resync() {
             .prev_report_states
             .get("github-reporter"),
         Some(&ProwJobState::Pending)
+    );
+    github.verify().await;
+}
+
+/// crier was killed after GitHub took the failure status and the failure comment, and before it
+/// recorded the report: the stored job has the intent for `failure`, GitHub has both. The next
+/// attempt posts neither again, and records the report.
+#[tokio::test]
+async fn a_report_made_before_a_kill_is_not_made_again() {
+    let pr = corpus_pr();
+    let github = MockServer::start().await;
+    mount_bot(&github).await;
+    let mut pj = presubmit(&pr, "pull-unit", "21");
+    pj.status.state = ProwJobState::Failure;
+    pj.status.description = "Job failed.".into();
+    pj.status.completion_time = Some(at(1_700_000_300));
+    pj.status
+        .prev_report_states
+        .insert("github-reporter".into(), ProwJobState::Pending);
+    pj.status
+        .prev_report_states
+        .insert("github-reporter-intent".into(), ProwJobState::Failure);
+    // What the killed attempt posted, as GitHub answers it back.
+    let posted = prow_crier::decide::status_report(&pj).unwrap().status;
+    let actions = prow_crier::decide::plan_report_comment(&[&pj], BOT, &[], None, false);
+    let [prow_crier::decide::CommentAction::Create(comment)] = actions.as_slice() else {
+        panic!("{actions:?}")
+    };
+    mount_combined_status(
+        &github,
+        &pr,
+        json!([
+            {"context": "pull-lint", "state": "success", "description": "Job succeeded.",
+             "target_url": null},
+            {"context": posted.context, "state": "failure", "description": posted.description,
+             "target_url": posted.target_url},
+        ]),
+    )
+    .await;
+    Mock::given(method("GET"))
+        .and(path(comments_path(&pr)))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            comment_json(400, pr.author.as_str(), "lgtm"),
+            comment_json(501, BOT, comment),
+        ])))
+        .mount(&github)
+        .await;
+    for verb in ["POST", "PATCH", "DELETE"] {
+        Mock::given(method(verb))
+            .respond_with(ResponseTemplate::new(500))
+            .expect(0)
+            .named(format!("{verb}: nothing is written again"))
+            .mount(&github)
+            .await;
+    }
+    let crier = Crier::start(&github, None).await;
+    crier.put(&pj).await;
+
+    assert_eq!(crier.updated(pj.name()).await, (200, String::new()));
+    assert_eq!(crier.resync().await, (200, String::new()));
+    assert_eq!(
+        crier
+            .get(pj.name())
+            .await
+            .status
+            .prev_report_states
+            .get("github-reporter"),
+        Some(&ProwJobState::Failure)
+    );
+    let reads = github.received_requests().await.unwrap();
+    assert_eq!(
+        reads
+            .iter()
+            .filter(|r| r.url.path() == combined_status_path(&pr))
+            .count(),
+        1,
+        "GitHub's statuses are read once, by the attempt after the kill"
+    );
+    github.verify().await;
+}
+
+/// Killed after recording the intent but before the POST reached GitHub: GitHub still shows
+/// the previous state, so the status is posted.
+#[tokio::test]
+async fn an_intent_whose_status_never_reached_github_is_posted() {
+    let pr = corpus_pr();
+    let github = MockServer::start().await;
+    mount_bot(&github).await;
+    Mock::given(method("GET"))
+        .and(path(comments_path(&pr)))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .mount(&github)
+        .await;
+    let mut pj = presubmit(&pr, "pull-unit", "22");
+    pj.status.state = ProwJobState::Success;
+    pj.status.description = "Job succeeded.".into();
+    pj.status.completion_time = Some(at(1_700_000_300));
+    pj.status
+        .prev_report_states
+        .insert("github-reporter".into(), ProwJobState::Pending);
+    pj.status
+        .prev_report_states
+        .insert("github-reporter-intent".into(), ProwJobState::Success);
+    let pending = {
+        let mut p = pj.clone();
+        p.status.state = ProwJobState::Pending;
+        p.status.description = "Job triggered.".into();
+        prow_crier::decide::status_report(&p).unwrap().status
+    };
+    mount_combined_status(
+        &github,
+        &pr,
+        json!([{"context": pending.context, "state": "pending",
+                "description": pending.description, "target_url": pending.target_url}]),
+    )
+    .await;
+    Mock::given(method("POST"))
+        .and(path(statuses_path(&pr)))
+        .and(body_partial_json(
+            json!({"state": "success", "context": "pull-unit"}),
+        ))
+        .respond_with(status_created())
+        .expect(1)
+        .named("success status")
+        .mount(&github)
+        .await;
+    let crier = Crier::start(&github, None).await;
+    crier.put(&pj).await;
+    assert_eq!(crier.updated(pj.name()).await, (200, String::new()));
+    assert_eq!(crier.updated(pj.name()).await, (200, String::new()));
+    assert_eq!(
+        crier
+            .get(pj.name())
+            .await
+            .status
+            .prev_report_states
+            .get("github-reporter"),
+        Some(&ProwJobState::Success)
     );
     github.verify().await;
 }
@@ -736,6 +890,181 @@ async fn job_metadata_in_prow_layout(store: Arc<dyn ArtifactStore>) {
         .collect();
     assert_eq!(names, ["finished.json", "prowjob.json", "started.json"]);
     github.verify().await;
+}
+
+/// `podinfo.json` as Prow's gcsk8sreporter writes it once a job is done: its pod (read from the
+/// pod namespace) and that pod's events only, tab-indented; written once; a job whose pod is
+/// already gone gets none and is not retried.
+async fn podinfo_in_prow_layout(store: Arc<dyn ArtifactStore>) {
+    use k8s_openapi::api::core::v1::{Event, ObjectReference, Pod};
+    let pr = corpus_pr();
+    let github = MockServer::start().await;
+    // The job does not report to GitHub: only the pod info matters here.
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .mount(&github)
+        .await;
+    let mut config = Config::default();
+    config.prow.pod_namespace = "test-pods".into();
+    let crier = Crier::start_with(&github, Some(store.clone()), config).await;
+    let client = crier._api.client().unwrap();
+    let pods = prow_kube::Pods::new(client.clone(), "test-pods");
+    let events: kube::Api<Event> = kube::Api::namespaced(client, "test-pods");
+
+    let job = |name: &str, build_id: &str| {
+        let mut pj = presubmit(&pr, name, build_id);
+        pj.spec.report = false;
+        pj
+    };
+    let pj = job("pull-unit", "1790000000000000002");
+    let gone = job("pull-gone", "1790000000000000003");
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": pj.name(), "namespace": "test-pods",
+                     "labels": {"prow.k8s.io/build-id": "1790000000000000002"}},
+        "spec": {"containers": [{"name": "test", "image": "alpine", "command": ["false"]}]},
+    }))
+    .unwrap();
+    pods.create(&pod).await.unwrap();
+    pods.update_status(pj.name(), |pod: &mut Pod| {
+        pod.status = Some(
+            serde_json::from_value(json!({"phase": "Failed", "containerStatuses": [{
+                "name": "test", "image": "alpine", "imageID": "", "ready": false,
+                "restartCount": 0,
+                "state": {"terminated": {"exitCode": 1, "reason": "Error"}}}]}))
+            .unwrap(),
+        );
+        true
+    })
+    .await
+    .unwrap();
+    let uid = pods.get(pj.name()).await.unwrap().unwrap().metadata.uid;
+    for (name, pod_name, reason) in [
+        ("ours-1", pj.name(), "Scheduled"),
+        ("ours-2", pj.name(), "Started"),
+        ("another-pod", gone.name(), "Scheduled"),
+    ] {
+        let event = Event {
+            metadata: kube::api::ObjectMeta {
+                name: Some(name.into()),
+                namespace: Some("test-pods".into()),
+                ..Default::default()
+            },
+            involved_object: ObjectReference {
+                kind: Some("Pod".into()),
+                namespace: Some("test-pods".into()),
+                name: Some(pod_name.into()),
+                uid: (pod_name == pj.name()).then(|| uid.clone()).flatten(),
+                ..Default::default()
+            },
+            reason: Some(reason.into()),
+            type_: Some("Normal".into()),
+            ..Default::default()
+        };
+        events
+            .create(&kube::api::PostParams::default(), &event)
+            .await
+            .unwrap();
+    }
+
+    for job in [&pj, &gone] {
+        crier.put(job).await;
+        crier
+            .set_state(job.name(), ProwJobState::Pending, "Job triggered.")
+            .await;
+        crier
+            .prowjobs
+            .update_status(job.name(), |j: &mut ProwJob| {
+                j.status.pending_time = Some(at(1_700_000_010));
+                true
+            })
+            .await
+            .unwrap();
+        assert_eq!(crier.updated(job.name()).await, (200, String::new()));
+    }
+    let dir = |job: &str, id: &str| {
+        format!(
+            "pr-logs/pull/{}_{}/{}/{job}/{id}/podinfo.json",
+            pr.org, pr.repo, pr.number
+        )
+    };
+    let podinfo = dir("pull-unit", "1790000000000000002");
+    let bucket = "prow-artifacts";
+    assert!(
+        store.get(bucket, &podinfo).await.unwrap().is_none(),
+        "not before the job is done"
+    );
+
+    for job in [&pj, &gone] {
+        crier
+            .set_state(job.name(), ProwJobState::Failure, "Job failed.")
+            .await;
+        assert_eq!(crier.updated(job.name()).await, (200, String::new()));
+    }
+    let written = store
+        .get(bucket, &podinfo)
+        .await
+        .unwrap()
+        .expect("podinfo.json");
+    assert!(written.starts_with(b"{\n\t\"pod\": {"), "{written:?}");
+    let info: Value = serde_json::from_slice(&written).unwrap();
+    let pod: Pod = serde_json::from_value(info["pod"].clone()).unwrap();
+    assert_eq!(pod.metadata.name.as_deref(), Some(pj.name()));
+    let exit = pod.status.unwrap().container_statuses.unwrap()[0]
+        .state
+        .clone()
+        .unwrap()
+        .terminated
+        .unwrap()
+        .exit_code;
+    assert_eq!(exit, 1);
+    let events: Vec<Event> = serde_json::from_value(info["events"].clone()).unwrap();
+    let mut reasons: Vec<String> = events.into_iter().filter_map(|e| e.reason).collect();
+    reasons.sort();
+    assert_eq!(reasons, ["Scheduled", "Started"], "only this pod's events");
+    assert!(info.get("node").is_none());
+    for job in [&pj, &gone] {
+        assert_eq!(
+            crier
+                .get(job.name())
+                .await
+                .status
+                .prev_report_states
+                .get("gcsk8sreporter"),
+            Some(&ProwJobState::Failure),
+            "{}",
+            job.name()
+        );
+    }
+    assert!(
+        store
+            .get(bucket, &dir("pull-gone", "1790000000000000003"))
+            .await
+            .unwrap()
+            .is_none(),
+        "no pod, no podinfo.json"
+    );
+
+    // Recorded: sinker deleting the pod later does not empty the file on a resync.
+    pods.delete(pj.name()).await.unwrap();
+    assert_eq!(crier.resync().await, (200, String::new()));
+    assert_eq!(store.get(bucket, &podinfo).await.unwrap(), Some(written));
+    github.verify().await;
+}
+
+#[tokio::test]
+async fn podinfo_in_a_local_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    podinfo_in_prow_layout(Arc::new(LocalStore::new(dir.path()).unwrap())).await;
+}
+
+#[tokio::test]
+#[ignore = "needs fake-gcs-server (.ci/install-deps installs it; .ci/test runs this)"]
+async fn podinfo_in_fake_gcs_server() {
+    let server = FakeGcs::start().await.unwrap();
+    server.create_bucket("prow-artifacts").await.unwrap();
+    podinfo_in_prow_layout(Arc::new(server.store().unwrap())).await;
+    server.stop().await;
 }
 
 #[tokio::test]
