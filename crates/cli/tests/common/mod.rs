@@ -62,7 +62,11 @@ pub(crate) struct UpOptions<'a> {
 /// chosen by the OS; returns it with the endpoints JSON it prints first.
 pub(crate) fn start_up(dir: &Path, options: &UpOptions<'_>) -> (Up, Value) {
     let config = dir.join("config");
-    let mut command = Command::new(env!("CARGO_BIN_EXE_prow"));
+    // PROW_TEST_BIN: a copy of the binary, so a long run (the full chaos run) is not switched to
+    // another build halfway when the shared target directory is rebuilt.
+    let bin = std::env::var_os("PROW_TEST_BIN")
+        .unwrap_or_else(|| std::ffi::OsString::from(env!("CARGO_BIN_EXE_prow")));
+    let mut command = Command::new(bin);
     command
         .args([
             "up",
