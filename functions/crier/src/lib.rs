@@ -86,6 +86,9 @@ pub struct CrierState {
     /// deliveries cannot both report the same state or race on one comment.
     locks: Arc<Locks>,
     pub metrics: Arc<Metrics>,
+    /// When set, each event reads `config` from this source's config of the moment, so a merged
+    /// config change applies without a restart (the ProwJob namespace stays as at start).
+    pub live_config: Option<prow_runtime::LiveConfig>,
 }
 
 #[derive(Default)]
@@ -124,6 +127,7 @@ impl CrierState {
             artifacts,
             locks: Arc::new(Locks::default()),
             metrics: Arc::new(Metrics::default()),
+            live_config: None,
         }
     }
 }
@@ -133,6 +137,24 @@ impl CrierState {
     pub fn with_build_clusters(mut self, clusters: prow_kube::BuildClusters) -> Self {
         self.build_clusters = Arc::new(clusters);
         self
+    }
+
+    /// Follows `live` from now on (see [`CrierState::live_config`]).
+    pub fn with_live_config(mut self, live: prow_runtime::LiveConfig) -> Self {
+        self.config = live.current();
+        self.live_config = Some(live);
+        self
+    }
+
+    /// This state with the config of the moment.
+    pub fn current(&self) -> CrierState {
+        match &self.live_config {
+            Some(live) => CrierState {
+                config: live.current(),
+                ..self.clone()
+            },
+            None => self.clone(),
+        }
     }
 }
 
@@ -555,7 +577,7 @@ impl prow_runtime::EventFunction for CrierState {
 
     async fn handle(&self, event: &cloudevents::Event) -> Result<(), CrierError> {
         // A failed report is retried by the broker's redelivery or, failing that, the next resync.
-        handle_event(self, event).await
+        handle_event(&self.current(), event).await
     }
 
     fn is_bad_request(error: &CrierError) -> bool {
@@ -607,9 +629,10 @@ pub enum StartError {
     Artifacts(#[from] prow_artifacts::ArtifactError),
 }
 
-/// Builds the router from flags: loads the config, connects to Kubernetes, GitHub and storage.
+/// Builds the router from flags: loads the config (followed as it changes), connects to
+/// Kubernetes, GitHub and storage.
 pub async fn app(flags: Flags) -> Result<Router, StartError> {
-    let config = flags.config.load()?;
+    let live = flags.config.load_live(None)?;
     let client = prow_kube::client(&flags.kube).await?;
     let github = prow_github::connect(&flags.github.settings(flags.dry_run))?;
     let artifacts: Option<Arc<dyn ArtifactStore>> = if flags.gcs || flags.artifacts_dir.is_some() {
@@ -620,7 +643,9 @@ pub async fn app(flags: Flags) -> Result<Router, StartError> {
     };
     let clusters = prow_kube::BuildClusters::from_options(&flags.kube, client.clone()).await?;
     Ok(router(
-        CrierState::new(Arc::new(config), client, github, artifacts).with_build_clusters(clusters),
+        CrierState::new(live.current(), client, github, artifacts)
+            .with_build_clusters(clusters)
+            .with_live_config(live),
     ))
 }
 

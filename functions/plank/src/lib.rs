@@ -94,8 +94,11 @@ pub struct PlankState {
 }
 
 struct Inner {
-    /// Timeouts, limits, pod namespace, URL settings.
-    settings: Settings,
+    /// Timeouts, limits, pod namespace, URL settings: from the config of the moment when
+    /// `live` is set, else fixed.
+    settings: std::sync::RwLock<Arc<Settings>>,
+    /// The config `settings` follow, once [`PlankState::with_live_config`] set it.
+    live: std::sync::OnceLock<Followed>,
     /// ProwJobs in the namespace plank serves.
     jobs: ProwJobs,
     /// For pods: the build cluster each job names, in whichever namespace it names.
@@ -107,10 +110,16 @@ struct Inner {
     metrics: Metrics,
 }
 
+/// A config plank follows and the one its settings were last derived from.
+struct Followed {
+    live: prow_runtime::LiveConfig,
+    seen: std::sync::Mutex<Arc<Config>>,
+}
+
 impl std::fmt::Debug for PlankState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PlankState")
-            .field("settings", &self.inner.settings)
+            .field("settings", &self.settings())
             .field("dry_run", &self.inner.dry_run)
             .finish_non_exhaustive()
     }
@@ -141,7 +150,8 @@ impl PlankState {
     ) -> Self {
         PlankState {
             inner: Arc::new(Inner {
-                settings,
+                settings: std::sync::RwLock::new(Arc::new(settings)),
+                live: std::sync::OnceLock::new(),
                 jobs: ProwJobs::new(client.clone(), prowjob_namespace),
                 clusters: options
                     .build_clusters
@@ -154,8 +164,66 @@ impl PlankState {
         }
     }
 
-    pub fn settings(&self) -> &Settings {
-        &self.inner.settings
+    /// Follows `live` from now on: each event reads the `plank:` settings and `pod_namespace`
+    /// of the config of the moment, so a merged config change applies without a restart. The
+    /// URL overrides given at start (Deck's URL, local-only links) stay.
+    pub fn with_live_config(self, live: prow_runtime::LiveConfig) -> Self {
+        let config = live.current();
+        let followed = Followed {
+            live,
+            seen: std::sync::Mutex::new(Arc::new(Config::default())),
+        };
+        if self.inner.live.set(followed).is_err() {
+            tracing::warn!("plank already follows a config; the second one is ignored");
+        }
+        self.follow(&config);
+        self
+    }
+
+    /// The settings to act on now.
+    pub fn settings(&self) -> Arc<Settings> {
+        if let Some(followed) = self.inner.live.get() {
+            self.follow(&followed.live.current());
+        }
+        current_settings(&self.inner.settings)
+    }
+
+    /// Derives the settings from `config` if it is not the one they came from. Settings that
+    /// no longer parse are logged and the last good ones kept: a bad merge must not stop plank.
+    fn follow(&self, config: &Arc<Config>) {
+        let Some(followed) = self.inner.live.get() else {
+            return;
+        };
+        let mut seen = match followed.seen.lock() {
+            Ok(seen) => seen,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if Arc::ptr_eq(&seen, config) {
+            return;
+        }
+        *seen = config.clone();
+        let old = current_settings(&self.inner.settings);
+        match Settings::from_config(&config.prow.plank, &config.prow.pod_namespace) {
+            Ok(mut next) => {
+                next.urls.deck_url = old.urls.deck_url.clone();
+                next.urls.local_deck_only = old.urls.local_deck_only;
+                let mut settings = match self.inner.settings.write() {
+                    Ok(settings) => settings,
+                    Err(poisoned) => poisoned.into_inner(),
+                };
+                *settings = Arc::new(next);
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "plank: settings of the new config do not parse; keeping the last good ones");
+            }
+        }
+    }
+}
+
+fn current_settings(settings: &std::sync::RwLock<Arc<Settings>>) -> Arc<Settings> {
+    match settings.read() {
+        Ok(settings) => settings.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
     }
 }
 
@@ -275,12 +343,14 @@ pub struct Flags {
     pub dry_run: bool,
 }
 
-/// Builds plank's router from flags: loads config, connects to the API server.
+/// Builds plank's router from flags: loads config (followed as it changes), connects to the API
+/// server. The ProwJob namespace and build clusters stay as at start.
 pub async fn app(flags: Flags) -> Result<Router, StartError> {
-    let config = flags
+    let live = flags
         .config
-        .load()
+        .load_live(None)
         .map_err(|e| StartError::Config(e.to_string()))?;
+    let config = live.current();
     let client = prow_kube::client(&flags.kube).await?;
     let namespace = flags
         .namespace
@@ -295,9 +365,9 @@ pub async fn app(flags: Flags) -> Result<Router, StartError> {
         ),
         ..Options::default()
     };
-    Ok(router(PlankState::with_settings(
-        settings, client, &namespace, options,
-    )))
+    Ok(router(
+        PlankState::with_settings(settings, client, &namespace, options).with_live_config(live),
+    ))
 }
 
 #[cfg(test)]

@@ -79,7 +79,7 @@ impl PlankState {
     /// concurrency limit, or for presubmit dedupe.
     fn needs_other_jobs(&self, pj: &ProwJob) -> bool {
         let limited = pj.status.state == ProwJobState::Triggered
-            && (self.inner.settings.max_concurrency > 0
+            && (self.settings().max_concurrency > 0
                 || pj.spec.max_concurrency > 0
                 || !pj.spec.job_queue_name.is_empty());
         let dedupe = pj.spec.type_ == prow_core::prowjob::ProwJobType::Presubmit;
@@ -95,7 +95,7 @@ impl PlankState {
         if pj.is_complete() {
             return Ok(());
         }
-        let namespace = pod_namespace(&pj, &self.inner.settings.pod_namespace).to_owned();
+        let namespace = pod_namespace(&pj, &self.settings().pod_namespace).to_owned();
         let Some(pod) = self.pod_of(&pj, &namespace).await? else {
             return Ok(());
         };
@@ -114,7 +114,7 @@ impl PlankState {
     }
 
     fn frees_a_slot(&self, pj: &ProwJob) -> bool {
-        self.inner.settings.max_concurrency > 0
+        self.settings().max_concurrency > 0
             || pj.spec.max_concurrency > 0
             || !pj.spec.job_queue_name.is_empty()
     }
@@ -122,7 +122,7 @@ impl PlankState {
     /// Gives the triggered jobs that shared a limit with `finished`, oldest first, a chance to
     /// start. Jobs still blocked are skipped before their pod is even read.
     async fn start_waiting(&self, finished: &ProwJob) -> Result<(), ShellError> {
-        let settings = &self.inner.settings;
+        let settings = self.settings();
         let mut jobs = self.inner.jobs.list(None).await?;
         sort_fifo(&mut jobs);
         let shares_limit = |pj: &ProwJob| {
@@ -136,7 +136,7 @@ impl PlankState {
             if pj.status.state != ProwJobState::Triggered || pj.is_complete() || !shares_limit(pj) {
                 continue;
             }
-            if may_start(pj, &jobs, settings).is_err() {
+            if may_start(pj, &jobs, &settings).is_err() {
                 continue;
             }
             let pj = pj.clone();
@@ -166,7 +166,7 @@ impl PlankState {
                 continue;
             }
             let pj = jobs[i].clone();
-            let namespace = pod_namespace(&pj, &self.inner.settings.pod_namespace).to_owned();
+            let namespace = pod_namespace(&pj, &self.settings().pod_namespace).to_owned();
             let key = (pj.spec.cluster.clone(), namespace.clone());
             if !pods_by_ns.contains_key(&key) {
                 let pods = match self.pods(&pj, &namespace) {
@@ -220,7 +220,7 @@ impl PlankState {
             now,
             fresh_build_id: self.inner.build_ids.next(now),
         };
-        let actions = reconcile(&observed, &self.inner.settings);
+        let actions = reconcile(&observed, &self.settings());
         if actions.is_empty() {
             return Ok(Applied::default());
         }
@@ -245,7 +245,7 @@ impl PlankState {
                         .metadata
                         .namespace
                         .clone()
-                        .unwrap_or_else(|| self.inner.settings.pod_namespace.clone());
+                        .unwrap_or_else(|| self.settings().pod_namespace.clone());
                     match self.pods(pj, &namespace)?.create(&pod).await {
                         Ok(Created::New(_)) => self.inner.metrics.action("create_pod"),
                         Ok(Created::Existing) => {

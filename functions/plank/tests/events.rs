@@ -461,3 +461,51 @@ async fn jobs_run_in_the_build_cluster_they_name_and_an_unknown_one_is_a_termina
     deliver_ok(&plank, &ping()).await;
     assert_eq!(world.job("on-nowhere").await.status, job.status);
 }
+
+#[tokio::test]
+async fn a_changed_config_file_applies_from_the_next_event_without_a_restart() {
+    let world = World::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    let write = |max: u32| {
+        std::fs::write(
+            &path,
+            format!(
+                "prowjob_namespace: {JOB_NS}\npod_namespace: {POD_NS}\nplank:\n  max_concurrency: {max}\n"
+            ),
+        )
+        .unwrap();
+    };
+    write(1);
+    let live = prow_runtime::LiveConfig::load(
+        prow_core::config::LoadOptions {
+            config_path: path.clone(),
+            ..Default::default()
+        },
+        std::time::Duration::ZERO,
+    )
+    .unwrap();
+    let state = world.state(Settings::default()).with_live_config(live);
+    let plank = prow_plank::router(state.clone());
+    for name in ["a", "b", "c"] {
+        world.jobs.create(&periodic(name, "true")).await.unwrap();
+    }
+    let pending = || async {
+        world
+            .jobs
+            .list(None)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|j| j.status.state == ProwJobState::Pending)
+            .count()
+    };
+    deliver_ok(&plank, &ping()).await;
+    assert_eq!(pending().await, 1, "plank.max_concurrency: 1 at start");
+
+    write(10);
+    deliver_ok(&plank, &ping()).await;
+    assert_eq!(pending().await, 3, "the merged max_concurrency: 10");
+    assert_eq!(state.settings().max_concurrency, 10);
+    assert_eq!(world.pods.list(None).await.unwrap().len(), 3);
+}
