@@ -113,6 +113,10 @@ pub trait GitHub: Send + Sync + std::fmt::Debug {
     /// As [`GitHub::is_team_member`], naming the org and team by their numeric ids.
     async fn is_team_member_by_id(&self, org_id: u64, team_id: u64, user: &str) -> Result<bool>;
 
+    /// The numeric id of an organization (`GET /orgs/{org}`): team lookups by id need it, and
+    /// Prow's `github_team_ids` name a team of the job's org by id alone.
+    async fn org_id(&self, org: &str) -> Result<u64>;
+
     /// The SHA a ref points at; `git_ref` is e.g. `heads/main` or `tags/v1.0`.
     async fn get_ref(&self, org: &str, repo: &str, git_ref: &str) -> Result<String>;
 

@@ -1086,6 +1086,17 @@ impl GitHub for OctocrabGitHub {
             .await
     }
 
+    async fn org_id(&self, org: &str) -> Result<u64> {
+        #[derive(serde::Deserialize)]
+        struct Org {
+            id: u64,
+        }
+        let call = format!("org_id {org}");
+        let path = format!("/orgs/{}", seg(org));
+        let found: Org = self.get_json(Scope::Org(org), &call, &path).await?;
+        Ok(found.id)
+    }
+
     async fn get_ref(&self, org: &str, repo: &str, git_ref: &str) -> Result<String> {
         #[derive(serde::Deserialize)]
         struct Object {

@@ -84,6 +84,10 @@ impl GitHub for ReadOnlyGitHub {
         self.reads.is_team_member_by_id(org_id, team_id, user).await
     }
 
+    async fn org_id(&self, org: &str) -> Result<u64> {
+        self.reads.org_id(org).await
+    }
+
     async fn get_ref(&self, org: &str, repo: &str, git_ref: &str) -> Result<String> {
         self.reads.get_ref(org, repo, git_ref).await
     }

@@ -243,6 +243,15 @@ async fn membership_questions_read_204_as_yes_and_404_or_302_as_no() {
         .expect(1)
         .mount(&server)
         .await;
+    Mock::given(method("GET"))
+        .and(path("/orgs/acme"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"login": "acme", "id": 42, "type": "Organization"})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
 
     let gh = client(&server);
     assert!(gh.is_org_member("acme", "alice").await.unwrap());
@@ -268,6 +277,7 @@ async fn membership_questions_read_204_as_yes_and_404_or_302_as_no() {
             .unwrap()
     );
     assert!(gh.is_team_member_by_id(42, 7, "alice").await.unwrap());
+    assert_eq!(gh.org_id("acme").await.unwrap(), 42);
 }
 
 #[tokio::test]
