@@ -227,17 +227,80 @@ pub fn deck_rerun_config<'a>(deck: &'a Deck, pj: &ProwJob) -> Option<&'a RerunAu
         .find_map(|k| deck.rerun_auth_configs.get(*k))
 }
 
-/// Whether `user` (None = not logged in) may rerun or abort `pj`. Only the allow-lists that need
-/// no GitHub call are honoured (`allow_anyone`, `github_users`); org/team membership is not looked up.
-pub fn may_act(deck: &Deck, pj: &ProwJob, user: Option<&str>) -> bool {
+/// A GitHub membership that grants rerun/abort rights.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Membership {
+    Org(String),
+    /// `github_team_ids`: Prow looks the id up in the job's org.
+    TeamId {
+        org: String,
+        id: u64,
+    },
+    TeamSlug {
+        org: String,
+        slug: String,
+    },
+}
+
+/// What rerun auth config says of a user before GitHub is asked anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Allowed,
+    Denied,
+    /// Allowed if GitHub says the user is in any of these (asked in this order).
+    IfMemberOfAny(Vec<Membership>),
+}
+
+/// Whether `user` (None = not logged in) may rerun or abort `pj`, as Prow's `canTriggerJob`:
+/// `allow_anyone` lets everyone in, logged in or not; then `github_users`; then org and team
+/// memberships, of the deck-level config first and the job's own second.
+pub fn decide(deck: &Deck, pj: &ProwJob, user: Option<&str>) -> Verdict {
     let configs = [
         deck_rerun_config(deck, pj),
         pj.spec.rerun_auth_config.as_ref(),
     ];
-    configs.into_iter().flatten().any(|c| match user {
-        Some(u) => c.authorizes_user(u),
-        None => c.allow_anyone,
-    })
+    let configs = configs.into_iter().flatten();
+    if configs.clone().any(|c| c.allow_anyone) {
+        return Verdict::Allowed;
+    }
+    let Some(user) = user else {
+        return Verdict::Denied;
+    };
+    if configs.clone().any(|c| c.authorizes_user(user)) {
+        return Verdict::Allowed;
+    }
+    let org = pj
+        .spec
+        .refs
+        .as_ref()
+        .or(pj.spec.extra_refs.first())
+        .map(|r| r.org.clone())
+        .unwrap_or_default();
+    let mut lookups = Vec::new();
+    for c in configs {
+        lookups.extend(c.github_orgs.iter().cloned().map(Membership::Org));
+        // A team id needs an org to resolve in; a job without refs has none.
+        if !org.is_empty() {
+            lookups.extend(c.github_team_ids.iter().map(|id| Membership::TeamId {
+                org: org.clone(),
+                id: *id,
+            }));
+        }
+        lookups.extend(c.github_team_slugs.iter().map(|t| Membership::TeamSlug {
+            org: t.org.clone(),
+            slug: t.slug.clone(),
+        }));
+    }
+    if lookups.is_empty() {
+        Verdict::Denied
+    } else {
+        Verdict::IfMemberOfAny(lookups)
+    }
+}
+
+/// [`decide`] without GitHub: memberships count as not held.
+pub fn may_act(deck: &Deck, pj: &ProwJob, user: Option<&str>) -> bool {
+    decide(deck, pj, user) == Verdict::Allowed
 }
 
 #[cfg(test)]
@@ -391,6 +454,86 @@ mod tests {
                 "{:?} {user:?}",
                 pj.spec.refs
             );
+        }
+    }
+
+    #[test]
+    fn orgs_and_teams_become_lookups_in_prow_order() {
+        use prow_core::prowjob::GitHubTeamSlug;
+        let deck_config = RerunAuthConfig {
+            github_users: vec!["root".into()],
+            github_orgs: vec!["acme-admins".into()],
+            github_team_ids: vec![7],
+            github_team_slugs: vec![GitHubTeamSlug {
+                org: "acme".into(),
+                slug: "release".into(),
+            }],
+            ..RerunAuthConfig::default()
+        };
+        let deck = Deck {
+            rerun_auth_configs: [("acme".to_owned(), deck_config)].into(),
+            ..Deck::default()
+        };
+        let mut with_job_config = job("acme", "foo");
+        with_job_config.spec.rerun_auth_config = Some(RerunAuthConfig {
+            github_orgs: vec!["friends".into()],
+            ..RerunAuthConfig::default()
+        });
+        let mut no_refs = ProwJob::builder("ci-x", ProwJobType::Periodic).build();
+        no_refs.spec.rerun_auth_config = Some(RerunAuthConfig {
+            github_team_ids: vec![9],
+            github_team_slugs: vec![GitHubTeamSlug {
+                org: "acme".into(),
+                slug: "ops".into(),
+            }],
+            ..RerunAuthConfig::default()
+        });
+        let mut anyone_job = job("acme", "foo");
+        anyone_job.spec.rerun_auth_config = Some(anyone());
+        let org = |o: &str| Membership::Org(o.into());
+        let slug = |o: &str, s: &str| Membership::TeamSlug {
+            org: o.into(),
+            slug: s.into(),
+        };
+        let team_7 = Membership::TeamId {
+            org: "acme".into(),
+            id: 7,
+        };
+        let table = [
+            (job("acme", "foo"), Some("root"), Verdict::Allowed),
+            (job("acme", "foo"), Some("@ROOT"), Verdict::Allowed),
+            (
+                job("acme", "foo"),
+                Some("bob"),
+                Verdict::IfMemberOfAny(vec![
+                    org("acme-admins"),
+                    team_7.clone(),
+                    slug("acme", "release"),
+                ]),
+            ),
+            (job("acme", "foo"), None, Verdict::Denied),
+            (
+                with_job_config,
+                Some("bob"),
+                Verdict::IfMemberOfAny(vec![
+                    org("acme-admins"),
+                    team_7,
+                    slug("acme", "release"),
+                    org("friends"),
+                ]),
+            ),
+            // No org to resolve the team id in: only the slug is asked.
+            (
+                no_refs,
+                Some("bob"),
+                Verdict::IfMemberOfAny(vec![slug("acme", "ops")]),
+            ),
+            (job("other", "x"), Some("bob"), Verdict::Denied),
+            (anyone_job.clone(), None, Verdict::Allowed),
+            (anyone_job, Some("bob"), Verdict::Allowed),
+        ];
+        for (i, (pj, user, want)) in table.into_iter().enumerate() {
+            assert_eq!(decide(&deck, &pj, user), want, "case {i}: {user:?}");
         }
     }
 

@@ -5,7 +5,8 @@
 //! Reads ProwJobs through one list+watch into an in-memory [`index::JobIndex`] (a request never
 //! lists the API server) and artifacts through the `ArtifactStore` port. Identity comes from
 //! deployment bearer tokens (`--auth-token-file`, `token user` lines) sent as
-//! `Authorization: Bearer` or stored in a login cookie; cookie-borne requests need a CSRF token.
+//! `Authorization: Bearer` or stored in a login cookie, or from a GitHub login ([`oauth`]);
+//! cookie-borne requests need a CSRF token. Org/team rerun rules ask GitHub ([`membership`]).
 
 pub mod actions;
 pub mod api;
@@ -18,7 +19,9 @@ pub mod history;
 pub mod index;
 pub mod jobconfig;
 pub mod lenses;
+pub mod membership;
 pub mod metrics;
+pub mod oauth;
 pub mod pages;
 pub mod slim;
 pub mod spyglass;
@@ -82,6 +85,11 @@ pub struct DeckState {
     pub artifacts: Option<Arc<dyn ArtifactStore>>,
     pub tokens: Arc<Tokens>,
     pub csrf: Csrf,
+    /// GitHub login (`--github-oauth-config-file`); `None`: tokens only.
+    pub oauth: Option<Arc<oauth::GitHubOAuth>>,
+    /// Org/team lookups for rerun auth; `None` (no GitHub credentials): memberships count as
+    /// not held, as in Prow without a token.
+    pub memberships: Option<Arc<membership::Memberships>>,
     pub options: DeckOptions,
     pub metrics: Arc<metrics::Metrics>,
     /// When set, the config follows its files ([`DeckState::config`]) as trigger's does.
@@ -123,6 +131,8 @@ impl DeckState {
             artifacts,
             tokens: Arc::new(tokens.unwrap_or_default()),
             csrf,
+            oauth: None,
+            memberships: None,
             options,
             metrics: Arc::default(),
             live_config: None,
@@ -135,6 +145,19 @@ impl DeckState {
     pub fn with_live_config(mut self, live: prow_runtime::LiveConfig) -> Self {
         self.config = live.current();
         self.live_config = Some(live);
+        self
+    }
+
+    /// Offers GitHub login; CSRF tokens are then keyed by the cookie secret.
+    pub fn with_github_oauth(mut self, oauth: oauth::GitHubOAuth) -> Self {
+        self.csrf = oauth.csrf();
+        self.oauth = Some(Arc::new(oauth));
+        self
+    }
+
+    /// Checks `github_orgs`/`github_team_*` of rerun auth configs through `memberships`.
+    pub fn with_memberships(mut self, memberships: membership::Memberships) -> Self {
+        self.memberships = Some(Arc::new(memberships));
         self
     }
 
@@ -173,6 +196,8 @@ pub fn router(state: DeckState) -> Router {
         .route("/abort", post(web::abort))
         .route("/login", get(pages::login).post(web::login))
         .route("/logout", post(web::logout))
+        .route("/github-login", get(oauth::github_login))
+        .route("/github-login/redirect", get(oauth::github_redirect))
         .route("/static/deck.css", get(web::css))
         .route("/static/deck.js", get(web::js))
         .route("/healthz", get(|| async { "ok" }))
@@ -204,6 +229,22 @@ pub struct Flags {
     pub storage: prow_artifacts::StoreArgs,
     #[arg(long, env = "SHOW_HIDDEN")]
     pub show_hidden: bool,
+    /// Prow's switch for GitHub login (e.g. `/github-login`); needs the two files below.
+    #[arg(long, env = "OAUTH_URL")]
+    pub oauth_url: Option<String>,
+    /// Prow's GitHub OAuth app config: client_id, client_secret, redirect_url, scopes.
+    #[arg(long, env = "GITHUB_OAUTH_CONFIG_FILE")]
+    pub github_oauth_config_file: Option<PathBuf>,
+    /// Base64 of at least 32 random bytes: signs login cookies and CSRF tokens.
+    #[arg(long, env = "COOKIE_SECRET")]
+    pub cookie_secret: Option<PathBuf>,
+    /// Where GitHub's OAuth pages are (`github.com`, a GitHub Enterprise host, or a URL).
+    #[arg(long, env = "GITHUB_HOST", default_value = "github.com")]
+    pub github_host: String,
+    /// Deck's own GitHub credentials, for org/team checks of rerun auth (`--github-endpoint`
+    /// may name ghproxy).
+    #[command(flatten)]
+    pub github: prow_github::GitHubArgs,
     /// Accepted for symmetry with the other functions: Deck changes nothing without a user action.
     #[arg(long, env = "DRY_RUN")]
     pub dry_run: bool,
@@ -220,6 +261,10 @@ pub enum StartError {
     Auth(#[from] auth::AuthError),
     #[error(transparent)]
     Artifacts(#[from] prow_artifacts::ArtifactError),
+    #[error(transparent)]
+    OAuth(#[from] oauth::OAuthSetupError),
+    #[error(transparent)]
+    GitHub(#[from] prow_github::GitHubError),
 }
 
 /// Builds Deck from flags: loads the config, connects to the API server, starts the watch.
@@ -247,9 +292,41 @@ pub async fn app(flags: Flags) -> Result<Router, StartError> {
         pod_namespace: non_empty_or(&config.prow.pod_namespace, "default"),
         ..DeckOptions::default()
     };
-    let state = DeckState::new(config, client, &namespace, tokens, artifacts, options)
+    let mut state = DeckState::new(config, client, &namespace, tokens, artifacts, options)
         .with_live_config(live);
+    if let Some(oauth) = github_oauth(&flags)? {
+        state = state.with_github_oauth(oauth);
+    } else if let Some(path) = &flags.cookie_secret {
+        // Prow keys CSRF with the cookie secret too: replicas then accept each other's forms.
+        let secret = oauth::load_cookie_secret(path)?;
+        state.csrf = auth::Csrf::new(oauth::derive_key(&secret, "csrf"));
+    }
+    let github = &flags.github;
+    if github.github_token_path.is_some() || github.github_app_id.is_some() {
+        let client = prow_github::connect(&github.settings(true))?;
+        state = state.with_memberships(membership::Memberships::new(
+            client,
+            membership::DEFAULT_TTL,
+        ));
+    }
     Ok(router(state))
+}
+
+/// GitHub login from Prow's flags: on with `--github-oauth-config-file` (or `--oauth-url`,
+/// which then needs it), always with `--cookie-secret`.
+fn github_oauth(flags: &Flags) -> Result<Option<oauth::GitHubOAuth>, StartError> {
+    let (config, secret) = match (&flags.github_oauth_config_file, &flags.cookie_secret) {
+        (Some(config), Some(secret)) => (config, secret),
+        (None, _) if flags.oauth_url.is_none() => return Ok(None),
+        _ => return Err(oauth::OAuthSetupError::MissingFiles.into()),
+    };
+    let endpoints = oauth::Endpoints::new(&flags.github_host, &flags.github.github_endpoint);
+    let oauth = oauth::GitHubOAuth::new(
+        oauth::GitHubOAuthConfig::load(config)?,
+        &oauth::load_cookie_secret(secret)?,
+        endpoints,
+    )?;
+    Ok(Some(oauth))
 }
 
 fn non_empty_or(value: &str, default: &str) -> String {

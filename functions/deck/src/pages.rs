@@ -642,6 +642,7 @@ pub async fn login(State(state): State<DeckState>, headers: HeaderMap) -> Respon
         &LoginPage {
             error: String::new(),
             user,
+            github: state.oauth.is_some(),
         },
     )
 }

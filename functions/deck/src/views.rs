@@ -287,6 +287,8 @@ pub struct MessagePage {
 pub struct LoginPage {
     pub error: String,
     pub user: String,
+    /// Offer "Log in with GitHub".
+    pub github: bool,
 }
 
 /// One command on `/command-help`.

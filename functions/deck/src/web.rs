@@ -61,14 +61,24 @@ fn static_file(content_type: &'static str, body: &'static str) -> Response {
         .into_response()
 }
 
-/// The caller's identity from the `Authorization` header or the login cookie.
+/// The caller's identity from the `Authorization` header, the token cookie or a GitHub login.
 pub(crate) fn identity(state: &DeckState, headers: &HeaderMap) -> Identity {
     let get = |name| headers.get(name).and_then(|v| v.to_str().ok());
-    auth::identify(
+    let who = auth::identify(
         &state.tokens,
         get(header::AUTHORIZATION),
         get(header::COOKIE),
-    )
+    );
+    if who != Identity::Anonymous || get(header::AUTHORIZATION).is_some() {
+        return who;
+    }
+    let now = std::time::SystemTime::now();
+    state
+        .oauth
+        .as_ref()
+        .zip(cookie(headers, crate::oauth::GITHUB_SESSION_COOKIE))
+        .and_then(|(oauth, value)| oauth.session_login(&value, now))
+        .map_or(Identity::Anonymous, Identity::Cookie)
 }
 
 pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -210,7 +220,21 @@ async fn authorize(
             ));
         }
     };
-    if !auth::may_act(&state.config().prow.deck, &pj, who.login()) {
+    let allowed = match crate::membership::allowed(state, &pj, who.login()).await {
+        Ok(allowed) => allowed,
+        Err(err) => {
+            tracing::error!(error = %err, "checking GitHub memberships");
+            state.metrics.count(action, "error");
+            return Err(message(
+                &who,
+                StatusCode::BAD_GATEWAY,
+                "Error",
+                "Could not check your GitHub org and team memberships; try again.",
+                None,
+            ));
+        }
+    };
+    if !allowed {
         state.metrics.count(action, "forbidden");
         let what = if action == "rerun" { "rerun" } else { "abort" };
         return Err(message(
@@ -354,6 +378,7 @@ pub(crate) async fn login(State(state): State<DeckState>, Form(form): Form<Login
         let page = crate::views::LoginPage {
             error: "Unknown token.".into(),
             user: String::new(),
+            github: state.oauth.is_some(),
         };
         return html(StatusCode::FORBIDDEN, &page);
     }
@@ -366,11 +391,18 @@ pub(crate) async fn login(State(state): State<DeckState>, Form(form): Form<Login
     response
 }
 
-pub(crate) async fn logout() -> Response {
+pub(crate) async fn logout(State(state): State<DeckState>) -> Response {
     let mut response = Redirect::to("/").into_response();
-    let clear = format!("{TOKEN_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
-    if let Ok(v) = HeaderValue::from_str(&clear) {
-        response.headers_mut().append(header::SET_COOKIE, v);
+    let mut clear = vec![format!(
+        "{TOKEN_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"
+    )];
+    if let Some(oauth) = &state.oauth {
+        clear.extend(oauth.clear_cookies());
+    }
+    for c in clear {
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            response.headers_mut().append(header::SET_COOKIE, v);
+        }
     }
     response
 }
