@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path_regex};
@@ -115,21 +115,6 @@ async fn requests(gh: &MockServer, verb: &str, suffix: &str) -> Vec<Value> {
         .collect()
 }
 
-async fn wait_for<T>(
-    what: &str,
-    timeout: Duration,
-    mut probe: impl AsyncFnMut() -> Option<T>,
-) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = probe().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pr_whose_presubmit_passed_merges_after_lgtm_and_approved_without_a_tick() {
     prow_kube::install_crypto_provider();
@@ -170,7 +155,7 @@ async fn a_pr_whose_presubmit_passed_merges_after_lgtm_and_approved_without_a_ti
     common::finished(&jobs, "pull-hello-unit", Duration::from_secs(120)).await;
 
     // tide told the PR why it waits, in Prow's words.
-    wait_for("tide's first status", Duration::from_secs(60), async || {
+    common::wait_for("tide's first status", Duration::from_secs(60), async || {
         requests(&gh, "POST", &format!("/statuses/{HEAD}"))
             .await
             .into_iter()
@@ -190,7 +175,7 @@ async fn a_pr_whose_presubmit_passed_merges_after_lgtm_and_approved_without_a_ti
     comment["comment"]["user"]["login"] = json!("alice");
     comment["comment"]["body"] = json!("/lgtm");
     deliver(hook, "issue_comment", "tide-lgtm", &comment).await;
-    wait_for("the lgtm label", Duration::from_secs(60), async || {
+    common::wait_for("the lgtm label", Duration::from_secs(60), async || {
         requests(&gh, "POST", "/issues/2/labels")
             .await
             .into_iter()
@@ -217,7 +202,7 @@ async fn a_pr_whose_presubmit_passed_merges_after_lgtm_and_approved_without_a_ti
     )
     .await;
 
-    let merge = wait_for("tide's merge", Duration::from_secs(60), async || {
+    let merge = common::wait_for("tide's merge", Duration::from_secs(60), async || {
         requests(&gh, "PUT", "/pulls/2/merge")
             .await
             .into_iter()

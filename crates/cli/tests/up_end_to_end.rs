@@ -5,7 +5,7 @@
 mod common;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use prow_core::prowjob::{ProwJob, ProwJobState};
 use prow_kube::ProwJobs;
@@ -80,21 +80,6 @@ fn start_up(dir: &Path, github_url: &str) -> (common::Up, Value) {
     )
 }
 
-async fn wait_for<T>(
-    what: &str,
-    timeout: Duration,
-    mut probe: impl AsyncFnMut() -> Option<T>,
-) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = probe().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pull_request_webhook_runs_its_presubmit_and_reports_to_github() {
     prow_kube::install_crypto_provider();
@@ -122,7 +107,7 @@ async fn a_pull_request_webhook_runs_its_presubmit_and_reports_to_github() {
     assert_eq!(response.status(), 200, "{:?}", response.text().await);
 
     let jobs = ProwJobs::new(prow_kube::client_for_url(api).expect("client"), "prow");
-    let done: ProwJob = wait_for(
+    let done: ProwJob = common::wait_for(
         "the presubmit to succeed",
         Duration::from_secs(120),
         async || {
@@ -144,7 +129,7 @@ async fn a_pull_request_webhook_runs_its_presubmit_and_reports_to_github() {
     assert!(done.status.completion_time.is_some());
 
     // crier reported the final state on the PR's head commit.
-    let status: Value = wait_for(
+    let status: Value = common::wait_for(
         "a success status on GitHub",
         Duration::from_secs(60),
         async || {

@@ -363,3 +363,23 @@ pub(crate) fn renumbered_webhook(template: &Value, n: u64) -> Vec<u8> {
     payload["pull_request"]["head"]["sha"] = format!("{n:040x}").into();
     serde_json::to_vec(&payload).expect("payload")
 }
+
+/// What `probe` finds, polling every 200 ms until it finds something; fails naming `what` once
+/// `timeout` has passed (no test waits a fixed time for an asynchronous effect).
+pub(crate) async fn wait_for<T>(
+    what: &str,
+    timeout: std::time::Duration,
+    mut probe: impl AsyncFnMut() -> Option<T>,
+) -> T {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
