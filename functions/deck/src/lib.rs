@@ -271,6 +271,8 @@ pub enum StartError {
 pub async fn app(flags: Flags) -> Result<Router, StartError> {
     let live = flags.config.load_live(flags.plugin_config.clone())?;
     let config = live.current();
+    // A broken login setup stops Deck before it connects anywhere.
+    let github_oauth = github_oauth(&flags)?;
     let client = prow_kube::client(&flags.kube).await?;
     let namespace = flags
         .namespace
@@ -294,7 +296,7 @@ pub async fn app(flags: Flags) -> Result<Router, StartError> {
     };
     let mut state = DeckState::new(config, client, &namespace, tokens, artifacts, options)
         .with_live_config(live);
-    if let Some(oauth) = github_oauth(&flags)? {
+    if let Some(oauth) = github_oauth {
         state = state.with_github_oauth(oauth);
     } else if let Some(path) = &flags.cookie_secret {
         // Prow keys CSRF with the cookie secret too: replicas then accept each other's forms.

@@ -418,3 +418,41 @@ async fn sample_jobs(env: &Env) {
     ])
     .await;
 }
+
+#[derive(Debug, clap::Parser)]
+struct Args {
+    #[command(flatten)]
+    flags: prow_deck::Flags,
+}
+
+#[test]
+fn prows_login_flags_parse_beside_the_github_ones() {
+    use clap::{CommandFactory, Parser};
+    Args::command().debug_assert();
+    let args = Args::try_parse_from([
+        "deck",
+        "--config-path=/etc/config/config.yaml",
+        "--oauth-url=/github-login",
+        "--github-oauth-config-file=/etc/githuboauth/secret",
+        "--cookie-secret=/etc/cookie/secret",
+        "--github-host=ghe.example.com",
+        "--github-endpoint=http://ghproxy",
+        "--github-token-path=/etc/github/oauth",
+    ])
+    .unwrap();
+    let flags = args.flags;
+    assert_eq!(flags.oauth_url.as_deref(), Some("/github-login"));
+    assert_eq!(
+        flags.github_oauth_config_file.unwrap().to_str(),
+        Some("/etc/githuboauth/secret")
+    );
+    assert_eq!(
+        flags.cookie_secret.unwrap().to_str(),
+        Some("/etc/cookie/secret")
+    );
+    assert_eq!(flags.github_host, "ghe.example.com");
+    assert_eq!(flags.github.github_endpoint, "http://ghproxy");
+    let defaults = Args::try_parse_from(["deck", "--config-path=/c"]).unwrap();
+    assert_eq!(defaults.flags.github_host, "github.com");
+    assert!(defaults.flags.github.github_token_path.is_none());
+}
