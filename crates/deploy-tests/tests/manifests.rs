@@ -1446,3 +1446,76 @@ fn optional_components_cover_every_function_and_the_public_services() {
         "exactly the public Services get public names"
     );
 }
+
+/// config-updater publishes the compiled config into the ConfigMap the functions mount, under
+/// the key their CONFIG_PATH names, and may update no other ConfigMap by default; the generated
+/// ConfigMap keeps that plain name (a content hash would change it on every apply).
+#[test]
+fn config_updater_writes_the_snapshot_configmap_the_functions_mount_and_only_it() {
+    let updater = find(
+        "serving.knative.dev/v1",
+        "Service",
+        NAMESPACE,
+        "config-updater",
+    )
+    .unwrap();
+    let env = container_env(updater);
+    let (name, key) = (&env["SNAPSHOT_CONFIGMAP"], &env["SNAPSHOT_KEY"]);
+    assert_eq!(env["SNAPSHOT_NAMESPACE"], NAMESPACE);
+    let mut readers = 0;
+    for service in all("serving.knative.dev/v1", "Service") {
+        let function = name_of(service);
+        let Some(config_path) = container_env(service).get("CONFIG_PATH").cloned() else {
+            continue;
+        };
+        readers += 1;
+        let (dir, file) = config_path.rsplit_once('/').unwrap();
+        let mounted = config_map_mounts(service)
+            .into_iter()
+            .find(|(path, _)| path.trim_end_matches('/') == dir)
+            .unwrap_or_else(|| panic!("{function}: nothing mounted at {dir}"));
+        assert_eq!(
+            name_of(mounted.1),
+            name,
+            "{function} mounts another ConfigMap"
+        );
+        assert_eq!(file, key, "{function} reads another key");
+        assert!(config_map_files(mounted.1).contains_key(key.as_str()));
+    }
+    assert!(
+        readers >= FUNCTIONS.len() - 1,
+        "only {readers} functions read a config"
+    );
+    let kustomization: Value = serde_norway::from_str(
+        &std::fs::read_to_string(repo_root().join("config/kustomization.yaml")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        kustomization["generatorOptions"]["disableNameSuffixHash"], true,
+        "a hashed name is not the one config-updater writes"
+    );
+    let role = find(
+        "rbac.authorization.k8s.io/v1",
+        "Role",
+        NAMESPACE,
+        "prow-config-updater",
+    )
+    .unwrap();
+    for rule in role["rules"].as_array().unwrap() {
+        let verbs: Vec<&str> = rule["verbs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        if verbs.contains(&"update") {
+            assert_eq!(
+                rule["resourceNames"],
+                json!([name]),
+                "update is limited by name"
+            );
+        } else {
+            assert_eq!(verbs, ["create"], "create is the only verb without names");
+        }
+    }
+}
