@@ -219,6 +219,7 @@ pub async fn tick(state: &StatusReconcilerState) -> Result<TickReport, TickError
         prowjobs: ProwJobs::new(state.client.clone(), &config.prow.prowjob_namespace),
         report: TickReport::default(),
         bot: None,
+        prs: 0,
     };
     let Some(stored) = stored else {
         // Prow's reconciler starts from the config it finds: nothing is known to have changed.
@@ -323,6 +324,8 @@ struct Run<'a> {
     report: TickReport,
     /// The bot's login, read once a tick when trust is first checked.
     bot: Option<String>,
+    /// PRs reconciled (or tried) this tick.
+    prs: usize,
 }
 
 /// The failure of one PR, for the log.
@@ -336,8 +339,9 @@ enum PrError {
 
 impl Run<'_> {
     fn can_spend(&self, calls: usize) -> bool {
-        // At least one PR per tick, whatever its cost, so a tiny budget still makes progress.
-        self.report.github_calls == 0 || self.report.github_calls + calls <= self.state.budget
+        // The first PR of a tick goes ahead whatever it costs, so a tiny budget still makes
+        // progress.
+        self.prs == 0 || self.report.github_calls + calls <= self.state.budget
     }
 
     fn spend(&mut self, calls: usize) {
@@ -393,6 +397,7 @@ impl Run<'_> {
             if !self.can_spend(cost) {
                 return Outcome::OutOfBudget { done_through };
             }
+            self.prs += 1;
             let result = self
                 .pr(
                     plan,

@@ -371,6 +371,19 @@ async fn a_small_budget_spreads_the_work_over_ticks_without_repeating_it() {
 }
 
 #[tokio::test]
+async fn a_budget_below_one_prs_cost_still_does_one_pr_per_tick() {
+    let h = harness().await;
+    assert_eq!(tick(&h.app(JOBS_BEFORE, 1000)).await, StatusCode::OK);
+    let after = h.app(JOBS_AFTER, 1);
+    for _ in 0..4 {
+        assert_eq!(tick(&after).await, StatusCode::OK);
+    }
+    let (calls, posts) = h.github_log().await;
+    assert_eq!(posts.len(), 4, "{calls:?}");
+    assert_eq!(h.prowjobs().await.len(), 2);
+}
+
+#[tokio::test]
 async fn a_stored_set_that_does_not_parse_fails_the_tick_and_is_left_alone() {
     let h = harness().await;
     let api: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
