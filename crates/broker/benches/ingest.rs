@@ -30,6 +30,7 @@ fn routers() -> HashMap<String, Router> {
         "needs-rebase",
         "cherrypicker",
         "branchprotector",
+        "status-reconciler",
         "redelivery",
         "dead-letters",
     ]

@@ -35,6 +35,7 @@ fn the_deployed_manifests_define_the_expected_objects() {
             ("plank-resync", "*/5 * * * *"),
             ("redelivery", "*/5 * * * *"),
             ("sinker", "0 * * * *"),
+            ("status-reconciler", "*/5 * * * *"),
             ("tide-resync", "0 * * * *"),
         ]
     );
@@ -159,6 +160,11 @@ async fn each_event_reaches_only_its_functions() {
             "branchprotector ping",
             ping_event("branchprotector"),
             vec!["branchprotector"],
+        ),
+        (
+            "status-reconciler ping",
+            ping_event("status-reconciler"),
+            vec!["status-reconciler"],
         ),
         (
             "redelivery ping",

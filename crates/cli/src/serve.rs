@@ -24,6 +24,8 @@ pub(crate) enum Function {
     Horologium(prow_horologium::Flags),
     /// branch-protection: from config.yaml applied to GitHub on ticks.
     Branchprotector(prow_branchprotector::Flags),
+    /// Open PRs follow presubmits added to or removed from the config, on ticks.
+    StatusReconciler(prow_status_reconciler::Flags),
     /// Webhook deliveries our hook never answered 2xx asked of GitHub again, on ticks.
     Redelivery(prow_redelivery::Flags),
     /// Garbage collection of old ProwJobs and pods.
@@ -56,6 +58,9 @@ impl Function {
             Function::Branchprotector(flags) => prow_branchprotector::app(flags)
                 .await
                 .context("branchprotector")?,
+            Function::StatusReconciler(flags) => prow_status_reconciler::app(flags)
+                .await
+                .context("status-reconciler")?,
             Function::Redelivery(flags) => {
                 prow_redelivery::app(flags).await.context("redelivery")?
             }

@@ -348,6 +348,15 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<()> {
             github.clone(),
         )),
     );
+    // Follows the mirrored config: a merged change of presubmits reaches open PRs.
+    routers.insert(
+        "status-reconciler".into(),
+        prow_status_reconciler::router(prow_status_reconciler::StatusReconcilerState::new(
+            live_config.clone(),
+            kube.clone(),
+            github.clone(),
+        )),
+    );
     // GitHub redelivers what hook missed while `prow up` was down: the app's own hook when
     // acting as an app (a token names no hook by itself, so nothing is watched then).
     let redelivery_hooks = match args.github_app.github_app_id {

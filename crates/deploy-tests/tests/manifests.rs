@@ -34,7 +34,7 @@ type Need = (
     &'static str,
     &'static [&'static str],
 );
-const RBAC: [(&str, &[Need]); 15] = [
+const RBAC: [(&str, &[Need]); 16] = [
     ("hook", &[]),
     (
         "plugins",
@@ -48,6 +48,13 @@ const RBAC: [(&str, &[Need]); 15] = [
     (
         "config-updater",
         &[("prow", "", "configmaps", &["get", "create", "update"])],
+    ),
+    (
+        "status-reconciler",
+        &[
+            ("prow", "prow.k8s.io", "prowjobs", &["create"]),
+            ("prow", "", "configmaps", &["get", "create", "update"]),
+        ],
     ),
     (
         "tide",

@@ -106,6 +106,7 @@ pub(crate) fn functions() -> (HashMap<String, Router>, HashMap<&'static str, Rec
         "needs-rebase",
         "cherrypicker",
         "branchprotector",
+        "status-reconciler",
         "redelivery",
         "dead-letters",
     ] {
