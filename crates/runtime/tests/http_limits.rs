@@ -172,11 +172,11 @@ const OWN_ROUTERS: [(&str, &str, &str); 4] = [
         "functions/hook/tests/router.rs",
         "PAYLOAD_TOO_LARGE",
     ),
-    // 8 MiB limit and prow_events::receive, as event_router.
+    // 8 MiB limit and prow_events::receive, as event_router; an event over it changes nothing.
     (
         "plank",
-        "functions/plank/src/lib.rs",
-        "RequestBodyLimitLayer::new(MAX_EVENT_BYTES)",
+        "functions/plank/tests/events.rs",
+        "an_oversized_event_is_refused_with_413_and_changes_nothing",
     ),
     // Form posts under axum's 2 MB default body limit; auth and CSRF on state changes (tested).
     (
@@ -184,11 +184,11 @@ const OWN_ROUTERS: [(&str, &str, &str); 4] = [
         "functions/deck/tests/router.rs",
         "rerun_needs_an_allowed_user_and_csrf",
     ),
-    // A reverse proxy bounding bodies in its handler.
+    // A reverse proxy bounding bodies in its handler: 413, nothing forwarded.
     (
         "ghproxy",
-        "functions/ghproxy/src/lib.rs",
-        "PAYLOAD_TOO_LARGE",
+        "functions/ghproxy/tests/proxy.rs",
+        "an_oversized_body_is_refused_with_413_and_never_reaches_github",
     ),
 ];
 

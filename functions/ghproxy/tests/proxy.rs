@@ -386,3 +386,29 @@ async fn a_tokens_requests_are_spaced_by_the_throttle_but_other_tokens_are_not_h
             .contains("ghproxy_throttled_seconds_total{token=")
     );
 }
+
+/// A request body over the proxy's limit is refused with 413 before anything is forwarded.
+#[tokio::test]
+async fn an_oversized_body_is_refused_with_413_and_never_reaches_github() {
+    let github = MockServer::start().await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(201))
+        .expect(0)
+        .named("nothing forwarded")
+        .mount(&github)
+        .await;
+    let state = GhproxyState::new(&github.uri(), memory(), Options::default()).unwrap();
+    let over_limit = vec![b' '; 32 * 1024 * 1024 + 1];
+    let response = tower::ServiceExt::oneshot(
+        prow_ghproxy::router(state),
+        http::Request::post("/repos/o/r/issues/1/comments")
+            .header("authorization", "token t")
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(over_limit))
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 413);
+    github.verify().await;
+}

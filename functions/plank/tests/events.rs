@@ -314,6 +314,30 @@ async fn events_that_are_not_for_plank_are_acknowledged_and_bad_ones_rejected() 
 
 use prow_core::prowjob::ProwJob;
 
+/// An event over plank's body limit is refused with 413 and changes nothing; the same job in an
+/// event of ordinary size is acted on.
+#[tokio::test]
+async fn an_oversized_event_is_refused_with_413_and_changes_nothing() {
+    let world = World::start().await;
+    let plank = world.plank(Settings::default());
+    let pj = periodic("big", "true");
+    world.jobs.create(&pj).await.unwrap();
+    let before = world.job("big").await;
+    let mut padded = before.clone();
+    padded
+        .metadata
+        .annotations
+        .get_or_insert_default()
+        .insert("padding".into(), "x".repeat(prow_plank::MAX_EVENT_BYTES));
+    let (status, _) = deliver(&plank, &job_added(&padded)).await;
+    assert_eq!(status, 413);
+    assert!(world.pod("big").await.is_none());
+    assert_eq!(world.job("big").await, before);
+
+    deliver_ok(&plank, &job_added(&before)).await;
+    assert!(world.pod("big").await.is_some());
+}
+
 #[tokio::test]
 async fn app_builds_plank_from_flags_and_a_config_file() {
     let world = World::start().await;
