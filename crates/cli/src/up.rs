@@ -395,24 +395,30 @@ pub(crate) async fn run(args: UpArgs) -> anyhow::Result<()> {
     plank_settings.urls.local_deck_only = true;
     routers.insert(
         "plank".into(),
-        prow_plank::router(prow_plank::PlankState::with_settings(
-            plank_settings,
-            kube.clone(),
-            &ns,
-            prow_plank::Options {
-                build_clusters: Some(local_build_clusters(&config, &kube)),
-                ..prow_plank::Options::default()
-            },
-        )),
+        prow_plank::router(
+            prow_plank::PlankState::with_settings(
+                plank_settings,
+                kube.clone(),
+                &ns,
+                prow_plank::Options {
+                    build_clusters: Some(local_build_clusters(&config, &kube)),
+                    ..prow_plank::Options::default()
+                },
+            )
+            .with_live_config(live_config.clone()),
+        ),
     );
     routers.insert(
         "crier".into(),
-        prow_crier::router(prow_crier::CrierState::new(
-            config.clone(),
-            kube.clone(),
-            github.clone(),
-            Some(artifacts.clone()),
-        )),
+        prow_crier::router(
+            prow_crier::CrierState::new(
+                config.clone(),
+                kube.clone(),
+                github.clone(),
+                Some(artifacts.clone()),
+            )
+            .with_live_config(live_config.clone()),
+        ),
     );
     routers.insert(
         "horologium".into(),
