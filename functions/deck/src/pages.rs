@@ -4,7 +4,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use k8s_openapi::jiff::Timestamp;
-use prow_artifacts::layout::{FINISHED_JSON, PODINFO_JSON, PROWJOB_JSON, STARTED_JSON};
+use prow_artifacts::layout::{
+    BUILD_LOG_TXT, FINISHED_JSON, PODINFO_JSON, PROWJOB_JSON, STARTED_JSON,
+};
 use prow_artifacts::metadata::{Finished, Started};
 use prow_core::prowjob::{ProwJob, ProwJobState, ProwJobType};
 use serde::Deserialize;
@@ -364,6 +366,30 @@ async fn render_job(
     let storage_url = storage(state, pj)
         .map(|(_, p)| p.bucket.url(&p.build_dir))
         .unwrap_or_default();
+    // A stored run has no ProwJob to read nor pod to tail: both come from its artifacts.
+    let (prowjob_link, raw_log_link) = if from_storage {
+        (
+            format!("{artifact_base}{PROWJOB_JSON}"),
+            if objects.iter().any(|(rel, _)| rel == BUILD_LOG_TXT) {
+                format!("{artifact_base}{BUILD_LOG_TXT}")
+            } else {
+                String::new()
+            },
+        )
+    } else {
+        (
+            format!("/view/{}/prowjob.json", encode(pj.name())),
+            if pj.status.build_id.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "/log?job={}&id={}",
+                    encode(&pj.spec.job),
+                    encode(&pj.status.build_id)
+                )
+            },
+        )
+    };
     let page = JobPage {
         row: views::row(pj, now),
         cluster: pj.spec.cluster_alias().to_owned(),
@@ -399,6 +425,8 @@ async fn render_job(
             })
             .collect(),
         from_storage,
+        prowjob_link,
+        raw_log_link,
         can_abort: !from_storage && crate::actions::check_abortable(pj).is_ok(),
         csrf: state.csrf.token(&sid),
         user: who.login().unwrap_or("").to_owned(),

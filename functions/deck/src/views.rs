@@ -176,6 +176,10 @@ pub struct JobPage {
     pub artifacts: Vec<ArtifactView>,
     /// Rendered from the stored `prowjob.json`: the ProwJob itself is gone (sinker).
     pub from_storage: bool,
+    /// Where the ProwJob's JSON and the raw build log are: the API server and the pod while
+    /// the ProwJob exists, the artifact store once sinker deleted it.
+    pub prowjob_link: String,
+    pub raw_log_link: String,
     pub can_abort: bool,
     pub csrf: String,
     pub user: String,

@@ -282,6 +282,11 @@ async fn job_page_renders_log_junit_and_artifacts() {
             .contains("script-src 'self'")
     );
 
+    assert_eq!(href_of(&page.body, "prowjob-json"), "/view/a1/prowjob.json");
+    assert_eq!(
+        href_of(&page.body, "raw-log"),
+        "/log?job=pull-foo-unit&id=1100"
+    );
     let log = get(&env, "/log?job=pull-foo-unit&id=1100").await;
     assert_eq!(log.status, StatusCode::OK);
     assert!(log.body.starts_with("starting\n"));
@@ -695,6 +700,16 @@ async fn job_history_lists_runs_from_storage_newest_first_and_pages() {
     assert!(empty.body.contains("No runs are stored there."));
 }
 
+/// The `href` of the link with id `id` in `body`.
+fn href_of(body: &str, id: &str) -> String {
+    let at = body
+        .find(&format!(r#"id="{id}" href=""#))
+        .unwrap_or_else(|| panic!("no link {id}: {body}"));
+    let rest = &body[at + id.len() + 12..];
+    // Askama escapes `&` in attributes as `&#38;`.
+    rest[..rest.find('"').unwrap()].replace("&#38;", "&")
+}
+
 /// Every lens's input for `pj`'s run, and `prowjob.json` as crier stores it.
 fn store_every_lens_input(env: &Env, pj: &ProwJob) {
     env.artifact(pj, "prowjob.json", &serde_json::to_string(pj).unwrap());
@@ -810,6 +825,19 @@ async fn a_run_whose_prowjob_sinker_deleted_renders_from_storage_with_every_lens
     assert!(body.contains(r#"sandbox="""#), "{body}");
     assert!(!body.contains("<script>alert(1)"), "{body}");
     assert!(!body.contains(r#"id="rerun""#), "no rerun of a deleted job");
+
+    // Its prowjob.json and raw build log come from the artifact store: the API server has no
+    // such ProwJob and no pod runs it any more.
+    let json_link = href_of(body, "prowjob-json");
+    assert_eq!(json_link, format!("/stored/gs/{BUCKET}/{dir}/prowjob.json"));
+    let json = get(&env, &json_link).await;
+    assert_eq!(json.status, StatusCode::OK, "{}", json.body);
+    let stored_pj: ProwJob = serde_json::from_str(&json.body).unwrap();
+    assert_eq!(stored_pj.name(), "gone-1");
+    let log_link = href_of(body, "raw-log");
+    let log = get(&env, &log_link).await;
+    assert_eq!(log.status, StatusCode::OK, "{log_link}: {}", log.body);
+    assert_eq!(log.body, "compiling\nFAIL: TestGone\n");
 
     let artifact = get(
         &env,
