@@ -7,7 +7,13 @@
 //! embedded API server takes minutes and its paged lists re-read the whole store per page, which
 //! would measure that server, not Deck.
 //!
-//! `cargo bench -p prow-deck --bench deck` (DECK_BENCH_JOBS=<n> to change the count).
+//! Then the idle RSS of the deck binary in its own process (not this one, which holds the API
+//! server and a second Deck), with no jobs and with all of them. Figures and where the bytes
+//! are: functions/deck/README.md (100k jobs, 5 000 PRs: 34.9 MB, of it 14.2 MB mapped binary).
+//!
+//! `cargo bench -p prow-deck --bench deck` (DECK_BENCH_JOBS=<n> to change the count;
+//! DECK_BENCH_PULLS=per-run gives every run its own PR author and title;
+//! DECK_BENCH_API_ONLY=1 only serves the ProwJobs, to profile a deck binary against them).
 #![allow(clippy::unwrap_used)]
 
 use std::sync::Arc;
@@ -34,15 +40,23 @@ fn job(i: usize) -> ProwJob {
     refs.base_sha = "89abcdef0123456789abcdef0123456789abcdef".into();
     refs.repo_link = format!("https://github.com/acme/{repo}");
     refs.base_link = format!("https://github.com/acme/{repo}/commit/89abcdef0123");
+    // A PR's author and title are the PR's: every run of it carries the same ones. The first
+    // version of this bench gave each run its own (DECK_BENCH_PULLS=per-run still does), which
+    // makes every run's refs distinct as no real Prow's are.
+    let (author, title) = if per_run_pulls() {
+        (i % 300, i)
+    } else {
+        (number as usize % 300, number as usize)
+    };
     let mut pull = Pull::new(
         number,
-        format!("user{}", i % 300),
+        format!("user{author}"),
         "0123456789abcdef0123456789abcdef01234567",
     );
-    pull.title = format!("Change number {i}");
+    pull.title = format!("Change number {title}");
     pull.link = format!("https://github.com/acme/{repo}/pull/{number}");
     pull.commit_link = format!("https://github.com/acme/{repo}/pull/{number}/commits/0123456789ab");
-    pull.author_link = format!("https://github.com/user{}", i % 300);
+    pull.author_link = format!("https://github.com/user{author}");
     refs.pulls.push(pull);
     let states = [
         ProwJobState::Success,
@@ -138,6 +152,11 @@ fn job(i: usize) -> ProwJob {
         "https://prow.example.com/view/gs/kubernetes-ci-logs/pr-logs/pull/acme_{repo}/{number}/{job_name}/{build_id}"
     );
     pj
+}
+
+fn per_run_pulls() -> bool {
+    static PER_RUN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *PER_RUN.get_or_init(|| std::env::var("DECK_BENCH_PULLS").is_ok_and(|v| v == "per-run"))
 }
 
 /// (time to first byte, time to last byte, bytes) of one GET.
@@ -271,6 +290,11 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
     let api = api_server(n).await;
+    if std::env::var_os("DECK_BENCH_API_ONLY").is_some() {
+        // For profiling the deck binary by hand (heaptrack, valgrind) against these jobs.
+        println!("serving {n} ProwJobs at {api}");
+        std::future::pending::<()>().await;
+    }
     let started = Instant::now();
     let state = DeckState::new(
         Arc::new(Config::default()),

@@ -40,10 +40,13 @@ pub fn visible_in(config: &Config, show_hidden: bool, pj: &impl JobFacts) -> boo
         return false;
     }
     let hidden = &config.prow.deck.hidden_repos;
+    // `org/repo` compared in its two parts: this runs for every indexed job of a request.
     hidden.is_empty()
-        || !pj
-            .all_refs()
-            .any(|r| hidden.iter().any(|h| *h == r.org || *h == r.org_repo()))
+        || !pj.repos().any(|(org, repo)| {
+            hidden
+                .iter()
+                .any(|h| *h == org || (!repo.is_empty() && h.split_once('/') == Some((org, repo))))
+        })
 }
 
 /// A filter that also hides what this Deck must not show.

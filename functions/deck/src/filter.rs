@@ -135,7 +135,6 @@ impl Filter {
 
 impl Compiled {
     pub fn matches(&self, pj: &impl JobFacts) -> bool {
-        let all_refs = || pj.all_refs();
         if let Some(job) = &self.job {
             let ok = match job {
                 JobMatch::Exact(j) => pj.job_name() == j,
@@ -149,27 +148,25 @@ impl Compiled {
             return false;
         }
         if let Some((org, repo)) = &self.repo {
-            let hit =
-                all_refs().any(|r| r.repo == *repo && org.as_ref().is_none_or(|o| r.org == *o));
+            let hit = pj
+                .repos()
+                .any(|(o, r)| r == repo && org.as_ref().is_none_or(|want| o == want));
             if !hit {
                 return false;
             }
         }
         if let Some(org) = &self.org
-            && !all_refs().any(|r| r.org == *org)
+            && !pj.repos().any(|(o, _)| o == org)
         {
             return false;
         }
         if let Some(author) = &self.author {
-            let hit = all_refs()
-                .flat_map(|r| r.pulls.iter())
-                .any(|p| p.author.to_lowercase() == *author);
+            let hit = pj.pulls().any(|(_, a)| a.to_lowercase() == *author);
             if !hit {
                 return false;
             }
         }
-        self.pull
-            .admits_any(all_refs().flat_map(|r| r.pulls.iter()).map(|p| &p.number))
+        self.pull.admits_any(pj.pulls().map(|(number, _)| number))
     }
 }
 

@@ -1,20 +1,21 @@
 //! What Deck's index keeps of a ProwJob: a compact summary with the fields its pages, filters,
 //! badges and authorization read, and nothing else. A `ProwJob` value is 4.4 KB before any of its
 //! strings (pod spec and decoration config are inline), and Kubernetes' jobs carry pod specs,
-//! labels and annotations of several KB more; at 100k jobs that is gigabytes. A summary is about
-//! 130 bytes: what a job's config decides (name, type, context, cluster, extra refs, where the
-//! artifacts go...) is one shared `Shape`, a PR's refs and the URL's directory are shared by its
-//! runs, and a slim `ProwJob` is rebuilt only for the rows a page shows.
+//! labels and annotations of several KB more; at 100k jobs that is gigabytes. A summary is 64
+//! bytes: what runs of one job in one state share (the job config's `Shape`, the description,
+//! the state) is one shared `Head`, what runs of one PR share (its refs, the URL's directory) is
+//! one shared `Origin`, a UUID name is 16 bytes, times are seconds; a slim `ProwJob` is rebuilt
+//! only for the rows a page shows.
 
-use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Weak};
 
+use hashbrown::HashTable;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use k8s_openapi::jiff::Timestamp;
 use prow_core::prowjob::{
     API_VERSION, DecorationConfig, GcsConfiguration, KIND, ProwJob, ProwJobAgent, ProwJobSpec,
-    ProwJobState, ProwJobStatus, ProwJobType, Refs, RerunAuthConfig,
+    ProwJobState, ProwJobStatus, ProwJobType, Pull, Refs, RerunAuthConfig,
 };
 
 /// The facts filters and visibility rules read, from a full ProwJob or from a summary.
@@ -23,8 +24,18 @@ pub trait JobFacts {
     fn job_type(&self) -> &ProwJobType;
     fn state(&self) -> ProwJobState;
     fn is_hidden(&self) -> bool;
-    /// The primary refs, then the extra refs.
-    fn all_refs(&self) -> impl Iterator<Item = &Refs>;
+    /// `(org, repo)` of the primary refs, then of the extra refs.
+    fn repos(&self) -> impl Iterator<Item = (&str, &str)>;
+    /// `(number, author)` of every pull of the primary and extra refs.
+    fn pulls(&self) -> impl Iterator<Item = (&u64, &str)>;
+}
+
+fn org_repo(refs: &Refs) -> (&str, &str) {
+    (&refs.org, &refs.repo)
+}
+
+fn number_author(pull: &Pull) -> (&u64, &str) {
+    (&pull.number, &pull.author)
 }
 
 impl JobFacts for ProwJob {
@@ -40,8 +51,20 @@ impl JobFacts for ProwJob {
     fn is_hidden(&self) -> bool {
         self.spec.hidden
     }
-    fn all_refs(&self) -> impl Iterator<Item = &Refs> {
-        self.spec.refs.iter().chain(self.spec.extra_refs.iter())
+    fn repos(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.spec
+            .refs
+            .iter()
+            .chain(self.spec.extra_refs.iter())
+            .map(org_repo)
+    }
+    fn pulls(&self) -> impl Iterator<Item = (&u64, &str)> {
+        self.spec
+            .refs
+            .iter()
+            .chain(self.spec.extra_refs.iter())
+            .flat_map(|r| r.pulls.iter())
+            .map(number_author)
     }
 }
 
@@ -58,8 +81,11 @@ impl<T: JobFacts> JobFacts for Arc<T> {
     fn is_hidden(&self) -> bool {
         T::is_hidden(self)
     }
-    fn all_refs(&self) -> impl Iterator<Item = &Refs> {
-        T::all_refs(self)
+    fn repos(&self) -> impl Iterator<Item = (&str, &str)> {
+        T::repos(self)
+    }
+    fn pulls(&self) -> impl Iterator<Item = (&u64, &str)> {
+        T::pulls(self)
     }
 }
 
@@ -81,50 +107,61 @@ struct Shape {
     hidden: bool,
     rerun_auth: Option<RerunAuthConfig>,
     gcs: Option<GcsConfiguration>,
+    /// Containers in the pod spec (Prow's `omit=pod_spec` keeps one empty container each).
+    containers: u16,
     /// `type_` and `agent` again, hashed (they serialize only through their own modules).
     kind: String,
 }
 
-/// A ProwJob's name: Prow names jobs with UUIDs, kept as their 16 bytes (a string would be a
-/// 36-byte allocation, 48 with the allocator's rounding, per job).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Name {
-    Uuid(uuid::Uuid),
-    Text(Box<str>),
+/// What the runs of one job share while in one state: a handful per job.
+#[derive(Debug, PartialEq)]
+struct Head {
+    shape: Arc<Shape>,
+    description: Arc<str>,
+    state: ProwJobState,
 }
 
-impl Name {
-    fn new(name: String) -> Self {
-        match uuid::Uuid::try_parse(&name) {
-            // Only the canonical spelling round-trips; anything else is kept as written.
-            Ok(u) if u.hyphenated().to_string() == name => Name::Uuid(u),
-            _ => Name::Text(name.into_boxed_str()),
-        }
-    }
-
-    /// The name as text, written into `buf` when it is a UUID.
-    pub fn as_str<'a>(&'a self, buf: &'a mut [u8; 36]) -> &'a str {
-        match self {
-            Name::Uuid(u) => u.hyphenated().encode_lower(buf),
-            Name::Text(t) => t,
-        }
-    }
-
-    pub fn is(&self, name: &str) -> bool {
-        self.as_str(&mut [0; 36]) == name
+impl Head {
+    /// `shape` is interned, so its address stands for its value.
+    fn hash(&self) -> u64 {
+        hash_of(&(Arc::as_ptr(&self.shape), &*self.description, self.state))
     }
 }
 
-impl std::fmt::Display for Name {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str(&mut [0; 36]))
+/// What the runs of one PR (or of one periodic's extra refs) share: the primary refs and the
+/// directory of `status.url`.
+#[derive(Debug, PartialEq)]
+struct Origin {
+    /// The primary refs without their pulls: shared by every PR of a repo at one base.
+    base: Option<Arc<Refs>>,
+    pulls: Box<[Pull]>,
+    /// `status.url` up to the job name, when the URL is `<stem><job>/<build id>` (Prow's
+    /// `job_url_template` for every job type).
+    url_stem: Option<Arc<str>>,
+}
+
+impl Origin {
+    /// `base` and `url_stem` are interned, so their addresses stand for their values.
+    fn hash(&self) -> u64 {
+        hash_of(&(
+            self.base.as_ref().map(Arc::as_ptr),
+            json_hash(&self.pulls),
+            self.url_stem.as_ref().map(|s| s.as_ptr()),
+        ))
+    }
+
+    fn refs(&self) -> Option<Refs> {
+        self.base.as_deref().map(|base| Refs {
+            pulls: self.pulls.to_vec(),
+            ..base.clone()
+        })
     }
 }
 
 /// No time: timestamps are kept as milliseconds since the epoch in an `i64`.
 const NO_TIME: i64 = i64::MIN;
 
-fn millis(t: Option<Time>) -> i64 {
+fn millis(t: Option<&Time>) -> i64 {
     t.map_or(NO_TIME, |t| t.0.as_millisecond())
 }
 
@@ -134,73 +171,139 @@ fn time(ms: i64) -> Option<Timestamp> {
         .flatten()
 }
 
+/// Creation, start, pending and completion time as whole seconds since the epoch (0: none), what
+/// Kubernetes writes; a time that is not (a fraction, before 1970 or after 2106) makes the job
+/// keep all four as milliseconds in its [`Rare`] part.
+type Seconds = [u32; 4];
+
+fn seconds(times: [i64; 4]) -> Option<Seconds> {
+    let mut out = [0u32; 4];
+    for (slot, ms) in out.iter_mut().zip(times) {
+        if ms == NO_TIME {
+            continue;
+        }
+        if ms % 1000 != 0 {
+            return None;
+        }
+        *slot = u32::try_from(ms / 1000).ok().filter(|s| *s != 0)?;
+    }
+    Some(out)
+}
+
 /// What most jobs do not have: kept out of line so the common summary stays small.
 #[derive(Debug, Clone, PartialEq)]
 struct Rare {
+    /// A name that is not a UUID in its canonical spelling.
+    name: Option<Box<str>>,
     /// When not the job's own name (plank names pods after their ProwJob).
     pod_name: Option<Box<str>>,
     /// When not a canonical decimal number.
     build_id: Option<Box<str>>,
     /// When not `<stem><job>/<build id>`.
     url: Option<Box<str>>,
+    /// Milliseconds, when a time is not whole seconds ([`Seconds`]).
+    millis: Option<[i64; 4]>,
 }
 
-/// One ProwJob as the index keeps it, about 130 bytes: job-config facts, a PR's refs and the
-/// URL's directory are shared with other runs, times are milliseconds, a UUID name is 16 bytes.
+/// One ProwJob as the index keeps it, 64 bytes: see the module comment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Summary {
-    pub name: Name,
-    shape: Arc<Shape>,
-    refs: Option<Arc<Refs>>,
-    description: Arc<str>,
-    /// `status.url` up to the job name, when the URL is `<stem><job>/<build id>` (Prow's
-    /// `job_url_template` for every job type).
-    url_stem: Option<Arc<str>>,
-    rare: Option<Box<Rare>>,
+    /// The name when it is a UUID in canonical spelling (Prow's names), else nil and the name in
+    /// `rare`: a 36-byte string would cost 48 bytes of heap per job.
+    uuid: uuid::Uuid,
     /// `status.build_id` as a number (0 with `rare.build_id` or none).
     build: u64,
-    creation: i64,
-    start: i64,
-    pending: i64,
-    completion: i64,
-    state: ProwJobState,
-    /// Containers in the pod spec (Prow's `omit=pod_spec` keeps one empty container each).
-    pub containers: u16,
+    head: Arc<Head>,
+    origin: Arc<Origin>,
+    rare: Option<Box<Rare>>,
+    seconds: Seconds,
 }
 
 impl JobFacts for Summary {
     fn job_name(&self) -> &str {
-        &self.shape.job
+        &self.head.shape.job
     }
     fn job_type(&self) -> &ProwJobType {
-        &self.shape.type_
+        &self.head.shape.type_
     }
     fn state(&self) -> ProwJobState {
-        self.state
+        self.head.state
     }
     fn is_hidden(&self) -> bool {
-        self.shape.hidden
+        self.head.shape.hidden
     }
-    fn all_refs(&self) -> impl Iterator<Item = &Refs> {
-        self.refs
+    fn repos(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.origin
+            .base
             .as_deref()
             .into_iter()
-            .chain(self.shape.extra_refs.iter())
+            .chain(self.head.shape.extra_refs.iter())
+            .map(org_repo)
+    }
+    fn pulls(&self) -> impl Iterator<Item = (&u64, &str)> {
+        self.origin.pulls.iter().map(number_author).chain(
+            self.head
+                .shape
+                .extra_refs
+                .iter()
+                .flat_map(|r| r.pulls.iter())
+                .map(number_author),
+        )
     }
 }
 
+const CREATION: usize = 0;
+const START: usize = 1;
+const PENDING: usize = 2;
+const COMPLETION: usize = 3;
+
 impl Summary {
+    fn rare_name(&self) -> Option<&str> {
+        self.rare.as_ref().and_then(|r| r.name.as_deref())
+    }
+
+    /// The name as text, written into `buf` when it is a UUID.
+    pub fn name<'a>(&'a self, buf: &'a mut [u8; 36]) -> &'a str {
+        match self.rare_name() {
+            Some(text) => text,
+            None => self.uuid.hyphenated().encode_lower(buf),
+        }
+    }
+
+    pub fn name_is(&self, name: &str) -> bool {
+        self.name(&mut [0; 36]) == name
+    }
+
+    pub fn name_string(&self) -> String {
+        self.name(&mut [0; 36]).to_owned()
+    }
+
+    /// Containers in the pod spec.
+    pub fn containers(&self) -> usize {
+        usize::from(self.head.shape.containers)
+    }
+
+    fn millis(&self, which: usize) -> i64 {
+        match self.rare.as_ref().and_then(|r| r.millis) {
+            Some(ms) => ms[which],
+            None => match self.seconds[which] {
+                0 => NO_TIME,
+                s => i64::from(s) * 1000,
+            },
+        }
+    }
+
     pub fn start(&self) -> Option<Timestamp> {
-        time(self.start)
+        time(self.millis(START))
     }
 
     pub fn creation(&self) -> Option<Timestamp> {
-        time(self.creation)
+        time(self.millis(CREATION))
     }
 
     /// Milliseconds of the start (or else the creation) time: what the index sorts by.
     pub fn sort_millis(&self) -> i64 {
-        match (self.start, self.creation) {
+        match (self.millis(START), self.millis(CREATION)) {
             (NO_TIME, NO_TIME) => 0,
             (NO_TIME, c) => c,
             (s, _) => s,
@@ -219,17 +322,23 @@ impl Summary {
         if let Some(url) = self.rare.as_ref().and_then(|r| r.url.as_deref()) {
             return url.to_owned();
         }
-        match &self.url_stem {
-            Some(stem) => format!("{stem}{}/{}", self.shape.job, self.build_id()),
+        match &self.origin.url_stem {
+            Some(stem) => format!("{stem}{}/{}", self.head.shape.job, self.build_id()),
             None => String::new(),
         }
+    }
+
+    /// Whether both runs' refs and URL directory are one shared value.
+    #[cfg(test)]
+    pub fn shares_origin_with(&self, other: &Summary) -> bool {
+        Arc::ptr_eq(&self.origin, &other.origin)
     }
 
     /// The slim ProwJob this summary stands for: everything Deck's pages read; no pod spec,
     /// labels, annotations or decoration config but where artifacts are.
     pub fn to_prowjob(&self) -> ProwJob {
-        let shape = &*self.shape;
-        let name = self.name.to_string();
+        let shape = &*self.head.shape;
+        let name = self.name_string();
         ProwJob {
             api_version: API_VERSION.to_owned(),
             kind: KIND.to_owned(),
@@ -245,7 +354,7 @@ impl Summary {
                 cluster: shape.cluster.to_string(),
                 namespace: shape.pod_namespace.to_string(),
                 job: shape.job.to_string(),
-                refs: self.refs.as_deref().cloned(),
+                refs: self.origin.refs(),
                 extra_refs: shape.extra_refs.clone(),
                 report: shape.report,
                 context: shape.context.to_string(),
@@ -260,10 +369,10 @@ impl Summary {
             },
             status: ProwJobStatus {
                 start_time: self.start().map(Time),
-                pending_time: time(self.pending).map(Time),
-                completion_time: time(self.completion).map(Time),
-                state: self.state,
-                description: self.description.to_string(),
+                pending_time: time(self.millis(PENDING)).map(Time),
+                completion_time: time(self.millis(COMPLETION)).map(Time),
+                state: self.head.state,
+                description: self.head.description.to_string(),
                 url: self.url(),
                 pod_name: self
                     .rare
@@ -282,22 +391,24 @@ impl Summary {
 #[derive(Debug, Default)]
 pub struct Interner {
     strings: Table<str>,
-    refs: Table<Refs>,
+    bases: Table<Refs>,
     shapes: Table<Shape>,
+    heads: Table<Head>,
+    origins: Table<Origin>,
 }
 
+/// An entry is its value's hash and a weak reference: 24 bytes (32 for `str`), where a map of
+/// hash to a `Vec` of them cost three times that.
 #[derive(Debug)]
 struct Table<T: ?Sized> {
-    by_hash: HashMap<u64, Vec<Weak<T>>>,
-    entries: usize,
+    entries: HashTable<(u64, Weak<T>)>,
     swept_at: usize,
 }
 
 impl<T: ?Sized> Default for Table<T> {
     fn default() -> Self {
         Self {
-            by_hash: HashMap::new(),
-            entries: 0,
+            entries: HashTable::new(),
             swept_at: 0,
         }
     }
@@ -305,31 +416,36 @@ impl<T: ?Sized> Default for Table<T> {
 
 impl<T: ?Sized + PartialEq> Table<T> {
     fn find(&self, hash: u64, value: &T) -> Option<Arc<T>> {
-        self.by_hash
-            .get(&hash)?
-            .iter()
-            .filter_map(Weak::upgrade)
+        self.entries
+            .iter_hash(hash)
+            .filter(|(h, _)| *h == hash)
+            .filter_map(|(_, w)| w.upgrade())
             .find(|v| **v == *value)
     }
 
     fn insert(&mut self, hash: u64, fresh: &Arc<T>) {
-        self.by_hash
-            .entry(hash)
-            .or_default()
-            .push(Arc::downgrade(fresh));
-        self.entries += 1;
-        if self.entries > 1024 && self.entries > 2 * self.swept_at {
+        if self.entries.len() > 1024 && self.entries.len() > 2 * self.swept_at {
             self.sweep();
         }
+        self.entries
+            .insert_unique(hash, (hash, Arc::downgrade(fresh)), |(h, _)| *h);
     }
 
     fn sweep(&mut self) {
-        self.by_hash.retain(|_, bucket| {
-            bucket.retain(|w| w.strong_count() > 0);
-            !bucket.is_empty()
-        });
-        self.entries = self.by_hash.values().map(Vec::len).sum();
-        self.swept_at = self.entries;
+        self.entries.retain(|(_, w)| w.strong_count() > 0);
+        self.entries.shrink_to_fit(|(h, _)| *h);
+        self.swept_at = self.entries.len();
+    }
+
+    fn intern(&mut self, hash: u64, value: T) -> Arc<T>
+    where
+        T: Sized,
+    {
+        self.find(hash, &value).unwrap_or_else(|| {
+            let fresh = Arc::new(value);
+            self.insert(hash, &fresh);
+            fresh
+        })
     }
 }
 
@@ -355,13 +471,13 @@ impl Interner {
         })
     }
 
-    fn shared<T: PartialEq + serde::Serialize>(table: &mut Table<T>, value: T) -> Arc<T> {
-        let hash = json_hash(&value);
-        table.find(hash, &value).unwrap_or_else(|| {
-            let fresh = Arc::new(value);
-            table.insert(hash, &fresh);
-            fresh
-        })
+    /// Sweeps every table: after a full list replaced the index, what only the old one held.
+    pub fn sweep(&mut self) {
+        self.strings.sweep();
+        self.bases.sweep();
+        self.shapes.sweep();
+        self.heads.sweep();
+        self.origins.sweep();
     }
 
     /// The summary of `pj`, sharing what other summaries already hold.
@@ -391,44 +507,155 @@ impl Interner {
             hidden: spec.hidden,
             rerun_auth: spec.rerun_auth_config,
             gcs: spec.decoration_config.and_then(|d| d.gcs_configuration),
+            containers,
         };
-        let shape = Self::shared(&mut self.shapes, shape);
+        let shape = self.shapes.intern(json_hash(&shape), shape);
+        let head = Head {
+            shape,
+            description: self.str(&status.description),
+            state: status.state,
+        };
+        let head = self.heads.intern(head.hash(), head);
         // A canonical number only: "007" or "" must come back as written.
         let build = status
             .build_id
             .parse::<u64>()
             .ok()
             .filter(|n| *n != 0 && n.to_string() == status.build_id);
-        let tail = format!("{}/{}", shape.job, status.build_id);
+        let tail = format!("{}/{}", head.shape.job, status.build_id);
         let url_stem = match status.url.strip_suffix(&tail) {
             Some(stem) if !status.url.is_empty() => Some(self.str(stem)),
             _ => None,
         };
+        let (base, pulls) = match spec.refs {
+            Some(mut refs) => {
+                let pulls = std::mem::take(&mut refs.pulls).into_boxed_slice();
+                (Some(self.bases.intern(json_hash(&refs), refs)), pulls)
+            }
+            None => (None, Box::default()),
+        };
+        let origin = Origin {
+            base,
+            pulls,
+            url_stem,
+        };
+        let origin = self.origins.intern(origin.hash(), origin);
+        let uuid = match uuid::Uuid::try_parse(&name) {
+            // Only the canonical spelling round-trips; anything else is kept as written.
+            Ok(u) if u.hyphenated().to_string() == name => Some(u),
+            _ => None,
+        };
+        let all_millis = [
+            millis(metadata.creation_timestamp.as_ref()),
+            millis(status.start_time.as_ref()),
+            millis(status.pending_time.as_ref()),
+            millis(status.completion_time.as_ref()),
+        ];
+        let secs = seconds(all_millis);
         let rare = Rare {
             pod_name: (status.pod_name != name).then(|| status.pod_name.into_boxed_str()),
+            name: uuid.is_none().then(|| name.into_boxed_str()),
             build_id: build
                 .is_none()
                 .then(|| status.build_id.into_boxed_str())
                 .filter(|b| !b.is_empty()),
-            url: (url_stem.is_none() && !status.url.is_empty())
+            url: (origin.url_stem.is_none() && !status.url.is_empty())
                 .then(|| status.url.into_boxed_str()),
+            millis: secs.is_none().then_some(all_millis),
         };
-        let rare = (rare.pod_name.is_some() || rare.build_id.is_some() || rare.url.is_some())
-            .then(|| Box::new(rare));
+        let rare = (rare.name.is_some()
+            || rare.pod_name.is_some()
+            || rare.build_id.is_some()
+            || rare.url.is_some()
+            || rare.millis.is_some())
+        .then(|| Box::new(rare));
         Summary {
-            name: Name::new(name),
-            shape,
-            refs: spec.refs.map(|r| Self::shared(&mut self.refs, r)),
-            description: self.str(&status.description),
-            url_stem,
-            rare,
+            uuid: uuid.unwrap_or_default(),
             build: build.unwrap_or(0),
-            creation: millis(metadata.creation_timestamp),
-            start: millis(status.start_time),
-            pending: millis(status.pending_time),
-            completion: millis(status.completion_time),
-            state: status.state,
-            containers,
+            head,
+            origin,
+            rare,
+            seconds: secs.unwrap_or_default(),
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_summary_is_64_bytes() {
+        assert_eq!(std::mem::size_of::<Summary>(), 64);
+        assert_eq!(std::mem::size_of::<Option<Summary>>(), 64);
+    }
+
+    #[test]
+    fn whole_seconds_are_kept_as_seconds_and_anything_else_as_millis() {
+        let second = 1_700_000_000_000;
+        assert_eq!(
+            seconds([second, NO_TIME, second + 5000, NO_TIME]),
+            Some([1_700_000_000, 0, 1_700_000_005, 0])
+        );
+        for odd in [second + 1, 0, -1000, (i64::from(u32::MAX) + 1) * 1000] {
+            assert_eq!(seconds([odd, NO_TIME, NO_TIME, NO_TIME]), None, "{odd}");
+        }
+    }
+
+    #[test]
+    fn odd_times_round_trip_through_the_rare_part() {
+        let mut pj = ProwJob::builder("ci", ProwJobType::Periodic)
+            .name("a")
+            .started_at(Time(
+                Timestamp::from_millisecond(1_700_000_000_123).unwrap(),
+            ))
+            .build();
+        pj.status.completion_time = Some(Time(Timestamp::from_second(-5).unwrap()));
+        let summary = Interner::default().summarize(pj.clone());
+        let back = summary.to_prowjob();
+        assert_eq!(back.status.start_time, pj.status.start_time);
+        assert_eq!(back.status.completion_time, pj.status.completion_time);
+        assert_eq!(
+            back.metadata.creation_timestamp,
+            pj.metadata.creation_timestamp
+        );
+    }
+
+    #[test]
+    fn heads_and_origins_are_shared_and_freed_with_their_last_run() {
+        let mut interner = Interner::default();
+        let run = |state, number| {
+            let mut refs = Refs::new("acme", "foo");
+            refs.pulls.push(Pull::new(number, "alice", "abc"));
+            ProwJob::builder("pull-foo", ProwJobType::Presubmit)
+                .name(format!("run-{number}-{state:?}"))
+                .refs(refs)
+                .state(state)
+                .build()
+        };
+        let one = interner.summarize(run(ProwJobState::Success, 1));
+        let two = interner.summarize(run(ProwJobState::Success, 1));
+        let other = interner.summarize(run(ProwJobState::Failure, 2));
+        assert!(Arc::ptr_eq(&one.head, &two.head));
+        assert!(one.shares_origin_with(&two));
+        assert!(!one.shares_origin_with(&other));
+        assert!(Arc::ptr_eq(
+            one.origin.base.as_ref().unwrap(),
+            other.origin.base.as_ref().unwrap()
+        ));
+        assert_eq!(
+            other.pulls().collect::<Vec<_>>(),
+            [(&2, "alice")],
+            "pulls kept beside the shared base"
+        );
+        assert_eq!(
+            other.to_prowjob().spec.refs,
+            run(ProwJobState::Failure, 2).spec.refs
+        );
+        drop((one, two));
+        interner.sweep();
+        assert_eq!(interner.origins.entries.len(), 1);
+        assert_eq!(interner.heads.entries.len(), 1);
     }
 }
