@@ -3,6 +3,7 @@
 
 mod common;
 
+use base64::Engine as _;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -14,22 +15,7 @@ const BASE_SHA: &str = "1111111111111111111111111111111111111111";
 const SECRET: &[u8] = b"in-repo-secret";
 
 fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 async fn github() -> MockServer {

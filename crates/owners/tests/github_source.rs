@@ -3,6 +3,7 @@
 // Case tables are tuples of login slices; naming each shape would not make them clearer.
 #![allow(clippy::type_complexity)]
 
+use base64::Engine as _;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -38,22 +39,7 @@ const FILES: &[(&str, &str)] = &[
 ];
 
 fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 async fn github_with_tree(server: &MockServer, truncated: bool) {

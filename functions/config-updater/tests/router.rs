@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use base64::Engine as _;
 use std::sync::Arc;
 
 use axum::Router;
@@ -83,22 +84,7 @@ fn contents(text: &str) -> Value {
 
 /// Standard base64, enough for the contents API's answers.
 fn base64_encode(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, &b)| n | (u32::from(b) << (16 - 8 * i)));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 async fn mock_reads(gh: &MockServer, comments: Value) {

@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+use base64::Engine as _;
 use std::sync::Arc;
 
 use axum::Router;
@@ -753,22 +754,7 @@ const HEAD_SHA: &str = "ec26c3e57ca3a959ca5aad62de7213c562f8c821";
 const PUSHED_SHA: &str = "6113728f27ae82c7b1a177c8d03f9e96e0adf246";
 
 fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 /// Serves `.prow.yaml` with `text` at `sha` through the tree and contents APIs.
