@@ -26,6 +26,9 @@ pub enum CacheMode {
     NoStore,
     /// Not a cacheable read (a mutation, HEAD, GraphQL, the caller's own conditional request).
     Skip,
+    /// An identical read (same path, `Accept` and token) was being asked already: answered with
+    /// its answer, without a request to GitHub.
+    Coalesced,
 }
 
 impl CacheMode {
@@ -37,12 +40,16 @@ impl CacheMode {
             CacheMode::Changed => "CHANGED",
             CacheMode::NoStore => "NO-STORE",
             CacheMode::Skip => "SKIP",
+            CacheMode::Coalesced => "COALESCED",
         }
     }
 
     /// Whether answering this way cost no rate limit (GitHub does not count 304s).
     pub fn is_free(self) -> bool {
-        matches!(self, CacheMode::Revalidated | CacheMode::Fresh)
+        matches!(
+            self,
+            CacheMode::Revalidated | CacheMode::Fresh | CacheMode::Coalesced
+        )
     }
 }
 

@@ -134,6 +134,9 @@ struct Inner {
     /// The throttling clock's zero.
     started: tokio::time::Instant,
     in_flight: Semaphore,
+    /// Reads being answered, by cache key: a second identical GET waits for the first's
+    /// answer instead of asking GitHub again (Prow's ghcache coalesces the same way).
+    reads_in_flight: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<SharedRead>>>>,
 }
 
 /// Options of a [`GhproxyState`] beyond its upstream and store.
@@ -192,6 +195,7 @@ impl GhproxyState {
                 slots: Mutex::new(HashMap::new()),
                 started: tokio::time::Instant::now(),
                 in_flight: Semaphore::new(options.concurrency.max(1)),
+                reads_in_flight: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -386,17 +390,16 @@ async fn proxy(State(state): State<GhproxyState>, request: Request) -> Response 
     let outgoing = forwarded_headers(&parts.headers);
     let result = match decide::classify(&parts.method, parts.uri.path(), conditional) {
         RequestKind::CacheableRead => read(&state, &caller, &path_and_query, outgoing).await,
-        RequestKind::Mutation => {
-            mutate(
-                &state,
-                &caller,
-                parts.method,
-                &path_and_query,
-                outgoing,
-                body,
-            )
-            .await
-        }
+        RequestKind::Mutation => mutate(
+            &state,
+            &caller,
+            parts.method,
+            &path_and_query,
+            outgoing,
+            body,
+        )
+        .await
+        .map_err(|err| err.to_string()),
         RequestKind::PassThrough => {
             let sent = send(
                 &state,
@@ -407,7 +410,7 @@ async fn proxy(State(state): State<GhproxyState>, request: Request) -> Response 
                 body,
             )
             .await;
-            sent.map(|upstream| {
+            sent.map_err(|err| err.to_string()).map(|upstream| {
                 state.inner.metrics.request(
                     &caller.name,
                     &caller.identity,
@@ -440,18 +443,88 @@ fn free_or(mode: CacheMode, status: StatusCode) -> CacheMode {
     }
 }
 
-/// A GET: the stored copy's validator goes with the request; a 304 is answered from the store.
+/// One read's answer before it is addressed to a caller; shared by coalesced callers.
+#[derive(Debug, Clone)]
+struct SharedRead {
+    /// GitHub's answer, or why GitHub did not answer.
+    answer: Result<(StatusCode, HeaderMap, Bytes), String>,
+    mode: CacheMode,
+}
+
+/// A GET. Identical reads in flight at once (same path, `Accept` and token: the cache key) are
+/// answered by one: the first asks GitHub ([`read_once`]), the others wait for its answer and
+/// spend no budget (`COALESCED`). A caller that gives up does not fail the others: the next one
+/// waiting takes over.
 async fn read(
     state: &GhproxyState,
     caller: &Caller,
     path_and_query: &str,
-    mut outgoing: HeaderMap,
-) -> Result<Response, reqwest::Error> {
+    outgoing: HeaderMap,
+) -> Result<Response, String> {
     let accept = outgoing
         .get(http::header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     let key = decide::cache_key(path_and_query, accept, &caller.identity);
+    let cell = {
+        let mut in_flight = state
+            .inner
+            .reads_in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        Arc::clone(in_flight.entry(key.clone()).or_default())
+    };
+    let asked = std::sync::atomic::AtomicBool::new(false);
+    let shared = cell
+        .get_or_init(|| async {
+            asked.store(true, std::sync::atomic::Ordering::Relaxed);
+            match read_once(state, caller, &key, path_and_query, outgoing).await {
+                Ok(shared) => shared,
+                Err(err) => SharedRead {
+                    answer: Err(err.to_string()),
+                    mode: CacheMode::NoStore,
+                },
+            }
+        })
+        .await
+        .clone();
+    {
+        // Whoever finishes first forgets the read, so a later GET asks GitHub again.
+        let mut in_flight = state
+            .inner
+            .reads_in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if in_flight
+            .get(&key)
+            .is_some_and(|current| Arc::ptr_eq(current, &cell))
+        {
+            in_flight.remove(&key);
+        }
+    }
+    let mode = if asked.load(std::sync::atomic::Ordering::Relaxed) {
+        shared.mode
+    } else {
+        state
+            .inner
+            .metrics
+            .request(&caller.name, &caller.identity, CacheMode::Coalesced);
+        CacheMode::Coalesced
+    };
+    let (status, headers, body) = shared.answer?;
+    Ok(respond(state, caller, status, &headers, body, mode))
+}
+
+/// Asks GitHub once: the stored copy's validator goes with the request; a 304 is answered from
+/// the store.
+async fn read_once(
+    state: &GhproxyState,
+    caller: &Caller,
+    key: &str,
+    path_and_query: &str,
+    mut outgoing: HeaderMap,
+) -> Result<SharedRead, reqwest::Error> {
+    let key = key.to_owned();
     let copy = blocking(state, {
         let key = key.clone();
         move |store| store.get(&key)
@@ -467,14 +540,10 @@ async fn read(
         let status = StatusCode::from_u16(copy.status).unwrap_or(StatusCode::OK);
         let headers = to_header_map(&copy.headers);
         let body = Bytes::from(copy.body.clone());
-        return Ok(respond(
-            state,
-            caller,
-            status,
-            &headers,
-            body,
-            CacheMode::Fresh,
-        ));
+        return Ok(SharedRead {
+            answer: Ok((status, headers, body)),
+            mode: CacheMode::Fresh,
+        });
     }
     if let Some((name, value)) = copy.as_ref().and_then(CachedResponse::validator)
         && let Ok(value) = HeaderValue::from_str(value)
@@ -509,14 +578,10 @@ async fn read(
                 }
             }
             let status = StatusCode::from_u16(copy.status).unwrap_or(StatusCode::OK);
-            respond(
-                state,
-                caller,
-                status,
-                &headers,
-                Bytes::from(copy.body),
-                CacheMode::Revalidated,
-            )
+            SharedRead {
+                answer: Ok((status, headers, Bytes::from(copy.body))),
+                mode: CacheMode::Revalidated,
+            }
         }
         (ReadOutcome::Store(mode), _) => {
             metrics.request(&caller.name, &caller.identity, mode);
@@ -528,28 +593,20 @@ async fn read(
                 validated_at: now,
             };
             blocking(state, move |store| store.put(&key, &entry)).await;
-            respond(
-                state,
-                caller,
-                upstream.status,
-                &upstream.headers,
-                upstream.body,
+            SharedRead {
+                answer: Ok((upstream.status, upstream.headers, upstream.body)),
                 mode,
-            )
+            }
         }
         (outcome, _) => {
             if matches!(outcome, ReadOutcome::PassOn { drop_cached: true }) {
                 blocking(state, move |store| store.remove(&key)).await;
             }
             metrics.request(&caller.name, &caller.identity, CacheMode::NoStore);
-            respond(
-                state,
-                caller,
-                upstream.status,
-                &upstream.headers,
-                upstream.body,
-                CacheMode::NoStore,
-            )
+            SharedRead {
+                answer: Ok((upstream.status, upstream.headers, upstream.body)),
+                mode: CacheMode::NoStore,
+            }
         }
     })
 }

@@ -412,3 +412,88 @@ async fn an_oversized_body_is_refused_with_413_and_never_reaches_github() {
     assert_eq!(response.status(), 413);
     github.verify().await;
 }
+
+#[tokio::test]
+async fn identical_reads_in_flight_at_once_ask_github_once() {
+    let github = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/repos/o/r/pulls/1"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("etag", "\"v1\"")
+                .set_body_json(serde_json::json!({"number": 1}))
+                // Long enough for every caller below to arrive while the first is asked.
+                .set_delay(Duration::from_millis(600)),
+        )
+        .mount(&github)
+        .await;
+    let (base, _) = serve_proxy(&github.uri(), memory(), Options::default()).await;
+    let http = client();
+    let mut calls = Vec::new();
+    for token in ["t1", "t1", "t1", "t1", "t1", "t1", "t2"] {
+        let (http, base) = (http.clone(), base.clone());
+        calls.push(tokio::spawn(async move {
+            let response = call(
+                &http,
+                &base,
+                "GET",
+                "/repos/o/r/pulls/1",
+                token,
+                "prow-plugins/0.1",
+            )
+            .await;
+            assert_eq!(response.status(), 200);
+            (token, body(response).await)
+        }));
+    }
+    let mut modes: Vec<(&str, String)> = Vec::new();
+    for call in calls {
+        let (token, (mode, value)) = call.await.unwrap();
+        assert_eq!(value, serde_json::json!({"number": 1}));
+        modes.push((token, mode));
+    }
+    modes.sort();
+    assert_eq!(
+        modes,
+        [
+            ("t1", "COALESCED"),
+            ("t1", "COALESCED"),
+            ("t1", "COALESCED"),
+            ("t1", "COALESCED"),
+            ("t1", "COALESCED"),
+            ("t1", "MISS"),
+            // Another token is another cache partition: never answered with t1's answer.
+            ("t2", "MISS"),
+        ]
+        .map(|(t, m)| (t, m.to_owned()))
+    );
+    let asked = |requests: &[wiremock::Request], token: &str| {
+        requests
+            .iter()
+            .filter(|r| r.headers["authorization"] == format!("token {token}").as_str())
+            .count()
+    };
+    let requests = github.received_requests().await.unwrap();
+    assert_eq!((asked(&requests, "t1"), asked(&requests, "t2")), (1, 1));
+    let text = metrics(&base).await;
+    assert!(
+        text.lines()
+            .any(|l| l.contains("mode=\"COALESCED\"") && l.ends_with(" 5")),
+        "{text}"
+    );
+
+    // Once answered, the read is forgotten: the next GET asks GitHub again (with the ETag).
+    let later = call(
+        &http,
+        &base,
+        "GET",
+        "/repos/o/r/pulls/1",
+        "t1",
+        "prow-plugins/0.1",
+    )
+    .await;
+    assert_ne!(later.headers()["x-cache-mode"], "COALESCED");
+    let requests = github.received_requests().await.unwrap();
+    assert_eq!(asked(&requests, "t1"), 2);
+    assert_eq!(requests.last().unwrap().headers["if-none-match"], "\"v1\"");
+}
