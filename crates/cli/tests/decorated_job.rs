@@ -283,6 +283,24 @@ async fn a_decorated_presubmit_clones_the_pr_runs_and_uploads_in_prows_layout() 
     assert_eq!(finished_json["passed"], json!(true), "{finished_json}");
     assert_eq!(finished_json["result"], json!("SUCCESS"), "{finished_json}");
     assert_eq!(read(&run.join("artifacts/result.txt")), "ok\n");
+    // crier adds the pod and its events once the job is done, as Prow's gcsk8sreporter, so
+    // Deck's pod info lens has them under `prow up` too.
+    let podinfo: Value = common::wait_for("podinfo.json", Duration::from_secs(30), async || {
+        std::fs::read_to_string(run.join("podinfo.json"))
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok())
+    })
+    .await;
+    assert_eq!(
+        podinfo["pod"]["metadata"]["name"],
+        json!(unit.metadata.name.as_deref().expect("name")),
+        "{podinfo:#}"
+    );
+    assert_eq!(
+        podinfo["pod"]["status"]["phase"],
+        json!("Succeeded"),
+        "{podinfo:#}"
+    );
 
     // Past its 2 s timeout the slow job is interrupted, ignores it, and is killed after the
     // 1 s grace period: a failure, as in Prow, well before its 60 s sleep would end.
