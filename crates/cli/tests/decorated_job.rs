@@ -301,6 +301,17 @@ async fn a_decorated_presubmit_clones_the_pr_runs_and_uploads_in_prows_layout() 
         json!("Succeeded"),
         "{podinfo:#}"
     );
+    // The local kubelet records events as a kubelet does: the pod's scheduling and each start.
+    let reasons: Vec<&str> = podinfo["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["reason"].as_str())
+        .collect();
+    assert!(
+        reasons.contains(&"Scheduled") && reasons.contains(&"Started"),
+        "{podinfo:#}"
+    );
 
     // Past its 2 s timeout the slow job is interrupted, ignores it, and is killed after the
     // 1 s grace period: a failure, as in Prow, well before its 60 s sleep would end.

@@ -40,7 +40,7 @@ pub use crate::host::{host_path, host_value, pod_utility, program};
 use crate::logs::{LogTarget, MemoryLogs};
 use crate::object::timestamp;
 use crate::patch::PatchKind;
-use crate::resources::PODS;
+use crate::resources::{EVENTS, PODS};
 use crate::server::{ApiServer, Filter, WriteOptions};
 
 /// Called when a pod's containers have ended, before its final status is written.
@@ -348,6 +348,79 @@ pub fn final_phase(results: &[Terminated]) -> &'static str {
 type PodKey = (String, String, String);
 
 /// Resolves once `cancelled` turns true (or its sender is gone).
+/// A core/v1 Event about `pod`, as a kubelet (or, for `Scheduled`, the scheduler) records one:
+/// what `kubectl describe pod` and Prow's `podinfo.json` show. `sequence` keeps names unique
+/// when two events share a timestamp (Kubernetes names them `<pod>.<hex nanoseconds>`).
+pub fn pod_event(
+    pod: &Value,
+    node: &str,
+    (kind, reason, message): (&str, &str, &str),
+    at: &str,
+    sequence: u64,
+) -> Value {
+    let (ns, name, uid) = pod_key(pod);
+    let now = Utc::now();
+    let component = if reason == "Scheduled" {
+        "default-scheduler"
+    } else {
+        "kubelet"
+    };
+    json!({
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {
+            "name": format!("{name}.{:x}{sequence:x}", now.timestamp_nanos_opt().unwrap_or_default()),
+            "namespace": ns,
+        },
+        "involvedObject": {"kind": "Pod", "apiVersion": "v1", "namespace": ns, "name": name, "uid": uid},
+        "reason": reason,
+        "message": message,
+        "type": kind,
+        "source": {"component": component, "host": node},
+        "reportingComponent": component,
+        "reportingInstance": node,
+        "firstTimestamp": at,
+        "lastTimestamp": at,
+        "count": 1,
+    })
+}
+
+/// The events a finished pod leaves, from its containers' results: each container that ran was
+/// started; one that could not run failed with its reason; a pod past its deadline says so.
+pub fn finished_pod_events<'a>(
+    containers: impl IntoIterator<Item = (&'a str, &'a Terminated)>,
+    timed_out: bool,
+) -> Vec<(&'static str, &'static str, String, String)> {
+    let mut events = Vec::new();
+    for (name, result) in containers {
+        if result.reason == "ContainerCannotRun" {
+            let why = result.message.as_deref().unwrap_or("could not start");
+            events.push((
+                "Warning",
+                "Failed",
+                format!("Error: {why}"),
+                result.finished_at.clone(),
+            ));
+        } else {
+            events.push((
+                "Normal",
+                "Started",
+                format!("Started container {name}"),
+                result.started_at.clone(),
+            ));
+        }
+    }
+    if timed_out {
+        events.push((
+            "Warning",
+            "DeadlineExceeded",
+            "Pod was active on the node longer than the specified deadline".to_owned(),
+            timestamp(Utc::now()),
+        ));
+    }
+    events
+}
+
 async fn wait_cancelled(cancelled: &mut watch::Receiver<bool>) {
     // The guard `wait_for` returns is not Send; drop it here.
     let _ = cancelled.wait_for(|c| *c).await.map(|_| ());
@@ -529,10 +602,41 @@ impl Kubelet {
         }
     }
 
+    /// Records an event about `pod`; losing one only costs a line in `describe` and podinfo.
+    async fn record_event(&self, pod: &Value, what: (&str, &str, &str), at: &str) {
+        static SEQUENCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let sequence = SEQUENCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let event = pod_event(pod, &self.config.node_name, what, at, sequence);
+        let namespace = event["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if let Err(err) = self
+            .server
+            .create(&EVENTS, &namespace, event, WriteOptions::default())
+            .await
+        {
+            tracing::warn!(namespace = %namespace, reason = what.1, error = %err, "could not record a pod event");
+        }
+    }
+
     async fn run_pod(&self, pod: &Value, key: &PodKey, cancelled: watch::Receiver<bool>) {
         let (ns, name, _) = key;
         let dir = self.config.work_dir.join(ns).join(name);
         let started = timestamp(Utc::now());
+        self.record_event(
+            pod,
+            (
+                "Normal",
+                "Scheduled",
+                &format!(
+                    "Successfully assigned {ns}/{name} to {}",
+                    self.config.node_name
+                ),
+            ),
+            &started,
+        )
+        .await;
         let containers = pod["spec"]["containers"]
             .as_array()
             .cloned()
@@ -620,6 +724,21 @@ impl Kubelet {
             status["reason"] = json!("DeadlineExceeded");
             status["message"] =
                 json!("Pod was active on the node longer than the specified deadline");
+        }
+        let names: Vec<String> = init_results
+            .iter()
+            .map(|(n, _)| n.as_str().unwrap_or_default().to_owned())
+            .chain(
+                containers
+                    .iter()
+                    .map(|c| c["name"].as_str().unwrap_or_default().to_owned()),
+            )
+            .collect();
+        // Before the final status: whoever reacts to it (crier's podinfo.json) finds them.
+        for (kind, reason, message, at) in
+            finished_pod_events(names.iter().map(String::as_str).zip(&all), timed_out)
+        {
+            self.record_event(pod, (kind, reason, &message), &at).await;
         }
         if let Some(hook) = &self.config.on_finished {
             let log = self.logs.combined(ns, name);
@@ -984,6 +1103,63 @@ mod tests {
             env,
             want.map(|(k, v)| (k.to_string(), v.to_string())).to_vec()
         );
+    }
+
+    #[test]
+    fn finished_pods_leave_started_failed_and_deadline_events() {
+        let ran = |reason: &str, message: Option<&str>| Terminated {
+            exit_code: if reason == "Completed" { 0 } else { 128 },
+            reason: reason.into(),
+            message: message.map(str::to_owned),
+            started_at: "2026-12-02T10:00:00Z".into(),
+            finished_at: "2026-12-02T10:00:05Z".into(),
+        };
+        let (clone, test) = (
+            ran("Completed", None),
+            ran("ContainerCannotRun", Some("image x not present")),
+        );
+        let events = finished_pod_events([("clonerefs", &clone), ("test", &test)], true);
+        let seen: Vec<(&str, &str, &str, &str)> = events
+            .iter()
+            .map(|(k, r, m, at)| (*k, *r, m.as_str(), at.as_str()))
+            .collect();
+        assert_eq!(
+            seen[..2],
+            [
+                (
+                    "Normal",
+                    "Started",
+                    "Started container clonerefs",
+                    "2026-12-02T10:00:00Z"
+                ),
+                (
+                    "Warning",
+                    "Failed",
+                    "Error: image x not present",
+                    "2026-12-02T10:00:05Z"
+                ),
+            ]
+        );
+        assert_eq!((seen[2].0, seen[2].1), ("Warning", "DeadlineExceeded"));
+        assert_eq!(finished_pod_events([("test", &clone)], false).len(), 1);
+    }
+
+    #[test]
+    fn pod_events_name_their_pod_and_are_named_apart() {
+        let p = pod("Running", "prow-local", false);
+        let a = pod_event(&p, "prow-local", ("Normal", "Scheduled", "m"), "t", 0);
+        let b = pod_event(&p, "prow-local", ("Normal", "Started", "m"), "t", 1);
+        assert_ne!(a["metadata"]["name"], b["metadata"]["name"]);
+        assert_eq!(
+            a["involvedObject"],
+            json!({"kind": "Pod", "apiVersion": "v1", "namespace": "ns", "name": "p", "uid": "u"})
+        );
+        assert_eq!(a["source"]["component"], "default-scheduler");
+        assert_eq!(
+            b["source"],
+            json!({"component": "kubelet", "host": "prow-local"})
+        );
+        assert_eq!(b["metadata"]["namespace"], "ns");
     }
 
     #[test]
