@@ -513,6 +513,7 @@ impl Kubelet {
         let key = pod_key(pod);
         if event == Some(EventType::Deleted) {
             self.logs.remove_pod(&key.0, &key.1);
+            self.forget_events(&key).await;
             self.started
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -536,6 +537,31 @@ impl Kubelet {
                 self.write_status(&key, status).await;
             }
             Action::Nothing => {}
+        }
+    }
+
+    /// Drops a deleted pod's events. A real API server expires events after `--event-ttl` (1 h);
+    /// this one keeps no TTL, so events leave with their pod instead (sinker deletes pods only
+    /// once crier has reported them), which keeps the store from growing with every job.
+    async fn forget_events(&self, (ns, name, uid): &PodKey) {
+        let selector = format!("involvedObject.kind=Pod,involvedObject.uid={uid}");
+        let fields = match crate::selector::FieldSelector::parse(&selector, &EVENTS) {
+            Ok(fields) => fields,
+            Err(err) => {
+                tracing::warn!(error = %err, "pod event selector refused");
+                return;
+            }
+        };
+        let filter = Filter {
+            fields,
+            ..Filter::default()
+        };
+        if let Err(err) = self
+            .server
+            .delete_collection(&EVENTS, Some(ns), &filter, false)
+            .await
+        {
+            tracing::warn!(pod = %name, namespace = %ns, error = %err, "could not drop a deleted pod's events");
         }
     }
 

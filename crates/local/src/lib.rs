@@ -11,14 +11,16 @@
 //! - no authorization or admission, plain HTTP; authentication is one bearer token
 //!   ([`auth`]), required when listening beyond loopback ([`serve_with_token`]);
 //! - JSON only (plus the protobuf Namespace body `kubectl create namespace` sends);
-//! - `limit`/`continue` are ignored: lists return everything in one page;
+//! - lists page by `limit`/`continue`, but each page re-reads the store and resumes after the
+//!   last key returned, so pages are not one consistent snapshot and a token never expires;
 //! - ProwJobs keep a `status` sent on create (Prow creates jobs with their initial state);
 //!   afterwards status is only writable through `/status`;
 //! - strategic merge patches merge lists by well-known field names (containers, env, ...),
 //!   and server-side apply is a create-or-merge without field ownership;
 //! - pod specs are mutable and pods are deleted at once (no graceful termination period);
 //! - watch history lives in memory, so after a restart older resourceVersions get 410 Expired;
-//! - core `v1` Events and `events.k8s.io/v1` Events are stored separately, not converted.
+//! - core `v1` Events and `events.k8s.io/v1` Events are stored separately, not converted, and
+//!   have no TTL: the local kubelet drops a pod's events when the pod is deleted.
 
 pub mod auth;
 pub mod container;

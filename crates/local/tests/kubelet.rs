@@ -246,3 +246,47 @@ async fn volume_paths_reach_the_host_and_the_finished_hook_sees_artifacts_and_lo
     let seen = collected.0.lock().unwrap().clone();
     assert_eq!(seen, vec![("passed\n".to_string(), "done\n".to_string())]);
 }
+
+#[tokio::test]
+async fn a_pod_leaves_kubelet_events_that_go_with_it() {
+    use k8s_openapi::api::core::v1::Event;
+    let node = start_node().await;
+    let pods: Api<Pod> = Api::namespaced(node.srv.client(), "default");
+    let events: Api<Event> = Api::namespaced(node.srv.client(), "default");
+    pods.create(&PostParams::default(), &pod("evented", "true"))
+        .await
+        .unwrap();
+    pods.create(&PostParams::default(), &pod("bystander", "true"))
+        .await
+        .unwrap();
+    eventually("both pods to succeed", || async {
+        phase(&pods, "evented").await == "Succeeded"
+            && phase(&pods, "bystander").await == "Succeeded"
+    })
+    .await;
+    let about = |name: &'static str| {
+        let events = events.clone();
+        async move {
+            let list = events
+                .list(&kube::api::ListParams::default().fields(&format!(
+                    "involvedObject.kind=Pod,involvedObject.name={name}"
+                )))
+                .await
+                .unwrap();
+            let mut reasons: Vec<String> =
+                list.items.into_iter().filter_map(|e| e.reason).collect();
+            reasons.sort();
+            reasons
+        }
+    };
+    assert_eq!(about("evented").await, ["Scheduled", "Started"]);
+    pods.delete("evented", &DeleteParams::default())
+        .await
+        .unwrap();
+    eventually("the deleted pod's events to go", || async {
+        about("evented").await.is_empty()
+    })
+    .await;
+    // Only that pod's: another pod's events stay while it does.
+    assert_eq!(about("bystander").await, ["Scheduled", "Started"]);
+}
