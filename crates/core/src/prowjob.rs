@@ -866,6 +866,16 @@ impl ProwJob {
         self.metadata.name.as_deref().unwrap_or("")
     }
 
+    /// The namespace this job's pod runs in: the job's own, else `default_namespace` (Prow's
+    /// `pod_namespace`).
+    pub fn pod_namespace<'a>(&'a self, default_namespace: &'a str) -> &'a str {
+        if self.spec.namespace.is_empty() {
+            default_namespace
+        } else {
+            &self.spec.namespace
+        }
+    }
+
     /// Complete as Prow defines it: `status.completionTime` is set.
     pub fn is_complete(&self) -> bool {
         self.status.completion_time.is_some()

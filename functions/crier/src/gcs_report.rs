@@ -152,12 +152,12 @@ pub fn podinfo_due(pj: &ProwJob) -> bool {
         && pj.status.prev_report_states.get(GCS_K8S_REPORTER) != Some(&pj.status.state)
 }
 
-/// The namespace of a job's pod: the job's own, else `pod_namespace` from the config.
+/// The namespace of a job's pod: the job's own, else `pod_namespace` from the config, else
+/// `default` (a config built in code rather than loaded has none).
 pub fn pod_namespace<'a>(pj: &'a ProwJob, configured: &'a str) -> &'a str {
-    match (pj.spec.namespace.as_str(), configured) {
-        ("", "") => "default",
-        ("", configured) => configured,
-        (own, _) => own,
+    match pj.pod_namespace(configured) {
+        "" => "default",
+        namespace => namespace,
     }
 }
 

@@ -323,11 +323,7 @@ pub async fn fetch_log(state: &DeckState, pj: &ProwJob) -> FetchedLog {
             ..FetchedLog::default()
         };
     }
-    let namespace = if pj.spec.namespace.is_empty() {
-        state.options.pod_namespace.as_str()
-    } else {
-        pj.spec.namespace.as_str()
-    };
+    let namespace = pj.pod_namespace(&state.options.pod_namespace);
     let pod = if pj.status.pod_name.is_empty() {
         pj.name()
     } else {

@@ -16,7 +16,7 @@ use prow_core::jobspec::BUILD_ID_LABEL;
 use prow_core::prowjob::{ProwJob, ProwJobAgent, ProwJobState, ProwJobStatus, ProwJobType};
 
 use crate::buildid;
-use crate::pod::{build_pod, pod_namespace};
+use crate::pod::build_pod;
 use crate::url::{UrlSettings, job_url};
 
 /// crier's GitHub reporter name, as it appears in `status.prev_report_states`.
@@ -318,7 +318,7 @@ fn update(change: StatusChange) -> Action {
 
 fn delete_pod(pj: &ProwJob, settings: &Settings) -> Action {
     Action::DeletePod {
-        namespace: pod_namespace(pj, &settings.pod_namespace).to_owned(),
+        namespace: pj.pod_namespace(&settings.pod_namespace).to_owned(),
         name: pj.name().to_owned(),
     }
 }

@@ -93,11 +93,7 @@ pub fn build_pod(pj: &ProwJob, build_id: &str, default_namespace: &str) -> Resul
     meta.labels.insert(BUILD_ID_LABEL.into(), build_id.into());
     meta.labels
         .insert(PLANK_VERSION_LABEL.into(), env!("CARGO_PKG_VERSION").into());
-    let namespace = if pj.spec.namespace.is_empty() {
-        default_namespace
-    } else {
-        &pj.spec.namespace
-    };
+    let namespace = pj.pod_namespace(default_namespace);
     Ok(Pod {
         metadata: ObjectMeta {
             name: Some(pj.name().into()),
@@ -109,15 +105,6 @@ pub fn build_pod(pj: &ProwJob, build_id: &str, default_namespace: &str) -> Resul
         spec: Some(spec),
         status: None,
     })
-}
-
-/// The namespace `pj`'s pod lives in.
-pub fn pod_namespace<'a>(pj: &'a ProwJob, default_namespace: &'a str) -> &'a str {
-    if pj.spec.namespace.is_empty() {
-        default_namespace
-    } else {
-        &pj.spec.namespace
-    }
 }
 
 #[cfg(test)]
@@ -347,6 +334,6 @@ mod tests {
         pj.spec.namespace.clear();
         let pod = build_pod(&pj, "1", "test-pods-default").unwrap();
         assert_eq!(pod.metadata.namespace.as_deref(), Some("test-pods-default"));
-        assert_eq!(pod_namespace(&pj, "test-pods-default"), "test-pods-default");
+        assert_eq!(pj.pod_namespace("test-pods-default"), "test-pods-default");
     }
 }

@@ -10,7 +10,6 @@ use prow_kube::{Created, KubeError, Pods};
 
 use crate::PlankState;
 use crate::decide::{Action, Observed, StatusChange, may_start, reconcile};
-use crate::pod::pod_namespace;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ShellError {
@@ -95,7 +94,7 @@ impl PlankState {
         if pj.is_complete() {
             return Ok(());
         }
-        let namespace = pod_namespace(&pj, &self.settings().pod_namespace).to_owned();
+        let namespace = pj.pod_namespace(&self.settings().pod_namespace).to_owned();
         let Some(pod) = self.pod_of(&pj, &namespace).await? else {
             return Ok(());
         };
@@ -140,7 +139,7 @@ impl PlankState {
                 continue;
             }
             let pj = pj.clone();
-            let namespace = pod_namespace(&pj, &settings.pod_namespace).to_owned();
+            let namespace = pj.pod_namespace(&settings.pod_namespace).to_owned();
             let Some(pod) = self.pod_of(&pj, &namespace).await? else {
                 continue;
             };
@@ -166,7 +165,7 @@ impl PlankState {
                 continue;
             }
             let pj = jobs[i].clone();
-            let namespace = pod_namespace(&pj, &self.settings().pod_namespace).to_owned();
+            let namespace = pj.pod_namespace(&self.settings().pod_namespace).to_owned();
             let key = (pj.spec.cluster.clone(), namespace.clone());
             if !pods_by_ns.contains_key(&key) {
                 let pods = match self.pods(&pj, &namespace) {
