@@ -183,9 +183,7 @@ pub async fn handle_event(state: &ConfigUpdaterState, event: &Event) -> Result<(
     });
     if let Some(message) = decide::report(&updated).map(|report| match published {
         Some((_, compiled)) => format!(
-            "{}
-
-{}",
+            "{}\n\n{}",
             report.trim_end(),
             snapshot::success_line(compiled)
         ),
