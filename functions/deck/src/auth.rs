@@ -3,7 +3,6 @@
 
 use std::path::Path;
 
-use hmac::{Hmac, KeyInit, Mac};
 use prow_core::config::Deck;
 use prow_core::prowjob::{ProwJob, RerunAuthConfig};
 use sha2::{Digest, Sha256};
@@ -135,7 +134,7 @@ pub fn identify(tokens: &Tokens, authorization: Option<&str>, cookies: Option<&s
 /// sends with the POST (signed double submit), so a forged form lacks a valid token.
 #[derive(Clone)]
 pub struct Csrf {
-    key: [u8; 32],
+    signer: crate::oauth::Signer,
 }
 
 impl std::fmt::Debug for Csrf {
@@ -146,7 +145,9 @@ impl std::fmt::Debug for Csrf {
 
 impl Csrf {
     pub fn new(key: [u8; 32]) -> Self {
-        Self { key }
+        Self {
+            signer: crate::oauth::Signer::new(key),
+        }
     }
 
     /// Key derived from the token file, so replicas and restarts accept each other's forms.
@@ -165,31 +166,15 @@ impl Csrf {
         Self::new(key)
     }
 
-    fn mac(&self) -> Hmac<Sha256> {
-        // HMAC accepts keys of any length; this cannot fail.
-        <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key)
-            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"))
-    }
-
     pub fn token(&self, session: &str) -> String {
-        let mut mac = self.mac();
-        mac.update(session.as_bytes());
-        hex::encode(mac.finalize().into_bytes())
+        self.signer.tag(session)
     }
 
     pub fn verify(&self, session: Option<&str>, token: Option<&str>) -> bool {
         let (Some(session), Some(token)) = (session, token) else {
             return false;
         };
-        if session.len() < 16 {
-            return false;
-        }
-        let Ok(raw) = hex::decode(token) else {
-            return false;
-        };
-        let mut mac = self.mac();
-        mac.update(session.as_bytes());
-        mac.verify_slice(&raw).is_ok()
+        session.len() >= 16 && self.signer.verify_tag(session, token)
     }
 }
 

@@ -200,20 +200,30 @@ impl Signer {
     }
 
     pub fn sign(&self, payload: &str) -> String {
-        let mut mac = hmac_with(&self.key);
-        mac.update(payload.as_bytes());
-        format!("{payload}.{}", hex::encode(mac.finalize().into_bytes()))
+        format!("{payload}.{}", self.tag(payload))
     }
 
     /// The payload of a value this signer signed; None for anything else.
     pub fn open<'a>(&self, value: &'a str) -> Option<&'a str> {
         let (payload, tag) = value.rsplit_once('.')?;
-        let tag = hex::decode(tag).ok()?;
+        self.verify_tag(payload, tag).then_some(payload)
+    }
+
+    /// The hex HMAC of `payload` alone (a CSRF token is the tag of its session id).
+    pub fn tag(&self, payload: &str) -> String {
         let mut mac = hmac_with(&self.key);
         mac.update(payload.as_bytes());
-        // verify_slice compares in constant time.
-        mac.verify_slice(&tag).ok()?;
-        Some(payload)
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// Whether `tag` is this signer's tag of `payload`, compared in constant time.
+    pub fn verify_tag(&self, payload: &str, tag: &str) -> bool {
+        let Ok(tag) = hex::decode(tag) else {
+            return false;
+        };
+        let mut mac = hmac_with(&self.key);
+        mac.update(payload.as_bytes());
+        mac.verify_slice(&tag).is_ok()
     }
 }
 
