@@ -90,14 +90,14 @@ impl Inner {
 
     fn finish(&mut self) {
         let slots = &self.slots;
-        let key = |slot: &u32| {
-            let job = slots[*slot as usize].as_ref();
-            (
-                job.map_or(0, Summary::sort_millis),
-                job.map(Summary::name_string),
-            )
-        };
-        self.order.sort_by_cached_key(key);
+        // Compared in place: a cached key per job (a name `String` each) would be a transient
+        // 8 MB at 100k jobs, and glibc keeps heap up to twice its largest freed block.
+        self.order.sort_unstable_by(|a, b| {
+            match (slots[*a as usize].as_ref(), slots[*b as usize].as_ref()) {
+                (Some(a), Some(b)) => by_time_then_name(a, b),
+                (a, b) => a.is_some().cmp(&b.is_some()),
+            }
+        });
         self.loading = false;
         self.slots.shrink_to_fit();
         self.order.shrink_to_fit();
@@ -120,17 +120,11 @@ impl Inner {
 
     /// Where `slot` is (or belongs) in `order`.
     fn position(&self, job: &Summary) -> Result<usize, usize> {
-        let millis = job.sort_millis();
-        let name = job.name_string();
-        self.order.binary_search_by(|other| {
-            let Some(other) = self.summary(*other) else {
-                return Ordering::Less;
-            };
-            other
-                .sort_millis()
-                .cmp(&millis)
-                .then_with(|| other.name(&mut [0; 36]).cmp(&name))
-        })
+        self.order
+            .binary_search_by(|other| match self.summary(*other) {
+                Some(other) => by_time_then_name(other, job),
+                None => Ordering::Less,
+            })
     }
 
     fn count(&mut self, job: &Summary, up: bool) {
@@ -224,6 +218,13 @@ impl Inner {
     }
 }
 
+/// The index's order: by start (or else creation) time, then by name.
+fn by_time_then_name(a: &Summary, b: &Summary) -> Ordering {
+    a.sort_millis()
+        .cmp(&b.sort_millis())
+        .then_with(|| a.cmp_name(b))
+}
+
 fn hash_slot(slots: &[Option<Summary>], slot: u32) -> u64 {
     slots
         .get(slot as usize)
@@ -240,10 +241,13 @@ pub struct Page {
 }
 
 /// ProwJobs per list request. kube holds a page's body twice (the bytes and a copy as text) and
-/// its decoded objects (4.4 KB each) at once: at kube's default of 500 that is ~8 MB for
-/// Kubernetes-shaped jobs, as much as the whole index of 100k, and the allocator keeps what a
-/// peak took. 100 costs 4x the requests of a cold start (the sync time is in the benchmark).
-const LIST_PAGE: u32 = 100;
+/// its decoded objects at once, and the allocator keeps what a peak took: glibc raises its trim
+/// threshold to twice the largest block it ever handed back to the kernel, per thread arena. At
+/// 25 Kubernetes-shaped jobs (~5 KB of JSON each) a body stays under the 128 KiB at which glibc
+/// maps blocks of their own, so the threshold never grows: 100k jobs idle at 14 MB of anonymous
+/// memory, where pages of 100 left 16-19 MB (functions/deck/README.md). The cost is requests: 4k
+/// lists for a cold start of 100k (the sync time is in the benchmark).
+const LIST_PAGE: u32 = 25;
 
 /// Shared, cheap to clone; writers are the watch task and Deck's own rerun/abort.
 #[derive(Debug, Clone)]
