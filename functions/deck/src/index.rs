@@ -532,8 +532,23 @@ mod tests {
     #[test]
     fn runs_of_one_pull_share_their_refs_and_strings() {
         let index = JobIndex::new();
-        index.upsert(job("1", "ci-a", 10, ProwJobState::Success));
-        index.upsert(job("2", "ci-a", 20, ProwJobState::Failure));
+        // Names as Prow's (UUIDs) and pods named after their jobs: nothing odd about either run.
+        for (name, second, state) in [
+            (
+                "00000000-0000-0000-0000-000000000001",
+                10,
+                ProwJobState::Success,
+            ),
+            (
+                "00000000-0000-0000-0000-000000000002",
+                20,
+                ProwJobState::Failure,
+            ),
+        ] {
+            let mut run = job(name, "ci-a", second, state);
+            run.status.pod_name = name.into();
+            index.upsert(run);
+        }
         let inner = index.read();
         let mut jobs = inner.newest_first();
         let (one, two) = (jobs.next().unwrap(), jobs.next().unwrap());

@@ -1,7 +1,7 @@
 //! What Deck's index keeps of a ProwJob: a compact summary with the fields its pages, filters,
 //! badges and authorization read, and nothing else. A `ProwJob` value is 4.4 KB before any of its
 //! strings (pod spec and decoration config are inline), and Kubernetes' jobs carry pod specs,
-//! labels and annotations of several KB more; at 100k jobs that is gigabytes. A summary is 64
+//! labels and annotations of several KB more; at 100k jobs that is gigabytes. A summary is 56
 //! bytes: what runs of one job in one state share (the job config's `Shape`, the description,
 //! the state) is one shared `Head`, what runs of one PR share (its refs, the URL's directory) is
 //! one shared `Origin`, a UUID name is 16 bytes, times are seconds; a slim `ProwJob` is rebuilt
@@ -212,6 +212,9 @@ struct Origin {
     /// `status.url` up to the job name, when the URL is `<stem><job>/<build id>` (Prow's
     /// `job_url_template` for every job type).
     url_stem: Option<Arc<str>>,
+    /// The run's own odd parts: a run that has them gets an origin of its own, so the common
+    /// run's summary does not carry a pointer that is almost always null.
+    rare: Option<Box<Rare>>,
 }
 
 impl Origin {
@@ -221,6 +224,7 @@ impl Origin {
             self.base.as_ref().map(Arc::as_ptr),
             &self.pulls,
             self.url_stem.as_ref().map(|s| s.as_ptr()),
+            &self.rare,
         ))
     }
 
@@ -265,7 +269,7 @@ fn seconds(times: [i64; 4]) -> Option<Seconds> {
 }
 
 /// What most jobs do not have: kept out of line so the common summary stays small.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Hash)]
 struct Rare {
     /// A name that is not a UUID in its canonical spelling.
     name: Option<Box<str>>,
@@ -279,7 +283,7 @@ struct Rare {
     millis: Option<[i64; 4]>,
 }
 
-/// One ProwJob as the index keeps it, 64 bytes: see the module comment.
+/// One ProwJob as the index keeps it, 56 bytes: see the module comment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Summary {
     /// The name when it is a UUID in canonical spelling (Prow's names), else nil and the name in
@@ -289,7 +293,6 @@ pub struct Summary {
     build: u64,
     head: Arc<Head>,
     origin: Arc<Origin>,
-    rare: Option<Box<Rare>>,
     seconds: Seconds,
 }
 
@@ -336,8 +339,12 @@ const PENDING: usize = 2;
 const COMPLETION: usize = 3;
 
 impl Summary {
+    fn rare(&self) -> Option<&Rare> {
+        self.origin.rare.as_deref()
+    }
+
     fn rare_name(&self) -> Option<&str> {
-        self.rare.as_ref().and_then(|r| r.name.as_deref())
+        self.rare().and_then(|r| r.name.as_deref())
     }
 
     /// The name as text, written into `buf` when it is a UUID.
@@ -371,7 +378,7 @@ impl Summary {
     }
 
     fn millis(&self, which: usize) -> i64 {
-        match self.rare.as_ref().and_then(|r| r.millis) {
+        match self.rare().and_then(|r| r.millis) {
             Some(ms) => ms[which],
             None => match self.seconds[which] {
                 0 => NO_TIME,
@@ -398,7 +405,7 @@ impl Summary {
     }
 
     pub fn build_id(&self) -> String {
-        match self.rare.as_ref().and_then(|r| r.build_id.as_deref()) {
+        match self.rare().and_then(|r| r.build_id.as_deref()) {
             Some(text) => text.to_owned(),
             None if self.build == 0 => String::new(),
             None => self.build.to_string(),
@@ -406,7 +413,7 @@ impl Summary {
     }
 
     fn url(&self) -> String {
-        if let Some(url) = self.rare.as_ref().and_then(|r| r.url.as_deref()) {
+        if let Some(url) = self.rare().and_then(|r| r.url.as_deref()) {
             return url.to_owned();
         }
         match &self.origin.url_stem {
@@ -462,7 +469,7 @@ impl Summary {
                 description: self.head.description.to_string(),
                 url: self.url(),
                 pod_name: self
-                    .rare
+                    .rare()
                     .as_ref()
                     .and_then(|r| r.pod_name.as_deref())
                     .map_or(name, str::to_owned),
@@ -624,12 +631,6 @@ impl Interner {
             }
             None => (None, Box::default()),
         };
-        let origin = Origin {
-            base,
-            pulls,
-            url_stem,
-        };
-        let origin = self.origins.intern(origin.hash(), origin);
         let uuid = match uuid::Uuid::try_parse(&name) {
             // Only the canonical spelling round-trips; anything else is kept as written.
             Ok(u) if u.hyphenated().to_string() == name => Some(u),
@@ -649,7 +650,7 @@ impl Interner {
                 .is_none()
                 .then(|| status.build_id.into_boxed_str())
                 .filter(|b| !b.is_empty()),
-            url: (origin.url_stem.is_none() && !status.url.is_empty())
+            url: (url_stem.is_none() && !status.url.is_empty())
                 .then(|| status.url.into_boxed_str()),
             millis: secs.is_none().then_some(all_millis),
         };
@@ -659,12 +660,18 @@ impl Interner {
             || rare.url.is_some()
             || rare.millis.is_some())
         .then(|| Box::new(rare));
+        let origin = Origin {
+            base,
+            pulls,
+            url_stem,
+            rare,
+        };
+        let origin = self.origins.intern(origin.hash(), origin);
         Summary {
             uuid: uuid.unwrap_or_default(),
             build: build.unwrap_or(0),
             head,
             origin,
-            rare,
             seconds: secs.unwrap_or_default(),
         }
     }
@@ -676,9 +683,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_summary_is_64_bytes() {
-        assert_eq!(std::mem::size_of::<Summary>(), 64);
-        assert_eq!(std::mem::size_of::<Option<Summary>>(), 64);
+    fn a_summary_is_56_bytes() {
+        assert_eq!(std::mem::size_of::<Summary>(), 56);
+        assert_eq!(std::mem::size_of::<Option<Summary>>(), 56);
     }
 
     #[test]
