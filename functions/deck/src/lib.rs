@@ -56,6 +56,9 @@ pub struct DeckOptions {
     pub sync_timeout: Duration,
     /// Namespace of test pods (where `/log` reads logs of undecorated jobs).
     pub pod_namespace: String,
+    /// Whether a user trigger trusts on a presubmit's repo may rerun or abort it (Prow's Deck
+    /// does when it has a plugin config: who may `/test` a PR may rerun its jobs).
+    pub trigger_trust: bool,
 }
 
 impl Default for DeckOptions {
@@ -66,6 +69,7 @@ impl Default for DeckOptions {
             show_hidden: false,
             sync_timeout: Duration::from_secs(20),
             pod_namespace: "default".into(),
+            trigger_trust: false,
         }
     }
 }
@@ -292,6 +296,7 @@ pub async fn app(flags: Flags) -> Result<Router, StartError> {
     let options = DeckOptions {
         show_hidden: flags.show_hidden,
         pod_namespace: non_empty_or(&config.prow.pod_namespace, "default"),
+        trigger_trust: flags.plugin_config.is_some(),
         ..DeckOptions::default()
     };
     let mut state = DeckState::new(config, client, &namespace, tokens, artifacts, options)

@@ -110,13 +110,34 @@ impl Memberships {
     }
 }
 
-/// Whether `user` may rerun or abort `pj` now: rerun auth config, then GitHub if it names orgs
-/// or teams and Deck has a GitHub client.
+/// Whether `user` may rerun or abort `pj` now. As Prow's Deck: on a presubmit, a user trigger
+/// trusts on its repo may (with a plugin config and a GitHub client); then the rerun auth config,
+/// asking GitHub if it names orgs or teams.
 pub async fn allowed(
     state: &crate::DeckState,
     pj: &prow_core::prowjob::ProwJob,
     user: Option<&str>,
 ) -> Result<bool, GitHubError> {
+    if let (Some(memberships), Some(user), Some(refs)) =
+        (&state.memberships, user, pj.spec.refs.as_ref())
+        && state.options.trigger_trust
+        && pj.spec.type_ == prow_core::prowjob::ProwJobType::Presubmit
+    {
+        let trigger = state.config().plugins.trigger_for(&refs.org, &refs.repo);
+        // No bot name: Deck's users log in through GitHub, and the bot does not.
+        let trusted = prow_trigger::trust::trusted_user(
+            memberships.github.as_ref(),
+            &trigger,
+            "",
+            user,
+            &refs.org,
+            &refs.repo,
+        )
+        .await?;
+        if trusted {
+            return Ok(true);
+        }
+    }
     match crate::auth::decide(&state.config().prow.deck, pj, user) {
         Verdict::Allowed => Ok(true),
         Verdict::Denied => Ok(false),

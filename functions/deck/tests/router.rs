@@ -945,3 +945,67 @@ async fn abort_by_cookie_needs_csrf_and_oversized_forms_are_refused() {
         ProwJobState::Aborted
     );
 }
+
+/// As Prow's Deck with a plugin config: whoever trigger trusts on a presubmit's repo (here an org
+/// member) may rerun it, though the rerun auth config does not name them; not a periodic, and not
+/// without the plugin config. GitHub is faked over HTTP.
+#[tokio::test]
+async fn a_user_trigger_trusts_may_rerun_the_repos_presubmits() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let github = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/orgs/acme/members/mallory"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&github)
+        .await;
+    let token = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(token.path(), "bot-token").unwrap();
+    let settings = prow_github::Settings {
+        endpoint: github.uri(),
+        token_path: Some(token.path().to_path_buf()),
+        dry_run: true,
+        ..prow_github::Settings::default()
+    };
+    let memberships = || {
+        prow_deck::membership::Memberships::new(
+            prow_github::connect(&settings).unwrap(),
+            prow_deck::membership::DEFAULT_TTL,
+        )
+    };
+
+    let mut env = start().await;
+    sample(&env).await;
+    env.state = env.state.clone().with_memberships(memberships());
+    let rerun = |name: &str| {
+        post(
+            &format!("/rerun?prowjob={name}"),
+            Some("mallory-token"),
+            None,
+            "",
+        )
+    };
+    assert_eq!(
+        call(&env, rerun("a1")).await.status,
+        StatusCode::FORBIDDEN,
+        "without a plugin config only the rerun auth config counts"
+    );
+
+    env.state.options.trigger_trust = true;
+    let answer = call(&env, rerun("a1")).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert!(answer.body.contains("Job successfully triggered."));
+    assert_eq!(
+        call(&env, rerun("p1")).await.status,
+        StatusCode::FORBIDDEN,
+        "a periodic has no PR to be trusted on"
+    );
+    let jobs = env.prowjobs.list(None).await.unwrap();
+    assert_eq!(
+        jobs.iter()
+            .filter(|pj| pj.status.description == "mallory successfully reran a1.")
+            .count(),
+        1
+    );
+}
