@@ -834,6 +834,53 @@ fn cases() -> Vec<Case> {
                 "POST {REPO}/pulls/117/requested_reviewers {{\"reviewers\":[\"bob\"],\"team_reviewers\":[]}}"
             )],
         ),
+        comment_case(
+            "label: /remove-kind takes off a label the issue has",
+            118,
+            false,
+            "alice",
+            "/remove-kind bug",
+            Item {
+                labels: vec!["kind/bug"],
+                ..Item::default()
+            },
+            vec![unlabel(118, "kind%2Fbug")],
+        ),
+        comment_case(
+            "lgtm: /lgtm cancel by a collaborator takes the label off",
+            119,
+            true,
+            "alice",
+            "/lgtm cancel",
+            Item {
+                labels: vec!["lgtm"],
+                ..Item::default()
+            },
+            vec![
+                // As Prow: whoever changes LGTM and is not assigned is assigned first.
+                format!("POST {REPO}/issues/119/assignees {{\"assignees\":[\"alice\"]}}"),
+                unlabel(119, "lgtm"),
+            ],
+        ),
+        comment_case(
+            "help: /good-first-issue labels it and help wanted too",
+            120,
+            false,
+            "mallory",
+            "/good-first-issue",
+            none(),
+            vec![
+                reply(
+                    120,
+                    "mallory",
+                    "/good-first-issue",
+                    &issue_url(120),
+                    "\n\tThis request has been marked as suitable for new contributors.\n\nPlease ensure the request meets the requirements listed [here](https://git.k8s.io/community/contributors/guide/help-wanted.md#good-first-issue).\n\nIf this request no longer meets these requirements, the label can be removed\nby commenting with the `/remove-good-first-issue` command.\n",
+                ),
+                label(120, "good first issue"),
+                label(120, "help wanted"),
+            ],
+        ),
         // PR events: every plugin with something to say about the PR speaks. Labels already
         // there keep the plugins that would add them quiet.
         pr_case(
