@@ -144,6 +144,15 @@ fn job(i: usize) -> ProwJob {
         .build();
     pj.spec.decoration_config = Some(decoration);
     pj.metadata.creation_timestamp = pj.status.start_time.clone();
+    // The pod starts within a minute of its job, and a finished run took 5 to 55 minutes.
+    let started = 1_700_000_000 + i as i64;
+    let pending = started + 5 + (i % 50) as i64;
+    pj.status.pending_time = Some(Time(Timestamp::from_second(pending).unwrap()));
+    if pj.status.state != ProwJobState::Pending {
+        pj.status.completion_time = Some(Time(
+            Timestamp::from_second(pending + 300 + (i % 3000) as i64).unwrap(),
+        ));
+    }
     pj.metadata.uid = Some(format!("{i:032x}"));
     pj.spec.rerun_command = "/test unit".into();
     pj.status.pod_name = name.clone();

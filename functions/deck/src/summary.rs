@@ -1,10 +1,10 @@
 //! What Deck's index keeps of a ProwJob: a compact summary with the fields its pages, filters,
 //! badges and authorization read, and nothing else. A `ProwJob` value is 4.4 KB before any of its
 //! strings (pod spec and decoration config are inline), and Kubernetes' jobs carry pod specs,
-//! labels and annotations of several KB more; at 100k jobs that is gigabytes. A summary is 56
+//! labels and annotations of several KB more; at 100k jobs that is gigabytes. A summary is 48
 //! bytes: what runs of one job in one state share (the job config's `Shape`, the description,
 //! the state) is one shared `Head`, what runs of one PR share (its refs, the URL's directory) is
-//! one shared `Origin`, a UUID name is 16 bytes, times are seconds; a slim `ProwJob` is rebuilt
+//! one shared `Origin`, a UUID name is 16 bytes, the four times 8; a slim `ProwJob` is rebuilt
 //! only for the rows a page shows.
 
 use std::hash::{Hash, Hasher};
@@ -250,8 +250,7 @@ fn time(ms: i64) -> Option<Timestamp> {
 }
 
 /// Creation, start, pending and completion time as whole seconds since the epoch (0: none), what
-/// Kubernetes writes; a time that is not (a fraction, before 1970 or after 2106) makes the job
-/// keep all four as milliseconds in its [`Rare`] part.
+/// Kubernetes writes; `None` when a time is not (a fraction, before 1970 or after 2106).
 type Seconds = [u32; 4];
 
 fn seconds(times: [i64; 4]) -> Option<Seconds> {
@@ -268,6 +267,71 @@ fn seconds(times: [i64; 4]) -> Option<Seconds> {
     Some(out)
 }
 
+/// The four times in 8 bytes, as nearly every ProwJob has them: creation in whole seconds, the
+/// start in the same second or one either side (its creator stamps it as the API server stamps
+/// the creation), the pod pending within 4.5 hours of that, and the end within 18 hours of the
+/// pod (or of the start). A job whose times are otherwise keeps all four as milliseconds in its
+/// [`Rare`] part.
+///
+/// Bits 0-31: creation (0: none); 32-33: start (0 none, 1 the creation's second, 2 the one
+/// before, 3 the one after); 34-47: pending, 1 + seconds after the start (0: none); 48-63: the
+/// end, 1 + seconds after the pending (or else the start) time (0: none).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Times(u64);
+
+const MAX_PENDING_STEP: u32 = (1 << 14) - 2;
+const MAX_END_STEP: u32 = (1 << 16) - 2;
+
+impl Times {
+    fn pack(times: [i64; 4]) -> Option<Self> {
+        let [creation, start, pending, end] = seconds(times)?;
+        if creation == 0 {
+            return (start == 0 && pending == 0 && end == 0).then_some(Times(0));
+        }
+        let start_code: u64 = match i64::from(start) - i64::from(creation) {
+            _ if start == 0 => 0,
+            0 => 1,
+            -1 => 2,
+            1 => 3,
+            _ => return None,
+        };
+        let started = if start == 0 { creation } else { start };
+        let step = |from: u32, to: u32, max: u32| -> Option<u64> {
+            match to {
+                0 => Some(0),
+                _ => to
+                    .checked_sub(from)
+                    .filter(|d| *d <= max)
+                    .map(|d| u64::from(d) + 1),
+            }
+        };
+        let pending_code = step(started, pending, MAX_PENDING_STEP)?;
+        let ended_from = if pending == 0 { started } else { pending };
+        let end_code = step(ended_from, end, MAX_END_STEP)?;
+        Some(Times(
+            u64::from(creation) | start_code << 32 | pending_code << 34 | end_code << 48,
+        ))
+    }
+
+    fn unpack(self) -> Seconds {
+        let creation = (self.0 & 0xffff_ffff) as u32;
+        let start = match (self.0 >> 32) & 0b11 {
+            0 => 0,
+            1 => creation,
+            2 => creation.wrapping_sub(1),
+            _ => creation.wrapping_add(1),
+        };
+        let started = if start == 0 { creation } else { start };
+        let after = |from: u32, code: u64| match code {
+            0 => 0,
+            n => from.wrapping_add((n - 1) as u32),
+        };
+        let pending = after(started, (self.0 >> 34) & 0x3fff);
+        let end = after(if pending == 0 { started } else { pending }, self.0 >> 48);
+        [creation, start, pending, end]
+    }
+}
+
 /// What most jobs do not have: kept out of line so the common summary stays small.
 #[derive(Debug, Clone, PartialEq, Hash)]
 struct Rare {
@@ -279,11 +343,11 @@ struct Rare {
     build_id: Option<Box<str>>,
     /// When not `<stem><job>/<build id>`.
     url: Option<Box<str>>,
-    /// Milliseconds, when a time is not whole seconds ([`Seconds`]).
+    /// Milliseconds, when the times do not pack into [`Times`].
     millis: Option<[i64; 4]>,
 }
 
-/// One ProwJob as the index keeps it, 56 bytes: see the module comment.
+/// One ProwJob as the index keeps it, 48 bytes: see the module comment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Summary {
     /// The name when it is a UUID in canonical spelling (Prow's names), else nil and the name in
@@ -293,7 +357,7 @@ pub struct Summary {
     build: u64,
     head: Arc<Head>,
     origin: Arc<Origin>,
-    seconds: Seconds,
+    times: Times,
 }
 
 impl JobFacts for Summary {
@@ -380,7 +444,7 @@ impl Summary {
     fn millis(&self, which: usize) -> i64 {
         match self.rare().and_then(|r| r.millis) {
             Some(ms) => ms[which],
-            None => match self.seconds[which] {
+            None => match self.times.unpack()[which] {
                 0 => NO_TIME,
                 s => i64::from(s) * 1000,
             },
@@ -642,7 +706,7 @@ impl Interner {
             millis(status.pending_time.as_ref()),
             millis(status.completion_time.as_ref()),
         ];
-        let secs = seconds(all_millis);
+        let times = Times::pack(all_millis);
         let rare = Rare {
             pod_name: (status.pod_name != name).then(|| status.pod_name.into_boxed_str()),
             name: uuid.is_none().then(|| name.into_boxed_str()),
@@ -652,7 +716,7 @@ impl Interner {
                 .filter(|b| !b.is_empty()),
             url: (url_stem.is_none() && !status.url.is_empty())
                 .then(|| status.url.into_boxed_str()),
-            millis: secs.is_none().then_some(all_millis),
+            millis: times.is_none().then_some(all_millis),
         };
         let rare = (rare.name.is_some()
             || rare.pod_name.is_some()
@@ -672,7 +736,7 @@ impl Interner {
             build: build.unwrap_or(0),
             head,
             origin,
-            seconds: secs.unwrap_or_default(),
+            times: times.unwrap_or_default(),
         }
     }
 }
@@ -683,9 +747,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_summary_is_56_bytes() {
-        assert_eq!(std::mem::size_of::<Summary>(), 56);
-        assert_eq!(std::mem::size_of::<Option<Summary>>(), 56);
+    fn a_summary_is_48_bytes() {
+        assert_eq!(std::mem::size_of::<Summary>(), 48);
+        assert_eq!(std::mem::size_of::<Option<Summary>>(), 48);
     }
 
     #[test]
@@ -746,6 +810,47 @@ mod tests {
         for odd in [second + 1, 0, -1000, (i64::from(u32::MAX) + 1) * 1000] {
             assert_eq!(seconds([odd, NO_TIME, NO_TIME, NO_TIME]), None, "{odd}");
         }
+    }
+
+    #[test]
+    fn prowjob_times_pack_into_eight_bytes_and_others_do_not() {
+        let c = 1_700_000_000u32;
+        let ms = |s: [u32; 4]| s.map(|v| if v == 0 { NO_TIME } else { i64::from(v) * 1000 });
+        for fits in [
+            [0, 0, 0, 0],
+            [c, 0, 0, 0],
+            [c, c, 0, 0],
+            [c, c - 1, c + 5, c + 605],
+            [c, c + 1, 0, c + 10],
+            [
+                c,
+                c,
+                c + MAX_PENDING_STEP,
+                c + MAX_PENDING_STEP + MAX_END_STEP,
+            ],
+            [c, 0, c + 3, 0],
+            [c, c, c, c],
+            [u32::MAX, u32::MAX, u32::MAX, u32::MAX],
+            [u32::MAX, 0, u32::MAX, 0],
+        ] {
+            let packed = Times::pack(ms(fits)).unwrap_or_else(|| panic!("{fits:?}"));
+            assert_eq!(packed.unpack(), fits);
+        }
+        for odd in [
+            [0, c, 0, 0],
+            [c, c + 2, 0, 0],
+            [c, c, c + MAX_PENDING_STEP + 1, 0],
+            [c, c, c + 1, c + 1 + MAX_END_STEP + 1],
+            [c, c, c - 1, 0],
+            [c, c, c + 5, c + 4],
+            [c, c, 0, c - 1],
+            [c, 0, c - 1, 0],
+        ] {
+            assert_eq!(Times::pack(ms(odd)), None, "{odd:?}");
+        }
+        let mut fraction = ms([c, c, 0, 0]);
+        fraction[1] += 1;
+        assert_eq!(Times::pack(fraction), None);
     }
 
     #[test]
