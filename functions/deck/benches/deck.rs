@@ -9,7 +9,7 @@
 //!
 //! Then the idle RSS of the deck binary in its own process (not this one, which holds the API
 //! server and a second Deck), with no jobs and with all of them. Figures and where the bytes
-//! are: functions/deck/README.md (100k jobs, 5 000 PRs: 27.2 MB, of it 14.1 MB mapped binary).
+//! are: functions/deck/README.md (100k jobs, 5 000 PRs: 26.3 MB, of it 14.1 MB mapped binary).
 //!
 //! `cargo bench -p prow-deck --bench deck` (DECK_BENCH_JOBS=<n> to change the count;
 //! DECK_BENCH_PULLS=per-run gives every run its own PR author and title;
