@@ -12,7 +12,6 @@ use std::sync::{Arc, Mutex};
 use fantoccini::{Client, Locator};
 use prow_core::config::Config;
 use prow_core::prowjob::{GitHubTeamSlug, ProwJobState, RerunAuthConfig};
-use prow_deck::membership::Memberships;
 use prow_deck::oauth::{Endpoints, GitHubOAuth, GitHubOAuthConfig};
 use serde_json::json;
 use wiremock::matchers::{body_string_contains, header, method, path};
@@ -169,18 +168,11 @@ async fn github_login_in_a_real_browser_allows_the_team_and_refuses_others() {
     .unwrap();
     let mut bot_token = tempfile::NamedTempFile::new().unwrap();
     bot_token.write_all(b"bot-token\n").unwrap();
-    let bot = prow_github::connect(&prow_github::Settings {
-        endpoint: github.uri(),
-        token_path: Some(bot_token.path().to_path_buf()),
-        dry_run: true,
-        ..prow_github::Settings::default()
-    })
-    .unwrap();
     env.state = env
         .state
         .clone()
         .with_github_oauth(oauth)
-        .with_memberships(Memberships::new(bot, prow_deck::membership::DEFAULT_TTL));
+        .with_memberships(memberships_via(&github.uri(), bot_token.path()));
     let state = env.state.clone();
     tokio::spawn(async move {
         let _ = axum::serve(listener, prow_deck::router(state)).await;

@@ -1,8 +1,13 @@
 //! Shared set-up for Deck's black-box tests: an embedded API server, Deck on top, test data.
 #![allow(dead_code, clippy::unwrap_used)]
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
@@ -13,9 +18,11 @@ use prow_core::prowjob::{
     RerunAuthConfig,
 };
 use prow_deck::auth::Tokens;
+use prow_deck::membership::Memberships;
 use prow_deck::{DeckOptions, DeckState};
 use prow_kube::ProwJobs;
 use prow_kube::test_support::LocalApi;
+use tower::ServiceExt;
 
 pub(crate) const NS: &str = "default";
 pub(crate) const BUCKET: &str = "prow-logs";
@@ -162,4 +169,40 @@ pub(crate) fn periodic(name: &str, job: &str, state: ProwJobState, second: i64) 
         .started_at(at(second))
         .state(state)
         .build()
+}
+
+/// A response of Deck's router, its body as text.
+pub(crate) struct Answer {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: String,
+}
+
+/// `req` through Deck's router, without a socket.
+pub(crate) async fn call(env: &Env, req: Request<Body>) -> Answer {
+    let response = prow_deck::router(env.state.clone())
+        .oneshot(req)
+        .await
+        .unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    Answer {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+/// Membership (and trust) checks through a fake GitHub at `github_uri`, as the bot whose token
+/// is in `token_path`.
+pub(crate) fn memberships_via(github_uri: &str, token_path: &Path) -> Memberships {
+    let client = prow_github::connect(&prow_github::Settings {
+        endpoint: github_uri.to_owned(),
+        token_path: Some(token_path.to_path_buf()),
+        dry_run: true,
+        ..prow_github::Settings::default()
+    })
+    .unwrap();
+    Memberships::new(client, prow_deck::membership::DEFAULT_TTL)
 }

@@ -9,25 +9,16 @@ use std::io::Write as _;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
 use prow_core::config::Config;
 use prow_core::prowjob::{GitHubTeamSlug, ProwJobState, RerunAuthConfig};
-use prow_deck::membership::Memberships;
 use prow_deck::oauth::{Endpoints, GitHubOAuth, GitHubOAuthConfig};
 use serde_json::json;
-use tower::ServiceExt;
 use wiremock::matchers::{body_string_contains, header as has_header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use common::*;
 
 const REDIRECT: &str = "http://deck.test/github-login/redirect";
-
-struct Answer {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
-}
 
 impl Answer {
     fn location(&self) -> &str {
@@ -52,21 +43,6 @@ impl Answer {
             .next()
             .unwrap()
             .to_owned()
-    }
-}
-
-async fn call(env: &Env, req: Request<Body>) -> Answer {
-    let response = prow_deck::router(env.state.clone())
-        .oneshot(req)
-        .await
-        .unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    Answer {
-        status,
-        headers,
-        body: String::from_utf8_lossy(&bytes).into_owned(),
     }
 }
 
@@ -191,18 +167,11 @@ async fn deck_with_github(github: &MockServer, bot_token: &tempfile::NamedTempFi
         Endpoints::new(&github.uri(), &github.uri()),
     )
     .unwrap();
-    let settings = prow_github::Settings {
-        endpoint: github.uri(),
-        token_path: Some(bot_token.path().to_path_buf()),
-        dry_run: true,
-        ..prow_github::Settings::default()
-    };
-    let client = prow_github::connect(&settings).unwrap();
     env.state = env
         .state
         .clone()
         .with_github_oauth(oauth)
-        .with_memberships(Memberships::new(client, prow_deck::membership::DEFAULT_TTL));
+        .with_memberships(memberships_via(&github.uri(), bot_token.path()));
     env
 }
 

@@ -5,32 +5,9 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
 use prow_core::prowjob::{ProwJob, ProwJobState};
-use tower::ServiceExt;
 
 use common::*;
-
-struct Answer {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
-}
-
-async fn call(env: &Env, req: Request<Body>) -> Answer {
-    let response = prow_deck::router(env.state.clone())
-        .oneshot(req)
-        .await
-        .unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    Answer {
-        status,
-        headers,
-        body: String::from_utf8_lossy(&bytes).into_owned(),
-    }
-}
 
 async fn get(env: &Env, uri: &str) -> Answer {
     call(env, Request::get(uri).body(Body::empty()).unwrap()).await
@@ -962,22 +939,12 @@ async fn a_user_trigger_trusts_may_rerun_the_repos_presubmits() {
         .await;
     let token = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(token.path(), "bot-token").unwrap();
-    let settings = prow_github::Settings {
-        endpoint: github.uri(),
-        token_path: Some(token.path().to_path_buf()),
-        dry_run: true,
-        ..prow_github::Settings::default()
-    };
-    let memberships = || {
-        prow_deck::membership::Memberships::new(
-            prow_github::connect(&settings).unwrap(),
-            prow_deck::membership::DEFAULT_TTL,
-        )
-    };
-
     let mut env = start().await;
     sample(&env).await;
-    env.state = env.state.clone().with_memberships(memberships());
+    env.state = env
+        .state
+        .clone()
+        .with_memberships(memberships_via(&github.uri(), token.path()));
     let rerun = |name: &str| {
         post(
             &format!("/rerun?prowjob={name}"),
